@@ -1,0 +1,190 @@
+//! Money: an exact decimal amount in USD.
+//!
+//! CUR costs carry up to 10 decimal places and must add up to the bill to the cent,
+//! so amounts are `rust_decimal::Decimal`, never floats. On the wire money is a
+//! decimal *string*: a JSON number would be read as a float by most clients.
+
+use std::fmt;
+use std::iter::Sum;
+use std::ops::{Add, AddAssign, Neg, Sub, SubAssign};
+use std::str::FromStr;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::error::ParseError;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Money(Decimal);
+
+impl Money {
+    pub const WHAT: &'static str = "money amount";
+    pub const ZERO: Money = Money(Decimal::ZERO);
+
+    pub fn new(amount: Decimal) -> Self {
+        Self(amount)
+    }
+
+    /// Parses a plain decimal string (`"12.34"`, `"-0.0000000123"`). Exponents,
+    /// thousands separators and currency symbols are refused rather than guessed at.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let t = s.trim();
+        let shape_ok = !t.is_empty()
+            && t.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && t.matches('.').count() <= 1
+            && t.trim_start_matches('-').bytes().next().is_some_and(|b| b.is_ascii_digit());
+        if !shape_ok {
+            return Err(ParseError::new(Self::WHAT, s, "must be a decimal number such as 12.34"));
+        }
+        Decimal::from_str(t)
+            .map(Self)
+            .map_err(|e| ParseError::new(Self::WHAT, s, format!("not representable exactly: {e}")))
+    }
+
+    pub fn amount(self) -> Decimal {
+        self.0
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.0.is_zero()
+    }
+
+    pub fn is_negative(self) -> bool {
+        self.0.is_sign_negative() && !self.0.is_zero()
+    }
+
+    /// Rounded to cents, half away from zero (how invoices round). Only for display
+    /// and for comparisons "to the cent": sums are always taken on exact amounts.
+    pub fn round_cents(self) -> Self {
+        Self(self.0.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+    }
+
+    pub fn mul(self, factor: Decimal) -> Self {
+        Self(self.0 * factor)
+    }
+
+    /// The amount with trailing zeros removed: the canonical wire form.
+    pub fn to_canonical_string(self) -> String {
+        self.0.normalize().to_string()
+    }
+}
+
+impl fmt::Display for Money {
+    /// Dollars to the cent: for people. Machines get [`Money::to_canonical_string`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.round_cents().0;
+        write!(f, "${c:.2}")
+    }
+}
+
+impl FromStr for Money {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        Self::parse(s)
+    }
+}
+
+impl Add for Money {
+    type Output = Money;
+    fn add(self, rhs: Money) -> Money {
+        Money(self.0 + rhs.0)
+    }
+}
+impl AddAssign for Money {
+    fn add_assign(&mut self, rhs: Money) {
+        self.0 += rhs.0;
+    }
+}
+impl Sub for Money {
+    type Output = Money;
+    fn sub(self, rhs: Money) -> Money {
+        Money(self.0 - rhs.0)
+    }
+}
+impl SubAssign for Money {
+    fn sub_assign(&mut self, rhs: Money) {
+        self.0 -= rhs.0;
+    }
+}
+impl Neg for Money {
+    type Output = Money;
+    fn neg(self) -> Money {
+        Money(-self.0)
+    }
+}
+impl Sum for Money {
+    fn sum<I: Iterator<Item = Money>>(iter: I) -> Money {
+        iter.fold(Money::ZERO, Add::add)
+    }
+}
+impl<'a> Sum<&'a Money> for Money {
+    fn sum<I: Iterator<Item = &'a Money>>(iter: I) -> Money {
+        iter.copied().sum()
+    }
+}
+
+impl serde::Serialize for Money {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_canonical_string())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Money {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Money;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a decimal string such as \"12.34\" (money is never a JSON number)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Money, E> {
+                Money::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_plain_decimals_only() {
+        assert_eq!(Money::parse("12.34").unwrap().amount(), Decimal::new(1234, 2));
+        assert_eq!(Money::parse("-0.0000000123").unwrap().amount(), Decimal::new(-123, 10));
+        for bad in ["", "1e5", "$5", "1,000", "abc", "1.2.3", "-", ".5", "NaN"] {
+            let e = Money::parse(bad).unwrap_err();
+            assert_eq!(e.what, "money amount", "{bad}");
+        }
+    }
+
+    #[test]
+    fn serde_is_a_string_and_refuses_numbers() {
+        let m: Money = serde_json::from_str("\"0.1\"").unwrap();
+        assert_eq!(serde_json::to_string(&(m + m + m)).unwrap(), "\"0.3\"");
+        let err = serde_json::from_str::<Money>("0.1").unwrap_err().to_string();
+        assert!(err.contains("never a JSON number"), "{err}");
+    }
+
+    #[test]
+    fn rounding_is_half_away_from_zero() {
+        assert_eq!(Money::parse("0.005").unwrap().round_cents(), Money::parse("0.01").unwrap());
+        assert_eq!(Money::parse("-0.005").unwrap().round_cents(), Money::parse("-0.01").unwrap());
+        assert_eq!(Money::parse("2.345").unwrap().to_string(), "$2.35");
+    }
+
+    proptest! {
+        /// Exact sums: splitting an amount into parts and adding them back loses nothing,
+        /// which is what "attributed + unattributed = total" rests on.
+        #[test]
+        fn sums_are_exact(parts in proptest::collection::vec(-1_000_000_000_000i64..1_000_000_000_000i64, 0..200)) {
+            let as_money: Vec<Money> = parts.iter().map(|p| Money::new(Decimal::new(*p, 10))).collect();
+            let total: Money = as_money.iter().sum();
+            let expected: i128 = parts.iter().map(|p| *p as i128).sum();
+            prop_assert_eq!(total.amount(), Decimal::from_i128_with_scale(expected, 10));
+            let round_trip: Money = serde_json::from_str(&serde_json::to_string(&total).unwrap()).unwrap();
+            prop_assert_eq!(round_trip, total);
+        }
+    }
+}
