@@ -1,0 +1,12 @@
+pub mod bus;
+pub mod clock;
+pub mod ids;
+pub mod store;
+
+pub use bus::{DomainEvent, EventBus, EventHandler, FailedEvent, HandlerError, PublishError};
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use ids::{IdGenerator, SequentialIds, UuidV7Ids};
+pub use store::{
+    Attributes, Condition, Cursor, IndexKey, Item, ItemData, ItemKey, Page, PageRequest, SkRange, Store, StoreError,
+    WriteOp,
+};
