@@ -1,0 +1,68 @@
+//! One contract suite per port, run unchanged against every adapter.
+//!
+//! A suite is a set of async functions that take a fresh adapter and assert what
+//! the port promises. The `store_contract_tests!` and `bus_contract_tests!` macros
+//! turn each case into a `#[tokio::test]` in the calling test file, so the test
+//! output names every case once per adapter (`store_embedded::…`,
+//! `store_dynamodb::…`). Emulator-backed adapters reach DynamoDB Local and moto
+//! through the real SDK clients with `endpoint_url` ([`emulators`]).
+
+pub mod bus_suite;
+pub mod emulators;
+pub mod store_suite;
+
+/// Expands every store contract case into a test. `$make` is an async expression
+/// that yields a fresh, empty `Arc<dyn Store>`.
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($make:expr) => {
+        $crate::store_contract_tests!(@cases $make;
+            get_of_a_missing_item_is_none,
+            put_then_get_round_trips_attributes_and_version,
+            a_failed_condition_writes_nothing,
+            versions_go_up_by_one_per_write,
+            a_transaction_with_one_failing_condition_writes_nothing,
+            a_transaction_applies_puts_deletes_and_checks_together,
+            queries_page_past_1000_items,
+            queries_page_past_the_1mb_page,
+            sort_key_prefix_and_range_queries,
+            the_secondary_index_lists_follows_and_forgets_items,
+            thirty_two_concurrent_creates_exactly_one_wins,
+            thirty_two_concurrent_updates_exactly_one_wins,
+            concurrent_transactions_on_one_item_commit_once,
+            malformed_requests_are_refused_and_write_nothing
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let store: std::sync::Arc<dyn services::ports::Store> = $make.await;
+                $crate::store_suite::$case(store).await;
+            }
+        )*
+    };
+}
+
+/// Expands every event-bus contract case into a test. `$make` is an async
+/// expression that yields a fresh `Box<dyn BusFixture>`.
+#[macro_export]
+macro_rules! bus_contract_tests {
+    ($make:expr) => {
+        $crate::bus_contract_tests!(@cases $make;
+            twenty_five_events_arrive_as_twenty_five,
+            only_routed_detail_types_are_delivered,
+            an_invalid_event_publishes_nothing_of_its_batch,
+            an_empty_batch_is_a_no_op
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let fixture: Box<dyn $crate::bus_suite::BusFixture> = $make.await;
+                $crate::bus_suite::$case(fixture.as_ref()).await;
+            }
+        )*
+    };
+}

@@ -1,0 +1,58 @@
+//! Reaching the emulators that `scripts/test.sh` starts: DynamoDB Local (AWS's own)
+//! and moto's server, both on loopback ports given by environment variables.
+//!
+//! A missing variable fails the test with a message saying how to start the
+//! emulators: these tests are never silently skipped.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+
+pub const DYNAMODB_ENV: &str = "FINOPS_TEST_DYNAMODB_ENDPOINT";
+pub const MOTO_ENV: &str = "FINOPS_TEST_MOTO_ENDPOINT";
+/// The folder holding `DynamoDBLocal.jar`, for tests that run their own instance.
+pub const DYNAMODB_DIR_ENV: &str = "FINOPS_TEST_DYNAMODB_LOCAL_DIR";
+
+pub fn required_env(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!(
+            "{name} is not set: this test needs the emulators. Run scripts/test.sh, \
+             or `eval \"$(scripts/emulators.sh start)\"` before cargo test."
+        ),
+    }
+}
+
+/// SDK configuration for an emulator: fixed test credentials, us-east-1, the
+/// emulator's endpoint, and short timeouts so an unreachable emulator fails fast.
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "contract-tests"))
+        .endpoint_url(endpoint)
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(20))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&sdk_config(&required_env(DYNAMODB_ENV)).await)
+}
+
+pub async fn moto_config() -> SdkConfig {
+    sdk_config(&required_env(MOTO_ENV)).await
+}
+
+/// A name no other test uses (DynamoDB, EventBridge and SQS all accept it).
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
+}

