@@ -17,6 +17,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 eval "$(scripts/emulators.sh start "$RUN_DIR")"
 
+# The domain crate stays pure: no AWS SDK, no async runtime, no Lambda runtime.
+if cargo tree -p domain -e normal --prefix none --locked | grep -Ei '^(aws-|tokio|lambda)'; then
+  echo "test.sh: the domain crate depends on an I/O crate (above)" >&2
+  exit 1
+fi
+echo "domain crate: no aws-*, tokio or lambda dependencies"
+
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 
 echo "cfn-lint template.yaml"

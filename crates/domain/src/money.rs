@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::iter::Sum;
-use std::ops::{Add, AddAssign, Neg, Sub, SubAssign};
+use std::ops::{Add, AddAssign, Mul, Neg, Sub, SubAssign};
 use std::str::FromStr;
 
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -58,10 +58,6 @@ impl Money {
         Self(self.0.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
     }
 
-    pub fn mul(self, factor: Decimal) -> Self {
-        Self(self.0 * factor)
-    }
-
     /// The amount with trailing zeros removed: the canonical wire form.
     pub fn to_canonical_string(self) -> String {
         self.0.normalize().to_string()
@@ -109,6 +105,13 @@ impl Neg for Money {
     type Output = Money;
     fn neg(self) -> Money {
         Money(-self.0)
+    }
+}
+/// Scaling by a rate (a price per unit, a percentage): exact.
+impl Mul<Decimal> for Money {
+    type Output = Money;
+    fn mul(self, factor: Decimal) -> Money {
+        Money(self.0 * factor)
     }
 }
 impl Sum for Money {
@@ -172,6 +175,7 @@ mod tests {
         assert_eq!(Money::parse("0.005").unwrap().round_cents(), Money::parse("0.01").unwrap());
         assert_eq!(Money::parse("-0.005").unwrap().round_cents(), Money::parse("-0.01").unwrap());
         assert_eq!(Money::parse("2.345").unwrap().to_string(), "$2.35");
+        assert_eq!(Money::parse("100").unwrap() * Decimal::new(11, 1), Money::parse("110.0").unwrap());
     }
 
     proptest! {

@@ -1,1 +1,12 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("FINOPS_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    finops::run(finops::cli::Cli::parse()).await
+}

@@ -409,7 +409,7 @@ fn cancellation_to_error<'a>(codes: impl Iterator<Item = &'a str>, keys: &[ItemK
             return StoreError::Conflict { key: k.clone() };
         }
     }
-    if codes.iter().any(|c| *c == "TransactionConflict") {
+    if codes.contains(&"TransactionConflict") {
         return StoreError::TransactionConflict;
     }
     if codes.iter().any(|c| matches!(*c, "ThrottlingError" | "ProvisionedThroughputExceeded")) {
