@@ -30,6 +30,11 @@ string_newtype!(
 );
 
 string_newtype!(
+    /// A Business Request.
+    RequestId, "business request id", validate_slug
+);
+
+string_newtype!(
     /// A user: a login name or an e-mail address, as the identity provider names it.
     UserId, "user id", validate_user
 );
@@ -107,7 +112,7 @@ impl ModelId {
     }
 }
 
-fn validate_slug(s: &str) -> Result<(), String> {
+pub(crate) fn validate_slug(s: &str) -> Result<(), String> {
     let first_ok = s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
     if s.is_empty() || s.len() > 64 {
         return Err("must be 1 to 64 characters".into());

@@ -12,6 +12,7 @@ mod period;
 mod hierarchy;
 mod actor;
 mod audit;
+pub mod governance;
 
 pub use actor::{Actor, Persona};
 pub use arn::{
@@ -21,6 +22,6 @@ pub use arn::{
 pub use audit::{AuditRecord, EntityRef};
 pub use error::ParseError;
 pub use hierarchy::{Hierarchy, HierarchyError, HierarchyNode, Level};
-pub use ids::{AccountId, ModelId, NodeId, Region, UserId, WorkloadId};
+pub use ids::{AccountId, ModelId, NodeId, Region, RequestId, UserId, WorkloadId};
 pub use money::Money;
 pub use period::{BillingPeriod, IsoWeek};

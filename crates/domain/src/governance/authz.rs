@@ -1,0 +1,116 @@
+//! Separation of duties: which persona may take which action (PRODUCT.md's table).
+//! Scope (which part of the hierarchy) is checked separately, on the data.
+
+use serde::{Deserialize, Serialize};
+
+use crate::actor::{Actor, Persona};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    SubmitRequest,
+    ReviseRequest,
+    ApproveRequest,
+    RejectRequest,
+    WorkTask,
+    ClaimRole,
+    ClaimInferenceProfile,
+    AssignGuardrail,
+    AssignWorkspace,
+    ReleaseClaim,
+    Read,
+}
+
+impl Action {
+    pub const ALL: [Action; 11] = [
+        Action::SubmitRequest,
+        Action::ReviseRequest,
+        Action::ApproveRequest,
+        Action::RejectRequest,
+        Action::WorkTask,
+        Action::ClaimRole,
+        Action::ClaimInferenceProfile,
+        Action::AssignGuardrail,
+        Action::AssignWorkspace,
+        Action::ReleaseClaim,
+        Action::Read,
+    ];
+}
+
+/// Whether `persona` may take `action` at all.
+pub fn permits(persona: Persona, action: Action) -> bool {
+    use Action::*;
+    use Persona::*;
+    match action {
+        Read => true,
+        SubmitRequest | ReviseRequest | ClaimRole | ClaimInferenceProfile => persona == ProductOwner,
+        ApproveRequest | RejectRequest | AssignGuardrail | AssignWorkspace => persona == FinOpsLead,
+        ReleaseClaim => matches!(persona, ProductOwner | FinOpsLead),
+        WorkTask => persona == CloudEngineer,
+    }
+}
+
+/// A refusal, with the reason shown to the caller and written to the audit record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Forbidden {
+    pub persona: Persona,
+    pub action: Action,
+    pub reason: String,
+}
+
+fn owner_of(action: Action) -> &'static str {
+    use Action::*;
+    match action {
+        SubmitRequest | ReviseRequest | ClaimRole | ClaimInferenceProfile => "the Product Owner",
+        ApproveRequest | RejectRequest | AssignGuardrail | AssignWorkspace => "the FinOps Lead",
+        ReleaseClaim => "the Product Owner or the FinOps Lead",
+        WorkTask => "the Cloud Engineer",
+        Read => "everyone in scope",
+    }
+}
+
+pub fn authorize(actor: &Actor, action: Action) -> Result<(), Forbidden> {
+    if permits(actor.persona, action) {
+        return Ok(());
+    }
+    Err(Forbidden {
+        persona: actor.persona,
+        action,
+        reason: format!(
+            "a {} may not {}: separation of duties gives it to {}",
+            actor.persona,
+            serde_json::to_value(action).ok().and_then(|v| v.as_str().map(|s| s.replace('_', " "))).unwrap_or_default(),
+            owner_of(action)
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::UserId;
+
+    #[test]
+    fn the_matrix_matches_product_md() {
+        use Action::*;
+        use Persona::*;
+        let allowed: &[(Persona, &[Action])] = &[
+            (ProductOwner, &[SubmitRequest, ReviseRequest, ClaimRole, ClaimInferenceProfile, ReleaseClaim, Read]),
+            (FinOpsLead, &[ApproveRequest, RejectRequest, AssignGuardrail, AssignWorkspace, ReleaseClaim, Read]),
+            (CloudEngineer, &[WorkTask, Read]),
+            (PortfolioOwner, &[Read]),
+            (Finance, &[Read]),
+        ];
+        for (persona, actions) in allowed {
+            for action in Action::ALL {
+                let actor = Actor::new(UserId::parse("u").unwrap(), *persona, vec![]);
+                let r = authorize(&actor, action);
+                assert_eq!(r.is_ok(), actions.contains(&action), "{persona} {action:?}");
+                if let Err(f) = r {
+                    assert!(f.reason.contains(persona.as_str()) && f.reason.contains("separation of duties"), "{}", f.reason);
+                }
+            }
+        }
+    }
+}

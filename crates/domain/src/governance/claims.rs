@@ -1,0 +1,122 @@
+//! Stage 4: claims. A claim ties an attribution anchor (an IAM role, an
+//! application inference profile, a guardrail, a Claude Platform workspace) to a
+//! workload from a date forward. One anchor has at most one active claim; a
+//! released claim stays in the record.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::FieldError;
+use crate::arn::{GuardrailArn, IamRoleArn, InferenceProfileArn, InferenceProfileKind};
+use crate::ids::{UserId, WorkloadId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimKind {
+    IamRole,
+    InferenceProfile,
+    Guardrail,
+    Workspace,
+}
+
+/// A validated anchor. `key` is its identity for uniqueness: roles by account and
+/// name (what CUR rows join on, whatever the path), the others by ARN or id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ClaimTarget {
+    pub kind: ClaimKind,
+    pub arn: String,
+    pub key: String,
+}
+
+impl ClaimTarget {
+    pub fn parse(kind: ClaimKind, raw: &str) -> Result<Self, FieldError> {
+        let bad = |e: crate::ParseError| FieldError::new("arn", e.to_string());
+        let (arn, key) = match kind {
+            ClaimKind::IamRole => {
+                let r = IamRoleArn::parse(raw).map_err(bad)?;
+                (r.to_string(), format!("role:{}", r.key()))
+            }
+            ClaimKind::InferenceProfile => {
+                let p = InferenceProfileArn::parse(raw).map_err(bad)?;
+                if p.kind() != InferenceProfileKind::Application {
+                    return Err(FieldError::new("arn", "only an application inference profile can be claimed; system profiles are shared"));
+                }
+                (p.to_string(), format!("profile:{p}"))
+            }
+            ClaimKind::Guardrail => {
+                let g = GuardrailArn::parse(raw).map_err(bad)?;
+                (g.to_string(), format!("guardrail:{g}"))
+            }
+            ClaimKind::Workspace => {
+                let ok = !raw.is_empty() && raw.len() <= 128 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_:/.".contains(&b));
+                if !ok {
+                    return Err(FieldError::new("arn", "a workspace id is 1 to 128 letters, digits or -_:/."));
+                }
+                (raw.to_owned(), format!("workspace:{raw}"))
+            }
+        };
+        Ok(Self { kind, arn, key })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    pub target: ClaimTarget,
+    pub workload: WorkloadId,
+    /// Spend is attributed from this day forward, never before.
+    pub claimed_at: NaiveDate,
+    pub claimed_by: UserId,
+    pub released_at: Option<NaiveDate>,
+    pub released_by: Option<UserId>,
+}
+
+impl Claim {
+    pub fn is_active(&self) -> bool {
+        self.released_at.is_none()
+    }
+
+    /// Whether usage on `day` belongs to this claim.
+    pub fn covers(&self, day: NaiveDate) -> bool {
+        day >= self.claimed_at && self.released_at.is_none_or(|r| day < r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_validated_per_kind() {
+        let role = ClaimTarget::parse(ClaimKind::IamRole, "arn:aws:iam::111122223333:role/finops-chat-ab12").unwrap();
+        assert_eq!(role.key, "role:111122223333:role/finops-chat-ab12");
+        // The same role under a path has the same identity.
+        let pathed = ClaimTarget::parse(ClaimKind::IamRole, "arn:aws:iam::111122223333:role/team/finops-chat-ab12").unwrap();
+        assert_eq!(pathed.key, role.key);
+        let e = ClaimTarget::parse(ClaimKind::IamRole, "arn:aws:iam::111122223333:user/alice").unwrap_err();
+        assert_eq!(e.field, "arn");
+        let sys = ClaimTarget::parse(ClaimKind::InferenceProfile, "arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.anthropic.claude-3-haiku-20240307-v1:0");
+        assert!(sys.unwrap_err().rule.contains("application inference profile"));
+        assert!(ClaimTarget::parse(ClaimKind::InferenceProfile, "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc123def456").is_ok());
+        assert!(ClaimTarget::parse(ClaimKind::Guardrail, "arn:aws:bedrock:us-east-1:111122223333:guardrail/abcd1234").is_ok());
+        assert!(ClaimTarget::parse(ClaimKind::Workspace, "wrkspc_01ABC").is_ok());
+        assert!(ClaimTarget::parse(ClaimKind::Workspace, "has space").is_err());
+    }
+
+    #[test]
+    fn a_claim_covers_from_its_date_until_release() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let mut c = Claim {
+            target: ClaimTarget::parse(ClaimKind::IamRole, "arn:aws:iam::111122223333:role/r").unwrap(),
+            workload: WorkloadId::parse("chat").unwrap(),
+            claimed_at: d("2026-03-10"),
+            claimed_by: UserId::parse("po").unwrap(),
+            released_at: None,
+            released_by: None,
+        };
+        assert!(!c.covers(d("2026-03-09")), "never retroactively");
+        assert!(c.covers(d("2026-03-10")));
+        c.released_at = Some(d("2026-04-01"));
+        assert!(c.covers(d("2026-03-31")) && !c.covers(d("2026-04-01")));
+        assert!(!c.is_active());
+    }
+}

@@ -1,0 +1,171 @@
+//! The IAM documents a Cloud Engineer applies: the trust policy (from the PO's
+//! runtime) and the permission policy (from the FinOps Lead's approval scope).
+//!
+//! The permission policy allows only the approved model in the approved regions
+//! and denies every other model explicitly, so a broader policy attached later
+//! cannot widen access. Resource ARNs do the scoping: AWS's service authorization
+//! reference has no `bedrock:InvokedModelId` condition key (the seed pages name
+//! one), so none is emitted. Cross-region inference uses the profile ARN plus the
+//! foundation-model ARNs, conditioned on `bedrock:InferenceProfileArn`.
+
+use serde_json::{json, Value};
+
+use super::approval::{ModelApprovalScope, INVOKE_ACTIONS};
+use super::request::Runtime;
+use crate::arn::Partition;
+use crate::ids::AccountId;
+
+pub const POLICY_VERSION: &str = "2012-10-17";
+
+/// The AWS service that assumes the workload's role for each runtime.
+pub fn runtime_principal(runtime: Runtime) -> &'static str {
+    match runtime {
+        Runtime::Lambda => "lambda.amazonaws.com",
+        Runtime::Ecs => "ecs-tasks.amazonaws.com",
+        Runtime::Ec2 => "ec2.amazonaws.com",
+        Runtime::Eks => "pods.eks.amazonaws.com",
+        Runtime::Agentcore => "bedrock-agentcore.amazonaws.com",
+        Runtime::AppRunner => "tasks.apprunner.amazonaws.com",
+    }
+}
+
+/// The trust policy for a runtime. Services that support it are pinned to the
+/// account (`aws:SourceAccount`) against the confused-deputy problem; EKS Pod
+/// Identity also needs `sts:TagSession`.
+pub fn trust_policy(runtime: Runtime, account: &AccountId) -> Value {
+    let actions: Value = match runtime {
+        Runtime::Eks => json!(["sts:AssumeRole", "sts:TagSession"]),
+        _ => json!("sts:AssumeRole"),
+    };
+    let mut statement = json!({
+        "Sid": "AllowRuntimeToAssume",
+        "Effect": "Allow",
+        "Principal": { "Service": runtime_principal(runtime) },
+        "Action": actions,
+    });
+    if matches!(runtime, Runtime::Lambda | Runtime::Ecs | Runtime::Agentcore | Runtime::AppRunner) {
+        statement["Condition"] = json!({ "StringEquals": { "aws:SourceAccount": account.as_str() } });
+    }
+    json!({ "Version": POLICY_VERSION, "Statement": [statement] })
+}
+
+fn foundation_model_arn(partition: Partition, region: &str, model: &str) -> String {
+    format!("arn:{}:bedrock:{region}::foundation-model/{model}", partition.as_str())
+}
+
+/// The permission policy for one account under an approval scope.
+pub fn permission_policy(scope: &ModelApprovalScope, account: &AccountId, partition: Partition) -> Value {
+    let model = scope.model.base_model();
+    let mut statements = Vec::new();
+    let direct: Vec<String> = scope.regions.iter().map(|r| foundation_model_arn(partition, r.as_str(), model)).collect();
+    statements.push(json!({
+        "Sid": "InvokeApprovedModel",
+        "Effect": "Allow",
+        "Action": INVOKE_ACTIONS,
+        "Resource": direct,
+    }));
+    let mut allowed = direct.clone();
+    if let Some(geo) = &scope.cross_region_geo {
+        let profiles: Vec<String> = scope
+            .regions
+            .iter()
+            .map(|r| format!("arn:{}:bedrock:{}:{}:inference-profile/{geo}.{model}", partition.as_str(), r, account))
+            .collect();
+        statements.push(json!({
+            "Sid": "InvokeApprovedCrossRegionProfile",
+            "Effect": "Allow",
+            "Action": INVOKE_ACTIONS,
+            "Resource": profiles,
+        }));
+        // The profile routes to the model in other regions of its geography; allow
+        // those only when the call comes through the approved profile.
+        let any_region = foundation_model_arn(partition, "*", model);
+        statements.push(json!({
+            "Sid": "InvokeModelThroughApprovedProfile",
+            "Effect": "Allow",
+            "Action": INVOKE_ACTIONS,
+            "Resource": any_region,
+            "Condition": { "StringLike": { "bedrock:InferenceProfileArn": profiles } },
+        }));
+        allowed.extend(profiles);
+        allowed.push(any_region);
+    }
+    statements.push(json!({
+        "Sid": "DenyEveryOtherModel",
+        "Effect": "Deny",
+        "Action": INVOKE_ACTIONS,
+        "NotResource": allowed,
+    }));
+    if !scope.agentic_access {
+        statements.push(json!({
+            "Sid": "DenyAgenticAccessViaMcp",
+            "Effect": "Deny",
+            "Action": "bedrock:*",
+            "Resource": "*",
+            "Condition": { "Bool": { "aws:ViaAWSMCPService": "true" } },
+        }));
+    }
+    json!({ "Version": POLICY_VERSION, "Statement": statements })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::governance::approval::Platform;
+    use crate::ids::{ModelId, Region, RequestId, WorkloadId};
+    use chrono::Utc;
+
+    fn scope(geo: Option<&str>, agentic: bool) -> ModelApprovalScope {
+        ModelApprovalScope {
+            request: RequestId::parse("br-1").unwrap(),
+            workload: WorkloadId::parse("chat").unwrap(),
+            platform: Platform::Bedrock,
+            model: ModelId::parse("anthropic.claude-3-haiku-20240307-v1:0").unwrap(),
+            accounts: vec![AccountId::parse("111122223333").unwrap()],
+            regions: vec![Region::parse("us-east-1").unwrap()],
+            allowed_actions: INVOKE_ACTIONS.iter().map(|s| s.to_string()).collect(),
+            agentic_access: agentic,
+            cross_region_geo: geo.map(String::from),
+            approved_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn trust_policies_follow_the_runtime() {
+        let acct = AccountId::parse("111122223333").unwrap();
+        let t = trust_policy(Runtime::Lambda, &acct);
+        assert_eq!(t["Statement"][0]["Principal"]["Service"], "lambda.amazonaws.com");
+        assert_eq!(t["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"], "111122223333");
+        let eks = trust_policy(Runtime::Eks, &acct);
+        assert_eq!(eks["Statement"][0]["Action"], json!(["sts:AssumeRole", "sts:TagSession"]));
+        assert!(eks["Statement"][0].get("Condition").is_none());
+        assert_eq!(trust_policy(Runtime::Ec2, &acct)["Statement"][0]["Principal"]["Service"], "ec2.amazonaws.com");
+        assert_eq!(trust_policy(Runtime::Ecs, &acct)["Statement"][0]["Principal"]["Service"], "ecs-tasks.amazonaws.com");
+        assert_eq!(trust_policy(Runtime::Agentcore, &acct)["Statement"][0]["Principal"]["Service"], "bedrock-agentcore.amazonaws.com");
+    }
+
+    #[test]
+    fn only_the_approved_model_in_the_approved_region() {
+        let acct = AccountId::parse("111122223333").unwrap();
+        let p = permission_policy(&scope(None, false), &acct, Partition::Aws);
+        let s = p["Statement"].as_array().unwrap();
+        assert_eq!(s[0]["Resource"], json!(["arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"]));
+        assert_eq!(s[1]["Effect"], "Deny");
+        assert_eq!(s[1]["NotResource"], s[0]["Resource"]);
+        assert_eq!(s[2]["Condition"]["Bool"]["aws:ViaAWSMCPService"], "true");
+        assert!(!p.to_string().contains("InvokedModelId"), "no such condition key exists");
+        let agentic = permission_policy(&scope(None, true), &acct, Partition::Aws);
+        assert!(!agentic.to_string().contains("ViaAWSMCPService"));
+    }
+
+    #[test]
+    fn cross_region_uses_the_profile_and_its_condition_key() {
+        let acct = AccountId::parse("111122223333").unwrap();
+        let p = permission_policy(&scope(Some("us"), false), &acct, Partition::Aws);
+        let s = p["Statement"].as_array().unwrap();
+        let profile = "arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.anthropic.claude-3-haiku-20240307-v1:0";
+        assert_eq!(s[1]["Resource"], json!([profile]));
+        assert_eq!(s[2]["Resource"], "arn:aws:bedrock:*::foundation-model/anthropic.claude-3-haiku-20240307-v1:0");
+        assert_eq!(s[2]["Condition"]["StringLike"]["bedrock:InferenceProfileArn"], json!([profile]));
+    }
+}

@@ -1,0 +1,449 @@
+//! Stage 3: the Cloud Engineer's tasks, generated whole from an approval.
+//!
+//! The engineer authors nothing: every step carries its commands and console link.
+//! Steps complete in order, a locked task opens when the task before it is
+//! Implemented, and the workload is Ready to Claim when its last task is.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::approval::{add_business_days, ModelApprovalScope, Platform, Priority};
+use super::iam::{permission_policy, trust_policy};
+use super::request::Runtime;
+use crate::arn::Partition;
+use crate::ids::{AccountId, ModelId, RequestId, UserId, WorkloadId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// Bedrock / Marketplace: verify access, create role, apply policy, mark Implemented.
+    EnableAccess,
+    ClaudeCreateWorkspace,
+    ClaudeValidateWorkspace,
+    ClaudeLambdaRole,
+    /// An application inference profile tagged for the Migration Acceleration Program.
+    MapInferenceProfile,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TaskStatus {
+    /// Waits for the task it depends on.
+    Locked,
+    Open,
+    InProgress,
+    Implemented,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepDone {
+    pub by: UserId,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub title: String,
+    pub commands: Vec<String>,
+    pub console_link: Option<String>,
+    pub done: Option<StepDone>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: String,
+    pub request: RequestId,
+    pub workload: WorkloadId,
+    pub kind: TaskKind,
+    pub account: AccountId,
+    pub status: TaskStatus,
+    pub due: DateTime<Utc>,
+    pub depends_on: Option<String>,
+    pub steps: Vec<Step>,
+}
+
+/// Why a step could not be completed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepError {
+    #[error("task {task} is locked until {waits_for} is Implemented")]
+    Locked { task: String, waits_for: String },
+    #[error("task {task} is already Implemented")]
+    AlreadyImplemented { task: String },
+    #[error("task {task} has no step {step}")]
+    NoSuchStep { task: String, step: usize },
+    #[error("task {task}: step {step} comes next, not step {asked}")]
+    OutOfOrder { task: String, step: usize, asked: usize },
+}
+
+impl Task {
+    /// The 1-based number of the next step to do, if any.
+    pub fn next_step(&self) -> Option<usize> {
+        self.steps.iter().position(|s| s.done.is_none()).map(|i| i + 1)
+    }
+
+    /// Completes step `n` (1-based), which must be the next one.
+    pub fn complete_step(&mut self, n: usize, by: &UserId, at: DateTime<Utc>) -> Result<(), StepError> {
+        let task = self.id.clone();
+        match self.status {
+            TaskStatus::Locked => {
+                return Err(StepError::Locked { task, waits_for: self.depends_on.clone().unwrap_or_default() })
+            }
+            TaskStatus::Implemented => return Err(StepError::AlreadyImplemented { task }),
+            _ => {}
+        }
+        if n == 0 || n > self.steps.len() {
+            return Err(StepError::NoSuchStep { task, step: n });
+        }
+        let next = self.next_step().unwrap_or(self.steps.len());
+        if n != next {
+            return Err(StepError::OutOfOrder { task, step: next, asked: n });
+        }
+        self.steps[n - 1].done = Some(StepDone { by: by.clone(), at });
+        self.status = if self.next_step().is_none() { TaskStatus::Implemented } else { TaskStatus::InProgress };
+        Ok(())
+    }
+
+    pub fn unlock(&mut self) {
+        if self.status == TaskStatus::Locked {
+            self.status = TaskStatus::Open;
+        }
+    }
+}
+
+/// IAM's role-name alphabet is `[\w+=,.@-]`; we keep a readable subset.
+fn sanitise(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        let c = if c.is_ascii_alphanumeric() { c } else { '-' };
+        if !(c == '-' && (out.is_empty() || out.ends_with('-'))) {
+            out.push(c);
+        }
+    }
+    out.trim_end_matches('-').to_owned()
+}
+
+/// Four characters from `seed` (the request id and an attempt number), base 36.
+fn short_id(seed: &str) -> String {
+    // FNV-1a: stable across builds and platforms, unlike std's hasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in seed.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    (0..4).map(|i| ALPHABET[((h >> (i * 8)) % 36) as usize] as char).collect()
+}
+
+pub const MAX_ROLE_NAME: usize = 64;
+
+/// `finops-{workloadName}-{4charId}`, within IAM's 64 characters. A new `attempt`
+/// gives a new id when the name is taken.
+pub fn role_name(workload_name: &str, request: &RequestId, attempt: u32) -> String {
+    let budget = MAX_ROLE_NAME - "finops-".len() - "-xxxx".len();
+    let mut name = sanitise(workload_name);
+    if name.is_empty() {
+        name = "workload".into();
+    }
+    name.truncate(budget);
+    let name = name.trim_end_matches('-');
+    format!("finops-{name}-{}", short_id(&format!("{request}#{attempt}")))
+}
+
+/// What the developers paste into their application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeveloperHandoff {
+    pub workload: WorkloadId,
+    pub role_arns: Vec<String>,
+    pub model_id: String,
+    pub regions: Vec<String>,
+}
+
+/// Everything task generation needs, gathered from the request and its approval.
+#[derive(Debug, Clone)]
+pub struct TaskPlan<'a> {
+    pub scope: &'a ModelApprovalScope,
+    pub workload_name: &'a str,
+    pub runtime: Runtime,
+    pub role_name: &'a str,
+    pub workspace: Option<&'a str>,
+    pub map_mpe_id: Option<&'a str>,
+    pub priority: Priority,
+    pub partition: Partition,
+}
+
+fn json_file(path: &str, doc: &serde_json::Value) -> String {
+    let body = serde_json::to_string_pretty(doc).unwrap_or_default();
+    format!("cat > {path} <<'JSON'\n{body}\nJSON")
+}
+
+fn step(title: &str, commands: Vec<String>, console_link: Option<String>) -> Step {
+    Step { title: title.into(), commands, console_link, done: None }
+}
+
+fn enable_access(plan: &TaskPlan, account: &AccountId) -> Vec<Step> {
+    let scope = plan.scope;
+    let model = scope.model.base_model();
+    let first_region = scope.regions.first().map(|r| r.as_str()).unwrap_or("us-east-1");
+    let verify: Vec<String> = scope
+        .regions
+        .iter()
+        .map(|r| format!("aws bedrock get-foundation-model --model-identifier {model} --region {r} --query 'modelDetails.modelLifecycle.status'"))
+        .collect();
+    let role = plan.role_name;
+    let tags = format!(
+        "Key=finops:workload,Value={} Key=finops:request,Value={}",
+        scope.workload, scope.request
+    );
+    vec![
+        step(
+            &format!("Verify {model} is available in account {account}, region(s) {}", scope.regions.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")),
+            verify,
+            Some(format!("https://{first_region}.console.aws.amazon.com/bedrock/home?region={first_region}#/modelaccess")),
+        ),
+        step(
+            &format!("Create IAM role {role} (trust policy for {:?})", plan.runtime),
+            vec![
+                json_file("trust-policy.json", &trust_policy(plan.runtime, account)),
+                format!("aws iam create-role --role-name {role} --assume-role-policy-document file://trust-policy.json --tags {tags}"),
+            ],
+            Some(format!("https://console.aws.amazon.com/iam/home#/roles/details/{role}")),
+        ),
+        step(
+            "Apply the permission policy (approved model and regions only)",
+            vec![
+                json_file("permission-policy.json", &permission_policy(scope, account, plan.partition)),
+                format!("aws iam put-role-policy --role-name {role} --policy-name finops-bedrock-access --policy-document file://permission-policy.json"),
+            ],
+            Some(format!("https://console.aws.amazon.com/iam/home#/roles/details/{role}?section=permissions")),
+        ),
+        step(
+            "Confirm the role and policy, then mark Implemented",
+            vec![
+                format!("aws iam get-role --role-name {role} --query 'Role.Arn'"),
+                format!("aws iam get-role-policy --role-name {role} --policy-name finops-bedrock-access"),
+            ],
+            None,
+        ),
+    ]
+}
+
+/// All tasks for an approval, in dependency order, with ids `{request}-t{n}`.
+pub fn generate(plan: &TaskPlan, approved_at: DateTime<Utc>) -> Vec<Task> {
+    let scope = plan.scope;
+    let due = add_business_days(approved_at, plan.priority.sla_business_days());
+    let mut specs: Vec<(TaskKind, AccountId, Vec<Step>, bool)> = Vec::new();
+    match scope.platform {
+        Platform::ClaudePlatform => {
+            let account = scope.accounts[0].clone();
+            let ws = plan.workspace.unwrap_or("workspace");
+            let region = scope.regions[0].as_str();
+            specs.push((
+                TaskKind::ClaudeCreateWorkspace,
+                account.clone(),
+                vec![step(
+                    &format!("Create the Claude Platform workspace {ws} and tag it finops:workload={}", scope.workload),
+                    vec![format!("# In the Claude Platform console: create workspace {ws}; add tag finops:workload={}", scope.workload)],
+                    Some(format!("https://{region}.console.aws.amazon.com/marketplace/home?region={region}#/subscriptions")),
+                )],
+                false,
+            ));
+            specs.push((
+                TaskKind::ClaudeValidateWorkspace,
+                account.clone(),
+                vec![step(
+                    &format!("Validate workspace {ws}: model {} enabled, CCU usage carries the workload tag", scope.model),
+                    vec![format!("aws ce list-cost-allocation-tags --status Active --query \"CostAllocationTags[?TagKey=='finops:workload']\"")],
+                    None,
+                )],
+                true,
+            ));
+            specs.push((TaskKind::ClaudeLambdaRole, account.clone(), claude_lambda_role(plan, &account), true));
+        }
+        _ => {
+            for account in &scope.accounts {
+                specs.push((TaskKind::EnableAccess, account.clone(), enable_access(plan, account), false));
+            }
+            if let Some(mpe) = plan.map_mpe_id {
+                let account = scope.accounts[0].clone();
+                let region = scope.regions[0].as_str();
+                let model = scope.model.base_model();
+                let name = format!("finops-{}-map", scope.workload);
+                specs.push((
+                    TaskKind::MapInferenceProfile,
+                    account,
+                    vec![step(
+                        &format!("Create application inference profile {name} tagged map-migrated=mig{mpe}"),
+                        vec![format!(
+                            "aws bedrock create-inference-profile --inference-profile-name {name} --model-source copyFrom=arn:{}:bedrock:{region}::foundation-model/{model} --tags key=map-migrated,value=mig{mpe} key=finops:workload,value={} --region {region}",
+                            plan.partition.as_str(),
+                            scope.workload
+                        )],
+                        Some(format!("https://{region}.console.aws.amazon.com/bedrock/home?region={region}#/inference-profiles")),
+                    )],
+                    false,
+                ));
+            }
+        }
+    }
+    let mut tasks: Vec<Task> = Vec::new();
+    for (i, (kind, account, steps, chained)) in specs.into_iter().enumerate() {
+        let depends_on = if chained { tasks.last().map(|t| t.id.clone()) } else { None };
+        tasks.push(Task {
+            id: format!("{}-t{}", scope.request, i + 1),
+            request: scope.request.clone(),
+            workload: scope.workload.clone(),
+            kind,
+            account,
+            status: if depends_on.is_some() { TaskStatus::Locked } else { TaskStatus::Open },
+            due,
+            depends_on,
+            steps,
+        });
+    }
+    tasks
+}
+
+fn claude_lambda_role(plan: &TaskPlan, account: &AccountId) -> Vec<Step> {
+    let role = plan.role_name;
+    vec![
+        step(
+            &format!("Create Lambda execution role {role} (the workload's attribution anchor)"),
+            vec![
+                json_file("trust-policy.json", &trust_policy(Runtime::Lambda, account)),
+                format!("aws iam create-role --role-name {role} --assume-role-policy-document file://trust-policy.json --tags Key=finops:workload,Value={}", plan.scope.workload),
+                format!("aws iam attach-role-policy --role-name {role} --policy-arn arn:{}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole", plan.partition.as_str()),
+            ],
+            Some(format!("https://console.aws.amazon.com/iam/home#/roles/details/{role}")),
+        ),
+    ]
+}
+
+/// The handoff for a workload whose tasks are all Implemented.
+pub fn handoff(tasks: &[Task], scope: &ModelApprovalScope, role_name: &str, partition: Partition) -> Option<DeveloperHandoff> {
+    if tasks.is_empty() || tasks.iter().any(|t| t.status != TaskStatus::Implemented) {
+        return None;
+    }
+    let model_id: ModelId = match &scope.cross_region_geo {
+        Some(geo) => ModelId::parse(&format!("{geo}.{}", scope.model.base_model())).unwrap_or_else(|_| scope.model.clone()),
+        None => scope.model.clone(),
+    };
+    Some(DeveloperHandoff {
+        workload: scope.workload.clone(),
+        role_arns: scope.accounts.iter().map(|a| format!("arn:{}:iam::{a}:role/{role_name}", partition.as_str())).collect(),
+        model_id: model_id.to_string(),
+        regions: scope.regions.iter().map(|r| r.to_string()).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arn::IamRoleArn;
+    use crate::governance::approval::INVOKE_ACTIONS;
+    use crate::ids::Region;
+
+    fn scope(platform: Platform, accounts: &[&str]) -> ModelApprovalScope {
+        ModelApprovalScope {
+            request: RequestId::parse("br-7").unwrap(),
+            workload: WorkloadId::parse("support-chatbot").unwrap(),
+            platform,
+            model: ModelId::parse("anthropic.claude-3-haiku-20240307-v1:0").unwrap(),
+            accounts: accounts.iter().map(|a| AccountId::parse(a).unwrap()).collect(),
+            regions: vec![Region::parse("us-east-1").unwrap()],
+            allowed_actions: INVOKE_ACTIONS.iter().map(|s| s.to_string()).collect(),
+            agentic_access: false,
+            cross_region_geo: None,
+            approved_at: Utc::now(),
+        }
+    }
+
+    fn plan<'a>(scope: &'a ModelApprovalScope, role: &'a str, mpe: Option<&'a str>) -> TaskPlan<'a> {
+        TaskPlan {
+            scope,
+            workload_name: "Support Chatbot",
+            runtime: Runtime::Lambda,
+            role_name: role,
+            workspace: Some("support"),
+            map_mpe_id: mpe,
+            priority: Priority::Priority,
+            partition: Partition::Aws,
+        }
+    }
+
+    #[test]
+    fn role_names_are_valid_bounded_and_distinct() {
+        let r = RequestId::parse("br-7").unwrap();
+        let n = role_name("Support Chatbot (EU)!", &r, 0);
+        assert!(n.starts_with("finops-support-chatbot-eu-"), "{n}");
+        assert_eq!(n.len(), "finops-support-chatbot-eu-".len() + 4);
+        let long = role_name(&"x".repeat(200), &r, 0);
+        assert!(long.len() <= MAX_ROLE_NAME);
+        assert_ne!(role_name("a", &r, 0), role_name("a", &r, 1), "a retry gets a new id");
+        assert_ne!(role_name("a", &r, 0), role_name("a", &RequestId::parse("br-8").unwrap(), 0));
+        assert_eq!(role_name("!!!", &r, 0).len(), "finops-workload-".len() + 4);
+        for name in [n, long, role_name("Ünïcødé wörkløad", &r, 3)] {
+            IamRoleArn::parse(&format!("arn:aws:iam::111122223333:role/{name}")).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    #[test]
+    fn bedrock_gets_one_four_step_task_per_account() {
+        let s = scope(Platform::Bedrock, &["111122223333"]);
+        let approved = DateTime::parse_from_rfc3339("2026-03-06T15:00:00Z").unwrap().with_timezone(&Utc);
+        let tasks = generate(&plan(&s, "finops-support-chatbot-ab12", None), approved);
+        assert_eq!(tasks.len(), 1);
+        let t = &tasks[0];
+        assert_eq!((t.kind, t.status, t.steps.len()), (TaskKind::EnableAccess, TaskStatus::Open, 4));
+        assert_eq!(t.due.to_rfc3339(), "2026-03-10T15:00:00+00:00", "Priority: 2 business days");
+        assert!(t.steps[0].console_link.as_deref().unwrap().contains("modelaccess"));
+        assert!(t.steps[1].commands.iter().any(|c| c.contains("aws iam create-role --role-name finops-support-chatbot-ab12")));
+        assert!(t.steps[1].commands[0].contains("lambda.amazonaws.com"));
+        assert!(t.steps[2].commands[0].contains("foundation-model/anthropic.claude-3-haiku"));
+        let two = generate(&plan(&scope(Platform::Bedrock, &["111122223333", "444455556666"]), "r", None), approved);
+        assert_eq!(two.len(), 2);
+        assert_ne!(two[0].id, two[1].id);
+    }
+
+    #[test]
+    fn map_adds_a_tagged_inference_profile_task() {
+        let s = scope(Platform::Bedrock, &["111122223333"]);
+        let tasks = generate(&plan(&s, "r", Some("12345")), Utc::now());
+        assert_eq!(tasks.len(), 2);
+        assert_eq!(tasks[1].kind, TaskKind::MapInferenceProfile);
+        assert!(tasks[1].steps[0].commands[0].contains("key=map-migrated,value=mig12345"));
+    }
+
+    #[test]
+    fn claude_platform_is_a_three_task_chain() {
+        let s = scope(Platform::ClaudePlatform, &["111122223333"]);
+        let mut tasks = generate(&plan(&s, "finops-support-chatbot-ab12", None), Utc::now());
+        let kinds: Vec<TaskKind> = tasks.iter().map(|t| t.kind).collect();
+        assert_eq!(kinds, [TaskKind::ClaudeCreateWorkspace, TaskKind::ClaudeValidateWorkspace, TaskKind::ClaudeLambdaRole]);
+        assert_eq!(tasks[1].status, TaskStatus::Locked);
+        assert_eq!(tasks[1].depends_on.as_deref(), Some(tasks[0].id.as_str()));
+        let ce = UserId::parse("ce").unwrap();
+        assert!(matches!(tasks[1].complete_step(1, &ce, Utc::now()), Err(StepError::Locked { .. })));
+        tasks[0].complete_step(1, &ce, Utc::now()).unwrap();
+        assert_eq!(tasks[0].status, TaskStatus::Implemented);
+        tasks[1].unlock();
+        tasks[1].complete_step(1, &ce, Utc::now()).unwrap();
+    }
+
+    #[test]
+    fn steps_complete_in_order_and_the_last_one_implements() {
+        let s = scope(Platform::Bedrock, &["111122223333"]);
+        let mut t = generate(&plan(&s, "finops-support-chatbot-ab12", None), Utc::now()).remove(0);
+        let ce = UserId::parse("ce").unwrap();
+        assert_eq!(t.complete_step(2, &ce, Utc::now()), Err(StepError::OutOfOrder { task: t.id.clone(), step: 1, asked: 2 }));
+        assert!(matches!(t.complete_step(9, &ce, Utc::now()), Err(StepError::NoSuchStep { .. })));
+        for n in 1..=3 {
+            t.complete_step(n, &ce, Utc::now()).unwrap();
+            assert_eq!(t.status, TaskStatus::InProgress);
+            assert!(handoff(std::slice::from_ref(&t), &s, "finops-support-chatbot-ab12", Partition::Aws).is_none());
+        }
+        t.complete_step(4, &ce, Utc::now()).unwrap();
+        assert_eq!(t.status, TaskStatus::Implemented);
+        assert!(matches!(t.complete_step(4, &ce, Utc::now()), Err(StepError::AlreadyImplemented { .. })));
+        let h = handoff(std::slice::from_ref(&t), &s, "finops-support-chatbot-ab12", Partition::Aws).unwrap();
+        assert_eq!(h.role_arns, ["arn:aws:iam::111122223333:role/finops-support-chatbot-ab12"]);
+        assert_eq!(h.model_id, "anthropic.claude-3-haiku-20240307-v1:0");
+    }
+}
