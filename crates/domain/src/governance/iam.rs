@@ -85,7 +85,7 @@ pub fn permission_policy(scope: &ModelApprovalScope, account: &AccountId, partit
             "Effect": "Allow",
             "Action": INVOKE_ACTIONS,
             "Resource": any_region,
-            "Condition": { "StringLike": { "bedrock:InferenceProfileArn": profiles } },
+            "Condition": { "ArnEquals": { "bedrock:InferenceProfileArn": profiles } },
         }));
         allowed.extend(profiles);
         allowed.push(any_region);
@@ -166,6 +166,6 @@ mod tests {
         let profile = "arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.anthropic.claude-3-haiku-20240307-v1:0";
         assert_eq!(s[1]["Resource"], json!([profile]));
         assert_eq!(s[2]["Resource"], "arn:aws:bedrock:*::foundation-model/anthropic.claude-3-haiku-20240307-v1:0");
-        assert_eq!(s[2]["Condition"]["StringLike"]["bedrock:InferenceProfileArn"], json!([profile]));
+        assert_eq!(s[2]["Condition"]["ArnEquals"]["bedrock:InferenceProfileArn"], json!([profile]));
     }
 }
