@@ -9,6 +9,8 @@
 
 pub mod bus_suite;
 pub mod emulators;
+pub mod governed_suite;
+pub mod governed_world;
 pub mod store_suite;
 
 /// Expands every store contract case into a test. `$make` is an async expression

@@ -15,6 +15,10 @@ pub enum Persona {
     CloudEngineer,
     PortfolioOwner,
     Finance,
+    /// FinOps Center itself, in the audit trail of automated steps (task
+    /// generation, auto-resolution). No person can act as it: tokens refuse it and
+    /// it is permitted no action.
+    System,
 }
 
 impl Persona {
@@ -29,7 +33,13 @@ impl Persona {
             Self::CloudEngineer => "CloudEngineer",
             Self::PortfolioOwner => "PortfolioOwner",
             Self::Finance => "Finance",
+            Self::System => "System",
         }
+    }
+
+    /// Whether a person can hold this persona (everything but `System`).
+    pub fn is_human(self) -> bool {
+        self != Self::System
     }
 
     /// Accepts the canonical name in any case, with or without `-`/`_` (so Cognito
@@ -38,6 +48,7 @@ impl Persona {
         let folded: String = s.chars().filter(|c| *c != '-' && *c != '_').flat_map(char::to_lowercase).collect();
         Self::ALL
             .into_iter()
+            .chain([Self::System])
             .find(|p| p.as_str().to_lowercase() == folded)
             .ok_or_else(|| {
                 ParseError::new(Self::WHAT, s, "must be ProductOwner, FinOpsLead, CloudEngineer, PortfolioOwner or Finance")

@@ -90,6 +90,13 @@ fn validate_model_id(s: &str) -> Result<(), String> {
     }
 }
 
+/// A workload is its own E4 node; both ids follow the same rule, so this cannot fail.
+impl From<&WorkloadId> for NodeId {
+    fn from(w: &WorkloadId) -> NodeId {
+        NodeId(w.0.clone())
+    }
+}
+
 impl ModelId {
     /// The cross-region geography (`us`, `eu`, `global`, …) when this is a system
     /// inference profile id rather than a base model id.

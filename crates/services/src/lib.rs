@@ -5,5 +5,6 @@
 //! implementation of a port behaves the same. Services never see SDK types.
 
 pub mod audit;
+pub mod governance;
 pub mod ports;
 pub mod routing;

@@ -165,3 +165,20 @@ fn the_store_schema_is_the_templates() {
     assert_eq!(props["SSESpecification"]["SSEEnabled"].as_bool(), Some(true));
     assert_eq!(table["DeletionPolicy"].as_str(), Some("Retain"));
 }
+
+#[test]
+fn removing_the_task_generator_rule_from_the_real_template_fails_the_check() {
+    let mut doc = load("template.yaml");
+    let events = doc
+        .get_mut("Resources")
+        .and_then(|r| r.get_mut("TaskGeneratorFunction"))
+        .and_then(|f| f.get_mut("Properties"))
+        .and_then(|p| p.get_mut("Events"))
+        .and_then(Value::as_mapping_mut)
+        .expect("TaskGeneratorFunction events");
+    events.remove("Approved");
+    assert_eq!(
+        differences(ROUTES, &doc),
+        ["template.yaml has no rule sending BusinessRequestApproved to TaskGeneratorFunction"]
+    );
+}

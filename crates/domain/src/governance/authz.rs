@@ -18,11 +18,12 @@ pub enum Action {
     AssignGuardrail,
     AssignWorkspace,
     ReleaseClaim,
+    ManageHierarchy,
     Read,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::SubmitRequest,
         Action::ReviseRequest,
         Action::ApproveRequest,
@@ -33,6 +34,7 @@ impl Action {
         Action::AssignGuardrail,
         Action::AssignWorkspace,
         Action::ReleaseClaim,
+        Action::ManageHierarchy,
         Action::Read,
     ];
 }
@@ -41,10 +43,13 @@ impl Action {
 pub fn permits(persona: Persona, action: Action) -> bool {
     use Action::*;
     use Persona::*;
+    if !persona.is_human() {
+        return false;
+    }
     match action {
         Read => true,
         SubmitRequest | ReviseRequest | ClaimRole | ClaimInferenceProfile => persona == ProductOwner,
-        ApproveRequest | RejectRequest | AssignGuardrail | AssignWorkspace => persona == FinOpsLead,
+        ApproveRequest | RejectRequest | AssignGuardrail | AssignWorkspace | ManageHierarchy => persona == FinOpsLead,
         ReleaseClaim => matches!(persona, ProductOwner | FinOpsLead),
         WorkTask => persona == CloudEngineer,
     }
@@ -63,7 +68,7 @@ fn owner_of(action: Action) -> &'static str {
     use Action::*;
     match action {
         SubmitRequest | ReviseRequest | ClaimRole | ClaimInferenceProfile => "the Product Owner",
-        ApproveRequest | RejectRequest | AssignGuardrail | AssignWorkspace => "the FinOps Lead",
+        ApproveRequest | RejectRequest | AssignGuardrail | AssignWorkspace | ManageHierarchy => "the FinOps Lead",
         ReleaseClaim => "the Product Owner or the FinOps Lead",
         WorkTask => "the Cloud Engineer",
         Read => "everyone in scope",
@@ -97,10 +102,11 @@ mod tests {
         use Persona::*;
         let allowed: &[(Persona, &[Action])] = &[
             (ProductOwner, &[SubmitRequest, ReviseRequest, ClaimRole, ClaimInferenceProfile, ReleaseClaim, Read]),
-            (FinOpsLead, &[ApproveRequest, RejectRequest, AssignGuardrail, AssignWorkspace, ReleaseClaim, Read]),
+            (FinOpsLead, &[ApproveRequest, RejectRequest, AssignGuardrail, AssignWorkspace, ReleaseClaim, ManageHierarchy, Read]),
             (CloudEngineer, &[WorkTask, Read]),
             (PortfolioOwner, &[Read]),
             (Finance, &[Read]),
+            (System, &[]),
         ];
         for (persona, actions) in allowed {
             for action in Action::ALL {

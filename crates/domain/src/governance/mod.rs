@@ -9,6 +9,7 @@ pub mod estimate;
 pub mod iam;
 pub mod request;
 pub mod tasks;
+pub mod workload;
 
 /// A rule broken by one field of an input; APIs return it as
 /// `{"error": "invalid", "field": …, "message": …}`.

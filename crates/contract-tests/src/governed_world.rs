@@ -1,0 +1,180 @@
+//! A running governance service for tests, in one of two worlds:
+//! embedded (redb in memory + the in-process bus, as `finops` runs locally) or
+//! AWS (DynamoDB Local + EventBridge on moto, with the routed events read back
+//! from an SQS queue and handed to the consumer as Lambda would).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_eventbridge::types::Target;
+use aws_sdk_sqs::types::QueueAttributeName;
+use bus_eventbridge::EventBridgeBus;
+use bus_local::LocalBus;
+use chrono::{TimeZone, Utc};
+use domain::governance::catalog::PriceCatalog;
+use domain::{Actor, HierarchyNode, Level, NodeId, Persona, UserId};
+use services::governance::{Governance, TaskGeneratorHandler, TASK_GENERATOR};
+use services::ports::bus::{DomainEvent, EventBus, EventHandler, EVENT_SOURCE};
+use services::ports::store::Store;
+use services::ports::{FixedClock, SequentialIds};
+use services::routing::ROUTES;
+use store_dynamodb::DynamoStore;
+use store_embedded::EmbeddedStore;
+
+use crate::emulators::{dynamodb_client, moto_config, unique_name};
+
+#[async_trait]
+pub trait Delivery: Send + Sync {
+    /// Delivers whatever routed events are waiting to their consumers; returns how many.
+    async fn pump(&self) -> usize;
+}
+
+pub struct World {
+    pub gov: Arc<Governance>,
+    pub clock: Arc<FixedClock>,
+    pub store: Arc<dyn Store>,
+    delivery: Box<dyn Delivery>,
+    /// The task generator, for tests that deliver an event by hand (a duplicate).
+    pub task_generator: Arc<dyn EventHandler>,
+}
+
+impl World {
+    pub async fn pump(&self) -> usize {
+        self.delivery.pump().await
+    }
+}
+
+pub fn actor(user: &str, persona: Persona, scope: &[&str]) -> Actor {
+    Actor::new(UserId::parse(user).expect("user"), persona, scope.iter().map(|s| NodeId::parse(s).expect("node")).collect())
+}
+
+pub fn finops_lead() -> Actor {
+    actor("fiona@example.com", Persona::FinOpsLead, &["retail"])
+}
+pub fn product_owner() -> Actor {
+    actor("pat@example.com", Persona::ProductOwner, &["assist"])
+}
+pub fn cloud_engineer() -> Actor {
+    actor("casey@example.com", Persona::CloudEngineer, &["retail"])
+}
+
+/// E1 retail > E2 digital > E3 assist (and a sibling E3 `payments` outside the PO's scope).
+pub fn sample_hierarchy() -> Vec<HierarchyNode> {
+    let n = |id: &str, level: Level, parent: Option<&str>| HierarchyNode {
+        id: NodeId::parse(id).expect("id"),
+        level,
+        name: id.to_uppercase(),
+        parent: parent.map(|p| NodeId::parse(p).expect("parent")),
+    };
+    vec![
+        n("retail", Level::BusinessUnit, None),
+        n("digital", Level::Department, Some("retail")),
+        n("assist", Level::Portfolio, Some("digital")),
+        n("payments", Level::Portfolio, Some("digital")),
+    ]
+}
+
+fn governance(store: Arc<dyn Store>, bus: Arc<dyn EventBus>, clock: Arc<FixedClock>, prefix: &str) -> Arc<Governance> {
+    Arc::new(Governance::new(
+        store,
+        bus,
+        clock,
+        Arc::new(SequentialIds::new(prefix)),
+        Arc::new(PriceCatalog::bundled().expect("catalogue")),
+    ))
+}
+
+fn clock() -> Arc<FixedClock> {
+    Arc::new(FixedClock::at(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).single().expect("time")))
+}
+
+struct Inline;
+#[async_trait]
+impl Delivery for Inline {
+    async fn pump(&self) -> usize {
+        0
+    }
+}
+
+/// Embedded: redb in memory, the in-process bus. With `lose_events` the task
+/// generator is not attached, so approvals' events are lost (dead-lettered).
+pub async fn embedded(lose_events: bool) -> World {
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::in_memory().expect("store"));
+    let bus = Arc::new(LocalBus::new(ROUTES));
+    let clock = clock();
+    let gov = governance(store.clone(), bus.clone(), clock.clone(), "id");
+    let task_generator: Arc<dyn EventHandler> = Arc::new(TaskGeneratorHandler(gov.clone()));
+    if !lose_events {
+        bus.register(TASK_GENERATOR, task_generator.clone()).expect("route");
+    }
+    gov.define_hierarchy(&finops_lead(), sample_hierarchy()).await.expect("hierarchy");
+    World { gov, clock, store, delivery: Box::new(Inline), task_generator }
+}
+
+struct SqsToHandler {
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    handler: Arc<dyn EventHandler>,
+    lose_events: bool,
+}
+
+#[async_trait]
+impl Delivery for SqsToHandler {
+    async fn pump(&self) -> usize {
+        let mut delivered = 0;
+        loop {
+            let out = self.sqs.receive_message().queue_url(&self.queue_url).max_number_of_messages(10).send().await.expect("receive");
+            if out.messages().is_empty() {
+                return delivered;
+            }
+            for m in out.messages() {
+                let body: serde_json::Value = serde_json::from_str(m.body().unwrap_or_default()).expect("event");
+                let time = chrono::DateTime::parse_from_rfc3339(body["time"].as_str().unwrap_or_default()).expect("time").with_timezone(&Utc);
+                let event = DomainEvent::from_delivery(body["detail-type"].as_str().unwrap_or_default(), time, &body["detail"]).expect("envelope");
+                if !self.lose_events {
+                    self.handler.handle(&event).await.expect("handler");
+                    delivered += 1;
+                }
+                if let Some(h) = m.receipt_handle() {
+                    self.sqs.delete_message().queue_url(&self.queue_url).receipt_handle(h).send().await.expect("delete");
+                }
+            }
+        }
+    }
+}
+
+/// AWS: a fresh DynamoDB Local table, an EventBridge bus on moto whose rules are
+/// the routing table's, each targeting an SQS queue that `pump` drains into the
+/// consumer (what Lambda's EventBridge trigger does in a stack).
+pub async fn aws(lose_events: bool) -> World {
+    let table = DynamoStore::new(dynamodb_client().await, unique_name("gov"));
+    table.create_table().await.expect("table");
+    let store: Arc<dyn Store> = Arc::new(table);
+    let config = moto_config().await;
+    let eb = aws_sdk_eventbridge::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let name = unique_name("gov");
+    eb.create_event_bus().name(&name).send().await.expect("bus");
+    let queue_url = sqs.create_queue().queue_name(&name).send().await.expect("queue").queue_url().unwrap_or_default().to_owned();
+    let attrs = sqs.get_queue_attributes().queue_url(&queue_url).attribute_names(QueueAttributeName::QueueArn).send().await.expect("arn");
+    let queue_arn = attrs.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().unwrap_or_default();
+    for (i, route) in ROUTES.iter().filter(|r| r.consumer == TASK_GENERATOR).enumerate() {
+        let rule = format!("{name}-{i}");
+        let pattern = serde_json::json!({"source": [EVENT_SOURCE], "detail-type": [route.detail_type]}).to_string();
+        eb.put_rule().name(&rule).event_bus_name(&name).event_pattern(pattern).send().await.expect("rule");
+        eb.put_targets()
+            .rule(&rule)
+            .event_bus_name(&name)
+            .targets(Target::builder().id("q").arn(&queue_arn).build().expect("target"))
+            .send()
+            .await
+            .expect("targets");
+    }
+    let bus: Arc<dyn EventBus> = Arc::new(EventBridgeBus::new(eb, &name));
+    let clock = clock();
+    let gov = governance(store.clone(), bus, clock.clone(), "id");
+    let task_generator: Arc<dyn EventHandler> = Arc::new(TaskGeneratorHandler(gov.clone()));
+    gov.define_hierarchy(&finops_lead(), sample_hierarchy()).await.expect("hierarchy");
+    let delivery = Box::new(SqsToHandler { sqs, queue_url, handler: task_generator.clone(), lose_events });
+    World { gov, clock, store, delivery, task_generator }
+}

@@ -1,0 +1,55 @@
+//! Where each governance entity lives in the single table. One place, so the
+//! layout can be read (and changed) as a whole.
+
+use domain::{NodeId, RequestId, UserId, WorkloadId};
+
+pub const META: &str = "META";
+pub const APPROVAL: &str = "APPROVAL";
+pub const TASKSET: &str = "TASKSET";
+pub const ACTIVE: &str = "ACTIVE";
+pub const NODES_INDEX: &str = "NODES";
+pub const WORKLOADS_INDEX: &str = "WORKLOADS";
+pub const CLAIMS_INDEX: &str = "CLAIMS";
+pub const SCOPES_INDEX: &str = "SCOPES";
+
+pub fn request(id: &RequestId) -> String {
+    format!("REQ#{id}")
+}
+/// Requests by status, for the FinOps Lead's queue and the task reconciler.
+pub fn requests_index(status: &str) -> String {
+    format!("REQUESTS#{status}")
+}
+pub fn task_sk(task_id: &str) -> String {
+    format!("TASK#{task_id}")
+}
+/// Open (not Implemented) or done tasks, sorted by SLA due date.
+pub fn tasks_index(open: bool) -> &'static str {
+    if open {
+        "TASKS#open"
+    } else {
+        "TASKS#done"
+    }
+}
+pub fn workload(id: &WorkloadId) -> String {
+    format!("WL#{id}")
+}
+pub fn node(id: &NodeId) -> String {
+    format!("NODE#{id}")
+}
+/// Role names are unique: one reservation item per name.
+pub fn role_name(name: &str) -> String {
+    format!("ROLENAME#{name}")
+}
+pub fn claim(key: &str) -> String {
+    format!("CLAIM#{key}")
+}
+pub fn scope(model: &str) -> String {
+    format!("SCOPE#{model}")
+}
+pub fn inbox(user: &UserId) -> String {
+    format!("INBOX#{user}")
+}
+/// Recovers the request from a task id `{request}-t{n}`.
+pub fn request_of_task(task_id: &str) -> Option<RequestId> {
+    task_id.rsplit_once("-t").and_then(|(r, _)| RequestId::parse(r).ok())
+}
