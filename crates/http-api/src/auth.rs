@@ -1,0 +1,184 @@
+//! Who is calling. The router reads an [`Actor`] from the request's extensions;
+//! each host puts it there its own way:
+//! - `finops serve` verifies a local bearer token ([`LocalTokens`]) minted by
+//!   `finops token` with a secret under `FINOPS_HOME`;
+//! - a Lambda behind API Gateway reads the claims its JWT authorizer already
+//!   verified ([`actor_from_claims`]): Cognito groups name the personas, a scope
+//!   claim names the hierarchy nodes.
+
+use std::collections::HashMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use domain::{Actor, NodeId, Persona, UserId};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+/// Why a caller could not be identified. → 401
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unauthenticated: {0}")]
+pub struct AuthError(pub String);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct TokenClaims {
+    sub: String,
+    persona: String,
+    scope: Vec<String>,
+    exp: i64,
+}
+
+/// HMAC-SHA256 signed tokens for the local server: `base64url(claims).base64url(mac)`.
+#[derive(Clone)]
+pub struct LocalTokens {
+    secret: Vec<u8>,
+}
+
+impl LocalTokens {
+    pub fn new(secret: Vec<u8>) -> Result<Self, AuthError> {
+        if secret.len() < 32 {
+            return Err(AuthError("the token secret must be at least 32 bytes".into()));
+        }
+        Ok(Self { secret })
+    }
+
+    fn mac(&self, payload: &[u8]) -> Vec<u8> {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        m.update(payload);
+        m.finalize().into_bytes().to_vec()
+    }
+
+    /// A token for `actor`, valid until `expires`. System personas get none.
+    pub fn mint(&self, actor: &Actor, expires: DateTime<Utc>) -> Result<String, AuthError> {
+        if !actor.persona.is_human() {
+            return Err(AuthError("no token can carry the System persona".into()));
+        }
+        let claims = TokenClaims {
+            sub: actor.user.to_string(),
+            persona: actor.persona.to_string(),
+            scope: actor.scope.iter().map(|n| n.to_string()).collect(),
+            exp: expires.timestamp(),
+        };
+        let payload = serde_json::to_vec(&claims).map_err(|e| AuthError(e.to_string()))?;
+        Ok(format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(self.mac(&payload))))
+    }
+
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Actor, AuthError> {
+        let (p, s) = token.split_once('.').ok_or_else(|| AuthError("malformed token".into()))?;
+        let payload = URL_SAFE_NO_PAD.decode(p).map_err(|_| AuthError("malformed token".into()))?;
+        let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| AuthError("malformed token".into()))?;
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC takes any key length");
+        m.update(&payload);
+        m.verify_slice(&sig).map_err(|_| AuthError("token signature does not verify".into()))?;
+        let claims: TokenClaims = serde_json::from_slice(&payload).map_err(|_| AuthError("malformed token claims".into()))?;
+        if claims.exp <= now.timestamp() {
+            return Err(AuthError("token expired".into()));
+        }
+        to_actor(&claims.sub, &claims.persona, claims.scope.iter().map(String::as_str))
+    }
+
+    /// The actor of an `Authorization` header value.
+    pub fn from_header(&self, header: Option<&str>, now: DateTime<Utc>) -> Result<Actor, AuthError> {
+        let h = header.ok_or_else(|| AuthError("missing Authorization: Bearer token".into()))?;
+        let token = h.strip_prefix("Bearer ").ok_or_else(|| AuthError("Authorization must be a Bearer token".into()))?;
+        self.verify(token.trim(), now)
+    }
+}
+
+fn to_actor<'a>(user: &str, persona: &str, scope: impl Iterator<Item = &'a str>) -> Result<Actor, AuthError> {
+    let user = UserId::parse(user).map_err(|e| AuthError(e.to_string()))?;
+    let persona = Persona::parse(persona).map_err(|e| AuthError(e.to_string()))?;
+    if !persona.is_human() {
+        return Err(AuthError("the System persona cannot call the API".into()));
+    }
+    let scope = scope.filter(|s| !s.is_empty()).map(|s| NodeId::parse(s).map_err(|e| AuthError(e.to_string()))).collect::<Result<_, _>>()?;
+    Ok(Actor::new(user, persona, scope))
+}
+
+/// API Gateway passes list claims as `[a b c]`; plain strings pass as themselves.
+fn claim_list(v: &str) -> Vec<&str> {
+    v.trim().trim_start_matches('[').trim_end_matches(']').split([' ', ',']).map(str::trim).filter(|s| !s.is_empty()).collect()
+}
+
+/// The claim naming the caller's hierarchy scope (a Cognito custom attribute).
+pub const SCOPE_CLAIM: &str = "custom:finops_scope";
+
+/// The actor from JWT claims verified by API Gateway. A user in several persona
+/// groups picks one with the `X-FinOps-Persona` header; with one group it is used.
+pub fn actor_from_claims(claims: &HashMap<String, String>, chosen_persona: Option<&str>) -> Result<Actor, AuthError> {
+    let user = claims
+        .get("email")
+        .or_else(|| claims.get("cognito:username"))
+        .or_else(|| claims.get("username"))
+        .or_else(|| claims.get("sub"))
+        .ok_or_else(|| AuthError("the token names no user".into()))?;
+    let groups: Vec<Persona> = claims
+        .get("cognito:groups")
+        .map(|g| claim_list(g).into_iter().filter_map(|g| Persona::parse(g).ok()).filter(|p| p.is_human()).collect())
+        .unwrap_or_default();
+    let persona = match (chosen_persona, groups.as_slice()) {
+        (Some(c), _) => {
+            let p = Persona::parse(c).map_err(|e| AuthError(e.to_string()))?;
+            if !groups.contains(&p) {
+                return Err(AuthError(format!("{user} is not in the {p} group")));
+            }
+            p
+        }
+        (None, [one]) => *one,
+        (None, []) => return Err(AuthError(format!("{user} is in no persona group"))),
+        (None, _) => return Err(AuthError("several persona groups: choose one with X-FinOps-Persona".into())),
+    };
+    let scope = claims.get(SCOPE_CLAIM).map(|s| claim_list(s)).unwrap_or_default();
+    to_actor(user, persona.as_str(), scope.into_iter())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor() -> Actor {
+        Actor::new(UserId::parse("pat@example.com").unwrap(), Persona::ProductOwner, vec![NodeId::parse("assist").unwrap()])
+    }
+
+    #[test]
+    fn tokens_round_trip_and_refuse_tampering_and_expiry() {
+        let t = LocalTokens::new(vec![7; 32]).unwrap();
+        let now = Utc::now();
+        let token = t.mint(&actor(), now + chrono::Duration::hours(1)).unwrap();
+        assert_eq!(t.verify(&token, now).unwrap(), actor());
+        assert_eq!(t.from_header(Some(&format!("Bearer {token}")), now).unwrap(), actor());
+        let other = LocalTokens::new(vec![8; 32]).unwrap();
+        assert!(other.verify(&token, now).unwrap_err().0.contains("signature"));
+        assert!(t.verify(&token, now + chrono::Duration::hours(2)).unwrap_err().0.contains("expired"));
+        let (p, s) = token.split_once('.').unwrap();
+        let forged = URL_SAFE_NO_PAD.encode(String::from_utf8(URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap().replace("ProductOwner", "FinOpsLead"));
+        assert!(t.verify(&format!("{forged}.{s}"), now).is_err());
+        assert!(t.from_header(None, now).unwrap_err().0.contains("missing"));
+        assert!(t.from_header(Some("Basic x"), now).is_err());
+        assert!(LocalTokens::new(vec![1; 8]).is_err());
+        let system = Actor::new(UserId::parse("s").unwrap(), Persona::System, vec![]);
+        assert!(t.mint(&system, now).is_err());
+    }
+
+    #[test]
+    fn jwt_claims_map_groups_to_personas() {
+        let mut c = HashMap::from([
+            ("email".to_string(), "fiona@example.com".to_string()),
+            ("cognito:groups".to_string(), "[FinOpsLead]".to_string()),
+            (SCOPE_CLAIM.to_string(), "retail,corp".to_string()),
+        ]);
+        let a = actor_from_claims(&c, None).unwrap();
+        assert_eq!((a.persona, a.scope.len()), (Persona::FinOpsLead, 2));
+        c.insert("cognito:groups".into(), "[FinOpsLead ProductOwner]".into());
+        assert!(actor_from_claims(&c, None).unwrap_err().0.contains("X-FinOps-Persona"));
+        assert_eq!(actor_from_claims(&c, Some("ProductOwner")).unwrap().persona, Persona::ProductOwner);
+        assert!(actor_from_claims(&c, Some("CloudEngineer")).unwrap_err().0.contains("not in the CloudEngineer group"));
+        c.insert("cognito:groups".into(), "[System]".into());
+        assert!(actor_from_claims(&c, None).is_err());
+        c.remove("email");
+        c.remove("cognito:groups");
+        assert!(actor_from_claims(&c, None).is_err());
+    }
+}

@@ -1,0 +1,285 @@
+//! The governance HTTP API: one router for every host.
+//!
+//! Errors are `{"error": code, "message": text, "field"?: name}`, mapped once from
+//! `GovernanceError` ([`ApiError`]). Request bodies are read with the JSON path of
+//! any error, so a bad field is named (`coding.developers`), and nothing is stored
+//! for a request that fails. The caller is an `Actor` in the request extensions
+//! (see [`auth`]); without one the answer is 401.
+
+pub mod auth;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use domain::governance::approval::ApprovalInput;
+use domain::governance::request::{RequestDraft, RequestStatus};
+use domain::{Actor, HierarchyNode, RequestId, WorkloadId};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use services::governance::{ClaimInput, Decision, Governance, GovernanceError, ReleaseInput};
+
+/// An error answer. Every failure of every route goes through here.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    field: Option<String>,
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, code: "invalid", message: message.into(), field: Some(field.into()) }
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::UNAUTHORIZED, code: "unauthenticated", message: message.into(), field: None }
+    }
+}
+
+impl From<GovernanceError> for ApiError {
+    fn from(e: GovernanceError) -> Self {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let message = match &e {
+            GovernanceError::Invalid(f) => f.rule.clone(),
+            other => other.to_string(),
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %e, "request failed");
+        }
+        Self { status, code: e.code(), message, field: e.field().map(String::from) }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": self.code, "message": self.message });
+        if let Some(f) = self.field {
+            body["field"] = Value::String(f);
+        }
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// The authenticated caller, put in the extensions by the host.
+pub struct Caller(pub Actor);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts.extensions.get::<Actor>().cloned().map(Caller).ok_or_else(|| ApiError::unauthenticated("no authenticated caller"))
+    }
+}
+
+/// A JSON body whose errors name the offending field by its JSON path.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned> Body<T> {
+    fn parse(bytes: &Bytes) -> Result<T, ApiError> {
+        let de = &mut serde_json::Deserializer::from_slice(bytes);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.into_inner().to_string();
+            // serde reports a missing field at its parent; name the field itself.
+            let missing = message.strip_prefix("missing field `").and_then(|m| m.split('`').next());
+            let field = match (path.as_str(), missing) {
+                (".", Some(m)) => m.to_owned(),
+                (p, Some(m)) => format!("{p}.{m}"),
+                (".", None) | ("?", None) => "body".to_owned(),
+                (p, None) => p.to_owned(),
+            };
+            ApiError::invalid(field, message)
+        })
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let ct = req.headers().get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        if !ct.starts_with("application/json") {
+            return Err(ApiError { status: StatusCode::UNSUPPORTED_MEDIA_TYPE, code: "invalid", message: "send Content-Type: application/json".into(), field: Some("body".into()) });
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| ApiError::invalid("body", e.to_string()))?;
+        Self::parse(&bytes).map(Body)
+    }
+}
+
+fn request_id(raw: &str) -> Result<RequestId, ApiError> {
+    RequestId::parse(raw).map_err(|e| ApiError::invalid("id", e.to_string()))
+}
+
+fn workload_id(raw: &str) -> Result<WorkloadId, ApiError> {
+    WorkloadId::parse(raw).map_err(|e| ApiError::invalid("id", e.to_string()))
+}
+
+type Gov = State<Arc<Governance>>;
+type ApiResult = Result<Response, ApiError>;
+
+fn ok<T: serde::Serialize>(v: T) -> ApiResult {
+    Ok(Json(v).into_response())
+}
+
+fn created<T: serde::Serialize>(v: T) -> ApiResult {
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+#[derive(Deserialize)]
+struct StatusFilter {
+    status: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OpenFilter {
+    open: Option<bool>,
+}
+
+/// Every route of the governed path.
+pub fn router(gov: Arc<Governance>) -> Router {
+    Router::new()
+        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/catalog/models", get(catalog))
+        .route("/estimates", post(estimate))
+        .route("/hierarchy", get(hierarchy).post(define_hierarchy))
+        .route("/requests", get(list_requests).post(create_request))
+        .route("/requests/{id}", get(get_request).put(revise_request))
+        .route("/requests/{id}/submit", post(submit_request))
+        .route("/requests/{id}/approve", post(approve_request))
+        .route("/requests/{id}/reject", post(reject_request))
+        .route("/tasks", get(list_tasks))
+        .route("/tasks/{id}", get(get_task))
+        .route("/tasks/{id}/steps/{step}/complete", post(complete_step))
+        .route("/workloads", get(list_workloads))
+        .route("/workloads/{id}", get(get_workload))
+        .route("/workloads/{id}/claims", get(workload_claims))
+        .route("/claims", post(claim))
+        .route("/claims/release", post(release))
+        .route("/inbox", get(inbox))
+        .route("/audit/{kind}/{id}", get(audit))
+        .fallback(|| async { ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: "no such route".into(), field: None } })
+        .with_state(gov)
+}
+
+async fn catalog(State(gov): Gov, _: Caller) -> ApiResult {
+    ok(gov.catalog())
+}
+
+async fn estimate(State(gov): Gov, _: Caller, Body(draft): Body<RequestDraft>) -> ApiResult {
+    ok(gov.estimate(&draft)?)
+}
+
+async fn hierarchy(State(gov): Gov, Caller(actor): Caller) -> ApiResult {
+    let h = gov.hierarchy().await?;
+    let visible: Vec<&HierarchyNode> = h.nodes().filter(|n| actor.can_see(&h, &n.id)).collect();
+    ok(visible)
+}
+
+async fn define_hierarchy(State(gov): Gov, Caller(actor): Caller, Body(nodes): Body<Vec<HierarchyNode>>) -> ApiResult {
+    gov.define_hierarchy(&actor, nodes).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_requests(State(gov): Gov, Caller(actor): Caller, Query(f): Query<StatusFilter>) -> ApiResult {
+    let status = match f.status.as_deref() {
+        None => None,
+        Some(s) => Some(
+            [RequestStatus::Draft, RequestStatus::Submitted, RequestStatus::Approved, RequestStatus::Rejected]
+                .into_iter()
+                .find(|x| x.as_str().eq_ignore_ascii_case(s))
+                .ok_or_else(|| ApiError::invalid("status", "must be Draft, Submitted, Approved or Rejected"))?,
+        ),
+    };
+    ok(gov.list_requests(&actor, status).await?)
+}
+
+async fn create_request(State(gov): Gov, Caller(actor): Caller, Body(draft): Body<RequestDraft>) -> ApiResult {
+    created(gov.create_request(&actor, draft).await?)
+}
+
+async fn get_request(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>) -> ApiResult {
+    ok(gov.get_request(&actor, &request_id(&id)?).await?)
+}
+
+async fn revise_request(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>, Body(draft): Body<RequestDraft>) -> ApiResult {
+    ok(gov.revise_request(&actor, &request_id(&id)?, draft).await?)
+}
+
+async fn submit_request(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>) -> ApiResult {
+    ok(gov.submit_request(&actor, &request_id(&id)?).await?)
+}
+
+async fn approve_request(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>, Body(input): Body<ApprovalInput>) -> ApiResult {
+    ok(gov.approve_request(&actor, &request_id(&id)?, input).await?)
+}
+
+async fn reject_request(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>, Body(d): Body<Decision>) -> ApiResult {
+    ok(gov.reject_request(&actor, &request_id(&id)?, d).await?)
+}
+
+async fn list_tasks(State(gov): Gov, Caller(actor): Caller, Query(f): Query<OpenFilter>) -> ApiResult {
+    ok(gov.list_tasks(&actor, f.open.unwrap_or(true)).await?)
+}
+
+async fn get_task(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>) -> ApiResult {
+    ok(gov.get_task(&actor, &id).await?)
+}
+
+async fn complete_step(State(gov): Gov, Caller(actor): Caller, Path((id, step)): Path<(String, String)>) -> ApiResult {
+    let step: usize = step.parse().map_err(|_| ApiError::invalid("step", "must be a step number from 1"))?;
+    ok(gov.complete_step(&actor, &id, step).await?)
+}
+
+async fn list_workloads(State(gov): Gov, Caller(actor): Caller) -> ApiResult {
+    ok(gov.list_workloads(&actor).await?)
+}
+
+async fn get_workload(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>) -> ApiResult {
+    ok(gov.get_workload(&actor, &workload_id(&id)?).await?)
+}
+
+async fn workload_claims(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>) -> ApiResult {
+    ok(gov.claims_of(&actor, &workload_id(&id)?).await?)
+}
+
+async fn claim(State(gov): Gov, Caller(actor): Caller, Body(input): Body<ClaimInput>) -> ApiResult {
+    created(gov.claim(&actor, input).await?)
+}
+
+async fn release(State(gov): Gov, Caller(actor): Caller, Body(input): Body<ReleaseInput>) -> ApiResult {
+    ok(gov.release_claim(&actor, input).await?)
+}
+
+async fn inbox(State(gov): Gov, Caller(actor): Caller) -> ApiResult {
+    ok(gov.inbox(&actor).await?)
+}
+
+async fn audit(State(gov): Gov, Caller(actor): Caller, Path((kind, id)): Path<(String, String)>) -> ApiResult {
+    ok(gov.audit_trail(&actor, &kind, &id).await?)
+}
+
+/// The local server's authentication: verifies the bearer token on every request
+/// and hands the router its `Actor`. `/health` needs none.
+pub fn with_local_tokens(router: Router, tokens: auth::LocalTokens) -> Router {
+    router.layer(axum::middleware::from_fn(move |mut req: axum::extract::Request, next: axum::middleware::Next| {
+        let tokens = tokens.clone();
+        async move {
+            if req.uri().path() != "/health" {
+                let header = req.headers().get(axum::http::header::AUTHORIZATION).and_then(|h| h.to_str().ok());
+                match tokens.from_header(header, chrono::Utc::now()) {
+                    Ok(actor) => {
+                        req.extensions_mut().insert(actor);
+                    }
+                    Err(e) => return ApiError::unauthenticated(e.0).into_response(),
+                }
+            }
+            next.run(req).await
+        }
+    }))
+}

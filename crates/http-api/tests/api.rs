@@ -1,0 +1,174 @@
+//! The HTTP API over the embedded world: statuses, error bodies naming fields,
+//! nothing stored on bad input, and separation of duties as 403s.
+
+use std::sync::Arc;
+
+use axum::body::Body as HttpBody;
+use axum::http::{Method, Request, StatusCode};
+use contract_tests::governed_suite::{approval, draft};
+use contract_tests::governed_world::{actor, cloud_engineer, embedded, finops_lead, product_owner, World};
+use domain::{Actor, Persona};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+async fn call(w: &World, who: Option<&Actor>, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let app = http_api::router(w.gov.clone());
+    let mut req = Request::builder().method(method).uri(uri);
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    let mut req = req.body(body.map(|b| HttpBody::from(b.to_string())).unwrap_or_else(HttpBody::empty)).unwrap();
+    if let Some(a) = who {
+        req.extensions_mut().insert(a.clone());
+    }
+    let res = app.oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    (status, if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() })
+}
+
+async fn raw(w: &World, who: &Actor, uri: &str, content_type: &str, body: &str) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(Method::POST).uri(uri).header("content-type", content_type).body(HttpBody::from(body.to_owned())).unwrap();
+    req.extensions_mut().insert(who.clone());
+    let res = http_api::router(w.gov.clone()).oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+fn body(v: impl serde::Serialize) -> Option<Value> {
+    Some(serde_json::to_value(v).unwrap())
+}
+
+#[tokio::test]
+async fn no_caller_is_401_and_unknown_routes_404() {
+    let w = embedded(false).await;
+    let (s, b) = call(&w, None, Method::GET, "/requests", None).await;
+    assert_eq!((s, b["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")));
+    let (s, _) = call(&w, Some(&product_owner()), Method::GET, "/nowhere", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = call(&w, None, Method::GET, "/health", None).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_governed_path_over_http() {
+    let w = embedded(false).await;
+    let (po, fl, ce) = (product_owner(), finops_lead(), cloud_engineer());
+    let (s, r) = call(&w, Some(&po), Method::POST, "/requests", body(draft("Chat"))).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let id = r["id"].as_str().unwrap().to_owned();
+    assert_eq!(call(&w, Some(&po), Method::POST, &format!("/requests/{id}/submit"), None).await.0, StatusCode::OK);
+    let (s, a) = call(&w, Some(&fl), Method::POST, &format!("/requests/{id}/approve"), body(approval())).await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    let (_, tasks) = call(&w, Some(&ce), Method::GET, "/tasks", None).await;
+    let task = tasks[0]["id"].as_str().unwrap().to_owned();
+    for n in 1..=4 {
+        let (s, t) = call(&w, Some(&ce), Method::POST, &format!("/tasks/{task}/steps/{n}/complete"), None).await;
+        assert_eq!(s, StatusCode::OK, "{t}");
+    }
+    let (_, inbox) = call(&w, Some(&po), Method::GET, "/inbox", None).await;
+    let arn = inbox[0]["body"]["handoff"]["role_arns"][0].as_str().unwrap().to_owned();
+    let wl = a["workload"].as_str().unwrap();
+    let (s, c) = call(&w, Some(&po), Method::POST, "/claims", Some(json!({"workload": wl, "kind": "iam_role", "arn": arn}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let (_, workload) = call(&w, Some(&po), Method::GET, &format!("/workloads/{wl}"), None).await;
+    assert_eq!(workload["status"], "Live");
+    let (s, c) = call(&w, Some(&po), Method::POST, "/claims", Some(json!({"workload": wl, "kind": "iam_role", "arn": arn}))).await;
+    assert_eq!((s, c["error"].as_str()), (StatusCode::CONFLICT, Some("conflict")));
+    let (_, trail) = call(&w, Some(&fl), Method::GET, &format!("/audit/business_request/{id}"), None).await;
+    assert_eq!(trail.as_array().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn bad_input_is_a_4xx_naming_the_field_and_stores_nothing() {
+    let w = embedded(false).await;
+    let (po, fl) = (product_owner(), finops_lead());
+    let mut d = serde_json::to_value(draft("Chat")).unwrap();
+    d["estimate"]["amount"] = json!(12.5);
+    // Internally tagged enums (`"kind": …`) are buffered by serde, so the path
+    // stops at the enum's field; the message carries the inner rule.
+    let cases = vec![
+        (d.clone(), "estimate"),
+        (json!({"target": {"kind": "new_workload", "name": "x", "portfolio": "assist"}}), "use_case"),
+        ({ let mut x = serde_json::to_value(draft("Chat")).unwrap(); x["runtime"] = json!("mainframe"); x }, "runtime"),
+        ({ let mut x = serde_json::to_value(draft("Chat")).unwrap(); x["target"]["portfolio"] = json!("bad id!"); x }, "target"),
+        ({ let mut x = serde_json::to_value(draft("Chat")).unwrap(); x["description"] = json!(""); x }, "description"),
+    ];
+    for (b, field) in cases {
+        let (s, e) = call(&w, Some(&po), Method::POST, "/requests", Some(b)).await;
+        assert_eq!((s, e["error"].as_str(), e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid"), Some(field)), "{e}");
+        assert!(!e["message"].as_str().unwrap_or_default().is_empty());
+    }
+    let (s, e) = raw(&w, &po, "/requests", "application/json", "{not json").await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("body")));
+    let (s, _) = raw(&w, &po, "/requests", "text/plain", "{}").await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (_, listed) = call(&w, Some(&fl), Method::GET, "/requests", None).await;
+    assert_eq!(listed, json!([]), "nothing stored");
+
+    let (_, r) = call(&w, Some(&po), Method::POST, "/requests", body(draft("Chat"))).await;
+    let id = r["id"].as_str().unwrap();
+    call(&w, Some(&po), Method::POST, &format!("/requests/{id}/submit"), None).await;
+    let mut a = serde_json::to_value(approval()).unwrap();
+    a["accounts"] = json!(["12345"]);
+    let (s, e) = call(&w, Some(&fl), Method::POST, &format!("/requests/{id}/approve"), Some(a)).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("accounts[0]")), "{e}");
+    let (_, still) = call(&w, Some(&fl), Method::GET, &format!("/requests/{id}"), None).await;
+    assert_eq!(still["status"], "Submitted");
+    let (s, e) = call(&w, Some(&fl), Method::GET, "/requests/not%20an%20id", None).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("id")));
+    let (s, _) = call(&w, Some(&fl), Method::GET, "/requests/br-missing", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, e) = call(&w, Some(&fl), Method::GET, "/requests?status=Pending", None).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("status")));
+    let (s, e) = call(&w, Some(&cloud_engineer()), Method::POST, "/tasks/br-x-t1/steps/zero/complete", None).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("step")));
+}
+
+#[tokio::test]
+async fn every_persona_is_refused_what_it_may_not_do_with_403_and_an_audit_record() {
+    let w = embedded(false).await;
+    let (_, r) = call(&w, Some(&product_owner()), Method::POST, "/requests", body(draft("Chat"))).await;
+    let id = r["id"].as_str().unwrap().to_owned();
+    call(&w, Some(&product_owner()), Method::POST, &format!("/requests/{id}/submit"), None).await;
+    let routes: Vec<(&str, String, Option<Value>, &[Persona])> = vec![
+        ("create request", "/requests".into(), body(draft("Chat")), &[Persona::ProductOwner]),
+        ("approve", format!("/requests/{id}/approve"), body(approval()), &[Persona::FinOpsLead]),
+        ("reject", format!("/requests/{id}/reject"), Some(json!({"rationale": "no"})), &[Persona::FinOpsLead]),
+    ];
+    for (what, uri, b, allowed) in routes {
+        for (i, persona) in [Persona::ProductOwner, Persona::FinOpsLead, Persona::CloudEngineer, Persona::PortfolioOwner, Persona::Finance].into_iter().enumerate() {
+            if allowed.contains(&persona) {
+                continue;
+            }
+            let who = actor(&format!("u{i}@example.com"), persona, &["retail"]);
+            let (s, e) = call(&w, Some(&who), Method::POST, &uri, b.clone()).await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "{persona} {what}: {e}");
+            assert!(e["message"].as_str().unwrap().contains("separation of duties"), "{e}");
+        }
+    }
+    let (_, trail) = call(&w, Some(&finops_lead()), Method::GET, &format!("/audit/business_request/{id}"), None).await;
+    let refusals = trail.as_array().unwrap().iter().filter(|r| r["action"].as_str().unwrap().starts_with("forbidden:")).count();
+    assert_eq!(refusals, 8, "four personas refused approve and reject each: {trail}");
+}
+
+#[tokio::test]
+async fn local_tokens_guard_every_route_but_health() {
+    let w = embedded(false).await;
+    let tokens = http_api::auth::LocalTokens::new(vec![3; 32]).unwrap();
+    let app = http_api::with_local_tokens(http_api::router(w.gov.clone()), tokens.clone());
+    let token = tokens.mint(&product_owner(), chrono::Utc::now() + chrono::Duration::hours(1)).unwrap();
+    let get = |auth: Option<String>, uri: &'static str| {
+        let mut b = Request::builder().uri(uri);
+        if let Some(a) = auth {
+            b = b.header("authorization", a);
+        }
+        b.body(HttpBody::empty()).unwrap()
+    };
+    assert_eq!(app.clone().oneshot(get(None, "/health")).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(app.clone().oneshot(get(None, "/inbox")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.clone().oneshot(get(Some("Bearer forged.token".into()), "/inbox")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.clone().oneshot(get(Some(format!("Bearer {token}")), "/inbox")).await.unwrap().status(), StatusCode::OK);
+    let _ = Arc::clone(&w.gov);
+}
