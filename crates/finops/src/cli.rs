@@ -29,4 +29,30 @@ pub enum Format {
 pub enum Command {
     /// Report which store and event bus are configured, and check that they work.
     Doctor,
+    /// Mint a bearer token for the local server (signed with FINOPS_HOME/secret).
+    Token {
+        #[arg(long)]
+        user: String,
+        /// ProductOwner, FinOpsLead, CloudEngineer, PortfolioOwner or Finance.
+        #[arg(long)]
+        persona: String,
+        /// Hierarchy nodes the user sees (repeat, or separate with commas).
+        #[arg(long, value_delimiter = ',')]
+        scope: Vec<String>,
+        /// Validity in hours.
+        #[arg(long, default_value_t = 12)]
+        hours: u32,
+    },
+    /// Serve the governance HTTP API on the embedded store (the local mode).
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        addr: String,
+    },
+    /// Walk three workloads from request to claim over the local HTTP API, on a
+    /// fresh embedded home, and print what happened.
+    Demo {
+        /// Keep the demo's home (under --home) instead of a temporary one.
+        #[arg(long)]
+        keep: bool,
+    },
 }

@@ -5,7 +5,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod doctor;
+pub mod local;
 pub mod output;
 
 use std::process::ExitCode;
@@ -23,6 +25,18 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
     };
     match cli.command {
+        Command::Token { user, persona, scope, hours } => token(&cli.home, &user, &persona, &scope, hours),
+        Command::Serve { addr } => serve(&cli.home, &addr).await,
+        Command::Demo { keep } => match demo::run(&cli.home, keep, cli.format).await {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("finops demo: {e}");
+                ExitCode::from(1)
+            }
+        },
         Command::Doctor => {
             let report = doctor::run(&config).await;
             print!("{}", output::render(&report, cli.format));
@@ -31,6 +45,59 @@ pub async fn run(cli: Cli) -> ExitCode {
             } else {
                 ExitCode::from(1)
             }
+        }
+    }
+}
+
+fn token(home: &std::path::Path, user: &str, persona: &str, scope: &[String], hours: u32) -> ExitCode {
+    let actor = (|| -> Result<domain::Actor, String> {
+        let user = domain::UserId::parse(user).map_err(|e| e.to_string())?;
+        let persona = domain::Persona::parse(persona).map_err(|e| e.to_string())?;
+        let scope = scope.iter().map(|s| domain::NodeId::parse(s.trim()).map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
+        Ok(domain::Actor::new(user, persona, scope))
+    })();
+    let minted = actor.and_then(|a| {
+        let tokens = local::tokens(home).map_err(|e| e.to_string())?;
+        tokens.mint(&a, chrono::Utc::now() + chrono::Duration::hours(i64::from(hours))).map_err(|e| e.to_string())
+    });
+    match minted {
+        Ok(t) => {
+            println!("{t}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("finops token: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve(home: &std::path::Path, addr: &str) -> ExitCode {
+    let setup = async {
+        let gov = local::governance(home).map_err(|e| e.to_string())?;
+        let tokens = local::tokens(home).map_err(|e| e.to_string())?;
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        Ok::<_, String>((http_api::with_local_tokens(http_api::router(gov), tokens), listener, bound))
+    };
+    let (app, listener, bound) = match setup.await {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("finops serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("finops: serving the governance API on http://{bound} (Ctrl-C stops)");
+    let shutdown = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+        }
+    };
+    match axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("finops serve: {e}");
+            ExitCode::from(1)
         }
     }
 }
