@@ -68,3 +68,32 @@ macro_rules! bus_contract_tests {
         )*
     };
 }
+
+/// Sample Lambda events from `events/`, adjusted per test.
+pub mod lambda_events {
+    use serde_json::Value;
+
+    pub fn sample(function: &str, name: &str) -> Value {
+        let path = format!("{}/../../events/{function}/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// An API Gateway HTTP API event for `method path`, with `body` (None keeps none).
+    pub fn http(base: &Value, method: &str, path: &str, body: Option<Value>) -> Value {
+        let mut e = base.clone();
+        e["routeKey"] = Value::String(format!("{method} {path}"));
+        e["rawPath"] = Value::String(path.to_owned());
+        e["requestContext"]["routeKey"] = e["routeKey"].clone();
+        e["requestContext"]["http"]["method"] = Value::String(method.to_owned());
+        e["requestContext"]["http"]["path"] = Value::String(path.to_owned());
+        e["body"] = body.map(|b| Value::String(b.to_string())).unwrap_or(Value::Null);
+        e
+    }
+
+    /// The response's status and JSON body.
+    pub fn response(out: &Value) -> (u64, Value) {
+        let status = out["statusCode"].as_u64().unwrap_or(0);
+        let body = out["body"].as_str().and_then(|b| serde_json::from_str(b).ok()).unwrap_or(Value::Null);
+        (status, body)
+    }
+}

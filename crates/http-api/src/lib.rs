@@ -141,29 +141,103 @@ struct OpenFilter {
     open: Option<bool>,
 }
 
-/// Every route of the governed path.
+/// Which function serves a route in a deployed stack. Locally one server serves
+/// them all; in AWS, API Gateway sends each group to its Lambda.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteGroup {
+    /// Reads for every persona, in scope (request-intake serves them).
+    Read,
+    /// Requests and claims (request-intake).
+    ProductOwner,
+    /// Decisions and the hierarchy (approval-fanout).
+    FinOpsLead,
+    /// Task progress (task-generator).
+    CloudEngineer,
+}
+
+impl RouteGroup {
+    pub const ALL: [RouteGroup; 4] = [RouteGroup::Read, RouteGroup::ProductOwner, RouteGroup::FinOpsLead, RouteGroup::CloudEngineer];
+
+    /// The template's logical id of the function serving this group.
+    pub fn function(self) -> &'static str {
+        match self {
+            RouteGroup::Read | RouteGroup::ProductOwner => "RequestIntakeFunction",
+            RouteGroup::FinOpsLead => "ApprovalFanoutFunction",
+            RouteGroup::CloudEngineer => "TaskGeneratorFunction",
+        }
+    }
+}
+
+/// Every route: (method, path, group), declared once. `template.yaml`'s HttpApi
+/// events must match it (crates/http-api/tests/template_api.rs checks).
+pub const ROUTE_TABLE: &[(&str, &str, RouteGroup)] = &[
+    ("GET", "/health", RouteGroup::Read),
+    ("GET", "/catalog/models", RouteGroup::Read),
+    ("POST", "/estimates", RouteGroup::Read),
+    ("GET", "/hierarchy", RouteGroup::Read),
+    ("GET", "/requests", RouteGroup::Read),
+    ("GET", "/requests/{id}", RouteGroup::Read),
+    ("GET", "/tasks", RouteGroup::Read),
+    ("GET", "/tasks/{id}", RouteGroup::Read),
+    ("GET", "/workloads", RouteGroup::Read),
+    ("GET", "/workloads/{id}", RouteGroup::Read),
+    ("GET", "/workloads/{id}/claims", RouteGroup::Read),
+    ("GET", "/inbox", RouteGroup::Read),
+    ("GET", "/audit/{kind}/{id}", RouteGroup::Read),
+    ("POST", "/requests", RouteGroup::ProductOwner),
+    ("PUT", "/requests/{id}", RouteGroup::ProductOwner),
+    ("POST", "/requests/{id}/submit", RouteGroup::ProductOwner),
+    ("POST", "/claims", RouteGroup::ProductOwner),
+    ("POST", "/claims/release", RouteGroup::ProductOwner),
+    ("POST", "/hierarchy", RouteGroup::FinOpsLead),
+    ("POST", "/requests/{id}/approve", RouteGroup::FinOpsLead),
+    ("POST", "/requests/{id}/reject", RouteGroup::FinOpsLead),
+    ("POST", "/tasks/{id}/steps/{step}/complete", RouteGroup::CloudEngineer),
+];
+
+/// Every route of the governed path (the local server).
 pub fn router(gov: Arc<Governance>) -> Router {
-    Router::new()
-        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
-        .route("/catalog/models", get(catalog))
-        .route("/estimates", post(estimate))
-        .route("/hierarchy", get(hierarchy).post(define_hierarchy))
-        .route("/requests", get(list_requests).post(create_request))
-        .route("/requests/{id}", get(get_request).put(revise_request))
-        .route("/requests/{id}/submit", post(submit_request))
-        .route("/requests/{id}/approve", post(approve_request))
-        .route("/requests/{id}/reject", post(reject_request))
-        .route("/tasks", get(list_tasks))
-        .route("/tasks/{id}", get(get_task))
-        .route("/tasks/{id}/steps/{step}/complete", post(complete_step))
-        .route("/workloads", get(list_workloads))
-        .route("/workloads/{id}", get(get_workload))
-        .route("/workloads/{id}/claims", get(workload_claims))
-        .route("/claims", post(claim))
-        .route("/claims/release", post(release))
-        .route("/inbox", get(inbox))
-        .route("/audit/{kind}/{id}", get(audit))
-        .fallback(|| async { ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: "no such route".into(), field: None } })
+    router_for(gov, &RouteGroup::ALL)
+}
+
+/// The routes of some groups (a Lambda's share of the API).
+pub fn router_for(gov: Arc<Governance>, groups: &[RouteGroup]) -> Router {
+    let mut r = Router::new();
+    if groups.contains(&RouteGroup::Read) {
+        r = r
+            .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+            .route("/catalog/models", get(catalog))
+            .route("/estimates", post(estimate))
+            .route("/hierarchy", get(hierarchy))
+            .route("/requests", get(list_requests))
+            .route("/requests/{id}", get(get_request))
+            .route("/tasks", get(list_tasks))
+            .route("/tasks/{id}", get(get_task))
+            .route("/workloads", get(list_workloads))
+            .route("/workloads/{id}", get(get_workload))
+            .route("/workloads/{id}/claims", get(workload_claims))
+            .route("/inbox", get(inbox))
+            .route("/audit/{kind}/{id}", get(audit));
+    }
+    if groups.contains(&RouteGroup::ProductOwner) {
+        r = r
+            .route("/requests", post(create_request))
+            .route("/requests/{id}", axum::routing::put(revise_request))
+            .route("/requests/{id}/submit", post(submit_request))
+            .route("/claims", post(claim))
+            .route("/claims/release", post(release));
+    }
+    if groups.contains(&RouteGroup::FinOpsLead) {
+        r = r
+            .route("/hierarchy", post(define_hierarchy))
+            .route("/requests/{id}/approve", post(approve_request))
+            .route("/requests/{id}/reject", post(reject_request));
+    }
+    if groups.contains(&RouteGroup::CloudEngineer) {
+        r = r.route("/tasks/{id}/steps/{step}/complete", post(complete_step));
+    }
+    r.fallback(|| async { ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: "no such route".into(), field: None } })
+        .method_not_allowed_fallback(|| async { ApiError { status: StatusCode::METHOD_NOT_ALLOWED, code: "method_not_allowed", message: "this route does not take that method".into(), field: None } })
         .with_state(gov)
 }
 

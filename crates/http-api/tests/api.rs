@@ -172,3 +172,25 @@ async fn local_tokens_guard_every_route_but_health() {
     assert_eq!(app.clone().oneshot(get(Some(format!("Bearer {token}")), "/inbox")).await.unwrap().status(), StatusCode::OK);
     let _ = Arc::clone(&w.gov);
 }
+
+/// The route table is the router: each group's routes answer (not 404/405) in
+/// that group's router, and no other group's router serves them.
+#[tokio::test]
+async fn the_route_table_is_what_each_group_serves() {
+    use http_api::{RouteGroup, ROUTE_TABLE};
+    let w = embedded(false).await;
+    for group in RouteGroup::ALL {
+        let app = http_api::router_for(w.gov.clone(), &[group]);
+        for (method, path, owner) in ROUTE_TABLE {
+            let uri = path.replace("{id}", "x").replace("{kind}", "k").replace("{step}", "1");
+            let mut req = Request::builder().method(*method).uri(&uri).header("content-type", "application/json").body(HttpBody::from("{}")).unwrap();
+            req.extensions_mut().insert(finops_lead());
+            let res = app.clone().oneshot(req).await.unwrap();
+            let status = res.status();
+            let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+            // A missing entity is also a 404; only the router's fallback says "no such route".
+            let unrouted = status == StatusCode::METHOD_NOT_ALLOWED || String::from_utf8_lossy(&body).contains("no such route");
+            assert_eq!(!unrouted, *owner == group, "{method} {path} in {group:?}: {status}");
+        }
+    }
+}

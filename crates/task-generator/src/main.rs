@@ -1,3 +1,4 @@
+use http_api::RouteGroup;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -5,9 +6,16 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     runtime_wiring::init_logging();
     let gov = runtime_wiring::governance_from_env().await?;
+    let routes = runtime_wiring::lambda_router(gov.clone(), &[RouteGroup::CloudEngineer]);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let gov = gov.clone();
-        async move { Ok::<Value, Error>(task_generator::handle(&gov, &event.payload).await?) }
+        let (gov, routes) = (gov.clone(), routes.clone());
+        async move {
+            // One function, two triggers: the Cloud Engineer's HTTP routes, and events.
+            if runtime_wiring::is_http_event(&event.payload) {
+                return Ok::<Value, Error>(runtime_wiring::handle_http(routes, event.payload, event.context).await?);
+            }
+            Ok(task_generator::handle(&gov, &event.payload).await?)
+        }
     }))
     .await
 }

@@ -1,0 +1,8 @@
+use http_api::RouteGroup;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    runtime_wiring::init_logging();
+    let gov = runtime_wiring::governance_from_env().await?;
+    lambda_http::run(runtime_wiring::lambda_router(gov, &[RouteGroup::FinOpsLead])).await
+}
