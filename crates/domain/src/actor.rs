@@ -56,6 +56,8 @@ impl Persona {
     }
 }
 
+crate::error::string_schema!(Persona, "ProductOwner, FinOpsLead, CloudEngineer, PortfolioOwner or Finance.");
+
 impl fmt::Display for Persona {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -75,6 +77,7 @@ impl From<Persona> for String {
 
 /// A user acting in one persona. The scope is the set of hierarchy nodes whose
 /// subtrees they may see; an empty scope sees nothing.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Actor {
     pub user: UserId,

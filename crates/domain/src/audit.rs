@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::actor::Actor;
 
 /// The thing a record is about: a kind (`business_request`, `claim`, `gap`, …) and its id.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct EntityRef {
     pub kind: String,
@@ -18,6 +19,7 @@ impl EntityRef {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuditRecord {
     pub entity: EntityRef,

@@ -74,6 +74,8 @@ macro_rules! string_newtype {
             }
         }
 
+        $crate::error::string_schema!($name, concat!("A valid ", $what, "."));
+
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
                 &self.0
@@ -82,3 +84,21 @@ macro_rules! string_newtype {
     };
 }
 pub(crate) use string_newtype;
+
+/// An OpenAPI schema of a value that travels as a string (ids, ARNs, money).
+macro_rules! string_schema {
+    ($t:ty, $desc:expr) => {
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $t {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some($desc))
+                    .into()
+            }
+        }
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $t {}
+    };
+}
+pub(crate) use string_schema;

@@ -125,6 +125,8 @@ impl<'a> Sum<&'a Money> for Money {
     }
 }
 
+crate::error::string_schema!(Money, "US dollars as an exact decimal string, e.g. \"12.34\"; never a JSON number.");
+
 impl serde::Serialize for Money {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.to_canonical_string())

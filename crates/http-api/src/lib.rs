@@ -172,6 +172,7 @@ impl RouteGroup {
 /// events must match it (crates/http-api/tests/template_api.rs checks).
 pub const ROUTE_TABLE: &[(&str, &str, RouteGroup)] = &[
     ("GET", "/health", RouteGroup::Read),
+    ("GET", "/openapi.json", RouteGroup::Read),
     ("GET", "/catalog/models", RouteGroup::Read),
     ("POST", "/estimates", RouteGroup::Read),
     ("GET", "/hierarchy", RouteGroup::Read),
@@ -195,6 +196,53 @@ pub const ROUTE_TABLE: &[(&str, &str, RouteGroup)] = &[
     ("POST", "/tasks/{id}/steps/{step}/complete", RouteGroup::CloudEngineer),
 ];
 
+/// Routes that need no caller: liveness and the API's own description.
+pub const OPEN_ROUTES: &[&str] = &["/health", "/openapi.json"];
+
+/// The body of every error answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// invalid, unauthenticated, forbidden, not_found, conflict, unavailable, internal.
+    pub error: String,
+    pub message: String,
+    /// The offending field, as a JSON path, for `invalid`.
+    pub field: Option<String>,
+}
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").description(Some("A Cognito ID token in AWS; a `finops token` locally.")).build()),
+        );
+    }
+}
+
+/// The OpenAPI document, generated from the handlers and types above.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "FinOps Center governance API", description = "The governed path: Business Requests, approvals, Cloud Engineer tasks, claims. Money is a decimal string."),
+    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit),
+    components(schemas(ErrorBody)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+/// The document as served at `/openapi.json` and committed as `openapi.json`.
+pub fn openapi_json() -> String {
+    use utoipa::OpenApi;
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}
+
+async fn openapi() -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], openapi_json()).into_response()
+}
+
 /// Every route of the governed path (the local server).
 pub fn router(gov: Arc<Governance>) -> Router {
     router_for(gov, &RouteGroup::ALL)
@@ -205,7 +253,8 @@ pub fn router_for(gov: Arc<Governance>, groups: &[RouteGroup]) -> Router {
     let mut r = Router::new();
     if groups.contains(&RouteGroup::Read) {
         r = r
-            .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+            .route("/health", get(health))
+            .route("/openapi.json", get(openapi))
             .route("/catalog/models", get(catalog))
             .route("/estimates", post(estimate))
             .route("/hierarchy", get(hierarchy))
@@ -241,25 +290,35 @@ pub fn router_for(gov: Arc<Governance>, groups: &[RouteGroup]) -> Router {
         .with_state(gov)
 }
 
+#[utoipa::path(get, path = "/health", tag = "governance", responses((status = 200, description = "The API is up")), security(()))]
+async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+#[utoipa::path(get, path = "/catalog/models", tag = "governance", responses((status = 200, body = domain::governance::catalog::PriceCatalog), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn catalog(State(gov): Gov, _: Caller) -> ApiResult {
     ok(gov.catalog())
 }
 
+#[utoipa::path(post, path = "/estimates", tag = "governance", request_body = domain::governance::request::RequestDraft, responses((status = 200, body = domain::governance::estimate::EstimateRange), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn estimate(State(gov): Gov, _: Caller, Body(draft): Body<RequestDraft>) -> ApiResult {
     ok(gov.estimate(&draft)?)
 }
 
+#[utoipa::path(get, path = "/hierarchy", tag = "governance", responses((status = 200, body = Vec<domain::HierarchyNode>), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn hierarchy(State(gov): Gov, Caller(actor): Caller) -> ApiResult {
     let h = gov.hierarchy().await?;
     let visible: Vec<&HierarchyNode> = h.nodes().filter(|n| actor.can_see(&h, &n.id)).collect();
     ok(visible)
 }
 
+#[utoipa::path(post, path = "/hierarchy", tag = "governance", request_body = Vec<domain::HierarchyNode>, responses((status = 204, description = "Nodes added"), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn define_hierarchy(State(gov): Gov, Caller(actor): Caller, Body(nodes): Body<Vec<HierarchyNode>>) -> ApiResult {
     gov.define_hierarchy(&actor, nodes).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(get, path = "/requests", tag = "governance", params(("status" = Option<String>, Query, description = "Draft, Submitted, Approved or Rejected")), responses((status = 200, body = Vec<domain::governance::request::BusinessRequest>), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn list_requests(State(gov): Gov, Caller(actor): Caller, Query(f): Query<StatusFilter>) -> ApiResult {
     let status = match f.status.as_deref() {
         None => None,
@@ -273,67 +332,83 @@ async fn list_requests(State(gov): Gov, Caller(actor): Caller, Query(f): Query<S
     ok(gov.list_requests(&actor, status).await?)
 }
 
+#[utoipa::path(post, path = "/requests", tag = "governance", request_body = domain::governance::request::RequestDraft, responses((status = 201, body = domain::governance::request::BusinessRequest), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn create_request(State(gov): Gov, Caller(actor): Caller, Body(draft): Body<RequestDraft>) -> ApiResult {
     created(gov.create_request(&actor, draft).await?)
 }
 
+#[utoipa::path(get, path = "/requests/{id}", tag = "governance", params(("id" = String, Path)), responses((status = 200, body = domain::governance::request::BusinessRequest), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn get_request(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>) -> ApiResult {
     ok(gov.get_request(&actor, &request_id(&id)?).await?)
 }
 
+#[utoipa::path(put, path = "/requests/{id}", tag = "governance", params(("id" = String, Path)), request_body = domain::governance::request::RequestDraft, responses((status = 200, body = domain::governance::request::BusinessRequest), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn revise_request(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>, Body(draft): Body<RequestDraft>) -> ApiResult {
     ok(gov.revise_request(&actor, &request_id(&id)?, draft).await?)
 }
 
+#[utoipa::path(post, path = "/requests/{id}/submit", tag = "governance", params(("id" = String, Path)), responses((status = 200, body = domain::governance::request::BusinessRequest), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn submit_request(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>) -> ApiResult {
     ok(gov.submit_request(&actor, &request_id(&id)?).await?)
 }
 
+#[utoipa::path(post, path = "/requests/{id}/approve", tag = "governance", params(("id" = String, Path)), request_body = domain::governance::approval::ApprovalInput, responses((status = 200, body = services::governance::ApprovalRecord), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn approve_request(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>, Body(input): Body<ApprovalInput>) -> ApiResult {
     ok(gov.approve_request(&actor, &request_id(&id)?, input).await?)
 }
 
+#[utoipa::path(post, path = "/requests/{id}/reject", tag = "governance", params(("id" = String, Path)), request_body = services::governance::Decision, responses((status = 200, body = domain::governance::request::BusinessRequest), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn reject_request(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>, Body(d): Body<Decision>) -> ApiResult {
     ok(gov.reject_request(&actor, &request_id(&id)?, d).await?)
 }
 
+#[utoipa::path(get, path = "/tasks", tag = "governance", params(("open" = Option<bool>, Query, description = "Only tasks not yet Implemented (default true)")), responses((status = 200, body = Vec<domain::governance::tasks::Task>), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn list_tasks(State(gov): Gov, Caller(actor): Caller, Query(f): Query<OpenFilter>) -> ApiResult {
     ok(gov.list_tasks(&actor, f.open.unwrap_or(true)).await?)
 }
 
+#[utoipa::path(get, path = "/tasks/{id}", tag = "governance", params(("id" = String, Path)), responses((status = 200, body = domain::governance::tasks::Task), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn get_task(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>) -> ApiResult {
     ok(gov.get_task(&actor, &id).await?)
 }
 
+#[utoipa::path(post, path = "/tasks/{id}/steps/{step}/complete", tag = "governance", params(("id" = String, Path), ("step" = u32, Path, description = "The step number, from 1")), responses((status = 200, body = domain::governance::tasks::Task), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn complete_step(State(gov): Gov, Caller(actor): Caller, Path((id, step)): Path<(String, String)>) -> ApiResult {
     let step: usize = step.parse().map_err(|_| ApiError::invalid("step", "must be a step number from 1"))?;
     ok(gov.complete_step(&actor, &id, step).await?)
 }
 
+#[utoipa::path(get, path = "/workloads", tag = "governance", responses((status = 200, body = Vec<domain::governance::workload::Workload>), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn list_workloads(State(gov): Gov, Caller(actor): Caller) -> ApiResult {
     ok(gov.list_workloads(&actor).await?)
 }
 
+#[utoipa::path(get, path = "/workloads/{id}", tag = "governance", params(("id" = String, Path)), responses((status = 200, body = domain::governance::workload::Workload), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn get_workload(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>) -> ApiResult {
     ok(gov.get_workload(&actor, &workload_id(&id)?).await?)
 }
 
+#[utoipa::path(get, path = "/workloads/{id}/claims", tag = "governance", params(("id" = String, Path)), responses((status = 200, body = Vec<domain::governance::claims::Claim>), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn workload_claims(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>) -> ApiResult {
     ok(gov.claims_of(&actor, &workload_id(&id)?).await?)
 }
 
+#[utoipa::path(post, path = "/claims", tag = "governance", request_body = services::governance::ClaimInput, responses((status = 201, body = domain::governance::claims::Claim), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn claim(State(gov): Gov, Caller(actor): Caller, Body(input): Body<ClaimInput>) -> ApiResult {
     created(gov.claim(&actor, input).await?)
 }
 
+#[utoipa::path(post, path = "/claims/release", tag = "governance", request_body = services::governance::ReleaseInput, responses((status = 200, body = domain::governance::claims::Claim), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn release(State(gov): Gov, Caller(actor): Caller, Body(input): Body<ReleaseInput>) -> ApiResult {
     ok(gov.release_claim(&actor, input).await?)
 }
 
+#[utoipa::path(get, path = "/inbox", tag = "governance", responses((status = 200, body = Vec<services::governance::InboxItem>), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn inbox(State(gov): Gov, Caller(actor): Caller) -> ApiResult {
     ok(gov.inbox(&actor).await?)
 }
 
+#[utoipa::path(get, path = "/audit/{kind}/{id}", tag = "governance", params(("kind" = String, Path, description = "Entity kind: business_request, workload, task, claim, node"), ("id" = String, Path)), responses((status = 200, body = Vec<domain::AuditRecord>), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn audit(State(gov): Gov, Caller(actor): Caller, Path((kind, id)): Path<(String, String)>) -> ApiResult {
     ok(gov.audit_trail(&actor, &kind, &id).await?)
 }
@@ -344,7 +419,7 @@ pub fn with_local_tokens(router: Router, tokens: auth::LocalTokens) -> Router {
     router.layer(axum::middleware::from_fn(move |mut req: axum::extract::Request, next: axum::middleware::Next| {
         let tokens = tokens.clone();
         async move {
-            if req.uri().path() != "/health" {
+            if !OPEN_ROUTES.contains(&req.uri().path()) {
                 let header = req.headers().get(axum::http::header::AUTHORIZATION).and_then(|h| h.to_str().ok());
                 match tokens.from_header(header, chrono::Utc::now()) {
                     Ok(actor) => {

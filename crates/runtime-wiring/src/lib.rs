@@ -35,7 +35,7 @@ pub fn with_jwt_caller(router: axum::Router) -> axum::Router {
     use axum::response::IntoResponse;
     use lambda_http::request::RequestContext;
     router.layer(axum::middleware::from_fn(|mut req: axum::extract::Request, next: axum::middleware::Next| async move {
-        if req.uri().path() != "/health" {
+        if !http_api::OPEN_ROUTES.contains(&req.uri().path()) {
             let claims = match req.extensions().get::<RequestContext>() {
                 Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|j| j.claims.clone()),
                 _ => None,

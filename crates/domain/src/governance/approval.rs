@@ -10,6 +10,7 @@ use super::FieldError;
 use crate::ids::{AccountId, ModelId, Region, RequestId, WorkloadId};
 use crate::money::Money;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Platform {
@@ -20,6 +21,7 @@ pub enum Platform {
     Agentcore,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
@@ -56,6 +58,7 @@ pub fn add_business_days(from: DateTime<Utc>, n: u32) -> DateTime<Utc> {
 pub const INVOKE_ACTIONS: [&str; 2] = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"];
 
 /// What the FinOps Lead decides in the four approval steps.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalInput {
     pub platform: Platform,
@@ -165,6 +168,7 @@ impl ApprovalInput {
 
 /// What an approval permits: this model, in these accounts and regions, for these
 /// actions. Gap detection reads usage outside every scope of a model.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelApprovalScope {
     pub request: RequestId,

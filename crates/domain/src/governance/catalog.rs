@@ -10,14 +10,20 @@ use crate::ids::ModelId;
 const BUNDLED: &str = include_str!("../../../../catalog/price-catalog.json");
 
 /// Prices per 1K tokens, exact. A missing price means the model has no such token type.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TokenPrices {
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub input: Option<Decimal>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub output: Option<Decimal>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub cache_read: Option<Decimal>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub cache_write: Option<Decimal>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelPrice {
     pub model_id: ModelId,
@@ -34,6 +40,7 @@ pub struct ModelPrice {
     pub cross_region_geos: Vec<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PriceCatalog {
     pub source: String,

@@ -10,6 +10,7 @@ use super::FieldError;
 use crate::arn::{GuardrailArn, IamRoleArn, InferenceProfileArn, InferenceProfileKind};
 use crate::ids::{UserId, WorkloadId};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClaimKind {
@@ -21,6 +22,7 @@ pub enum ClaimKind {
 
 /// A validated anchor. `key` is its identity for uniqueness: roles by account and
 /// name (what CUR rows join on, whatever the path), the others by ARN or id.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ClaimTarget {
     pub kind: ClaimKind,
@@ -59,6 +61,7 @@ impl ClaimTarget {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claim {
     pub target: ClaimTarget,

@@ -9,6 +9,7 @@ use super::request::{Availability, CodingProfile, EstimateInput, RequestDraft};
 use crate::money::Money;
 
 /// Token counts for a month.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Tokens {
     pub input: u64,
@@ -16,17 +17,21 @@ pub struct Tokens {
     pub cache_read: u64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assumptions {
     /// Working hours in a month (52 weeks × 40 h ÷ 12 ≈ 173; 160 allows for leave).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub working_hours_per_month: Decimal,
     /// Tokens one developer consumes per hour of AI-assisted work. Coding agents
     /// resend their context on every turn, so cached reads dominate; output is small.
     pub coding_tokens_per_ai_hour: Tokens,
     /// Share of tokens that are input when turning dollars into tokens (the rest is
     /// output): 75 % input is typical of chat and RAG workloads.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub input_share_pct: Decimal,
     /// Cross-region (HA) inference premium, in percent.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub ha_premium_pct: Decimal,
 }
 
@@ -97,6 +102,7 @@ pub fn monthly_cost(draft: &RequestDraft, model: &ModelPrice, a: &Assumptions) -
     with_ha_premium(base, draft.availability, a).round_cents()
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelEstimate {
     pub model_id: String,
@@ -104,6 +110,7 @@ pub struct ModelEstimate {
 }
 
 /// The estimate across every approvable model: the range the FinOps Lead chooses in.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EstimateRange {
     pub low: Money,

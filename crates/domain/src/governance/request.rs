@@ -12,6 +12,7 @@ use super::FieldError;
 use crate::ids::{NodeId, RequestId, UserId, WorkloadId};
 use crate::money::Money;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UseCase {
@@ -23,6 +24,7 @@ pub enum UseCase {
 }
 
 /// Where the workload's code runs; it decides the generated IAM trust policy.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Runtime {
@@ -34,6 +36,7 @@ pub enum Runtime {
     AppRunner,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Availability {
@@ -43,6 +46,7 @@ pub enum Availability {
 }
 
 /// The PO's monthly budget, in dollars or in tokens.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EstimateInput {
@@ -51,13 +55,16 @@ pub enum EstimateInput {
 }
 
 /// The inputs of a Coding estimate.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodingProfile {
     pub developers: u32,
     /// Share of the workday spent using AI, in percent (0 < x ≤ 100).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub workday_share_pct: Decimal,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ValueType {
@@ -66,11 +73,13 @@ pub enum ValueType {
 }
 
 /// Declared, not realised, value: what the investment is funded to produce.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BusinessCase {
     pub value_type: ValueType,
     pub annual_baseline: Money,
     /// Target improvement on the baseline, in percent.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub target_pct: Decimal,
 }
 
@@ -83,6 +92,7 @@ impl BusinessCase {
 
 /// A new workload, or an AI component added to an existing one (no new workload:
 /// spend rolls up to the parent).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Target {
@@ -91,6 +101,7 @@ pub enum Target {
 }
 
 /// Everything the PO fills in; validated as a whole by [`RequestDraft::validate`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestDraft {
     pub target: Target,
@@ -162,6 +173,7 @@ impl RequestDraft {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RequestStatus {
     Draft,
@@ -190,6 +202,7 @@ pub struct TransitionError {
     pub action: &'static str,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BusinessRequest {
     pub id: RequestId,

@@ -13,6 +13,7 @@ use super::request::Runtime;
 use crate::arn::Partition;
 use crate::ids::{AccountId, ModelId, RequestId, UserId, WorkloadId};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskKind {
@@ -25,6 +26,7 @@ pub enum TaskKind {
     MapInferenceProfile,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TaskStatus {
     /// Waits for the task it depends on.
@@ -34,12 +36,14 @@ pub enum TaskStatus {
     Implemented,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepDone {
     pub by: UserId,
     pub at: DateTime<Utc>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
     pub title: String,
@@ -48,6 +52,7 @@ pub struct Step {
     pub done: Option<StepDone>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
     pub id: String,
@@ -148,6 +153,7 @@ pub fn role_name(workload_name: &str, request: &RequestId, attempt: u32) -> Stri
 }
 
 /// What the developers paste into their application.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeveloperHandoff {
     pub workload: WorkloadId,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::tasks::DeveloperHandoff;
 use crate::ids::{NodeId, RequestId, UserId, WorkloadId};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum WorkloadStatus {
     /// Approved; tasks not generated yet.
@@ -29,6 +30,7 @@ impl WorkloadStatus {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Workload {
     /// Also its E4 node id in the hierarchy.

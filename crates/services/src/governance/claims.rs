@@ -16,6 +16,7 @@ use super::requests::workload_item;
 use super::{decode, encode, events, get_typed, keys, put_new, put_over, query_index_all, Governance, GovernanceError, Result};
 use crate::ports::store::{IndexKey, ItemData, ItemKey};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimInput {
     pub workload: WorkloadId,
@@ -26,6 +27,7 @@ pub struct ClaimInput {
     pub claimed_at: Option<NaiveDate>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseInput {
     pub kind: ClaimKind,

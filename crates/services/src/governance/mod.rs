@@ -137,12 +137,14 @@ pub struct Governance {
 }
 
 /// One message in a user's inbox (a Product Owner's "Ready to Claim", …).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboxItem {
     pub id: String,
     pub at: DateTime<Utc>,
     pub kind: String,
     pub subject: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub body: Value,
 }
 

@@ -17,6 +17,7 @@ use super::{
 use crate::ports::store::{IndexKey, ItemData, ItemKey, StoreError};
 
 /// What an approval decided, stored beside the request (exactly one per request).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalRecord {
     pub request: RequestId,
@@ -32,6 +33,7 @@ pub struct ApprovalRecord {
 }
 
 /// A rejection's input.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
     pub rationale: String,

@@ -1,0 +1,52 @@
+//! schemathesis (PyPI) fuzzes the local server from its own OpenAPI document and
+//! must find no server error, for a FinOps Lead and a Product Owner.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn schemathesis() -> PathBuf {
+    let p = std::env::var_os("FINOPS_TEST_SCHEMATHESIS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/schemathesis")));
+    assert!(p.exists(), "{} not found: run scripts/setup.sh", p.display());
+    p
+}
+
+fn finops(home: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_finops"));
+    c.arg("--home").arg(home);
+    for k in ["FINOPS_HOME", "FINOPS_STORE", "FINOPS_TABLE", "FINOPS_BUS", "FINOPS_EVENT_BUS"] {
+        c.env_remove(k);
+    }
+    c
+}
+
+#[test]
+fn schemathesis_finds_no_server_error() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    let mut server = finops(h).args(["serve", "--addr", "127.0.0.1:0"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
+    let mut reports = Vec::new();
+    for (user, persona, scope) in [("fiona@example.com", "FinOpsLead", "retail"), ("pat@example.com", "ProductOwner", "assist")] {
+        let token = finops(h).args(["token", "--user", user, "--persona", persona, "--scope", scope]).output().unwrap();
+        let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+        let out = Command::new(schemathesis())
+            .args(["run", &format!("{base}/openapi.json"), "--checks", "not_a_server_error", "-n", "15", "--generation-deterministic", "--no-color"])
+            .args(["-H", &format!("Authorization: Bearer {token}")])
+            .output()
+            .unwrap();
+        reports.push((persona, out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned()));
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    for (persona, ok, text) in reports {
+        let summary: Vec<&str> = text.lines().filter(|l| l.contains("generated") || l.contains("Tested")).collect();
+        println!("{persona}: {}", summary.join(" | "));
+        assert!(ok, "schemathesis as {persona} found failures:\n{text}");
+        assert!(text.contains("Tested: 22"), "every operation must be exercised:\n{text}");
+    }
+}
