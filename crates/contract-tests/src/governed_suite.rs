@@ -275,6 +275,23 @@ pub async fn one_anchor_belongs_to_one_workload_at_a_time(w: World) {
     assert_eq!(w.gov.claim(&po, future).await.unwrap_err().field(), Some("claimed_at"));
 }
 
+/// A role name already taken (another workload's reservation) is never reused:
+/// approval moves on to the next generated name.
+pub async fn a_taken_role_name_is_not_reused(w: World) {
+    use services::ports::store::{Condition, ItemData, ItemKey};
+    let id = submitted(&w, "Support Chatbot").await;
+    let first = domain::governance::tasks::role_name("Support Chatbot", &id, 0);
+    let mut attrs = services::ports::store::Attributes::new();
+    attrs.insert("workload".into(), serde_json::json!("someone-else"));
+    w.store
+        .put(ItemData::new(ItemKey::new(services::governance::keys::role_name(&first), services::governance::keys::META), attrs), Condition::MustNotExist)
+        .await
+        .expect("reserve");
+    let a = w.gov.approve_request(&finops_lead(), &id, approval()).await.expect("approve");
+    assert_ne!(a.role_name, first);
+    assert_eq!(a.role_name, domain::governance::tasks::role_name("Support Chatbot", &id, 1));
+}
+
 impl World {
     fn gov_time(&self) -> chrono::DateTime<chrono::Utc> {
         use services::ports::Clock;
@@ -293,7 +310,8 @@ macro_rules! governed_path_tests {
             two_finops_leads_approving_at_once_make_one_approval,
             bad_input_names_the_field_and_stores_nothing,
             separation_of_duties_holds_for_every_persona,
-            one_anchor_belongs_to_one_workload_at_a_time
+            one_anchor_belongs_to_one_workload_at_a_time,
+            a_taken_role_name_is_not_reused
         );
         $crate::governed_path_tests!(@cases $make, true; the_reconciler_repairs_a_lost_approval_event);
     };
