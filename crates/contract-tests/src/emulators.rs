@@ -56,3 +56,40 @@ pub async fn moto_config() -> SdkConfig {
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
 }
+
+/// A fresh EventBridge bus on moto with one rule per detail-type, all targeting a
+/// fresh SQS queue: how tests observe (and deliver) what a bus routes.
+pub struct RoutedQueue {
+    pub eventbridge: aws_sdk_eventbridge::Client,
+    pub bus_name: String,
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+}
+
+pub async fn routed_queue(detail_types: &[&str]) -> RoutedQueue {
+    use aws_sdk_eventbridge::types::Target;
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let config = moto_config().await;
+    let eventbridge = aws_sdk_eventbridge::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let bus_name = unique_name("ct");
+    eventbridge.create_event_bus().name(&bus_name).send().await.expect("create bus");
+    // moto refuses PutEvents when a rule targets a queue that does not exist: queue first.
+    let queue_url = sqs.create_queue().queue_name(&bus_name).send().await.expect("create queue").queue_url().unwrap_or_default().to_owned();
+    let attrs = sqs.get_queue_attributes().queue_url(&queue_url).attribute_names(QueueAttributeName::QueueArn).send().await.expect("queue arn");
+    let queue_arn = attrs.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().unwrap_or_default();
+    for (i, dt) in detail_types.iter().enumerate() {
+        let rule = format!("{bus_name}-{i}");
+        let pattern = serde_json::json!({"source": [services::ports::bus::EVENT_SOURCE], "detail-type": [dt]}).to_string();
+        eventbridge.put_rule().name(&rule).event_bus_name(&bus_name).event_pattern(pattern).send().await.expect("put rule");
+        eventbridge
+            .put_targets()
+            .rule(&rule)
+            .event_bus_name(&bus_name)
+            .targets(Target::builder().id("queue").arn(&queue_arn).build().expect("target"))
+            .send()
+            .await
+            .expect("put targets");
+    }
+    RoutedQueue { eventbridge, bus_name, sqs, queue_url }
+}

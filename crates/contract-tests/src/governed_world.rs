@@ -6,22 +6,20 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_eventbridge::types::Target;
-use aws_sdk_sqs::types::QueueAttributeName;
 use bus_eventbridge::EventBridgeBus;
 use bus_local::LocalBus;
 use chrono::{TimeZone, Utc};
 use domain::governance::catalog::PriceCatalog;
 use domain::{Actor, HierarchyNode, Level, NodeId, Persona, UserId};
 use services::governance::{Governance, TaskGeneratorHandler, TASK_GENERATOR};
-use services::ports::bus::{DomainEvent, EventBus, EventHandler, EVENT_SOURCE};
+use services::ports::bus::{DomainEvent, EventBus, EventHandler};
 use services::ports::store::Store;
 use services::ports::{FixedClock, SequentialIds};
 use services::routing::ROUTES;
 use store_dynamodb::DynamoStore;
 use store_embedded::EmbeddedStore;
 
-use crate::emulators::{dynamodb_client, moto_config, unique_name};
+use crate::emulators::{dynamodb_client, routed_queue, unique_name};
 
 #[async_trait]
 pub trait Delivery: Send + Sync {
@@ -150,31 +148,13 @@ pub async fn aws(lose_events: bool) -> World {
     let table = DynamoStore::new(dynamodb_client().await, unique_name("gov"));
     table.create_table().await.expect("table");
     let store: Arc<dyn Store> = Arc::new(table);
-    let config = moto_config().await;
-    let eb = aws_sdk_eventbridge::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let name = unique_name("gov");
-    eb.create_event_bus().name(&name).send().await.expect("bus");
-    let queue_url = sqs.create_queue().queue_name(&name).send().await.expect("queue").queue_url().unwrap_or_default().to_owned();
-    let attrs = sqs.get_queue_attributes().queue_url(&queue_url).attribute_names(QueueAttributeName::QueueArn).send().await.expect("arn");
-    let queue_arn = attrs.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().unwrap_or_default();
-    for (i, route) in ROUTES.iter().filter(|r| r.consumer == TASK_GENERATOR).enumerate() {
-        let rule = format!("{name}-{i}");
-        let pattern = serde_json::json!({"source": [EVENT_SOURCE], "detail-type": [route.detail_type]}).to_string();
-        eb.put_rule().name(&rule).event_bus_name(&name).event_pattern(pattern).send().await.expect("rule");
-        eb.put_targets()
-            .rule(&rule)
-            .event_bus_name(&name)
-            .targets(Target::builder().id("q").arn(&queue_arn).build().expect("target"))
-            .send()
-            .await
-            .expect("targets");
-    }
-    let bus: Arc<dyn EventBus> = Arc::new(EventBridgeBus::new(eb, &name));
+    let routed: Vec<&str> = ROUTES.iter().filter(|r| r.consumer == TASK_GENERATOR).map(|r| r.detail_type).collect();
+    let q = routed_queue(&routed).await;
+    let bus: Arc<dyn EventBus> = Arc::new(EventBridgeBus::new(q.eventbridge, &q.bus_name));
     let clock = clock();
     let gov = governance(store.clone(), bus, clock.clone(), "id");
     let task_generator: Arc<dyn EventHandler> = Arc::new(TaskGeneratorHandler(gov.clone()));
     gov.define_hierarchy(&finops_lead(), sample_hierarchy()).await.expect("hierarchy");
-    let delivery = Box::new(SqsToHandler { sqs, queue_url, handler: task_generator.clone(), lose_events });
+    let delivery = Box::new(SqsToHandler { sqs: q.sqs, queue_url: q.queue_url, handler: task_generator.clone(), lose_events });
     World { gov, clock, store, delivery, task_generator }
 }

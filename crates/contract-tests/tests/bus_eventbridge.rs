@@ -5,11 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use aws_sdk_eventbridge::types::Target;
-use aws_sdk_sqs::types::QueueAttributeName;
 use bus_eventbridge::EventBridgeBus;
 use contract_tests::bus_suite::{BusFixture, ROUTED};
-use contract_tests::emulators::{moto_config, unique_name};
+use contract_tests::emulators::routed_queue;
 use services::ports::bus::{DomainEvent, EventBus, EVENT_SOURCE};
 
 struct EventBridgeFixture {
@@ -65,32 +63,9 @@ impl BusFixture for EventBridgeFixture {
 }
 
 async fn fixture() -> Box<dyn BusFixture> {
-    let config = moto_config().await;
-    let eb = aws_sdk_eventbridge::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let name = unique_name("ct");
-    eb.create_event_bus().name(&name).send().await.expect("create bus");
-    // moto refuses PutEvents when a rule targets a queue that does not exist: queue first.
-    let queue_url = sqs.create_queue().queue_name(&name).send().await.expect("create queue").queue_url().unwrap_or_default().to_owned();
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue arn");
-    let queue_arn = attrs.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().unwrap_or_default();
-    let pattern = serde_json::json!({"source": [EVENT_SOURCE], "detail-type": [ROUTED]}).to_string();
-    eb.put_rule().name(&name).event_bus_name(&name).event_pattern(pattern).send().await.expect("put rule");
-    eb.put_targets()
-        .rule(&name)
-        .event_bus_name(&name)
-        .targets(Target::builder().id("queue").arn(queue_arn).build().expect("target"))
-        .send()
-        .await
-        .expect("put targets");
-    let bus = Arc::new(EventBridgeBus::new(eb, &name));
-    Box::new(EventBridgeFixture { bus, sqs, queue_url })
+    let q = routed_queue(&[ROUTED]).await;
+    let bus = Arc::new(EventBridgeBus::new(q.eventbridge, &q.bus_name));
+    Box::new(EventBridgeFixture { bus, sqs: q.sqs, queue_url: q.queue_url })
 }
 
 mod eventbridge_on_moto {
