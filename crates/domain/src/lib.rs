@@ -12,6 +12,7 @@ mod period;
 mod hierarchy;
 mod actor;
 mod audit;
+pub mod cur;
 pub mod governance;
 
 pub use actor::{Actor, Persona};

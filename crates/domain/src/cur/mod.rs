@@ -1,0 +1,3 @@
+//! Reading CUR 2.0: the rules that need no I/O (usage-type decoding, units).
+
+pub mod usage_type;
