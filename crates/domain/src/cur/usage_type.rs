@@ -123,6 +123,9 @@ const MARKERS: &[(&str, TokenType, Endpoint)] = &[
     ("-input-tokens", TokenType::Input, Endpoint::Runtime),
 ];
 
+/// Tier and routing suffixes after the token type (multi-word ones first).
+const SUFFIXES: &[&str] = &["cross-region-global", "latency-optimized", "custom-model", "1-hour", "batch", "flex", "priority", "standard"];
+
 const MODALITIES: &[&str] = &["text", "image", "video", "audio", "speech"];
 
 fn unknown(raw: &str, location: Location, reason: impl Into<String>) -> UsageType {
@@ -171,20 +174,19 @@ pub fn decode(raw: &str) -> UsageType {
         tier = Tier::Standard;
     }
     while let Some(r) = rest.strip_prefix('-') {
-        let known: &[(&str, fn(&mut Tier, &mut bool, &mut bool, &mut bool))] = &[
-            ("cross-region-global", |_, g, _, _| *g = true),
-            ("latency-optimized", |t, _, _, _| *t = Tier::LatencyOptimized),
-            ("custom-model", |_, _, c, _| *c = true),
-            ("1-hour", |_, _, _, h| *h = true),
-            ("batch", |t, _, _, _| *t = Tier::Batch),
-            ("flex", |t, _, _, _| *t = Tier::Flex),
-            ("priority", |t, _, _, _| *t = Tier::Priority),
-            ("standard", |t, _, _, _| *t = Tier::Standard),
-        ];
-        let Some((word, apply)) = known.iter().find(|(w, _)| r == *w || r.starts_with(&format!("{w}-"))) else {
+        let Some(word) = SUFFIXES.iter().find(|w| r == **w || r.starts_with(&format!("{w}-"))) else {
             return unknown(raw, location, format!("unknown suffix {r:?} after the token type"));
         };
-        apply(&mut tier, &mut global, &mut custom, &mut ttl_1h);
+        match *word {
+            "cross-region-global" => global = true,
+            "latency-optimized" => tier = Tier::LatencyOptimized,
+            "custom-model" => custom = true,
+            "1-hour" => ttl_1h = true,
+            "batch" => tier = Tier::Batch,
+            "flex" => tier = Tier::Flex,
+            "priority" => tier = Tier::Priority,
+            _ => tier = Tier::Standard,
+        }
         rest = &r[word.len()..];
     }
     if ttl_1h && token != TokenType::CacheWrite {
