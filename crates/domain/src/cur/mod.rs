@@ -1,3 +1,4 @@
 //! Reading CUR 2.0: the rules that need no I/O (usage-type decoding, units).
 
 pub mod usage_type;
+pub mod attribution;
