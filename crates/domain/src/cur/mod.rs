@@ -2,3 +2,4 @@
 
 pub mod usage_type;
 pub mod attribution;
+pub mod facts;
