@@ -1,0 +1,90 @@
+//! The CUR CSV reader: required columns named when missing, a file without the
+//! principal column still read, gzip detected, bad values named by row and
+//! column, and nothing handed over from a file refused up front.
+
+use std::io::Write;
+
+use cur_files::{read_csv, ReadError};
+use domain::cur::facts::{report, CurRow, Facts};
+
+const HEADER: &str = "bill_billing_entity,line_item_usage_account_id,line_item_product_code,line_item_usage_type,line_item_operation,line_item_line_item_type,line_item_usage_start_date,line_item_usage_amount,line_item_unblended_cost,line_item_resource_id,line_item_iam_principal,product";
+
+fn file(lines: &[&str]) -> String {
+    let mut s = String::from(HEADER);
+    for l in lines {
+        s.push('\n');
+        s.push_str(l);
+    }
+    s.push('\n');
+    s
+}
+
+const BEDROCK: &str = r#"AWS,111122223333,AmazonBedrock,USE1-Claude3Haiku-input-tokens,InvokeModel,Usage,2026-03-12T00:00:00Z,4000,0.001,,arn:aws:sts::111122223333:assumed-role/finops-chat-ab12/app,"{""product_name"":""Amazon Bedrock""}""#;
+const TAX: &str = r#"AWS,111122223333,AmazonBedrock,,,Tax,2026-03-01T00:00:00Z,0,0.0002,,,"{}""#;
+const EC2: &str = r#"AWS,111122223333,AmazonEC2,USE1-BoxUsage:t3.micro,RunInstances,Usage,2026-03-12 00:00:00.000,24,0.2496,i-0abc,,"{""product_name"":""Amazon Elastic Compute Cloud""}""#;
+
+fn read(text: &[u8]) -> Result<Vec<CurRow>, ReadError> {
+    let mut rows = Vec::new();
+    read_csv(text, |r| rows.push(r))?;
+    Ok(rows)
+}
+
+#[test]
+fn rows_are_read_exactly() {
+    let rows = read(file(&[BEDROCK, TAX, EC2]).as_bytes()).unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0].cost.to_string(), "0.001");
+    assert_eq!(rows[0].product_name, "Amazon Bedrock");
+    assert_eq!(rows[0].principal.as_deref(), Some("arn:aws:sts::111122223333:assumed-role/finops-chat-ab12/app"));
+    assert_eq!(rows[2].usage_day.to_string(), "2026-03-12");
+    let mut facts = Facts::default();
+    rows.into_iter().for_each(|r| facts.add(r));
+    let attributor = domain::cur::attribution::Attributor { claims: Default::default(), broad_roles: domain::RolePattern::defaults() };
+    let r = report(domain::BillingPeriod::parse("2026-03").unwrap(), &facts, &attributor);
+    assert_eq!((r.total.to_canonical_string(), r.ai_total.to_canonical_string()), ("0.2508".into(), "0.0012".into()));
+    assert_eq!(r.adjustments.to_canonical_string(), "0.0002");
+}
+
+#[test]
+fn a_file_without_the_principal_column_is_valid() {
+    let header = HEADER.replace(",line_item_iam_principal", "");
+    let line = BEDROCK.replace(",arn:aws:sts::111122223333:assumed-role/finops-chat-ab12/app", "");
+    let mut rows = Vec::new();
+    let stats = read_csv(format!("{header}\n{line}\n").as_bytes(), |r| rows.push(r)).unwrap();
+    assert!(!stats.principal_column);
+    assert_eq!(rows[0].principal, None);
+}
+
+#[test]
+fn gzip_is_detected() {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(file(&[BEDROCK, EC2]).as_bytes()).unwrap();
+    assert_eq!(read(&gz.finish().unwrap()).unwrap().len(), 2);
+}
+
+#[test]
+fn a_missing_required_column_is_named_and_nothing_is_read() {
+    for column in cur_files::REQUIRED {
+        let header = HEADER.replace(column, "renamed_column");
+        let mut seen = 0;
+        let err = read_csv(format!("{header}\n{BEDROCK}\n").as_bytes(), |_| seen += 1).unwrap_err();
+        assert!(matches!(err, ReadError::MissingColumn(c) if c == column), "{err}");
+        assert!(err.to_string().contains(column));
+        assert_eq!(seen, 0);
+    }
+}
+
+#[test]
+fn bad_values_and_garbage_are_named() {
+    let bad_cost = BEDROCK.replace(",0.001,", ",zero,");
+    let err = read(file(&[BEDROCK, &bad_cost]).as_bytes()).unwrap_err();
+    assert!(matches!(&err, ReadError::BadValue { row: 2, column: "line_item_unblended_cost", .. }), "{err}");
+    let bad_account = BEDROCK.replace("AWS,111122223333", "AWS,12");
+    assert!(matches!(read(file(&[&bad_account]).as_bytes()).unwrap_err(), ReadError::BadValue { column: "line_item_usage_account_id", .. }));
+    let bad_date = BEDROCK.replace("2026-03-12T00:00:00Z", "yesterday");
+    assert!(matches!(read(file(&[&bad_date]).as_bytes()).unwrap_err(), ReadError::BadValue { column: "line_item_usage_start_date", .. }));
+    let err = read(b"\x00\x01garbage without a header\nx").unwrap_err();
+    assert!(matches!(err, ReadError::MissingColumn(_) | ReadError::Malformed(_)), "{err}");
+    let ragged = format!("{HEADER}\n1,2,3\n");
+    assert!(matches!(read(ragged.as_bytes()).unwrap_err(), ReadError::Malformed(_)));
+}
