@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use cur_files::{read_csv, ReadError};
+use cur_files::{csv_reader::read_csv, ReadError};
 use domain::cur::facts::{report, CurRow, Facts};
 
 const HEADER: &str = "bill_billing_entity,line_item_usage_account_id,line_item_product_code,line_item_usage_type,line_item_operation,line_item_line_item_type,line_item_usage_start_date,line_item_usage_amount,line_item_unblended_cost,line_item_resource_id,line_item_iam_principal,product";
@@ -84,7 +84,7 @@ fn bad_values_and_garbage_are_named() {
     let bad_date = BEDROCK.replace("2026-03-12T00:00:00Z", "yesterday");
     assert!(matches!(read(file(&[&bad_date]).as_bytes()).unwrap_err(), ReadError::BadValue { column: "line_item_usage_start_date", .. }));
     let err = read(b"\x00\x01garbage without a header\nx").unwrap_err();
-    assert!(matches!(err, ReadError::MissingColumn(_) | ReadError::Malformed(_)), "{err}");
+    assert!(matches!(err, ReadError::MissingColumn(_) | ReadError::Malformed { .. }), "{err}");
     let ragged = format!("{HEADER}\n1,2,3\n");
-    assert!(matches!(read(ragged.as_bytes()).unwrap_err(), ReadError::Malformed(_)));
+    assert!(matches!(read(ragged.as_bytes()).unwrap_err(), ReadError::Malformed { .. }));
 }

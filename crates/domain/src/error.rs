@@ -54,6 +54,14 @@ macro_rules! string_newtype {
             }
         }
 
+        /// Lets maps keyed by the newtype be searched with a `&str` without
+        /// allocating (hashing and ordering are the inner string's).
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl std::str::FromStr for $name {
             type Err = $crate::ParseError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
