@@ -20,6 +20,7 @@ mod values;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use domain::cur::facts::Facts;
 
@@ -96,13 +97,29 @@ impl Format {
     }
 }
 
+/// Rows read so far and rows expected (0 when unknown: CSV), for a progress
+/// display on another thread.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub rows: AtomicU64,
+    pub total: AtomicU64,
+}
+
 /// Reads one CUR file from disk, Parquet with `threads` decoding row groups in
 /// parallel.
 pub fn read_path(path: &Path, threads: usize) -> Result<(Facts, ReadStats), ReadError> {
+    read_path_with_progress(path, threads, &Progress::default())
+}
+
+pub fn read_path_with_progress(path: &Path, threads: usize, progress: &Progress) -> Result<(Facts, ReadStats), ReadError> {
     let mut head = [0u8; 4];
     let n = File::open(path)?.read(&mut head)?;
     match Format::sniff(&head[..n]) {
-        Format::Parquet => parquet_reader::read_file(path, threads),
-        Format::Csv => csv_reader::read_facts(BufReader::new(File::open(path)?)),
+        Format::Parquet => parquet_reader::read_file(path, threads, progress),
+        Format::Csv => {
+            let (facts, stats) = csv_reader::read_facts(BufReader::new(File::open(path)?))?;
+            progress.rows.fetch_add(stats.rows, Ordering::Relaxed);
+            Ok((facts, stats))
+        }
     }
 }

@@ -8,6 +8,7 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float32Type, Float64Type};
@@ -264,11 +265,12 @@ fn row_group_starts(meta: &ArrowReaderMetadata) -> Vec<u64> {
 }
 
 /// Reads a Parquet file from disk, `threads` row groups at a time.
-pub fn read_file(path: &Path, threads: usize) -> Result<(Facts, ReadStats), ReadError> {
+pub fn read_file(path: &Path, threads: usize, progress: &Progress) -> Result<(Facts, ReadStats), ReadError> {
     let file = File::open(path)?;
     let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())?;
     let layout = Layout::check(meta.schema())?;
     let starts = row_group_starts(&meta);
+    progress.total.fetch_add(u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0), Ordering::Relaxed);
     let threads = threads.clamp(1, starts.len().max(1));
     let results: Vec<Result<(Facts, u64), ReadError>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
@@ -289,6 +291,7 @@ pub fn read_file(path: &Path, threads: usize) -> Result<(Facts, ReadStats), Read
                             fold_batch(&batch, first, &mut facts)?;
                             first += batch.num_rows() as u64;
                             rows += batch.num_rows() as u64;
+                            progress.rows.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
                         }
                     }
                     Ok((facts, rows))

@@ -48,6 +48,45 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8787")]
         addr: String,
     },
+    /// Load existing governance state (hierarchy, workloads, approvals, claims,
+    /// broad-role patterns) from a JSON file; all or nothing.
+    Import { file: PathBuf },
+    /// Read CUR 2.0 files (Parquet, CSV, CSV.gz; files or folders) into facts.
+    /// Re-ingesting a file replaces its own facts.
+    Ingest {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The billing period, when the path does not say (BILLING_PERIOD=YYYY-MM).
+        #[arg(long)]
+        period: Option<String>,
+        /// Threads decoding Parquet row groups.
+        #[arg(long, default_value_t = default_threads())]
+        threads: usize,
+    },
+    /// Attribution and reconciliation reports over ingested CUR.
+    Report {
+        #[command(subcommand)]
+        report: ReportCmd,
+    },
+    /// Write deterministic, realistic CUR 2.0 Parquet (all 127 columns) and the
+    /// matching import fixture.
+    GenCur {
+        #[arg(long)]
+        rows: u64,
+        #[arg(long, default_value_t = 0.05)]
+        ai_share: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value = "2026-03")]
+        period: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// Where the import fixture goes (default: OUT with `.import.json`).
+        #[arg(long)]
+        import_out: Option<PathBuf>,
+        #[arg(long, default_value_t = 128 * 1024)]
+        row_group_rows: usize,
+    },
     /// Walk three workloads from request to claim over the local HTTP API, on a
     /// fresh embedded home, and print what happened.
     Demo {
@@ -55,4 +94,34 @@ pub enum Command {
         #[arg(long)]
         keep: bool,
     },
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCmd {
+    /// Attributed and unattributed AI spend of a billing period.
+    Attribution {
+        #[arg(long)]
+        period: String,
+        /// summary (the report), hierarchy (E1–E4 rollup) or legacy (shared
+        /// accounts split evenly, as tools without attribution show it).
+        #[arg(long, value_enum, default_value_t = View::Summary)]
+        view: View,
+    },
+    /// Per account: CUR total = attributed + unattributed + adjustments + non-AI.
+    /// Exits 2 when an account does not balance to the cent.
+    Reconcile {
+        #[arg(long)]
+        period: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum View {
+    Summary,
+    Hierarchy,
+    Legacy,
 }

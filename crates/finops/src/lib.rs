@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod cur;
 pub mod demo;
 pub mod doctor;
 pub mod local;
@@ -37,6 +38,12 @@ pub async fn run(cli: Cli) -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Import { file } => emit("import", cur::import(&cli.home, &file, cli.format).await),
+        Command::Ingest { paths, period, threads } => emit("ingest", cur::ingest(&cli.home, &paths, period.as_deref(), threads, cli.format).await),
+        Command::Report { report } => emit("report", cur::report(&cli.home, &report, cli.format).await),
+        Command::GenCur { rows, ai_share, seed, period, out, import_out, row_group_rows } => {
+            emit("gen-cur", cur::gen_cur(rows, ai_share, seed, &period, &out, import_out.as_deref(), row_group_rows))
+        }
         Command::Doctor => {
             let report = doctor::run(&config).await;
             print!("{}", output::render(&report, cli.format));
@@ -45,6 +52,19 @@ pub async fn run(cli: Cli) -> ExitCode {
             } else {
                 ExitCode::from(1)
             }
+        }
+    }
+}
+
+fn emit(command: &str, result: Result<String, cur::CurError>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("finops {command}: {e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }

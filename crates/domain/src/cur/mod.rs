@@ -3,3 +3,4 @@
 pub mod usage_type;
 pub mod attribution;
 pub mod facts;
+pub mod views;

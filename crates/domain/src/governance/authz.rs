@@ -19,11 +19,15 @@ pub enum Action {
     AssignWorkspace,
     ReleaseClaim,
     ManageHierarchy,
+    /// Bulk onboarding of existing governance state (`finops import`).
+    ImportState,
+    /// The organisation-wide attribution and reconciliation reports.
+    ViewAttribution,
     Read,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 14] = [
         Action::SubmitRequest,
         Action::ReviseRequest,
         Action::ApproveRequest,
@@ -35,6 +39,8 @@ impl Action {
         Action::AssignWorkspace,
         Action::ReleaseClaim,
         Action::ManageHierarchy,
+        Action::ImportState,
+        Action::ViewAttribution,
         Action::Read,
     ];
 }
@@ -52,6 +58,8 @@ pub fn permits(persona: Persona, action: Action) -> bool {
         ApproveRequest | RejectRequest | AssignGuardrail | AssignWorkspace | ManageHierarchy => persona == FinOpsLead,
         ReleaseClaim => matches!(persona, ProductOwner | FinOpsLead),
         WorkTask => persona == CloudEngineer,
+        ImportState => persona == FinOpsLead,
+        ViewAttribution => matches!(persona, FinOpsLead | Finance),
     }
 }
 
@@ -71,6 +79,8 @@ fn owner_of(action: Action) -> &'static str {
         ApproveRequest | RejectRequest | AssignGuardrail | AssignWorkspace | ManageHierarchy => "the FinOps Lead",
         ReleaseClaim => "the Product Owner or the FinOps Lead",
         WorkTask => "the Cloud Engineer",
+        ImportState => "the FinOps Lead",
+        ViewAttribution => "the FinOps Lead or Finance",
         Read => "everyone in scope",
     }
 }

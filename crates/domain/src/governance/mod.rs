@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod claims;
 pub mod estimate;
 pub mod iam;
+pub mod import;
 pub mod request;
 pub mod tasks;
 pub mod workload;

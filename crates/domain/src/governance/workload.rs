@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::request::BusinessCase;
 use super::tasks::DeveloperHandoff;
+use crate::money::Money;
 use crate::ids::{NodeId, RequestId, UserId, WorkloadId};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -45,6 +47,12 @@ pub struct Workload {
     pub role_name: Option<String>,
     pub handoff: Option<DeveloperHandoff>,
     pub created_at: DateTime<Utc>,
+    /// The Product Owner's monthly estimate of an imported workload (a workload
+    /// built through a request has its estimates on the request and approval).
+    #[serde(default)]
+    pub monthly_estimate: Option<Money>,
+    #[serde(default)]
+    pub business_case: Option<BusinessCase>,
 }
 
 impl Workload {

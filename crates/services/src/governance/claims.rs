@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::requests::workload_item;
 use super::{decode, encode, events, get_typed, keys, put_new, put_over, query_index_all, Governance, GovernanceError, Result};
-use crate::ports::store::{IndexKey, ItemData, ItemKey};
+use crate::ports::store::{IndexKey, ItemData, ItemKey, WriteOp};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,24 +73,10 @@ impl Governance {
         let h = self.hierarchy().await?;
         self.require_scope(actor, &h, &NodeId::from(&workload.id), &e).await?;
 
-        let lock_key = ItemKey::new(keys::claim(&target.key), keys::ACTIVE);
-        let existing: Option<(ActiveLock, u64)> = get_typed(self.store.as_ref(), lock_key.clone()).await?;
-        if let Some((ActiveLock { holder: Some(holder), .. }, _)) = &existing {
-            return Err(GovernanceError::Conflict(format!("{} is already claimed by workload {holder}; release it first", target.arn)));
-        }
+        let lock_version = self.free_lock(&target).await?;
         let claim = Claim { target: target.clone(), workload: workload.id.clone(), claimed_at, claimed_by: actor.user.clone(), released_at: None, released_by: None };
-        let history_sk = format!("H#{claimed_at}#{}", self.ids.next_id());
-        let lock = ActiveLock { holder: Some(workload.id.clone()), history_sk: Some(history_sk.clone()) };
-        let lock_item = ItemData::new(lock_key, encode(&lock)?);
         let correlation = self.ids.next_id();
-        let mut ops = vec![
-            match existing {
-                None => put_new(lock_item),
-                Some((_, v)) => put_over(lock_item, v),
-            },
-            put_new(history_item(&claim, &history_sk)?),
-            self.audit(e.clone(), "claim", (None, Some(workload.id.as_str())), actor, None, &correlation)?,
-        ];
+        let mut ops = self.claim_ops(&claim, lock_version, actor, None, &correlation)?;
         if workload.status == WorkloadStatus::ReadyToClaim {
             workload.status = WorkloadStatus::Live;
             ops.push(put_over(workload_item(&workload)?, wv));
@@ -102,6 +88,36 @@ impl Governance {
         })?;
         self.publish(vec![self.event(events::CLAIM_RECORDED, &correlation, json!({"claim": claim}))]).await;
         Ok(claim)
+    }
+
+    /// The writes that record a claim: the anchor's lock (over `lock_version`
+    /// when a released lock exists), the claim period's history item and its
+    /// audit record.
+    pub(crate) fn claim_ops(&self, claim: &Claim, lock_version: Option<u64>, actor: &Actor, rationale: Option<&str>, correlation: &str) -> Result<Vec<WriteOp>> {
+        let history_sk = format!("H#{}#{}", claim.claimed_at, self.ids.next_id());
+        let lock = ActiveLock { holder: Some(claim.workload.clone()), history_sk: Some(history_sk.clone()) };
+        let lock_item = ItemData::new(ItemKey::new(keys::claim(&claim.target.key), keys::ACTIVE), encode(&lock)?);
+        Ok(vec![
+            match lock_version {
+                None => put_new(lock_item),
+                Some(v) => put_over(lock_item, v),
+            },
+            put_new(history_item(claim, &history_sk)?),
+            self.audit(EntityRef::new("claim", &claim.target.key), "claim", (None, Some(claim.workload.as_str())), actor, rationale, correlation)?,
+        ])
+    }
+
+    /// Whether an anchor is free to claim: `Ok(None)` never claimed,
+    /// `Ok(Some(version))` released, `Err(Conflict)` held.
+    pub(crate) async fn free_lock(&self, target: &ClaimTarget) -> Result<Option<u64>> {
+        let existing: Option<(ActiveLock, u64)> = get_typed(self.store.as_ref(), ItemKey::new(keys::claim(&target.key), keys::ACTIVE)).await?;
+        match existing {
+            Some((ActiveLock { holder: Some(holder), .. }, _)) => {
+                Err(GovernanceError::Conflict(format!("{} is already claimed by workload {holder}; release it first", target.arn)))
+            }
+            Some((_, v)) => Ok(Some(v)),
+            None => Ok(None),
+        }
     }
 
     /// Ends the active claim on an anchor from today. The claim period stays in

@@ -16,6 +16,9 @@
 
 mod claims;
 pub mod keys;
+pub mod ledger;
+mod onboarding;
+mod reports;
 mod requests;
 mod tasks;
 
@@ -37,6 +40,8 @@ use crate::ports::store::{Attributes, Condition, IndexKey, Item, ItemData, ItemK
 use crate::ports::{Clock, IdGenerator};
 
 pub use claims::{ClaimInput, ReleaseInput};
+pub use ledger::{SourceFacts, SourceManifest, Stored};
+pub use onboarding::ImportSummary;
 pub use requests::{ApprovalRecord, Decision};
 pub use tasks::{TaskGeneratorHandler, TASK_GENERATOR};
 
@@ -50,6 +55,7 @@ pub mod events {
     pub const WORKLOAD_READY_TO_CLAIM: &str = "WorkloadReadyToClaim";
     pub const CLAIM_RECORDED: &str = "ClaimRecorded";
     pub const CLAIM_RELEASED: &str = "ClaimReleased";
+    pub const CUR_PERIOD_INGESTED: &str = "CurPeriodIngested";
 }
 
 /// The one error type of the governance service, mapped once to HTTP statuses by

@@ -256,6 +256,8 @@ impl Governance {
                     role_name: None,
                     handoff: None,
                     created_at: now,
+                    monthly_estimate: None,
+                    business_case: request.draft.business_case.clone(),
                 };
                 (w, None, Some(node))
             }

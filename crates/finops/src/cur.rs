@@ -1,0 +1,305 @@
+//! The CUR commands of the local mode: `import`, `ingest`, `report attribution`,
+//! `report reconcile` and `gen-cur`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use cur_files::generate::{import_fixture, write_parquet, Spec};
+use cur_files::{read_path_with_progress, Progress, ReadError};
+use domain::cur::facts::Facts;
+use domain::governance::import::ImportDoc;
+use domain::{Actor, BillingPeriod, Persona, UserId};
+use serde::Serialize;
+use services::governance::{GovernanceError, SourceFacts, Stored};
+
+use crate::cli::{Format, ReportCmd, View};
+use crate::local;
+use crate::output::table;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CurError {
+    #[error("{0}")]
+    Local(#[from] local::LocalError),
+    #[error("{path}: {source}")]
+    Read { path: String, source: ReadError },
+    #[error("{path}: {reason}")]
+    Input { path: String, reason: String },
+    #[error("{0}")]
+    Governance(#[from] GovernanceError),
+}
+
+impl CurError {
+    /// 2 for input the user must fix, 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CurError::Read { .. } | CurError::Input { .. } => 2,
+            CurError::Governance(g) if g.status() == 400 || g.status() == 409 => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// The local operator: the person at the terminal acts as FinOps Lead (they
+/// hold the embedded store's file, so they hold every permission anyway).
+pub fn operator() -> Actor {
+    let name = std::env::var("FINOPS_USER").or_else(|_| std::env::var("USER")).unwrap_or_else(|_| "local-operator".into());
+    let user = UserId::parse(&name).or_else(|_| UserId::parse("local-operator")).expect("a constant user id is valid");
+    Actor::new(user, Persona::FinOpsLead, Vec::new())
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    format!("{}\n", serde_json::to_string_pretty(v).unwrap_or_default())
+}
+
+pub async fn import(home: &Path, file: &Path, format: Format) -> Result<String, CurError> {
+    let input = |reason: String| CurError::Input { path: file.display().to_string(), reason };
+    let text = std::fs::read_to_string(file).map_err(|e| input(e.to_string()))?;
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    let doc: ImportDoc = serde_path_to_error::deserialize(de).map_err(|e| input(format!("{}: {}", e.path(), e.inner())))?;
+    let gov = local::governance(home)?;
+    let s = gov.import(&operator(), doc).await?;
+    Ok(match format {
+        Format::Json => json(&s),
+        Format::Table => format!(
+            "imported {} hierarchy nodes, {} workloads, {} approvals, {} claims{}\n",
+            s.nodes,
+            s.workloads,
+            s.approvals,
+            s.claims,
+            s.broad_role_patterns.map(|n| format!(", {n} broad-role patterns")).unwrap_or_default()
+        ),
+    })
+}
+
+/// Every CUR file under the given paths: files as given, folders walked for
+/// `.parquet`, `.csv` and `.csv.gz` (Data Exports also writes manifests, which
+/// are skipped).
+fn cur_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CurError> {
+    let mut out = Vec::new();
+    let mut stack: Vec<PathBuf> = paths.iter().rev().cloned().collect();
+    while let Some(p) = stack.pop() {
+        let meta = std::fs::metadata(&p).map_err(|e| CurError::Input { path: p.display().to_string(), reason: e.to_string() })?;
+        if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(&p)
+                .and_then(|d| d.map(|e| e.map(|e| e.path())).collect())
+                .map_err(|e| CurError::Input { path: p.display().to_string(), reason: e.to_string() })?;
+            entries.sort();
+            for e in entries.into_iter().rev() {
+                let name = e.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+                if e.is_dir() || name.ends_with(".parquet") || name.ends_with(".csv") || name.ends_with(".csv.gz") {
+                    stack.push(e);
+                }
+            }
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// The billing period of a CUR object: the Data Exports path says it
+/// (`BILLING_PERIOD=2026-03`); otherwise `--period`; otherwise the usage days
+/// of its AI rows, when they fall in one month.
+fn period_of(path: &Path, given: Option<BillingPeriod>, facts: &Facts) -> Result<BillingPeriod, String> {
+    let from_path = path.iter().filter_map(|c| c.to_str()?.strip_prefix("BILLING_PERIOD=")).next_back();
+    if let Some(p) = from_path {
+        return BillingPeriod::parse(p).map_err(|e| e.to_string());
+    }
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    let periods: std::collections::BTreeSet<BillingPeriod> = facts.ai.keys().map(|k| BillingPeriod::of(k.usage_day)).collect();
+    match periods.len() {
+        1 => Ok(*periods.iter().next().unwrap_or(&BillingPeriod::of(chrono::Utc::now().date_naive()))),
+        0 => Err("has no AI rows to tell its billing period from; pass --period YYYY-MM".into()),
+        _ => Err(format!("spans billing periods {periods:?}; pass --period YYYY-MM")),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Ingested {
+    file: String,
+    period: BillingPeriod,
+    rows: u64,
+    ai_facts: usize,
+    stored: Stored,
+    seconds: f64,
+}
+
+/// A progress line on a terminal, nothing when piped.
+fn spawn_progress(progress: &std::sync::Arc<Progress>, started: Instant) -> Option<(std::sync::Arc<std::sync::atomic::AtomicBool>, std::thread::JoinHandle<()>)> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (p, s) = (progress.clone(), stop.clone());
+    let handle = std::thread::spawn(move || {
+        while !s.load(Ordering::Relaxed) {
+            let (rows, total) = (p.rows.load(Ordering::Relaxed), p.total.load(Ordering::Relaxed));
+            let rate = rows as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            let bar = if total > 0 {
+                let done = (rows * 30 / total.max(1)).min(30) as usize;
+                format!("[{}{}] {:>3}% ", "=".repeat(done), " ".repeat(30 - done), rows * 100 / total.max(1))
+            } else {
+                String::new()
+            };
+            eprint!("\r{bar}{rows} rows  {rate:.0} rows/s   ");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        eprintln!();
+    });
+    Some((stop, handle))
+}
+
+pub async fn ingest(home: &Path, paths: &[PathBuf], period: Option<&str>, threads: usize, format: Format) -> Result<String, CurError> {
+    let given = period.map(BillingPeriod::parse).transpose().map_err(|e| CurError::Input { path: "--period".into(), reason: e.to_string() })?;
+    let files = cur_files(paths)?;
+    if files.is_empty() {
+        return Err(CurError::Input { path: paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "), reason: "no CUR files (.parquet, .csv, .csv.gz) found".into() });
+    }
+    let gov = local::governance(home)?;
+    let mut done = Vec::new();
+    for file in files {
+        let started = Instant::now();
+        let progress = std::sync::Arc::new(Progress::default());
+        let ticker = spawn_progress(&progress, started);
+        let read = {
+            let (f, p) = (file.clone(), progress.clone());
+            tokio::task::spawn_blocking(move || read_path_with_progress(&f, threads, &p)).await
+        };
+        if let Some((stop, handle)) = ticker {
+            stop.store(true, Ordering::Relaxed);
+            let _ = handle.join();
+        }
+        let path = file.display().to_string();
+        let (facts, stats) = match read {
+            Ok(r) => r.map_err(|source| CurError::Read { path: path.clone(), source })?,
+            Err(e) => return Err(CurError::Input { path, reason: format!("reader stopped: {e}") }),
+        };
+        let period = period_of(&file, given, &facts).map_err(|reason| CurError::Input { path: path.clone(), reason })?;
+        let source = std::fs::canonicalize(&file).map(|p| p.display().to_string()).unwrap_or(path.clone());
+        let stored = gov.store_source_facts(SourceFacts { period, source: &source, facts: &facts, rows: stats.rows, principal_column: stats.principal_column }).await?;
+        done.push(Ingested { file: path, period, rows: stats.rows, ai_facts: facts.ai.len(), stored, seconds: started.elapsed().as_secs_f64() });
+    }
+    Ok(match format {
+        Format::Json => json(&done),
+        Format::Table => table(
+            &["FILE", "PERIOD", "ROWS", "AI FACTS", "STORED", "ROWS/S"],
+            &done
+                .iter()
+                .map(|d| {
+                    [
+                        d.file.clone(),
+                        d.period.to_string(),
+                        d.rows.to_string(),
+                        d.ai_facts.to_string(),
+                        format!("{:?}", d.stored).to_lowercase(),
+                        format!("{:.0}", d.rows as f64 / d.seconds.max(1e-6)),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ),
+    })
+}
+
+pub async fn report(home: &Path, cmd: &ReportCmd, format: Format) -> Result<String, CurError> {
+    let gov = local::governance(home)?;
+    let actor = operator();
+    let parse = |p: &str| BillingPeriod::parse(p).map_err(|e| CurError::Input { path: "--period".into(), reason: e.to_string() });
+    match cmd {
+        ReportCmd::Attribution { period, view } => {
+            let period = parse(period)?;
+            match view {
+                View::Summary => {
+                    let r = gov.attribution_report(&actor, period).await?;
+                    Ok(match format {
+                        Format::Json => json(&r),
+                        Format::Table => {
+                            let mut out = table(
+                                &["PERIOD", "TOTAL", "AI TOTAL", "ATTRIBUTED", "UNATTRIBUTED", "ADJUSTMENTS"],
+                                &[[period.to_string(), r.total.to_string(), r.ai_total.to_string(), r.attributed.to_string(), r.unattributed.to_string(), r.adjustments.to_string()]],
+                            );
+                            out.push('\n');
+                            out.push_str(&table(&["WORKLOAD", "COST"], &r.by_workload.iter().map(|w| [w.workload.to_string(), w.cost.to_string()]).collect::<Vec<_>>()));
+                            out.push('\n');
+                            out.push_str(&table(
+                                &["UNATTRIBUTED REASON", "COST"],
+                                &r.unattributed_by_reason.iter().map(|x| [x.reason.as_str().to_owned(), x.cost.to_string()]).collect::<Vec<_>>(),
+                            ));
+                            out
+                        }
+                    })
+                }
+                View::Hierarchy => {
+                    let r = gov.attribution_rollup(&actor, period).await?;
+                    Ok(match format {
+                        Format::Json => json(&r),
+                        Format::Table => table(
+                            &["LEVEL", "NODE", "NAME", "ATTRIBUTED"],
+                            &r.iter().map(|n| [format!("E{}", n.level.number()), n.node.to_string(), n.name.clone(), n.cost.to_string()]).collect::<Vec<_>>(),
+                        ),
+                    })
+                }
+                View::Legacy => {
+                    let r = gov.legacy_view(&actor, period).await?;
+                    Ok(match format {
+                        Format::Json => json(&r),
+                        Format::Table => {
+                            let mut rows: Vec<[String; 4]> = r
+                                .by_workload
+                                .iter()
+                                .map(|w| [w.workload.to_string(), w.attributed.to_string(), w.shared_split.to_string(), w.total.to_string()])
+                                .collect();
+                            rows.push(["(unallocated)".into(), String::new(), String::new(), r.unallocated.to_string()]);
+                            table(&["WORKLOAD", "ATTRIBUTED", "SHARED SPLIT", "TOTAL"], &rows)
+                        }
+                    })
+                }
+            }
+        }
+        ReportCmd::Reconcile { period } => {
+            let r = gov.reconciliation(&actor, parse(period)?).await?;
+            let text = match format {
+                Format::Json => json(&r),
+                Format::Table => table(
+                    &["ACCOUNT", "CUR TOTAL", "ATTRIBUTED", "UNATTRIBUTED", "ADJUSTMENTS", "NON-AI", "DIFFERENCE"],
+                    &r.accounts
+                        .iter()
+                        .map(|a| {
+                            [
+                                a.account.to_string(),
+                                a.cur_total.to_string(),
+                                a.attributed.to_string(),
+                                a.unattributed.to_string(),
+                                a.adjustments.to_string(),
+                                a.non_ai.to_string(),
+                                a.difference.to_string(),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+            };
+            if r.balanced {
+                Ok(text)
+            } else {
+                Err(CurError::Input { path: format!("period {}", r.period), reason: format!("does not reconcile:\n{text}") })
+            }
+        }
+    }
+}
+
+pub fn gen_cur(rows: u64, ai_share: f64, seed: u64, period: &str, out: &Path, import_out: Option<&Path>, rows_per_group: usize) -> Result<String, CurError> {
+    let bad = |reason: String| CurError::Input { path: out.display().to_string(), reason };
+    if !(0.0..=1.0).contains(&ai_share) {
+        return Err(bad(format!("--ai-share must be between 0 and 1, not {ai_share}")));
+    }
+    let period = BillingPeriod::parse(period).map_err(|e| bad(e.to_string()))?;
+    let spec = Spec { rows, ai_share, seed, period, rows_per_group: rows_per_group.max(1) };
+    write_parquet(&spec, out).map_err(|source| CurError::Read { path: out.display().to_string(), source })?;
+    let fixture_path = import_out.map(Path::to_path_buf).unwrap_or_else(|| out.with_extension("import.json"));
+    let fixture = serde_json::to_string_pretty(&import_fixture(period)).map_err(|e| bad(e.to_string()))?;
+    std::fs::write(&fixture_path, fixture + "\n").map_err(|e| bad(format!("{}: {e}", fixture_path.display())))?;
+    Ok(format!("wrote {rows} rows of CUR 2.0 ({period}) to {}\nwrote the matching import fixture to {}\n", out.display(), fixture_path.display()))
+}
