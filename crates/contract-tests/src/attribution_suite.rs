@@ -1,0 +1,171 @@
+//! CUR ingest and attribution, asserted the same way in every world (embedded
+//! store, DynamoDB Local): facts stored per source, idempotent and
+//! order-independent, re-deliveries replacing their own facts, the import
+//! all-or-nothing, claims applying from their claim date, and every account
+//! reconciling to the cent.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use cur_files::generate::{import_fixture, write_parquet, Spec};
+use domain::cur::attribution::Reason;
+use domain::cur::facts::{report, Facts};
+use domain::governance::claims::ClaimKind;
+use domain::governance::import::ImportDoc;
+use domain::{BillingPeriod, Money, WorkloadId};
+use services::governance::{ClaimInput, GovernanceError, SourceFacts, Stored};
+
+use crate::governed_world::{finops_lead, product_owner, World};
+
+pub fn period() -> BillingPeriod {
+    BillingPeriod::parse("2026-02").expect("period")
+}
+
+/// Facts of a generated CUR file (the world's clock is 2026-03-02, so February
+/// is a closed month whose claims are all in the past).
+pub fn generated(dir: &Path, seed: u64, rows: u64, ai_share: f64) -> Facts {
+    let path = dir.join(format!("cur-{seed}-{rows}.parquet"));
+    write_parquet(&Spec { rows, ai_share, seed, period: period(), rows_per_group: 4096 }, &path).expect("generate");
+    cur_files::read_path(&path, 2).expect("read").0
+}
+
+/// The generator's fixture, moved under the test world's hierarchy.
+pub fn fixture() -> ImportDoc {
+    let mut v = import_fixture(period());
+    v["hierarchy"] = serde_json::json!([]);
+    for w in v["workloads"].as_array_mut().expect("workloads") {
+        w["node"] = serde_json::json!("assist");
+    }
+    serde_json::from_value(v).expect("fixture")
+}
+
+async fn store(w: &World, source: &str, facts: &Facts) -> Stored {
+    w.gov
+        .store_source_facts(SourceFacts { period: period(), source, facts, rows: facts.ai.values().map(|v| v.rows).sum(), principal_column: true })
+        .await
+        .expect("store facts")
+}
+
+pub async fn ingest_is_idempotent_and_order_independent(w: World) {
+    let dir = tempfile::tempdir().expect("dir");
+    let (a, b) = (generated(dir.path(), 1, 3000, 0.4), generated(dir.path(), 2, 3000, 0.4));
+    assert_eq!(store(&w, "s3://cur/data/BILLING_PERIOD=2026-02/b.parquet", &b).await, Stored::New);
+    assert_eq!(store(&w, "s3://cur/data/BILLING_PERIOD=2026-02/a.parquet", &a).await, Stored::New);
+    let lead = finops_lead();
+    let first = w.gov.attribution_report(&lead, period()).await.expect("report");
+    // The stored result is the order-free merge of the sources.
+    let mut ab = a.clone();
+    ab.merge(&b);
+    assert_eq!(w.gov.period_facts(period()).await.expect("facts"), ab);
+    assert_eq!(first, report(period(), &ab, &w.gov.attributor().await.expect("attributor")));
+    // A duplicate delivery writes nothing and changes nothing.
+    assert_eq!(store(&w, "s3://cur/data/BILLING_PERIOD=2026-02/a.parquet", &a).await, Stored::Unchanged);
+    assert_eq!(w.gov.attribution_report(&lead, period()).await.expect("report"), first);
+    assert_eq!(w.gov.period_sources(period()).await.expect("sources").len(), 2);
+}
+
+pub async fn a_redelivered_source_replaces_only_its_own_facts(w: World) {
+    let dir = tempfile::tempdir().expect("dir");
+    // Big enough that one source's facts span several chunk items.
+    let (a, b, a2) = (generated(dir.path(), 1, 20_000, 1.0), generated(dir.path(), 2, 2000, 0.3), generated(dir.path(), 3, 2500, 0.5));
+    store(&w, "s3://cur/a.parquet", &a).await;
+    store(&w, "s3://cur/b.parquet", &b).await;
+    assert!(w.gov.period_sources(period()).await.expect("sources").iter().any(|m| m.chunks > 1), "the big source spans several items");
+    assert_eq!(store(&w, "s3://cur/a.parquet", &a2).await, Stored::Replaced);
+    let mut expected = a2.clone();
+    expected.merge(&b);
+    assert_eq!(w.gov.period_facts(period()).await.expect("facts"), expected);
+    // And back: nothing of the replaced delivery lingers.
+    store(&w, "s3://cur/a.parquet", &a).await;
+    let mut original = a.clone();
+    original.merge(&b);
+    assert_eq!(w.gov.period_facts(period()).await.expect("facts"), original);
+}
+
+pub async fn claims_apply_from_their_claim_date_and_nothing_before_moves(w: World) {
+    let dir = tempfile::tempdir().expect("dir");
+    let facts = generated(dir.path(), 5, 6000, 0.5);
+    store(&w, "s3://cur/feb.parquet", &facts).await;
+    let lead = finops_lead();
+    w.gov.import(&lead, fixture()).await.expect("import");
+    let before = w.gov.attribution_report(&lead, period()).await.expect("report");
+    let reason = |r: &domain::cur::facts::AttributionReport, why: Reason| {
+        r.unattributed_by_reason.iter().find(|x| x.reason == why).map(|x| x.cost).unwrap_or_default()
+    };
+    assert!(reason(&before, Reason::BeforeClaim) > Money::ZERO, "search's role is claimed on the 15th");
+    assert!(reason(&before, Reason::UnclaimedWorkload) > Money::ZERO, "the orphan finops- role is unclaimed");
+    for why in Reason::ALL {
+        assert!(reason(&before, why) > Money::ZERO, "{why:?} appears in generated CUR");
+    }
+    // The PO claims the orphan role from the 20th: only usage from the 20th moves.
+    let claim_day = NaiveDate::from_ymd_opt(2026, 2, 20).expect("day");
+    w.gov
+        .claim(
+            &product_owner(),
+            ClaimInput { workload: WorkloadId::parse("chat").expect("id"), kind: ClaimKind::IamRole, arn: "arn:aws:iam::111122223333:role/finops-orphan-zz99".into(), claimed_at: Some(claim_day) },
+        )
+        .await
+        .expect("claim");
+    let after = w.gov.attribution_report(&lead, period()).await.expect("report");
+    let orphan = |from: NaiveDate| -> Money {
+        facts
+            .ai
+            .iter()
+            .filter(|(k, _)| k.principal.as_deref().is_some_and(|p| p.contains("finops-orphan-zz99")) && k.line_item_type == "Usage" && k.usage_day >= from)
+            .map(|(_, v)| v.cost)
+            .sum()
+    };
+    let moved = orphan(claim_day);
+    assert!(moved > Money::ZERO);
+    assert!(orphan(NaiveDate::from_ymd_opt(2026, 2, 1).expect("day")) > moved, "usage before the claim date exists and stays put");
+    assert_eq!(after.attributed - before.attributed, moved);
+    // Usage before the claim date is now `before_claim`, no longer `unclaimed_workload`.
+    assert_eq!(reason(&after, Reason::UnclaimedWorkload), Money::ZERO);
+    assert_eq!(reason(&after, Reason::BeforeClaim) - reason(&before, Reason::BeforeClaim), reason(&before, Reason::UnclaimedWorkload) - moved);
+    assert_eq!(after.ai_total, before.ai_total);
+    assert_eq!(after.attributed + after.unattributed + after.adjustments, after.ai_total);
+    let rec = w.gov.reconciliation(&lead, period()).await.expect("reconcile");
+    assert!(rec.balanced, "{rec:?}");
+    assert_eq!(rec.accounts.iter().map(|a| a.cur_total).sum::<Money>(), after.total);
+}
+
+pub async fn a_bad_import_stores_nothing(w: World) {
+    let lead = finops_lead();
+    let nodes_before = w.gov.hierarchy().await.expect("hierarchy").nodes().count();
+    let mut doc = fixture();
+    doc.claims.last_mut().expect("claims").workload = WorkloadId::parse("ghost").expect("id");
+    match w.gov.import(&lead, doc).await {
+        Err(GovernanceError::Invalid(f)) => assert_eq!(f.field, "claims[4].workload"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.gov.hierarchy().await.expect("hierarchy").nodes().count(), nodes_before);
+    assert!(w.gov.all_claims().await.expect("claims").is_empty());
+    // Only a FinOps Lead imports.
+    assert!(matches!(w.gov.import(&product_owner(), fixture()).await, Err(GovernanceError::Forbidden(_))));
+    // The good document then imports whole, once.
+    let s = w.gov.import(&lead, fixture()).await.expect("import");
+    assert_eq!((s.workloads, s.approvals, s.claims), (4, 2, 5));
+    assert_eq!(w.gov.all_claims().await.expect("claims").len(), 5);
+    assert!(matches!(w.gov.import(&lead, fixture()).await, Err(GovernanceError::Invalid(_))), "workloads exist already");
+    assert!(matches!(w.gov.attribution_report(&product_owner(), period()).await, Err(GovernanceError::Forbidden(_))));
+}
+
+#[macro_export]
+macro_rules! attribution_tests {
+    ($make:path) => {
+        $crate::attribution_tests!(@cases $make;
+            ingest_is_idempotent_and_order_independent,
+            a_redelivered_source_replaces_only_its_own_facts,
+            claims_apply_from_their_claim_date_and_nothing_before_moves,
+            a_bad_import_stores_nothing
+        );
+    };
+    (@cases $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::attribution_suite::$case($make(false).await).await;
+            }
+        )*
+    };
+}
