@@ -1,0 +1,138 @@
+//! What the cur-ingest function does with one delivery.
+//!
+//! Data Exports writes `…/data/BILLING_PERIOD=YYYY-MM/<file>` under the
+//! configured prefix (and rewrites a month's files several times a day until
+//! it closes). Each object is one source: its facts replace whatever an earlier
+//! delivery of the same key stored, and an unchanged re-delivery writes
+//! nothing, so EventBridge's at-least-once delivery is harmless. Objects outside
+//! the prefix or the data layout (manifests, metadata) are skipped, not failed.
+
+use std::sync::Arc;
+
+use cur_s3::{CurObjectError, S3Cur};
+use domain::BillingPeriod;
+use serde_json::{json, Value};
+use services::governance::{Governance, GovernanceError, SourceFacts};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("not an S3 object-created event: {0}")]
+    NotAnObjectEvent(String),
+    #[error(transparent)]
+    Object(#[from] CurObjectError),
+    #[error("storing facts: {0}")]
+    Store(#[from] GovernanceError),
+}
+
+/// One object an event names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRef {
+    pub bucket: String,
+    pub key: String,
+}
+
+/// S3 notifications URL-encode keys (`+` for a space); EventBridge does not.
+fn url_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() && s.is_char_boundary(i + 3) => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 2;
+                }
+                Err(_) => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The objects of an EventBridge "Object Created" event or an S3 notification.
+pub fn objects(event: &Value) -> Result<Vec<ObjectRef>, IngestError> {
+    if event.get("detail-type").and_then(Value::as_str) == Some("Object Created") {
+        let d = &event["detail"];
+        let (bucket, key) = (d["bucket"]["name"].as_str(), d["object"]["key"].as_str());
+        return match (bucket, key) {
+            (Some(b), Some(k)) => Ok(vec![ObjectRef { bucket: b.into(), key: k.into() }]),
+            _ => Err(IngestError::NotAnObjectEvent("detail.bucket.name and detail.object.key are required".into())),
+        };
+    }
+    if let Some(records) = event.get("Records").and_then(Value::as_array) {
+        return records
+            .iter()
+            .filter(|r| r["eventName"].as_str().is_some_and(|n| n.starts_with("ObjectCreated")))
+            .map(|r| match (r["s3"]["bucket"]["name"].as_str(), r["s3"]["object"]["key"].as_str()) {
+                (Some(b), Some(k)) => Ok(ObjectRef { bucket: b.into(), key: url_decode(k) }),
+                _ => Err(IngestError::NotAnObjectEvent("Records[].s3.bucket.name and .object.key are required".into())),
+            })
+            .collect();
+    }
+    Err(IngestError::NotAnObjectEvent(format!(
+        "expected detail-type \"Object Created\" or S3 Records, got {}",
+        event.get("detail-type").map_or_else(|| "neither".to_owned(), Value::to_string)
+    )))
+}
+
+/// The billing period of a data object under `prefix`, or `None` for anything
+/// else Data Exports writes (manifests, metadata, other exports).
+pub fn data_period(prefix: &str, key: &str) -> Option<BillingPeriod> {
+    let rest = key.strip_prefix(prefix)?;
+    let name = rest.rsplit('/').next()?;
+    if !(name.ends_with(".parquet") || name.ends_with(".csv") || name.ends_with(".csv.gz") || name.ends_with(".gz")) {
+        return None;
+    }
+    rest.split('/').filter_map(|c| c.strip_prefix("BILLING_PERIOD=")).next_back().and_then(|p| BillingPeriod::parse(p).ok())
+}
+
+/// Handles one delivery: every CUR data object it names is read and stored.
+pub async fn handle(gov: &Arc<Governance>, s3: &S3Cur, prefix: &str, event: &Value) -> Result<Value, IngestError> {
+    let mut done = Vec::new();
+    for o in objects(event)? {
+        let Some(period) = data_period(prefix, &o.key) else {
+            tracing::info!(bucket = %o.bucket, key = %o.key, "not a CUR data object under the prefix; skipped");
+            done.push(json!({"object": format!("s3://{}/{}", o.bucket, o.key), "skipped": true}));
+            continue;
+        };
+        let read = s3.read(&o.bucket, &o.key).await?;
+        let source = format!("s3://{}/{}", o.bucket, o.key);
+        let stored = gov
+            .store_source_facts(SourceFacts { period, source: &source, facts: &read.facts, rows: read.stats.rows, principal_column: read.stats.principal_column })
+            .await?;
+        tracing::info!(%source, %period, rows = read.stats.rows, ai_facts = read.facts.ai.len(), fetched = read.fetched, size = read.size, ?stored, "CUR object ingested");
+        done.push(json!({"object": source, "period": period, "rows": read.stats.rows, "stored": stored, "bytes_fetched": read.fetched, "bytes": read.size}));
+    }
+    Ok(json!({ "objects": done }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_data_objects_under_the_prefix_have_a_period() {
+        let p = "cur2/";
+        assert_eq!(data_period(p, "cur2/finops/data/BILLING_PERIOD=2026-03/finops-00001.snappy.parquet").map(|b| b.to_string()), Some("2026-03".into()));
+        assert_eq!(data_period(p, "cur2/finops/data/BILLING_PERIOD=2026-03/part-0.csv.gz").map(|b| b.to_string()), Some("2026-03".into()));
+        assert_eq!(data_period(p, "cur2/finops/metadata/BILLING_PERIOD=2026-03/finops-Manifest.json"), None);
+        assert_eq!(data_period(p, "other/data/BILLING_PERIOD=2026-03/x.parquet"), None);
+        assert_eq!(data_period(p, "cur2/finops/data/BILLING_PERIOD=2026-13/x.parquet"), None);
+    }
+
+    #[test]
+    fn both_event_shapes_name_their_objects() {
+        let eb = json!({"detail-type": "Object Created", "source": "aws.s3", "detail": {"bucket": {"name": "b"}, "object": {"key": "cur2/a b.parquet"}}});
+        assert_eq!(objects(&eb).unwrap(), [ObjectRef { bucket: "b".into(), key: "cur2/a b.parquet".into() }]);
+        let n = json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": "cur2/a+b%3D1.parquet"}}},
+                                   {"eventName": "ObjectRemoved:Delete", "s3": {"bucket": {"name": "b"}, "object": {"key": "x"}}}]});
+        assert_eq!(objects(&n).unwrap(), [ObjectRef { bucket: "b".into(), key: "cur2/a b=1.parquet".into() }]);
+        let err = objects(&json!({"detail-type": "Scheduled Event"})).unwrap_err();
+        assert!(err.to_string().contains("Scheduled Event"), "{err}");
+        assert!(objects(&json!({"detail-type": "Object Created", "detail": {}})).is_err());
+    }
+}

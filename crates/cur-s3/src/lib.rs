@@ -1,0 +1,133 @@
+//! CUR objects in S3, read the way their format allows: Parquet with ranged
+//! GETs (the footer first, then only the projected column chunks of one row
+//! group at a time, so a Lambda with 256 MB reads a file of any size), CSV and
+//! CSV.gz streamed through the record reader.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_s3::Client;
+use bytes::Bytes;
+use cur_files::{Format, ReadError, ReadStats};
+use domain::cur::facts::Facts;
+use futures::future::BoxFuture;
+use parquet::arrow::arrow_reader::ArrowReaderOptions;
+use parquet::arrow::async_reader::AsyncFileReader;
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
+
+/// Bytes fetched with the first metadata request: a CUR footer with 127
+/// columns and a few dozen row groups fits.
+const FOOTER_HINT: usize = 256 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CurObjectError {
+    #[error("s3://{bucket}/{key} does not exist")]
+    NotFound { bucket: String, key: String },
+    #[error("s3://{bucket}/{key}: S3 said {reason}")]
+    S3 { bucket: String, key: String, reason: String },
+    #[error("s3://{bucket}/{key}: {source}")]
+    Read { bucket: String, key: String, source: ReadError },
+}
+
+impl CurObjectError {
+    /// A retry may succeed (throttling, network): the Lambda fails the event so
+    /// EventBridge retries it; a bad file is not retried into the DLQ forever.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, CurObjectError::S3 { .. })
+    }
+}
+
+/// What was read, and how many bytes it took (less than the object when
+/// projection skipped columns).
+#[derive(Debug, Clone)]
+pub struct ObjectRead {
+    pub facts: Facts,
+    pub stats: ReadStats,
+    pub size: u64,
+    pub fetched: u64,
+}
+
+#[derive(Clone)]
+pub struct S3Cur {
+    client: Client,
+}
+
+impl S3Cur {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    pub async fn read(&self, bucket: &str, key: &str) -> Result<ObjectRead, CurObjectError> {
+        let err = |reason: String| CurObjectError::S3 { bucket: bucket.into(), key: key.into(), reason };
+        let head = self.client.head_object().bucket(bucket).key(key).send().await.map_err(|e| match e.as_service_error() {
+            Some(s) if s.is_not_found() => CurObjectError::NotFound { bucket: bucket.into(), key: key.into() },
+            _ => err(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()),
+        })?;
+        let size = u64::try_from(head.content_length().unwrap_or(0)).unwrap_or(0);
+        let object = RangedObject { client: self.client.clone(), bucket: bucket.into(), key: key.into(), size, fetched: Arc::new(AtomicU64::new(0)) };
+        let read_err = |source| CurObjectError::Read { bucket: bucket.into(), key: key.into(), source };
+        let first = if size == 0 { Bytes::new() } else { object.fetch(0..size.min(4)).await.map_err(|e| err(e.to_string()))? };
+        let (facts, stats) = match Format::sniff(&first) {
+            Format::Parquet => cur_files::parquet_reader::read_async(object.clone()).await.map_err(read_err)?,
+            Format::Csv => {
+                let body = self.client.get_object().bucket(bucket).key(key).send().await.map_err(|e| err(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
+                object.fetched.fetch_add(size, Ordering::Relaxed);
+                let reader = tokio_util::io::SyncIoBridge::new(body.body.into_async_read());
+                tokio::task::spawn_blocking(move || cur_files::csv_reader::read_facts(reader))
+                    .await
+                    .map_err(|e| err(format!("reader stopped: {e}")))?
+                    .map_err(read_err)?
+            }
+        };
+        Ok(ObjectRead { facts, stats, size, fetched: object.fetched.load(Ordering::Relaxed) })
+    }
+}
+
+/// One S3 object as Parquet's async reader sees it: byte ranges on demand.
+#[derive(Clone)]
+struct RangedObject {
+    client: Client,
+    bucket: String,
+    key: String,
+    size: u64,
+    fetched: Arc<AtomicU64>,
+}
+
+impl RangedObject {
+    async fn fetch(&self, range: Range<u64>) -> Result<Bytes, ParquetError> {
+        if range.start >= range.end {
+            return Ok(Bytes::new());
+        }
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .range(format!("bytes={}-{}", range.start, range.end - 1))
+            .send()
+            .await
+            .map_err(|e| ParquetError::External(Box::new(std::io::Error::other(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))))?;
+        let bytes = out.body.collect().await.map_err(|e| ParquetError::External(Box::new(e)))?.into_bytes();
+        if bytes.len() as u64 != range.end - range.start {
+            return Err(ParquetError::General(format!("asked S3 for {} bytes at {}, got {}", range.end - range.start, range.start, bytes.len())));
+        }
+        self.fetched.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(bytes)
+    }
+}
+
+impl AsyncFileReader for RangedObject {
+    fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        Box::pin(async move { self.fetch(range).await })
+    }
+
+    fn get_metadata<'a>(&'a mut self, _options: Option<&'a ArrowReaderOptions>) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
+        Box::pin(async move {
+            let size = self.size;
+            let meta = ParquetMetaDataReader::new().with_prefetch_hint(Some(FOOTER_HINT)).load_and_finish(self, size).await?;
+            Ok(Arc::new(meta))
+        })
+    }
+}
