@@ -22,6 +22,38 @@ pub enum IngestError {
     Object(#[from] CurObjectError),
     #[error("storing facts: {0}")]
     Store(#[from] GovernanceError),
+    #[error("backfill: {0}")]
+    Backfill(String),
+}
+
+/// The Athena side of the function: a past period's facts in one query.
+pub struct Backfill {
+    pub athena: cur_athena::AthenaCur,
+    pub table: cur_athena::CurTable,
+}
+
+impl Backfill {
+    /// The source name a backfilled period's facts are stored under.
+    pub fn source(&self, period: BillingPeriod) -> String {
+        format!("athena://{}.{}/BILLING_PERIOD={period}", self.table.database, self.table.table)
+    }
+}
+
+/// `{"backfill": {"period": "YYYY-MM"}}` (an operator's invoke): the period's
+/// facts from Athena, for months delivered before the stack existed. A period
+/// that already has S3-delivered objects is refused: their facts and the
+/// query's would count the same spend twice.
+pub async fn backfill(gov: &Arc<Governance>, b: &Backfill, event: &Value) -> Result<Value, IngestError> {
+    let raw = event["backfill"]["period"].as_str().ok_or_else(|| IngestError::Backfill("backfill.period (YYYY-MM) is required".into()))?;
+    let period = BillingPeriod::parse(raw).map_err(|e| IngestError::Backfill(e.to_string()))?;
+    let source = b.source(period);
+    if let Some(s3) = gov.period_sources(period).await?.into_iter().find(|m| m.source != source) {
+        return Err(IngestError::Backfill(format!("{period} already has delivered CUR ({}); a backfill would count it twice", s3.source)));
+    }
+    let facts = b.athena.backfill(&b.table, period).await.map_err(|e| IngestError::Backfill(e.to_string()))?;
+    let rows = facts.ai.values().map(|v| v.rows).sum();
+    let stored = gov.store_source_facts(SourceFacts { period, source: &source, facts: &facts, rows, principal_column: b.table.principal_column }).await?;
+    Ok(json!({"backfill": source, "period": period, "ai_facts": facts.ai.len(), "stored": stored}))
 }
 
 /// One object an event names.
@@ -92,6 +124,15 @@ pub fn data_period(prefix: &str, key: &str) -> Option<BillingPeriod> {
 
 /// Handles one delivery: every CUR data object it names is read and stored.
 pub async fn handle(gov: &Arc<Governance>, s3: &S3Cur, prefix: &str, event: &Value) -> Result<Value, IngestError> {
+    handle_with(gov, s3, prefix, None, event).await
+}
+
+/// As `handle`, with the Athena backfill configured.
+pub async fn handle_with(gov: &Arc<Governance>, s3: &S3Cur, prefix: &str, backfiller: Option<&Backfill>, event: &Value) -> Result<Value, IngestError> {
+    if event.get("backfill").is_some() {
+        let b = backfiller.ok_or_else(|| IngestError::Backfill("no Athena table configured (FINOPS_CUR_DATABASE, FINOPS_CUR_TABLE)".into()))?;
+        return backfill(gov, b, event).await;
+    }
     let mut done = Vec::new();
     for o in objects(event)? {
         let Some(period) = data_period(prefix, &o.key) else {

@@ -12,9 +12,17 @@ async fn main() -> Result<(), Error> {
     let path_style = std::env::var("FINOPS_S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "1" || v == "true");
     let s3 = cur_s3::S3Cur::new(aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(path_style).build()));
     let prefix = Arc::new(std::env::var("FINOPS_CUR_PREFIX").unwrap_or_default());
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let backfill = Arc::new(match (env("FINOPS_CUR_DATABASE"), env("FINOPS_CUR_TABLE")) {
+        (Some(database), Some(table)) => Some(cur_ingest::Backfill {
+            athena: cur_athena::AthenaCur::new(aws_sdk_athena::Client::new(&sdk), env("FINOPS_ATHENA_WORKGROUP").unwrap_or_else(|| "primary".into()), env("FINOPS_ATHENA_OUTPUT")),
+            table: cur_athena::CurTable { database, table, period_column: "billing_period".into(), principal_column: true },
+        }),
+        _ => None,
+    });
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let (gov, s3, prefix) = (gov.clone(), s3.clone(), prefix.clone());
-        async move { Ok::<Value, Error>(cur_ingest::handle(&gov, &s3, &prefix, &event.payload).await?) }
+        let (gov, s3, prefix, backfill) = (gov.clone(), s3.clone(), prefix.clone(), backfill.clone());
+        async move { Ok::<Value, Error>(cur_ingest::handle_with(&gov, &s3, &prefix, backfill.as_ref().as_ref(), &event.payload).await?) }
     }))
     .await
 }

@@ -91,3 +91,56 @@ async fn manifests_are_skipped_and_bad_objects_store_nothing() {
     assert!(w.gov.period_sources(period()).await.expect("sources").is_empty(), "nothing stored");
     assert!(matches!(handle(&w.gov, &reader, "cur2/", &serde_json::json!({"hello": 1})).await, Err(IngestError::NotAnObjectEvent(_))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_stores_the_athena_answer_once_and_never_over_delivered_cur() {
+    use cur_athena::{AthenaCur, CurTable, RESULT_COLUMNS};
+    use serde_json::json;
+    let w = aws(false).await;
+    let (client, _) = s3().await;
+    let reader = S3Cur::new(client);
+    let b = cur_ingest::Backfill {
+        athena: AthenaCur::new(aws_sdk_athena::Client::new(&moto_config().await), "primary", Some("s3://athena-results/".into())),
+        table: CurTable { database: "cid".into(), table: "cur2".into(), period_column: "billing_period".into(), principal_column: true },
+    };
+    let header = json!({"Data": RESULT_COLUMNS.iter().map(|c| json!({"VarCharValue": c})).collect::<Vec<_>>()});
+    let row = |cells: &[Option<&str>]| json!({"Data": cells.iter().map(|c| c.map_or(json!({}), |v| json!({"VarCharValue": v}))).collect::<Vec<_>>()});
+    let rows = vec![
+        header,
+        row(&[Some("true"), Some("2026-01-05"), Some("111122223333"), Some("AmazonBedrock"), Some("USE1-NovaLite-input-tokens"), Some("InvokeModel"), Some("Usage"), None,
+              Some("arn:aws:sts::111122223333:assumed-role/finops-chat-ab12/app"), None, Some("1000.0000000000"), Some("0.0600000000"), Some("3")]),
+        row(&[Some("false"), None, Some("111122223333"), None, None, None, None, None, None, None, Some("10.0000000000"), Some("12.3400000000"), Some("9")]),
+    ];
+    let endpoint = contract_tests::emulators::required_env(contract_tests::emulators::MOTO_ENV);
+    reqwest_seed(&endpoint, json!({"account_id": "123456789012", "region": "us-east-1", "results": [{"rows": rows, "column_info": []}]})).await;
+    let event = sample_backfill();
+    let out = cur_ingest::handle_with(&w.gov, &reader, "cur2/", Some(&b), &event).await.expect("backfill");
+    assert_eq!(out["stored"], "new");
+    let jan = domain::BillingPeriod::parse("2026-01").expect("period");
+    let facts = w.gov.period_facts(jan).await.expect("facts");
+    assert_eq!(facts.ai.len(), 1);
+    assert_eq!(facts.non_ai.values().map(|m| m.to_string()).collect::<Vec<_>>(), ["$12.34"]);
+    // Without Athena configured, a backfill is refused by name.
+    let err = handle(&w.gov, &reader, "cur2/", &event).await.unwrap_err();
+    assert!(err.to_string().contains("FINOPS_CUR_TABLE"), "{err}");
+    // A period with delivered CUR is never backfilled on top.
+    let dir = tempfile::tempdir().expect("dir");
+    let feb = generated(dir.path(), 13, 500, 0.5);
+    w.gov
+        .store_source_facts(services::governance::SourceFacts { period: period(), source: "s3://cur/feb.parquet", facts: &feb, rows: 500, principal_column: true })
+        .await
+        .expect("store");
+    let feb_event = json!({"backfill": {"period": "2026-02"}});
+    let err = cur_ingest::handle_with(&w.gov, &reader, "cur2/", Some(&b), &feb_event).await.unwrap_err();
+    assert!(err.to_string().contains("count it twice"), "{err}");
+}
+
+fn sample_backfill() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/cur-ingest/backfill.json");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json")
+}
+
+async fn reqwest_seed(endpoint: &str, body: Value) {
+    let res = reqwest::Client::new().post(format!("{endpoint}/moto-api/static/athena/query-results")).json(&body).send().await.expect("seed");
+    assert!(res.status().is_success());
+}
