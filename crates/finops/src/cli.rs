@@ -87,6 +87,16 @@ pub enum Command {
         #[arg(long, default_value_t = 128 * 1024)]
         row_group_rows: usize,
     },
+    /// Print the Athena query that backfills a period's facts (what cur-ingest
+    /// runs on {"backfill": …}), to run or inspect in the Athena console.
+    AthenaSql {
+        #[arg(long)]
+        period: String,
+        #[arg(long, default_value = "cid")]
+        database: String,
+        #[arg(long, default_value = "cur2")]
+        table: String,
+    },
     /// Walk three workloads from request to claim over the local HTTP API, on a
     /// fresh embedded home, and print what happened.
     Demo {

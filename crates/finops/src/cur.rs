@@ -103,7 +103,7 @@ fn cur_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CurError> {
 /// (`BILLING_PERIOD=2026-03`); otherwise `--period`; otherwise the usage days
 /// of its AI rows, when they fall in one month.
 fn period_of(path: &Path, given: Option<BillingPeriod>, facts: &Facts) -> Result<BillingPeriod, String> {
-    let from_path = path.iter().filter_map(|c| c.to_str()?.strip_prefix("BILLING_PERIOD=")).next_back();
+    let from_path = path.parent().into_iter().flat_map(|p| p.iter()).filter_map(|c| c.to_str()?.strip_prefix("BILLING_PERIOD=")).next_back();
     if let Some(p) = from_path {
         return BillingPeriod::parse(p).map_err(|e| e.to_string());
     }

@@ -44,6 +44,15 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::GenCur { rows, ai_share, seed, period, out, import_out, row_group_rows } => {
             emit("gen-cur", cur::gen_cur(rows, ai_share, seed, &period, &out, import_out.as_deref(), row_group_rows))
         }
+        Command::AthenaSql { period, database, table } => emit(
+            "athena-sql",
+            domain::BillingPeriod::parse(&period)
+                .map(|p| {
+                    let t = cur_athena::CurTable { database, table, period_column: "billing_period".into(), principal_column: true };
+                    cur_athena::backfill_sql(&t, p) + "\n"
+                })
+                .map_err(|e| cur::CurError::Input { path: "--period".into(), reason: e.to_string() }),
+        ),
         Command::Doctor => {
             let report = doctor::run(&config).await;
             print!("{}", output::render(&report, cli.format));

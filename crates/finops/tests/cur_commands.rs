@@ -1,0 +1,94 @@
+//! The CUR commands as a user runs them: gen-cur → import → ingest → report
+//! attribution / reconcile, the JSON shapes the issue fixes, re-ingest
+//! changing nothing, and every entry point refusing bad input by name while
+//! keeping what was stored.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+fn finops(home: &Path, args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_finops"));
+    for k in ["FINOPS_HOME", "FINOPS_STORE", "FINOPS_TABLE", "FINOPS_BUS", "FINOPS_EVENT_BUS"] {
+        c.env_remove(k);
+    }
+    c.arg("--home").arg(home).args(args).output().expect("finops runs")
+}
+
+fn ok(out: Output) -> String {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+fn refused(out: Output, code: i32, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(err.contains(needle), "{needle:?} not in {err}");
+}
+
+fn dec(v: &Value) -> Decimal {
+    v.as_str().expect("amounts are decimal strings").parse().expect("decimal")
+}
+
+#[test]
+fn gen_import_ingest_report_and_reconcile() {
+    let dir = tempfile::tempdir().expect("dir");
+    let home = dir.path().join("home");
+    let data = dir.path().join("export/data/BILLING_PERIOD=2026-03");
+    std::fs::create_dir_all(&data).expect("dirs");
+    let file = data.join("part-0.parquet");
+    ok(finops(&home, &["gen-cur", "--rows", "40000", "--ai-share", "0.2", "--seed", "9", "--period", "2026-03", "--out", file.to_str().expect("path")]));
+    ok(finops(&home, &["import", data.join("part-0.import.json").to_str().expect("path")]));
+    let ingested: Value = serde_json::from_str(&ok(finops(&home, &["--format", "json", "ingest", dir.path().join("export").to_str().expect("path")]))).expect("json");
+    assert_eq!(ingested[0]["period"], "2026-03", "the period comes from BILLING_PERIOD=");
+    assert_eq!(ingested[0]["rows"], 40000);
+    assert_eq!(ingested[0]["stored"], "new");
+
+    let report = || -> Value { serde_json::from_str(&ok(finops(&home, &["report", "attribution", "--period", "2026-03", "--format", "json"]))).expect("json") };
+    let r = report();
+    let keys: std::collections::BTreeSet<&str> = r.as_object().expect("object").keys().map(String::as_str).collect();
+    let want = ["period", "total", "ai_total", "attributed", "unattributed", "adjustments", "by_workload", "unattributed_by_reason", "by_account"];
+    assert_eq!(keys, want.into_iter().collect());
+    assert_eq!(dec(&r["attributed"]) + dec(&r["unattributed"]) + dec(&r["adjustments"]), dec(&r["ai_total"]));
+    let sum = |arr: &Value, field: &str| arr.as_array().expect("array").iter().map(|x| dec(&x[field])).sum::<Decimal>();
+    assert_eq!(sum(&r["by_workload"], "cost"), dec(&r["attributed"]));
+    assert_eq!(sum(&r["unattributed_by_reason"], "cost"), dec(&r["unattributed"]));
+    assert_eq!(sum(&r["by_account"], "ai_total"), dec(&r["ai_total"]));
+    assert_eq!(r["by_workload"].as_array().expect("array").len(), 4);
+
+    let rec: Value = serde_json::from_str(&ok(finops(&home, &["report", "reconcile", "--period", "2026-03", "--format", "json"]))).expect("json");
+    assert_eq!(rec["balanced"], true);
+    assert_eq!(sum(&rec["accounts"], "cur_total"), dec(&r["total"]));
+
+    // Re-ingesting the same file changes nothing.
+    let again: Value = serde_json::from_str(&ok(finops(&home, &["--format", "json", "ingest", file.to_str().expect("path")]))).expect("json");
+    assert_eq!(again[0]["stored"], "unchanged");
+    assert_eq!(report(), r);
+
+    let rollup: Value = serde_json::from_str(&ok(finops(&home, &["report", "attribution", "--period", "2026-03", "--view", "hierarchy", "--format", "json"]))).expect("json");
+    assert_eq!(dec(&rollup[0]["cost"]), dec(&r["attributed"]), "E1 carries everything attributed");
+    let legacy: Value = serde_json::from_str(&ok(finops(&home, &["report", "attribution", "--period", "2026-03", "--view", "legacy", "--format", "json"]))).expect("json");
+    assert_eq!(sum(&legacy["by_workload"], "total") + dec(&legacy["unallocated"]), dec(&r["attributed"]) + dec(&r["unattributed"]));
+
+    // Bad input at every entry point: named, exit 2, nothing stored changes.
+    let garbage = dir.path().join("garbage.csv");
+    std::fs::write(&garbage, "hello,world\n1,2\n").expect("write");
+    refused(finops(&home, &["ingest", "--period", "2026-03", garbage.to_str().expect("path")]), 2, "line_item_usage_type");
+    let truncated = dir.path().join("cut.parquet");
+    let bytes = std::fs::read(&file).expect("read");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).expect("write");
+    refused(finops(&home, &["ingest", "--period", "2026-03", truncated.to_str().expect("path")]), 2, "Parquet");
+    refused(finops(&home, &["ingest", dir.path().join("nope").to_str().expect("path")]), 2, "nope");
+    let bad_import = dir.path().join("bad.json");
+    std::fs::write(&bad_import, r#"{"workloads":[{"id":"x","name":"X","node":"ghost","owner":"a@b.c"}]}"#).expect("write");
+    refused(finops(&home, &["import", bad_import.to_str().expect("path")]), 2, "workloads[0].node");
+    std::fs::write(&bad_import, r#"{"claims":[{"workload":"chat","arn":"arn:aws:iam::1:role/x","kind":"iam_role","claimed_at":"2026-03-01"}]}"#).expect("write");
+    refused(finops(&home, &["import", bad_import.to_str().expect("path")]), 2, "claims[0].arn");
+    std::fs::write(&bad_import, r#"{"workloads":[{"id":"y","name":"Y","node":"ai-platform","owner":"a@b.c","monthly_estimate":12.5}]}"#).expect("write");
+    refused(finops(&home, &["import", bad_import.to_str().expect("path")]), 2, "workloads[0].monthly_estimate");
+    refused(finops(&home, &["report", "attribution", "--period", "2026-3"]), 2, "2026-3");
+    refused(finops(&home, &["gen-cur", "--rows", "10", "--ai-share", "1.5", "--out", dir.path().join("x.parquet").to_str().expect("path")]), 2, "--ai-share");
+    assert_eq!(report(), r, "nothing stored changed");
+}
