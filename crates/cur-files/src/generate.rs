@@ -344,12 +344,12 @@ fn batch(schema: &Arc<Schema>, c: &Cols, spec: &Spec) -> Result<RecordBatch, Rea
         product.values().append_value(c.product_name[i]);
         product.keys().append_value("region");
         product.values().append_value(c.region[i]);
-        product.append(true).map_err(|e| crate::parquet_reader::malformed(e))?;
+        product.append(true).map_err(crate::parquet_reader::malformed)?;
         if let Some(ws) = c.workspace[i] {
             tags.keys().append_value("user_claude_workspace");
             tags.values().append_value(ws);
         }
-        tags.append(true).map_err(|e| crate::parquet_reader::malformed(e))?;
+        tags.append(true).map_err(crate::parquet_reader::malformed)?;
     }
     let (product, tags): (ArrayRef, ArrayRef) = (Arc::new(product.finish()), Arc::new(tags.finish()));
     let mut columns = Vec::with_capacity(schema.fields().len());

@@ -17,7 +17,7 @@ impl Governance {
         if actor.persona == domain::Persona::System {
             return Ok(());
         }
-        self.authorize(actor, Action::ViewAttribution, &EntityRef::new("attribution", &period.to_string())).await
+        self.authorize(actor, Action::ViewAttribution, &EntityRef::new("attribution", period.to_string())).await
     }
 
     pub async fn attribution_report(&self, actor: &Actor, period: BillingPeriod) -> Result<AttributionReport> {
