@@ -6,20 +6,23 @@
 //! reader (row groups decoded on several threads) and the asynchronous one the
 //! cur-ingest Lambda drives with ranged GETs.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::Ordering;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float32Type, Float64Type};
-use arrow_array::{Array, ArrayRef, MapArray, RecordBatch, StringArray};
-use arrow_schema::{DataType, Schema};
+use arrow_array::builder::BooleanBuilder;
+use arrow_array::{Array, ArrayRef, BooleanArray, MapArray, RecordBatch, StringArray};
+use arrow_schema::{ArrowError, DataType, Schema};
 use chrono::NaiveDate;
-use domain::cur::facts::{is_ai_row, CurRow, Facts};
+use domain::cur::facts::{is_ai_row, CurRow, Facts, AI_PRODUCT_CODES};
 use domain::Money;
 use domain::AccountId;
 use futures::StreamExt;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowFilter};
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
 use parquet::arrow::ProjectionMask;
 use parquet::errors::ParquetError;
@@ -83,6 +86,9 @@ fn expected(kind: Kind) -> &'static str {
 #[derive(Debug, Clone)]
 pub struct Layout {
     roots: Vec<usize>,
+    /// The columns that decide whether a row can be AI spend, and carry what
+    /// a non-AI row contributes (its account's cost).
+    scan_roots: Vec<usize>,
     pub principal_column: bool,
 }
 
@@ -105,11 +111,32 @@ impl Layout {
             }
         }
         roots.sort_unstable();
-        Ok(Layout { roots, principal_column: schema.index_of(PRINCIPAL).is_ok() })
+        let mut scan_roots: Vec<usize> = SCAN_COLUMNS.iter().filter_map(|c| schema.index_of(c).ok()).collect();
+        scan_roots.sort_unstable();
+        Ok(Layout { roots, scan_roots, principal_column: schema.index_of(PRINCIPAL).is_ok() })
     }
 
     fn mask(&self, meta: &ArrowReaderMetadata) -> ProjectionMask {
         ProjectionMask::roots(meta.parquet_schema(), self.roots.iter().copied())
+    }
+
+    /// Late materialisation: a predicate over the four scan columns settles
+    /// every non-AI row (about 95 % of a bill) on the spot, adding its cost to
+    /// its account; only the rows that can be AI spend are decoded in full.
+    fn filter(&self, meta: &ArrowReaderMetadata, scan: Arc<Mutex<Scan>>) -> RowFilter {
+        let mask = ProjectionMask::roots(meta.parquet_schema(), self.scan_roots.iter().copied());
+        let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
+            let mut st = scan.lock().map_err(|_| ArrowError::ComputeError("scan state poisoned".into()))?;
+            match st.settle(&batch) {
+                Ok(keep) => Ok(keep),
+                Err(e) => {
+                    let message = e.to_string();
+                    st.error = Some(e);
+                    Err(ArrowError::ComputeError(message))
+                }
+            }
+        });
+        RowFilter::new(vec![Box::new(predicate)])
     }
 }
 
@@ -187,6 +214,57 @@ fn day_at(a: &ArrayRef, row: u64, i: usize) -> Result<NaiveDate, ReadError> {
     }
 }
 
+const SCAN_COLUMNS: [&str; 4] = [PRODUCT_CODE, BILLING_ENTITY, ACCOUNT, COST];
+
+/// What the predicate learns about one row group: non-AI cost per account, and
+/// the row numbers of the rows it kept (in order), so errors in the decoded
+/// rows still name their row.
+#[derive(Default)]
+struct Scan {
+    next_row: u64,
+    kept: VecDeque<u64>,
+    non_ai: BTreeMap<AccountId, Money>,
+    error: Option<ReadError>,
+}
+
+impl Scan {
+    fn starting_at(first_row: u64) -> Self {
+        Scan { next_row: first_row, ..Scan::default() }
+    }
+
+    fn settle(&mut self, batch: &RecordBatch) -> Result<BooleanArray, ReadError> {
+        let req = |name: &'static str| text(batch, name)?.ok_or(ReadError::MissingColumn(name));
+        let (code, account) = (req(PRODUCT_CODE)?, req(ACCOUNT)?);
+        let (code, account) = (code.as_string::<i32>(), account.as_string::<i32>());
+        let entity = text(batch, BILLING_ENTITY)?;
+        let entity = entity.as_ref().map(|e| e.as_string::<i32>());
+        let cost = Numbers::of(batch, COST)?;
+        let mut keep = BooleanBuilder::with_capacity(batch.num_rows());
+        for i in 0..batch.num_rows() {
+            let row = self.next_row + i as u64 + 1;
+            let c = str_at(code, i);
+            // A Marketplace row's product name decides; it is read in full.
+            let candidate = AI_PRODUCT_CODES.contains(&c) || entity.is_some_and(|e| str_at(e, i) == "AWS Marketplace");
+            keep.append_value(candidate);
+            if candidate {
+                self.kept.push_back(row);
+                continue;
+            }
+            let acct = str_at(account, i).trim();
+            let amount = Money::new(cost.at(row, COST, i)?);
+            match self.non_ai.get_mut(acct) {
+                Some(total) => *total += amount,
+                None => {
+                    let id = AccountId::parse(acct).map_err(|e| ReadError::BadValue { row, column: ACCOUNT, value: acct.to_owned(), reason: e.rule })?;
+                    self.non_ai.insert(id, amount);
+                }
+            }
+        }
+        self.next_row += batch.num_rows() as u64;
+        Ok(keep.finish())
+    }
+}
+
 /// One value of a `map<string,string>` cell.
 fn map_get(map: Option<&MapArray>, i: usize, keys: &[&str]) -> Option<String> {
     let map = map?;
@@ -199,9 +277,10 @@ fn map_get(map: Option<&MapArray>, i: usize, keys: &[&str]) -> Option<String> {
     keys.iter().find_map(|want| (0..k.len()).find(|&j| k.value(j) == *want && v.is_valid(j)).map(|j| v.value(j).to_owned()))
 }
 
-/// Folds one record batch (rows `first_row + 1 ..`, numbered from 1) into facts.
-/// Non-AI rows only add their cost to their account; AI rows become facts.
-pub fn fold_batch(batch: &RecordBatch, first_row: u64, facts: &mut Facts) -> Result<(), ReadError> {
+/// Folds one record batch into facts; `row_number(i)` is the file row (from 1)
+/// of the batch's row `i`. Non-AI rows only add their cost to their account;
+/// AI rows become facts.
+pub fn fold_batch(batch: &RecordBatch, mut row_number: impl FnMut(usize) -> u64, facts: &mut Facts) -> Result<(), ReadError> {
     let req = |name: &'static str| text(batch, name)?.ok_or(ReadError::MissingColumn(name));
     let (usage_type, account, product_code) = (req(USAGE_TYPE)?, req(ACCOUNT)?, req(PRODUCT_CODE)?);
     let (usage_type, account, product_code) = (usage_type.as_string::<i32>(), account.as_string::<i32>(), product_code.as_string::<i32>());
@@ -213,7 +292,7 @@ pub fn fold_batch(batch: &RecordBatch, first_row: u64, facts: &mut Facts) -> Res
     let product = batch.column_by_name(PRODUCT).map(|c| c.as_map().clone());
     let tags = batch.column_by_name(RESOURCE_TAGS).map(|c| c.as_map().clone());
     for i in 0..batch.num_rows() {
-        let row = first_row + i as u64 + 1;
+        let row = row_number(i);
         let code = str_at(product_code, i);
         let entity = entity.as_ref().map_or("AWS", |e| str_at(e, i));
         let product_name = if entity == "AWS Marketplace" { map_get(product.as_ref(), i, &["product_name"]) } else { None };
@@ -264,6 +343,36 @@ fn row_group_starts(meta: &ArrowReaderMetadata) -> Vec<u64> {
         .collect()
 }
 
+/// The reader's answer for one row group: the kept rows' facts plus what the
+/// scan settled.
+fn finish_group(scan: &Arc<Mutex<Scan>>, facts: &mut Facts) -> Result<(), ReadError> {
+    let mut st = scan.lock().map_err(|_| malformed("scan state poisoned"))?;
+    if let Some(e) = st.error.take() {
+        return Err(e);
+    }
+    for (a, m) in std::mem::take(&mut st.non_ai) {
+        *facts.non_ai.entry(a).or_default() += m;
+    }
+    Ok(())
+}
+
+fn fold_kept(batch: &RecordBatch, scan: &Arc<Mutex<Scan>>, facts: &mut Facts) -> Result<(), ReadError> {
+    let rows: Vec<u64> = {
+        let mut st = scan.lock().map_err(|_| malformed("scan state poisoned"))?;
+        let n = batch.num_rows().min(st.kept.len());
+        st.kept.drain(..n).collect()
+    };
+    fold_batch(batch, |i| rows.get(i).copied().unwrap_or(0), facts)
+}
+
+/// A batch error, or the scan's own error when the predicate stopped the read.
+fn batch_error(scan: &Arc<Mutex<Scan>>, e: impl std::fmt::Display) -> ReadError {
+    match scan.lock().ok().and_then(|mut st| st.error.take()) {
+        Some(own) => own,
+        None => malformed(e),
+    }
+}
+
 /// Reads a Parquet file from disk, `threads` row groups at a time.
 pub fn read_file(path: &Path, threads: usize, progress: &Progress) -> Result<(Facts, ReadStats), ReadError> {
     let file = File::open(path)?;
@@ -272,42 +381,40 @@ pub fn read_file(path: &Path, threads: usize, progress: &Progress) -> Result<(Fa
     let starts = row_group_starts(&meta);
     progress.total.fetch_add(u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0), Ordering::Relaxed);
     let threads = threads.clamp(1, starts.len().max(1));
-    let results: Vec<Result<(Facts, u64), ReadError>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Facts, ReadError>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
                 let (meta, layout, starts) = (&meta, &layout, &starts);
-                scope.spawn(move || -> Result<(Facts, u64), ReadError> {
+                scope.spawn(move || -> Result<Facts, ReadError> {
                     let mut facts = Facts::default();
-                    let mut rows = 0;
                     for rg in (t..starts.len()).step_by(threads) {
+                        let scan = Arc::new(Mutex::new(Scan::starting_at(starts[rg])));
                         let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(File::open(path)?, meta.clone())
                             .with_projection(layout.mask(meta))
+                            .with_row_filter(layout.filter(meta, scan.clone()))
                             .with_row_groups(vec![rg])
                             .with_batch_size(BATCH_ROWS)
-                            .build()?;
-                        let mut first = starts[rg];
+                            .build()
+                            .map_err(|e| batch_error(&scan, e))?;
                         for batch in reader {
-                            let batch = batch.map_err(malformed)?;
-                            fold_batch(&batch, first, &mut facts)?;
-                            first += batch.num_rows() as u64;
-                            rows += batch.num_rows() as u64;
-                            progress.rows.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+                            let batch = batch.map_err(|e| batch_error(&scan, e))?;
+                            fold_kept(&batch, &scan, &mut facts)?;
                         }
+                        finish_group(&scan, &mut facts)?;
+                        progress.rows.fetch_add(u64::try_from(meta.metadata().row_group(rg).num_rows()).unwrap_or(0), Ordering::Relaxed);
                     }
-                    Ok((facts, rows))
+                    Ok(facts)
                 })
             })
             .collect();
         workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err(malformed("a decoding thread panicked")))).collect()
     });
     let mut facts = Facts::default();
-    let mut stats = ReadStats { rows: 0, principal_column: layout.principal_column };
     for r in results {
-        let (f, rows) = r?;
-        facts.merge(&f);
-        stats.rows += rows;
+        facts.merge(&r?);
     }
-    Ok((facts, stats))
+    let rows = u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0);
+    Ok((facts, ReadStats { rows, principal_column: layout.principal_column }))
 }
 
 /// Reads Parquet through an asynchronous ranged reader (an S3 object): the
@@ -319,20 +426,21 @@ where
     let meta = ArrowReaderMetadata::load_async(&mut input, ArrowReaderOptions::new()).await?;
     let layout = Layout::check(meta.schema())?;
     let mut facts = Facts::default();
-    let mut stats = ReadStats { rows: 0, principal_column: layout.principal_column };
     for (rg, start) in row_group_starts(&meta).into_iter().enumerate() {
+        let scan = Arc::new(Mutex::new(Scan::starting_at(start)));
         let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(input.clone(), meta.clone())
             .with_projection(layout.mask(&meta))
+            .with_row_filter(layout.filter(&meta, scan.clone()))
             .with_row_groups(vec![rg])
             .with_batch_size(BATCH_ROWS)
-            .build()?;
-        let mut first = start;
+            .build()
+            .map_err(|e| batch_error(&scan, e))?;
         while let Some(batch) = stream.next().await {
-            let batch = batch?;
-            fold_batch(&batch, first, &mut facts)?;
-            first += batch.num_rows() as u64;
+            let batch = batch.map_err(|e| batch_error(&scan, e))?;
+            fold_kept(&batch, &scan, &mut facts)?;
         }
-        stats.rows = first;
+        finish_group(&scan, &mut facts)?;
     }
-    Ok((facts, stats))
+    let rows = u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0);
+    Ok((facts, ReadStats { rows, principal_column: layout.principal_column }))
 }

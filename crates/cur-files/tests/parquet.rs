@@ -187,3 +187,29 @@ fn a_truncated_file_is_malformed_not_half_read() {
         assert!(matches!(err, ReadError::Malformed { format: "Parquet", .. }), "cut at {cut}: {err}");
     }
 }
+
+#[test]
+fn a_bad_value_is_named_by_its_file_row_in_settled_and_decoded_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    for (bad_at, code) in [(3usize, "AmazonBedrock"), (2, "AmazonEC2")] {
+        let mut accounts = vec!["111122223333"; 4];
+        accounts[bad_at - 1] = "12";
+        let codes = ["AmazonEC2", "AmazonBedrock", code, "AmazonS3"];
+        let codes: Vec<&str> = codes.iter().enumerate().map(|(i, c)| if i == bad_at - 1 { code } else { *c }).collect();
+        let path = dir.path().join(format!("bad{bad_at}.parquet"));
+        write(
+            &path,
+            vec![
+                ("line_item_usage_account_id", s(&accounts)),
+                ("line_item_product_code", s(&codes)),
+                ("line_item_usage_type", s(&["a", "USE1-Claude3Haiku-input-tokens", "USE1-Claude3Haiku-input-tokens", "b"])),
+                ("line_item_usage_start_date", s(&["2026-03-04T00:00:00Z"; 4])),
+                ("line_item_unblended_cost", Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0, 4.0]))),
+            ],
+        );
+        match read_path(&path, 1).unwrap_err() {
+            ReadError::BadValue { row, column: "line_item_usage_account_id", .. } => assert_eq!(row, bad_at as u64, "{code}"),
+            other => panic!("{code}: {other}"),
+        }
+    }
+}
