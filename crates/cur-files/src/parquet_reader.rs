@@ -89,6 +89,10 @@ pub struct Layout {
     /// The columns that decide whether a row can be AI spend, and carry what
     /// a non-AI row contributes (its account's cost).
     scan_roots: Vec<usize>,
+    /// The file's schema with the scan's text columns read as dictionaries:
+    /// CUR writes them dictionary-encoded, so the predicate decides once per
+    /// distinct value instead of once per row, and no string is copied.
+    hint: Arc<Schema>,
     pub principal_column: bool,
 }
 
@@ -113,7 +117,24 @@ impl Layout {
         roots.sort_unstable();
         let mut scan_roots: Vec<usize> = SCAN_COLUMNS.iter().filter_map(|c| schema.index_of(c).ok()).collect();
         scan_roots.sort_unstable();
-        Ok(Layout { roots, scan_roots, principal_column: schema.index_of(PRINCIPAL).is_ok() })
+        let fields: Vec<arrow_schema::FieldRef> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                if [PRODUCT_CODE, BILLING_ENTITY, ACCOUNT].contains(&f.name().as_str()) && f.data_type() == &DataType::Utf8 {
+                    Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))))
+                } else {
+                    f.clone()
+                }
+            })
+            .collect();
+        let hint = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+        Ok(Layout { roots, scan_roots, hint, principal_column: schema.index_of(PRINCIPAL).is_ok() })
+    }
+
+    /// The reader metadata with the dictionary hint applied.
+    fn hinted(&self, meta: &ArrowReaderMetadata) -> Result<ArrowReaderMetadata, ReadError> {
+        Ok(ArrowReaderMetadata::try_new(meta.metadata().clone(), ArrowReaderOptions::new().with_schema(self.hint.clone()))?)
     }
 
     fn mask(&self, meta: &ArrowReaderMetadata) -> ProjectionMask {
@@ -233,35 +254,103 @@ impl Scan {
     }
 
     fn settle(&mut self, batch: &RecordBatch) -> Result<BooleanArray, ReadError> {
-        let req = |name: &'static str| text(batch, name)?.ok_or(ReadError::MissingColumn(name));
-        let (code, account) = (req(PRODUCT_CODE)?, req(ACCOUNT)?);
-        let (code, account) = (code.as_string::<i32>(), account.as_string::<i32>());
-        let entity = text(batch, BILLING_ENTITY)?;
-        let entity = entity.as_ref().map(|e| e.as_string::<i32>());
+        let n = batch.num_rows();
+        let code = Codes::of(batch, PRODUCT_CODE)?.ok_or(ReadError::MissingColumn(PRODUCT_CODE))?;
+        let account = Codes::of(batch, ACCOUNT)?.ok_or(ReadError::MissingColumn(ACCOUNT))?;
+        let entity = Codes::of(batch, BILLING_ENTITY)?;
+        // Decided once per distinct value.
+        let ai_code = code.decide(|c| AI_PRODUCT_CODES.contains(&c));
+        let marketplace = entity.as_ref().map(|e| e.decide(|v| v == "AWS Marketplace"));
         let cost = Numbers::of(batch, COST)?;
-        let mut keep = BooleanBuilder::with_capacity(batch.num_rows());
-        for i in 0..batch.num_rows() {
+        let mut keep = BooleanBuilder::with_capacity(n);
+        // Per distinct account: its total in this batch, summed before the map lookup.
+        let mut per_key: Vec<Option<Money>> = vec![None; account.distinct()];
+        for i in 0..n {
             let row = self.next_row + i as u64 + 1;
-            let c = str_at(code, i);
             // A Marketplace row's product name decides; it is read in full.
-            let candidate = AI_PRODUCT_CODES.contains(&c) || entity.is_some_and(|e| str_at(e, i) == "AWS Marketplace");
+            let candidate = ai_code[code.key(i)] || marketplace.as_ref().zip(entity.as_ref()).is_some_and(|(m, e)| m[e.key(i)]);
             keep.append_value(candidate);
             if candidate {
                 self.kept.push_back(row);
                 continue;
             }
-            let acct = str_at(account, i).trim();
             let amount = Money::new(cost.at(row, COST, i)?);
-            match self.non_ai.get_mut(acct) {
-                Some(total) => *total += amount,
-                None => {
-                    let id = AccountId::parse(acct).map_err(|e| ReadError::BadValue { row, column: ACCOUNT, value: acct.to_owned(), reason: e.rule })?;
-                    self.non_ai.insert(id, amount);
+            let k = account.key(i);
+            if per_key[k].is_none() {
+                let acct = account.value(i).trim();
+                if AccountId::parse(acct).is_err() {
+                    let rule = AccountId::parse(acct).err().map(|e| e.rule).unwrap_or_default();
+                    return Err(ReadError::BadValue { row, column: ACCOUNT, value: acct.to_owned(), reason: rule });
+                }
+            }
+            *per_key[k].get_or_insert(Money::ZERO) += amount;
+        }
+        for (k, total) in per_key.into_iter().enumerate() {
+            if let Some(total) = total {
+                let acct = account.value_of_key(k).trim();
+                match self.non_ai.get_mut(acct) {
+                    Some(t) => *t += total,
+                    None => {
+                        let id = AccountId::parse(acct).map_err(|e| ReadError::BadValue { row: self.next_row, column: ACCOUNT, value: acct.to_owned(), reason: e.rule })?;
+                        self.non_ai.insert(id, total);
+                    }
                 }
             }
         }
-        self.next_row += batch.num_rows() as u64;
+        self.next_row += n as u64;
         Ok(keep.finish())
+    }
+}
+
+/// A text column seen through its dictionary when it has one: `key(i)` is a
+/// small integer per distinct value (the row index itself for plain strings).
+enum Codes {
+    Dict { keys: Vec<usize>, values: StringArray },
+    Plain(StringArray),
+}
+
+impl Codes {
+    fn of(batch: &RecordBatch, name: &str) -> Result<Option<Codes>, ReadError> {
+        let Some(c) = batch.column_by_name(name) else { return Ok(None) };
+        if let Some(d) = c.as_dictionary_opt::<arrow_array::types::Int32Type>() {
+            if let Some(values) = d.values().as_string_opt::<i32>() {
+                let empty = values.len();
+                // Null cells share one extra key whose value is "".
+                let keys = d.keys().iter().map(|k| k.and_then(|k| usize::try_from(k).ok()).unwrap_or(empty)).collect();
+                return Ok(Some(Codes::Dict { keys, values: values.clone() }));
+            }
+        }
+        Ok(text(batch, name)?.map(|a| Codes::Plain(a.as_string::<i32>().clone())))
+    }
+
+    fn distinct(&self) -> usize {
+        match self {
+            Codes::Dict { values, .. } => values.len() + 1,
+            Codes::Plain(a) => a.len(),
+        }
+    }
+
+    fn key(&self, i: usize) -> usize {
+        match self {
+            Codes::Dict { keys, .. } => keys[i],
+            Codes::Plain(_) => i,
+        }
+    }
+
+    fn value_of_key(&self, k: usize) -> &str {
+        match self {
+            Codes::Dict { values, .. } if k < values.len() => str_at(values, k),
+            Codes::Dict { .. } => "",
+            Codes::Plain(a) => str_at(a, k),
+        }
+    }
+
+    fn value(&self, i: usize) -> &str {
+        self.value_of_key(self.key(i))
+    }
+
+    fn decide(&self, f: impl Fn(&str) -> bool) -> Vec<bool> {
+        (0..self.distinct()).map(|k| f(self.value_of_key(k))).collect()
     }
 }
 
@@ -378,6 +467,7 @@ pub fn read_file(path: &Path, threads: usize, progress: &Progress) -> Result<(Fa
     let file = File::open(path)?;
     let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())?;
     let layout = Layout::check(meta.schema())?;
+    let meta = layout.hinted(&meta)?;
     let starts = row_group_starts(&meta);
     progress.total.fetch_add(u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0), Ordering::Relaxed);
     let threads = threads.clamp(1, starts.len().max(1));
@@ -425,6 +515,7 @@ where
 {
     let meta = ArrowReaderMetadata::load_async(&mut input, ArrowReaderOptions::new()).await?;
     let layout = Layout::check(meta.schema())?;
+    let meta = layout.hinted(&meta)?;
     let mut facts = Facts::default();
     for (rg, start) in row_group_starts(&meta).into_iter().enumerate() {
         let scan = Arc::new(Mutex::new(Scan::starting_at(start)));

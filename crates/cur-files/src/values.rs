@@ -21,6 +21,16 @@ pub(crate) fn decimal(row: u64, column: &'static str, raw: &str) -> Result<Decim
 /// shortest decimal that round-trips to the same double (what Athena, DuckDB and
 /// the CSV export print), not the double's exact binary expansion.
 pub(crate) fn decimal_of_double(row: u64, column: &'static str, value: f64) -> Result<Decimal, ReadError> {
+    // Fast path, same answer: below 10,000 a double's spacing is under 1e-12,
+    // so if some decimal with at most 10 places rounds to `value` it is the
+    // only one near it, hence the shortest. `n / 1e10` is correctly rounded
+    // (both exact in f64), so equality proves that decimal rounds to `value`.
+    if value.abs() < 1e4 {
+        let n = (value * 1e10).round();
+        if n / 1e10 == value {
+            return Ok(Decimal::new(n as i64, 10));
+        }
+    }
     if !value.is_finite() {
         return Err(ReadError::BadValue { row, column, value: value.to_string(), reason: "not a finite number".into() });
     }
@@ -49,5 +59,17 @@ mod tests {
             assert_eq!(decimal_of_double(1, "c", f).unwrap(), Decimal::from_str(s).unwrap(), "{f}");
         }
         assert!(decimal_of_double(1, "c", f64::NAN).is_err());
+    }
+
+    proptest::proptest! {
+        /// The fast path gives exactly what the shortest round-trip form gives.
+        #[test]
+        fn the_fast_path_agrees_with_the_shortest_form(units in -9_999_999_999_999i64..9_999_999_999_999, scale in 0u32..14, raw in -1e6f64..1e6f64) {
+            for v in [Decimal::new(units, scale).to_string().parse::<f64>().unwrap(), raw] {
+                let mut buf = ryu::Buffer::new();
+                let shortest = decimal(1, "c", buf.format_finite(v)).unwrap();
+                proptest::prop_assert_eq!(decimal_of_double(1, "c", v).unwrap(), shortest, "{}", v);
+            }
+        }
     }
 }
