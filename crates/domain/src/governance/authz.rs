@@ -112,10 +112,10 @@ mod tests {
         use Persona::*;
         let allowed: &[(Persona, &[Action])] = &[
             (ProductOwner, &[SubmitRequest, ReviseRequest, ClaimRole, ClaimInferenceProfile, ReleaseClaim, Read]),
-            (FinOpsLead, &[ApproveRequest, RejectRequest, AssignGuardrail, AssignWorkspace, ReleaseClaim, ManageHierarchy, Read]),
+            (FinOpsLead, &[ApproveRequest, RejectRequest, AssignGuardrail, AssignWorkspace, ReleaseClaim, ManageHierarchy, ImportState, ViewAttribution, Read]),
             (CloudEngineer, &[WorkTask, Read]),
             (PortfolioOwner, &[Read]),
-            (Finance, &[Read]),
+            (Finance, &[ViewAttribution, Read]),
             (System, &[]),
         ];
         for (persona, actions) in allowed {
