@@ -149,13 +149,11 @@ pub struct AttributionReport {
     pub by_account: Vec<AccountCost>,
 }
 
-pub fn report(period: BillingPeriod, facts: &Facts, attributor: &Attributor) -> AttributionReport {
-    let mut by_workload: BTreeMap<WorkloadId, Money> = BTreeMap::new();
-    let mut by_reason: BTreeMap<Reason, Money> = BTreeMap::new();
-    let mut by_account: BTreeMap<AccountId, AccountCost> = BTreeMap::new();
-    let (mut ai_total, mut attributed, mut unattributed, mut adjustments) = (Money::ZERO, Money::ZERO, Money::ZERO, Money::ZERO);
-    let mut decoded: BTreeMap<&str, Usage> = BTreeMap::new();
-    for (k, v) in facts.ai.iter().filter(|(k, _)| period.contains(k.usage_day)) {
+/// Every AI fact of the period with its attribution outcome. Usage types are
+/// decoded once per distinct string, not once per fact.
+pub fn outcomes<'a>(period: BillingPeriod, facts: &'a Facts, attributor: &'a Attributor) -> impl Iterator<Item = (&'a FactKey, &'a FactValue, Outcome)> + 'a {
+    let mut decoded: BTreeMap<&'a str, Usage> = BTreeMap::new();
+    facts.ai.iter().filter(move |(k, _)| period.contains(k.usage_day)).map(move |(k, v)| {
         let usage = decoded.entry(k.usage_type.as_str()).or_insert_with(|| decode(&k.usage_type).usage);
         let line = AiLine {
             usage_day: k.usage_day,
@@ -166,6 +164,16 @@ pub fn report(period: BillingPeriod, facts: &Facts, attributor: &Attributor) -> 
             principal: k.principal.as_deref(),
             workspace: k.workspace.as_deref(),
         };
+        (k, v, attributor.attribute(&line))
+    })
+}
+
+pub fn report(period: BillingPeriod, facts: &Facts, attributor: &Attributor) -> AttributionReport {
+    let mut by_workload: BTreeMap<WorkloadId, Money> = BTreeMap::new();
+    let mut by_reason: BTreeMap<Reason, Money> = BTreeMap::new();
+    let mut by_account: BTreeMap<AccountId, AccountCost> = BTreeMap::new();
+    let (mut ai_total, mut attributed, mut unattributed, mut adjustments) = (Money::ZERO, Money::ZERO, Money::ZERO, Money::ZERO);
+    for (k, v, outcome) in outcomes(period, facts, attributor) {
         let acct = by_account.entry(k.account.clone()).or_insert_with(|| AccountCost {
             account: k.account.clone(),
             ai_total: Money::ZERO,
@@ -174,7 +182,7 @@ pub fn report(period: BillingPeriod, facts: &Facts, attributor: &Attributor) -> 
         });
         ai_total += v.cost;
         acct.ai_total += v.cost;
-        match attributor.attribute(&line) {
+        match outcome {
             Outcome::Attributed { workload, .. } => {
                 attributed += v.cost;
                 acct.attributed += v.cost;

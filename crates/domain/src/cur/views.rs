@@ -7,9 +7,8 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::attribution::{AiLine, Attributor, Outcome};
-use super::facts::{AttributionReport, Facts};
-use super::usage_type::decode;
+use super::attribution::{Attributor, Outcome};
+use super::facts::{outcomes, AttributionReport, Facts};
 use crate::hierarchy::{Hierarchy, Level};
 use crate::ids::{AccountId, NodeId, WorkloadId};
 use crate::money::Money;
@@ -38,27 +37,6 @@ pub struct Reconciliation {
     pub accounts: Vec<AccountReconciliation>,
 }
 
-fn outcome(facts: &Facts, period: BillingPeriod, attributor: &Attributor) -> Vec<(AccountId, Money, Outcome)> {
-    facts
-        .ai
-        .iter()
-        .filter(|(k, _)| period.contains(k.usage_day))
-        .map(|(k, v)| {
-            let usage = decode(&k.usage_type).usage;
-            let line = AiLine {
-                usage_day: k.usage_day,
-                line_item_type: &k.line_item_type,
-                operation: &k.operation,
-                usage: &usage,
-                resource_id: k.resource_id.as_deref(),
-                principal: k.principal.as_deref(),
-                workspace: k.workspace.as_deref(),
-            };
-            (k.account.clone(), v.cost, attributor.attribute(&line))
-        })
-        .collect()
-}
-
 /// Per account: the CUR total equals attributed + unattributed + adjustments +
 /// non-AI. The CUR total is summed from the facts' own cost column, the parts
 /// from attribution's outcomes, so a rule that lost or double-counted a line
@@ -81,12 +59,12 @@ pub fn reconcile(period: BillingPeriod, facts: &Facts, attributor: &Attributor) 
         e.total += *m;
         e.non_ai += *m;
     }
-    for (account, cost, o) in outcome(facts, period, attributor) {
-        let e = by.entry(account).or_default();
+    for (k, v, o) in outcomes(period, facts, attributor) {
+        let e = by.entry(k.account.clone()).or_default();
         match o {
-            Outcome::Attributed { .. } => e.attributed += cost,
-            Outcome::Unattributed { .. } => e.unattributed += cost,
-            Outcome::Adjustment => e.adjustments += cost,
+            Outcome::Attributed { .. } => e.attributed += v.cost,
+            Outcome::Unattributed { .. } => e.unattributed += v.cost,
+            Outcome::Adjustment => e.adjustments += v.cost,
         }
     }
     let accounts: Vec<AccountReconciliation> = by
@@ -165,10 +143,10 @@ pub fn legacy_split(
 ) -> LegacyView {
     let mut attributed: BTreeMap<WorkloadId, Money> = BTreeMap::new();
     let mut shared: BTreeMap<AccountId, Money> = BTreeMap::new();
-    for (account, cost, o) in outcome(facts, period, attributor) {
+    for (k, v, o) in outcomes(period, facts, attributor) {
         match o {
-            Outcome::Attributed { workload, .. } => *attributed.entry(workload).or_default() += cost,
-            Outcome::Unattributed { .. } => *shared.entry(account).or_default() += cost,
+            Outcome::Attributed { workload, .. } => *attributed.entry(workload).or_default() += v.cost,
+            Outcome::Unattributed { .. } => *shared.entry(k.account.clone()).or_default() += v.cost,
             Outcome::Adjustment => {}
         }
     }
@@ -186,17 +164,15 @@ pub fn legacy_split(
         let share = (amount.amount() / n).trunc_with_scale(2);
         let mut rest = amount.amount() - share * n;
         let cent = if rest.is_sign_negative() { Decimal::new(-1, 2) } else { Decimal::new(1, 2) };
-        for w in ws {
+        for w in &ws {
             let extra = if (rest.abs() >= cent.abs()) && !rest.is_zero() { cent } else { Decimal::ZERO };
             rest -= extra;
-            *split.entry(w.clone()).or_default() += Money::new(share + extra);
+            *split.entry((*w).clone()).or_default() += Money::new(share + extra);
         }
         // Sub-cent remainders (amounts with more than two places) go to the last
         // workload in id order, so nothing is lost.
-        if !rest.is_zero() {
-            if let Some(last) = workloads_by_account.get(&account).and_then(|v| v.iter().max()) {
-                *split.entry(last.clone()).or_default() += Money::new(rest);
-            }
+        if let Some(last) = ws.last().filter(|_| !rest.is_zero()) {
+            *split.entry((*last).clone()).or_default() += Money::new(rest);
         }
     }
     let ids: std::collections::BTreeSet<WorkloadId> = attributed.keys().chain(split.keys()).cloned().collect();
