@@ -101,13 +101,18 @@ impl Facts {
         v.rows += 1;
     }
 
+    /// Adds one aggregated fact (from another source, or a stored chunk).
+    pub fn add_fact(&mut self, key: FactKey, value: FactValue) {
+        let e = self.ai.entry(key).or_default();
+        e.usage_amount += value.usage_amount;
+        e.cost += value.cost;
+        e.rows += value.rows;
+    }
+
     /// Adds another source's facts (a month is the merge of its files' facts).
     pub fn merge(&mut self, other: &Facts) {
         for (k, v) in &other.ai {
-            let e = self.ai.entry(k.clone()).or_default();
-            e.usage_amount += v.usage_amount;
-            e.cost += v.cost;
-            e.rows += v.rows;
+            self.add_fact(k.clone(), *v);
         }
         for (a, m) in &other.non_ai {
             *self.non_ai.entry(a.clone()).or_default() += *m;

@@ -13,12 +13,12 @@ use chrono::{DateTime, Utc};
 use domain::cur::facts::{FactKey, FactValue, Facts};
 use domain::{AccountId, BillingPeriod, EntityRef, Money};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 use super::{decode, encode, events, get_typed, put_new, put_over, Governance, GovernanceError, Result};
-use crate::ports::store::{ItemData, ItemKey, SkRange};
+use crate::ports::store::{Attributes, Condition, ItemData, ItemKey, SkRange};
 
 /// Serialised facts per chunk item: well inside DynamoDB's 400 KB item limit.
 const CHUNK_BYTES: usize = 256 * 1024;
@@ -86,24 +86,35 @@ pub struct SourceFacts<'a> {
     pub principal_column: bool,
 }
 
-fn chunked(facts: &Facts) -> Result<Vec<String>> {
+/// The facts as chunk items' attributes, each `{"facts": [[key, value], …]}`
+/// under `CHUNK_BYTES` of JSON, and the digest of that JSON (which is what a
+/// re-delivery is compared by). Each fact is serialised once.
+fn chunked(facts: &Facts) -> Result<(Vec<Attributes>, String)> {
+    let internal = |e: serde_json::Error| GovernanceError::Internal(e.to_string());
+    let mut hasher = Sha256::new();
     let mut out = Vec::new();
-    let mut current: Vec<(&FactKey, &FactValue)> = Vec::new();
+    let mut current: Vec<Value> = Vec::new();
     let mut size = 0;
-    for (k, v) in &facts.ai {
-        let entry = serde_json::to_string(&(k, v)).map_err(|e| GovernanceError::Internal(e.to_string()))?;
-        if size + entry.len() > CHUNK_BYTES && !current.is_empty() {
-            out.push(serde_json::to_string(&json!({ "facts": current })).map_err(|e| GovernanceError::Internal(e.to_string()))?);
-            current.clear();
+    let flush = |current: &mut Vec<Value>, out: &mut Vec<Attributes>| {
+        let mut attrs = Attributes::new();
+        attrs.insert("facts".into(), Value::Array(std::mem::take(current)));
+        out.push(attrs);
+    };
+    for entry in &facts.ai {
+        let text = serde_json::to_string(&entry).map_err(internal)?;
+        hasher.update(text.as_bytes());
+        if size + text.len() > CHUNK_BYTES && !current.is_empty() {
+            flush(&mut current, &mut out);
             size = 0;
         }
-        size += entry.len() + 1;
-        current.push((k, v));
+        size += text.len() + 1;
+        current.push(serde_json::from_str(&text).map_err(internal)?);
     }
     if !current.is_empty() {
-        out.push(serde_json::to_string(&json!({ "facts": current })).map_err(|e| GovernanceError::Internal(e.to_string()))?);
+        flush(&mut current, &mut out);
     }
-    Ok(out)
+    hasher.update(serde_json::to_string(&facts.non_ai).map_err(internal)?.as_bytes());
+    Ok((out, hex(&hasher.finalize())))
 }
 
 impl Governance {
@@ -115,13 +126,7 @@ impl Governance {
         if source.trim().is_empty() {
             return Err(GovernanceError::invalid("source", "is required"));
         }
-        let chunks = chunked(facts)?;
-        let mut hasher = Sha256::new();
-        for c in &chunks {
-            hasher.update(c.as_bytes());
-        }
-        hasher.update(serde_json::to_string(&facts.non_ai).map_err(|e| GovernanceError::Internal(e.to_string()))?.as_bytes());
-        let digest = hex(&hasher.finalize());
+        let (chunks, digest) = chunked(facts)?;
         let manifest_key = ItemKey::new(period_pk(period), format!("SRC#{}", source_key(source)));
         let existing: Option<(SourceManifest, u64)> = get_typed(self.store.as_ref(), manifest_key.clone()).await?;
         if let Some((m, _)) = &existing {
@@ -131,18 +136,15 @@ impl Governance {
         }
         let generation = self.ids.next_id();
         let pk = chunks_pk(period, source, &generation);
-        for (i, c) in chunks.iter().enumerate() {
-            let attrs = match serde_json::from_str(c) {
-                Ok(serde_json::Value::Object(m)) => m,
-                _ => return Err(GovernanceError::Internal("facts chunk did not serialise to an object".into())),
-            };
-            self.store.put(ItemData::new(ItemKey::new(pk.as_str(), format!("C#{i:06}")), attrs), crate::ports::store::Condition::MustNotExist).await?;
+        let chunk_count = u32::try_from(chunks.len()).map_err(|_| GovernanceError::Internal("too many chunks".into()))?;
+        for (i, attrs) in chunks.into_iter().enumerate() {
+            self.store.put(ItemData::new(ItemKey::new(pk.as_str(), format!("C#{i:06}")), attrs), Condition::MustNotExist).await?;
         }
         let manifest = SourceManifest {
             period,
             source: source.to_owned(),
             generation,
-            chunks: u32::try_from(chunks.len()).map_err(|_| GovernanceError::Internal("too many chunks".into()))?,
+            chunks: chunk_count,
             rows,
             ai_facts: facts.ai.len() as u64,
             non_ai: facts.non_ai.clone(),
@@ -193,13 +195,15 @@ impl Governance {
             if items.len() != m.chunks as usize {
                 return Err(GovernanceError::Internal(format!("{}: {} of {} facts chunks found", m.source, items.len(), m.chunks)));
             }
-            let mut source = Facts::default();
             for i in &items {
                 let chunk: Chunk = decode(&i.attrs)?;
-                source.ai.extend(chunk.facts);
+                for (k, v) in chunk.facts {
+                    facts.add_fact(k, v);
+                }
             }
-            source.non_ai = m.non_ai.clone();
-            facts.merge(&source);
+            for (a, cost) in m.non_ai {
+                *facts.non_ai.entry(a).or_default() += cost;
+            }
         }
         Ok(facts)
     }
