@@ -263,8 +263,9 @@ impl Scan {
         let marketplace = entity.as_ref().map(|e| e.decide(|v| v == "AWS Marketplace"));
         let cost = Numbers::of(batch, COST)?;
         let mut keep = BooleanBuilder::with_capacity(n);
-        // Per distinct account: its total in this batch, summed before the map lookup.
-        let mut per_key: Vec<Option<Money>> = vec![None; account.distinct()];
+        // Per distinct account: its id (checked where first seen) and its total
+        // in this batch, summed before the map lookup.
+        let mut per_key: Vec<Option<(AccountId, Money)>> = vec![None; account.distinct()];
         for i in 0..n {
             let row = self.next_row + i as u64 + 1;
             // A Marketplace row's product name decides; it is read in full.
@@ -275,27 +276,16 @@ impl Scan {
                 continue;
             }
             let amount = Money::new(cost.at(row, COST, i)?);
-            let k = account.key(i);
-            if per_key[k].is_none() {
-                let acct = account.value(i).trim();
-                if AccountId::parse(acct).is_err() {
-                    let rule = AccountId::parse(acct).err().map(|e| e.rule).unwrap_or_default();
-                    return Err(ReadError::BadValue { row, column: ACCOUNT, value: acct.to_owned(), reason: rule });
-                }
+            let slot = &mut per_key[account.key(i)];
+            if slot.is_none() {
+                *slot = Some((account_id(account.value(i), row)?, Money::ZERO));
             }
-            *per_key[k].get_or_insert(Money::ZERO) += amount;
+            if let Some((_, total)) = slot {
+                *total += amount;
+            }
         }
-        for (k, total) in per_key.into_iter().enumerate() {
-            if let Some(total) = total {
-                let acct = account.value_of_key(k).trim();
-                match self.non_ai.get_mut(acct) {
-                    Some(t) => *t += total,
-                    None => {
-                        let id = AccountId::parse(acct).map_err(|e| ReadError::BadValue { row: self.next_row, column: ACCOUNT, value: acct.to_owned(), reason: e.rule })?;
-                        self.non_ai.insert(id, total);
-                    }
-                }
-            }
+        for (id, total) in per_key.into_iter().flatten() {
+            *self.non_ai.entry(id).or_default() += total;
         }
         self.next_row += n as u64;
         Ok(keep.finish())
@@ -354,6 +344,12 @@ impl Codes {
     }
 }
 
+/// An account id cell, or the error naming its row.
+fn account_id(raw: &str, row: u64) -> Result<AccountId, ReadError> {
+    let acct = raw.trim();
+    AccountId::parse(acct).map_err(|e| ReadError::BadValue { row, column: ACCOUNT, value: acct.to_owned(), reason: e.rule })
+}
+
 /// One value of a `map<string,string>` cell.
 fn map_get(map: Option<&MapArray>, i: usize, keys: &[&str]) -> Option<String> {
     let map = map?;
@@ -385,14 +381,13 @@ pub fn fold_batch(batch: &RecordBatch, mut row_number: impl FnMut(usize) -> u64,
         let code = str_at(product_code, i);
         let entity = entity.as_ref().map_or("AWS", |e| str_at(e, i));
         let product_name = if entity == "AWS Marketplace" { map_get(product.as_ref(), i, &["product_name"]) } else { None };
-        let acct = str_at(account, i).trim();
-        let account_id = || AccountId::parse(acct).map_err(|e| ReadError::BadValue { row, column: ACCOUNT, value: acct.to_owned(), reason: e.rule });
+        let acct = str_at(account, i);
         let c = cost.at(row, COST, i)?;
         if !is_ai_row(code, entity, product_name.as_deref().unwrap_or("")) {
-            match facts.non_ai.get_mut(acct) {
+            match facts.non_ai.get_mut(acct.trim()) {
                 Some(total) => *total += Money::new(c),
                 None => {
-                    facts.non_ai.insert(account_id()?, Money::new(c));
+                    facts.non_ai.insert(account_id(acct, row)?, Money::new(c));
                 }
             }
             continue;
@@ -401,7 +396,7 @@ pub fn fold_batch(batch: &RecordBatch, mut row_number: impl FnMut(usize) -> u64,
         let get = |a: &Option<StringArray>| a.as_ref().map(|a| str_at(a, i).to_owned());
         facts.add(CurRow {
             usage_day,
-            account: account_id()?,
+            account: account_id(acct, row)?,
             product_code: code.to_owned(),
             billing_entity: entity.to_owned(),
             product_name: product_name.unwrap_or_default(),
