@@ -11,7 +11,6 @@
 //! returns a list. Amounts are summed as DECIMAL(38,10): CUR's doubles carry at
 //! most 10 decimal places, so the sums are exact.
 
-use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -148,13 +147,6 @@ pub fn facts_from_rows(rows: impl IntoIterator<Item = Vec<Option<String>>>) -> R
         v.cost += cost;
         v.rows += rows;
     }
-    // Decimal sums carry the query's scale (…0000); facts compare by value.
-    for v in facts.ai.values_mut() {
-        v.usage_amount = v.usage_amount.normalize();
-        v.cost = Money::new(v.cost.amount().normalize());
-    }
-    let normalized: BTreeMap<_, _> = facts.non_ai.into_iter().map(|(a, m)| (a, Money::new(m.amount().normalize()))).collect();
-    facts.non_ai = normalized;
     Ok(facts)
 }
 

@@ -71,13 +71,6 @@ pub struct ReadStats {
     pub principal_column: bool,
 }
 
-impl ReadStats {
-    pub fn merge(&mut self, other: ReadStats) {
-        self.rows += other.rows;
-        self.principal_column |= other.principal_column;
-    }
-}
-
 /// The formats a CUR object comes in, told from its first bytes (not its name:
 /// Data Exports names are not a contract, magic numbers are).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -111,9 +111,10 @@ fn period_of(path: &Path, given: Option<BillingPeriod>, facts: &Facts) -> Result
         return Ok(p);
     }
     let periods: std::collections::BTreeSet<BillingPeriod> = facts.ai.keys().map(|k| BillingPeriod::of(k.usage_day)).collect();
-    match periods.len() {
-        1 => Ok(*periods.iter().next().unwrap_or(&BillingPeriod::of(chrono::Utc::now().date_naive()))),
-        0 => Err("has no AI rows to tell its billing period from; pass --period YYYY-MM".into()),
+    let mut months = periods.iter();
+    match (months.next(), months.next()) {
+        (Some(p), None) => Ok(*p),
+        (None, _) => Err("has no AI rows to tell its billing period from; pass --period YYYY-MM".into()),
         _ => Err(format!("spans billing periods {periods:?}; pass --period YYYY-MM")),
     }
 }
