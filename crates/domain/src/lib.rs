@@ -12,6 +12,7 @@ mod period;
 mod hierarchy;
 mod actor;
 mod audit;
+pub mod analytics;
 pub mod cur;
 pub mod governance;
 

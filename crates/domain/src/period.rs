@@ -130,8 +130,22 @@ impl IsoWeek {
         Self { monday: self.monday.checked_sub_days(Days::new(7)).unwrap_or(self.monday) }
     }
 
+    pub fn next(self) -> Self {
+        Self { monday: self.monday.checked_add_days(Days::new(7)).unwrap_or(self.monday) }
+    }
+
     pub fn contains(self, date: NaiveDate) -> bool {
         Self::of(date) == self
+    }
+
+    /// The billing periods the week touches (two when it crosses a month end).
+    pub fn periods(self) -> Vec<BillingPeriod> {
+        let (a, b) = (BillingPeriod::of(self.monday), BillingPeriod::of(self.sunday()));
+        if a == b {
+            vec![a]
+        } else {
+            vec![a, b]
+        }
     }
 
     fn iso(self) -> ChronoIsoWeek {

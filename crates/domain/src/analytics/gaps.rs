@@ -1,0 +1,571 @@
+//! Allocation gaps (PRODUCT.md "Allocation gaps"): spend nobody can own, found
+//! from attribution's reasons and the governance state, each with a lifecycle.
+//!
+//! A gap is identified by its billing period, scenario and key, so detecting the
+//! same month again finds the same gaps: their state (Actioned, the history) is
+//! kept, a gap whose condition no longer holds is Resolved automatically, and a
+//! Resolved gap that reappears is reopened with its history. Nothing is deleted.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::actor::{Actor, Persona};
+use crate::arn::Principal;
+use crate::cur::attribution::{Attributor, Outcome, Reason};
+use crate::cur::facts::{outcomes, Facts};
+use crate::cur::usage_type::{decode, Location, Usage};
+use crate::governance::approval::ModelApprovalScope;
+use crate::governance::catalog::PriceCatalog;
+use crate::governance::request::{BusinessCase, ValueType};
+use crate::ids::{AccountId, Region, UserId, WorkloadId};
+use crate::money::Money;
+use crate::period::BillingPeriod;
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scenario {
+    AttributionNotEnabled,
+    UnattributedSpend,
+    NoBudgetAllocation,
+    OutOfBudgetScope,
+    UnclaimedWorkload,
+    UnallocatedGuardrailCost,
+    MissingBusinessCase,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 7] = [
+        Scenario::AttributionNotEnabled,
+        Scenario::UnattributedSpend,
+        Scenario::NoBudgetAllocation,
+        Scenario::OutOfBudgetScope,
+        Scenario::UnclaimedWorkload,
+        Scenario::UnallocatedGuardrailCost,
+        Scenario::MissingBusinessCase,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AttributionNotEnabled => "attribution_not_enabled",
+            Self::UnattributedSpend => "unattributed_spend",
+            Self::NoBudgetAllocation => "no_budget_allocation",
+            Self::OutOfBudgetScope => "out_of_budget_scope",
+            Self::UnclaimedWorkload => "unclaimed_workload",
+            Self::UnallocatedGuardrailCost => "unallocated_guardrail_cost",
+            Self::MissingBusinessCase => "missing_business_case",
+        }
+    }
+
+    /// The inline actions that fix this kind of gap (besides Resolve and Recall,
+    /// which every gap has).
+    pub fn actions(self) -> &'static [GapAction] {
+        use GapAction::*;
+        match self {
+            Self::AttributionNotEnabled => &[GuidedSetup],
+            Self::UnattributedSpend => &[CreateRequest],
+            Self::NoBudgetAllocation => &[Approve, Block],
+            Self::OutOfBudgetScope => &[AddScope, Block],
+            Self::UnclaimedWorkload => &[NotifyOwner],
+            Self::UnallocatedGuardrailCost => &[AssignToWorkload],
+            Self::MissingBusinessCase => &[RequestBusinessCase],
+        }
+    }
+}
+
+impl std::fmt::Display for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a gap stands. Recalling a decision sends it back to Active.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum GapStatus {
+    Active,
+    Actioned,
+    Resolved,
+}
+
+impl GapStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::Actioned => "Actioned",
+            Self::Resolved => "Resolved",
+        }
+    }
+}
+
+/// A FinOps Lead's inline action on a gap.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapAction {
+    /// The CUR 2.0 export steps that turn on IAM principal data.
+    GuidedSetup,
+    /// A Business Request pre-filled for a dedicated role, for the owner to complete.
+    CreateRequest,
+    /// Approve the usage: a request pre-filled with the model, account and region.
+    Approve,
+    /// Block the model in that account and region.
+    Block,
+    /// Extend the model's ModelApprovalScope to the account and region.
+    AddScope,
+    /// Tell the Product Owner whose workflow built the role to claim it.
+    NotifyOwner,
+    /// Claim the guardrail for a workload.
+    AssignToWorkload,
+    /// Ask the workload's owner for a business case.
+    RequestBusinessCase,
+    /// Close the gap by decision (the condition may still hold).
+    Resolve,
+    /// Revisit a decision: back to Active.
+    Recall,
+}
+
+impl GapAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GuidedSetup => "guided_setup",
+            Self::CreateRequest => "create_request",
+            Self::Approve => "approve",
+            Self::Block => "block",
+            Self::AddScope => "add_scope",
+            Self::NotifyOwner => "notify_owner",
+            Self::AssignToWorkload => "assign_to_workload",
+            Self::RequestBusinessCase => "request_business_case",
+            Self::Resolve => "resolve",
+            Self::Recall => "recall",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(Value::String(s.to_owned())).ok()
+    }
+}
+
+/// What the gap is about, for its actions (which request to pre-fill, whom to notify).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GapContext {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<Region>,
+    /// The model id when the catalogue knows the CUR model token, else the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The principal's IAM ARN (sessions resolved to their role).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardrail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<UserId>,
+    /// Accounts and regions seen (a principal's spend may span several).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountId>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<Region>,
+}
+
+/// One detection's finding: the condition holds for this key, with this spend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    pub scenario: Scenario,
+    pub key: String,
+    pub spend: Money,
+    pub first_seen: NaiveDate,
+    pub last_seen: NaiveDate,
+    pub context: GapContext,
+}
+
+/// One step of a gap's history (also written as an audit record).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GapEntry {
+    pub at: DateTime<Utc>,
+    pub actor: UserId,
+    pub persona: Persona,
+    /// `detected`, `auto_resolved`, `reopened`, or an action's name.
+    pub action: String,
+    pub from: Option<GapStatus>,
+    pub to: GapStatus,
+    pub rationale: Option<String>,
+    /// What the action did (the request it created, the claim, the setup steps).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Value>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    pub id: String,
+    pub period: BillingPeriod,
+    pub scenario: Scenario,
+    pub key: String,
+    pub spend: Money,
+    pub first_seen: NaiveDate,
+    pub last_seen: NaiveDate,
+    pub status: GapStatus,
+    pub context: GapContext,
+    pub history: Vec<GapEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GapError {
+    #[error("a rationale is required")]
+    RationaleRequired,
+    #[error("{action} does not apply to a {scenario} gap; it takes {allowed}")]
+    NotForScenario { action: &'static str, scenario: Scenario, allowed: String },
+    #[error("gap {id} is {status}; {action} needs it {needs}")]
+    WrongStatus { id: String, status: &'static str, action: &'static str, needs: &'static str },
+}
+
+/// A stable id: the same period, scenario and key always give the same id (FNV-1a,
+/// chosen because it is tiny, fixed forever and needs no dependency).
+pub fn gap_id(period: BillingPeriod, scenario: Scenario, key: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in scenario.as_str().bytes().chain([0u8]).chain(key.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("gap-{}-{h:016x}", period.to_string().replace('-', ""))
+}
+
+/// The period a gap id belongs to (`gap-202603-…` → 2026-03).
+pub fn period_of_gap_id(id: &str) -> Option<BillingPeriod> {
+    let rest = id.strip_prefix("gap-")?;
+    let (ym, hash) = rest.split_once('-')?;
+    if ym.len() != 6 || hash.len() != 16 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    BillingPeriod::parse(&format!("{}-{}", &ym[..4], &ym[4..])).ok()
+}
+
+fn system_entry(at: DateTime<Utc>, action: &str, from: Option<GapStatus>, to: GapStatus, rationale: &str) -> GapEntry {
+    GapEntry {
+        at,
+        actor: UserId::parse("gap-detector").unwrap_or_else(|_| UserId::parse("system").expect("valid user id")),
+        persona: Persona::System,
+        action: action.into(),
+        from,
+        to,
+        rationale: Some(rationale.into()),
+        outcome: None,
+    }
+}
+
+impl Gap {
+    pub fn open(period: BillingPeriod, obs: Observation, at: DateTime<Utc>) -> Self {
+        Self {
+            id: gap_id(period, obs.scenario, &obs.key),
+            period,
+            scenario: obs.scenario,
+            key: obs.key,
+            spend: obs.spend,
+            first_seen: obs.first_seen,
+            last_seen: obs.last_seen,
+            status: GapStatus::Active,
+            context: obs.context,
+            history: vec![system_entry(at, "detected", None, GapStatus::Active, "condition holds")],
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.status != GapStatus::Resolved
+    }
+
+    /// The condition holds (again): figures refreshed; a Resolved gap reopens.
+    /// Returns whether anything changed.
+    pub fn observe(&mut self, obs: Observation, at: DateTime<Utc>) -> bool {
+        let before = self.clone();
+        self.spend = obs.spend;
+        self.first_seen = obs.first_seen;
+        self.last_seen = obs.last_seen;
+        self.context = obs.context;
+        if self.status == GapStatus::Resolved {
+            self.history.push(system_entry(at, "reopened", Some(GapStatus::Resolved), GapStatus::Active, "condition holds again"));
+            self.status = GapStatus::Active;
+        }
+        *self != before
+    }
+
+    /// The condition no longer holds. Returns whether the gap changed.
+    pub fn auto_resolve(&mut self, at: DateTime<Utc>) -> bool {
+        if self.status == GapStatus::Resolved {
+            return false;
+        }
+        self.history.push(system_entry(at, "auto_resolved", Some(self.status), GapStatus::Resolved, "condition no longer holds"));
+        self.status = GapStatus::Resolved;
+        true
+    }
+
+    /// Checks that `action` may be taken now, before it is carried out.
+    pub fn check(&self, action: GapAction, rationale: &str) -> Result<(), GapError> {
+        if rationale.trim().is_empty() {
+            return Err(GapError::RationaleRequired);
+        }
+        let wrong = |needs| GapError::WrongStatus { id: self.id.clone(), status: self.status.as_str(), action: action.as_str(), needs };
+        match action {
+            GapAction::Recall if self.status == GapStatus::Active => Err(wrong("Actioned or Resolved")),
+            GapAction::Recall => Ok(()),
+            _ if self.status == GapStatus::Resolved => Err(wrong("Active or Actioned (recall it first)")),
+            GapAction::Resolve => Ok(()),
+            a if !self.scenario.actions().contains(&a) => Err(GapError::NotForScenario {
+                action: a.as_str(),
+                scenario: self.scenario,
+                allowed: self.scenario.actions().iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", "),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records an action the FinOps Lead took (after it was carried out).
+    pub fn apply(&mut self, action: GapAction, actor: &Actor, rationale: &str, at: DateTime<Utc>, outcome: Option<Value>) -> Result<(), GapError> {
+        self.check(action, rationale)?;
+        let to = match action {
+            GapAction::Recall => GapStatus::Active,
+            GapAction::Resolve => GapStatus::Resolved,
+            _ => GapStatus::Actioned,
+        };
+        self.history.push(GapEntry {
+            at,
+            actor: actor.user.clone(),
+            persona: actor.persona,
+            action: action.as_str().into(),
+            from: Some(self.status),
+            to,
+            rationale: Some(rationale.trim().to_owned()),
+            outcome,
+        });
+        self.status = to;
+        Ok(())
+    }
+}
+
+/// Re-detection: the gaps of a period that changed (new, refreshed, reopened or
+/// auto-resolved). Unchanged gaps are not returned, so a repeat detection writes
+/// nothing.
+pub fn reconcile(period: BillingPeriod, existing: &[Gap], observed: Vec<Observation>, at: DateTime<Utc>) -> Vec<Gap> {
+    let mut by_id: BTreeMap<String, Gap> = existing.iter().map(|g| (g.id.clone(), g.clone())).collect();
+    let mut seen = BTreeSet::new();
+    let mut changed = Vec::new();
+    for obs in observed {
+        let id = gap_id(period, obs.scenario, &obs.key);
+        seen.insert(id.clone());
+        match by_id.remove(&id) {
+            Some(mut g) => {
+                if g.observe(obs, at) {
+                    changed.push(g);
+                }
+            }
+            None => changed.push(Gap::open(period, obs, at)),
+        }
+    }
+    for (id, mut g) in by_id {
+        if !seen.contains(&id) && g.auto_resolve(at) {
+            changed.push(g);
+        }
+    }
+    changed
+}
+
+/// A workload as gap detection needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkloadFacts {
+    pub id: WorkloadId,
+    pub owner: UserId,
+    /// The earliest claim date of its anchors, if any was ever claimed.
+    pub claimed_since: Option<NaiveDate>,
+    pub has_estimate: bool,
+    pub business_case: Option<BusinessCase>,
+}
+
+/// Everything detection reads.
+pub struct DetectionInput<'a> {
+    pub period: BillingPeriod,
+    pub facts: &'a Facts,
+    pub attributor: &'a Attributor,
+    pub scopes: &'a [ModelApprovalScope],
+    pub catalog: &'a PriceCatalog,
+    pub workloads: &'a [WorkloadFacts],
+    /// The day detection runs (the last day seen for a gap without spend).
+    pub as_of: NaiveDate,
+}
+
+#[derive(Default)]
+struct Acc {
+    spend: Money,
+    first: Option<NaiveDate>,
+    last: Option<NaiveDate>,
+    context: GapContext,
+    accounts: BTreeSet<AccountId>,
+    regions: BTreeSet<Region>,
+}
+
+impl Acc {
+    fn add(&mut self, day: NaiveDate, cost: Money, account: &AccountId, region: Option<&Region>) {
+        self.spend += cost;
+        self.first = Some(self.first.map_or(day, |f| f.min(day)));
+        self.last = Some(self.last.map_or(day, |l| l.max(day)));
+        self.accounts.insert(account.clone());
+        if let Some(r) = region {
+            self.regions.insert(r.clone());
+        }
+    }
+}
+
+/// The model a token usage names: the catalogue's model id when it knows the CUR
+/// token, else the token itself.
+fn model_name(catalog: &PriceCatalog, usage: &Usage) -> Option<String> {
+    match usage {
+        Usage::Tokens { model, .. } | Usage::SearchUnits { model } => {
+            Some(catalog.by_cur_token(model).map_or_else(|| model.clone(), |m| m.model_id.to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// The seven scenarios' findings for one period.
+pub fn detect(input: &DetectionInput) -> Vec<Observation> {
+    let mut acc: BTreeMap<(Scenario, String), Acc> = BTreeMap::new();
+    let mut attributed: BTreeMap<WorkloadId, Acc> = BTreeMap::new();
+    // Scopes by the base model they approve.
+    let mut scoped: BTreeMap<&str, Vec<&ModelApprovalScope>> = BTreeMap::new();
+    for s in input.scopes {
+        scoped.entry(s.model.base_model()).or_default().push(s);
+    }
+    let mut decoded = BTreeMap::new();
+    for (k, v, outcome) in outcomes(input.period, input.facts, input.attributor) {
+        let ut = decoded.entry(k.usage_type.as_str()).or_insert_with(|| decode(&k.usage_type));
+        let region = match &ut.location {
+            Location::Region(r) => Some(r.clone()),
+            _ => None,
+        };
+        let model = model_name(input.catalog, &ut.usage);
+        let principal = k.principal.as_deref().and_then(|p| Principal::parse(p).ok());
+        let mut put = |scenario: Scenario, key: String, ctx: GapContext| {
+            let a = acc.entry((scenario, key)).or_insert_with(|| Acc { context: ctx, ..Acc::default() });
+            a.add(k.usage_day, v.cost, &k.account, region.as_ref());
+        };
+        let role_ctx = || GapContext {
+            principal: principal.as_ref().map(Principal::normalized_arn),
+            role_name: principal.as_ref().and_then(|p| p.role_name().map(String::from)),
+            account: Some(k.account.clone()),
+            ..GapContext::default()
+        };
+        match &outcome {
+            Outcome::Adjustment => continue,
+            Outcome::Attributed { workload, .. } => {
+                attributed.entry(workload.clone()).or_default().add(k.usage_day, v.cost, &k.account, region.as_ref());
+            }
+            Outcome::Unattributed { reason } => match reason {
+                Reason::AttributionNotEnabled => put(
+                    Scenario::AttributionNotEnabled,
+                    k.account.to_string(),
+                    GapContext { account: Some(k.account.clone()), ..GapContext::default() },
+                ),
+                Reason::BroadRole => {
+                    let ctx = role_ctx();
+                    put(Scenario::UnattributedSpend, ctx.principal.clone().unwrap_or_default(), ctx)
+                }
+                Reason::UnclaimedWorkload => {
+                    let ctx = role_ctx();
+                    put(Scenario::UnclaimedWorkload, ctx.principal.clone().unwrap_or_default(), ctx)
+                }
+                Reason::NoBudgetAllocation => {
+                    let mut ctx = role_ctx();
+                    let p = ctx.principal.clone().or_else(|| k.principal.clone()).unwrap_or_default();
+                    let m = model.clone().unwrap_or_else(|| k.usage_type.clone());
+                    ctx.model = Some(m.clone());
+                    ctx.region = region.clone();
+                    put(Scenario::NoBudgetAllocation, format!("{p}|{m}"), ctx)
+                }
+                Reason::UnallocatedGuardrail => {
+                    let g = k.resource_id.clone().unwrap_or_else(|| format!("(no guardrail ARN in {})", k.account));
+                    put(
+                        Scenario::UnallocatedGuardrailCost,
+                        g.clone(),
+                        GapContext { guardrail: Some(g), account: Some(k.account.clone()), ..GapContext::default() },
+                    )
+                }
+                Reason::BeforeClaim => {}
+            },
+        }
+        // Out of scope: the model is approved somewhere, but not here (attributed or not).
+        if let (Some(Usage::Tokens { model: token, .. }), Some(r)) = (Some(&ut.usage), region.as_ref()) {
+            if let Some(entry) = input.catalog.by_cur_token(token) {
+                if let Some(scopes) = scoped.get(entry.model_id.as_str()) {
+                    if !scopes.iter().any(|s| s.covers(&k.account, r)) {
+                        let m = entry.model_id.to_string();
+                        put(
+                            Scenario::OutOfBudgetScope,
+                            format!("{m}|{}|{r}", k.account),
+                            GapContext { model: Some(m.clone()), account: Some(k.account.clone()), region: Some(r.clone()), ..GapContext::default() },
+                        );
+                    }
+                }
+            }
+        }
+    }
+    for w in input.workloads {
+        let Some(since) = w.claimed_since else { continue };
+        if w.business_case.is_some() || since > input.period.last_day() {
+            continue;
+        }
+        let spent = attributed.remove(&w.id);
+        let has_spend = spent.as_ref().is_some_and(|a| !a.spend.is_zero());
+        if !has_spend && !w.has_estimate {
+            continue;
+        }
+        let mut a = spent.unwrap_or_default();
+        a.first = a.first.or(Some(since.max(input.period.first_day())));
+        a.last = a.last.or(Some(input.as_of.min(input.period.last_day()).max(input.period.first_day())));
+        a.context = GapContext { workload: Some(w.id.clone()), owner: Some(w.owner.clone()), ..GapContext::default() };
+        acc.insert((Scenario::MissingBusinessCase, w.id.to_string()), a);
+    }
+    acc.into_iter()
+        .map(|((scenario, key), a)| {
+            let mut context = a.context;
+            context.accounts = a.accounts.into_iter().collect();
+            context.regions = a.regions.into_iter().collect();
+            let day = input.period.first_day();
+            Observation { scenario, key, spend: a.spend, first_seen: a.first.unwrap_or(day), last_seen: a.last.unwrap_or(day), context }
+        })
+        .collect()
+}
+
+/// Declared value at stake: the annual opportunity of the business cases, Cost
+/// Saving and Revenue Driving apart (they are different kinds of money).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ValueAtStake {
+    pub cost_saving: Money,
+    pub revenue_driving: Money,
+}
+
+pub fn value_at_stake<'a>(cases: impl IntoIterator<Item = &'a BusinessCase>) -> ValueAtStake {
+    let mut v = ValueAtStake::default();
+    for c in cases {
+        match c.value_type {
+            ValueType::CostSaving => v.cost_saving += c.annual_opportunity(),
+            ValueType::RevenueDriving => v.revenue_driving += c.annual_opportunity(),
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+#[path = "gaps_tests.rs"]
+mod tests;

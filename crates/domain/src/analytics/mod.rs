@@ -1,0 +1,7 @@
+//! Governance analytics over attribution and the governed path: allocation gaps,
+//! weekly spend cards and governance maturity. Pure rules; the services crate
+//! gathers their inputs from the store.
+
+pub mod cards;
+pub mod gaps;
+pub mod maturity;
