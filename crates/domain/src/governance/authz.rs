@@ -23,11 +23,19 @@ pub enum Action {
     ImportState,
     /// The organisation-wide attribution and reconciliation reports.
     ViewAttribution,
+    /// An inline action on an allocation gap (and recalling or resolving one).
+    ActionGap,
+    /// Accept or dispute a weekly spend card.
+    ReviewCard,
+    /// Resolve a disputed spend card.
+    ResolveDispute,
+    /// Approve a portfolio's weekly rollup of spend cards.
+    ApproveRollup,
     Read,
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 18] = [
         Action::SubmitRequest,
         Action::ReviseRequest,
         Action::ApproveRequest,
@@ -41,6 +49,10 @@ impl Action {
         Action::ManageHierarchy,
         Action::ImportState,
         Action::ViewAttribution,
+        Action::ActionGap,
+        Action::ReviewCard,
+        Action::ResolveDispute,
+        Action::ApproveRollup,
         Action::Read,
     ];
 }
@@ -60,6 +72,9 @@ pub fn permits(persona: Persona, action: Action) -> bool {
         WorkTask => persona == CloudEngineer,
         ImportState => persona == FinOpsLead,
         ViewAttribution => matches!(persona, FinOpsLead | Finance),
+        ActionGap | ResolveDispute => persona == FinOpsLead,
+        ReviewCard => persona == ProductOwner,
+        ApproveRollup => persona == PortfolioOwner,
     }
 }
 
@@ -81,6 +96,9 @@ fn owner_of(action: Action) -> &'static str {
         WorkTask => "the Cloud Engineer",
         ImportState => "the FinOps Lead",
         ViewAttribution => "the FinOps Lead or Finance",
+        ActionGap | ResolveDispute => "the FinOps Lead",
+        ReviewCard => "the Product Owner",
+        ApproveRollup => "the Portfolio Owner",
         Read => "everyone in scope",
     }
 }
@@ -111,10 +129,13 @@ mod tests {
         use Action::*;
         use Persona::*;
         let allowed: &[(Persona, &[Action])] = &[
-            (ProductOwner, &[SubmitRequest, ReviseRequest, ClaimRole, ClaimInferenceProfile, ReleaseClaim, Read]),
-            (FinOpsLead, &[ApproveRequest, RejectRequest, AssignGuardrail, AssignWorkspace, ReleaseClaim, ManageHierarchy, ImportState, ViewAttribution, Read]),
+            (ProductOwner, &[SubmitRequest, ReviseRequest, ClaimRole, ClaimInferenceProfile, ReleaseClaim, ReviewCard, Read]),
+            (
+                FinOpsLead,
+                &[ApproveRequest, RejectRequest, AssignGuardrail, AssignWorkspace, ReleaseClaim, ManageHierarchy, ImportState, ViewAttribution, ActionGap, ResolveDispute, Read],
+            ),
             (CloudEngineer, &[WorkTask, Read]),
-            (PortfolioOwner, &[Read]),
+            (PortfolioOwner, &[ApproveRollup, Read]),
             (Finance, &[ViewAttribution, Read]),
             (System, &[]),
         ];

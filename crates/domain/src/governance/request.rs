@@ -88,6 +88,11 @@ impl BusinessCase {
     pub fn annual_opportunity(&self) -> Money {
         self.annual_baseline * (self.target_pct / Decimal::ONE_HUNDRED)
     }
+
+    /// A month's share of the declared opportunity, to the cent.
+    pub fn monthly_opportunity(&self) -> Money {
+        Money::new(self.annual_opportunity().amount() / Decimal::from(12)).round_cents()
+    }
 }
 
 /// A new workload, or an AI component added to an existing one (no new workload:

@@ -11,6 +11,10 @@ pub const NODES_INDEX: &str = "NODES";
 pub const WORKLOADS_INDEX: &str = "WORKLOADS";
 pub const CLAIMS_INDEX: &str = "CLAIMS";
 pub const SCOPES_INDEX: &str = "SCOPES";
+/// Models blocked from an allocation gap (read by the kill switch).
+pub const BLOCKS_INDEX: &str = "BLOCKS";
+/// Spend cards whose dispute waits for the FinOps Lead.
+pub const DISPUTES_INDEX: &str = "DISPUTES#open";
 
 pub fn request(id: &RequestId) -> String {
     format!("REQ#{id}")

@@ -14,10 +14,14 @@
 //! tasks live in the request's partition; workloads, claims, role-name
 //! reservations, hierarchy nodes and inboxes have their own.
 
+mod cards;
 mod claims;
+mod gaps;
 pub mod keys;
 pub mod ledger;
+mod maturity;
 mod onboarding;
+mod profiles;
 mod reports;
 mod requests;
 mod tasks;
@@ -39,7 +43,11 @@ use crate::ports::bus::{DomainEvent, EventBus};
 use crate::ports::store::{Attributes, Condition, IndexKey, Item, ItemData, ItemKey, PageRequest, SkRange, Store, StoreError, WriteOp};
 use crate::ports::{Clock, IdGenerator};
 
+pub use cards::{CardsBuilt, DisputeInput, ResolveInput, RollupInput};
 pub use claims::{ClaimInput, ReleaseInput};
+pub use gaps::{DetectionSummary, GapActionInput, GapActionOutcome, GapsReport, ModelBlock};
+pub use maturity::MaturityReport;
+pub use profiles::WorkloadProfile;
 pub use ledger::{SourceFacts, SourceManifest, Stored};
 pub use onboarding::ImportSummary;
 pub use requests::{ApprovalRecord, Decision};
@@ -56,6 +64,14 @@ pub mod events {
     pub const CLAIM_RECORDED: &str = "ClaimRecorded";
     pub const CLAIM_RELEASED: &str = "ClaimReleased";
     pub const CUR_PERIOD_INGESTED: &str = "CurPeriodIngested";
+    pub const GAPS_DETECTED: &str = "AllocationGapsDetected";
+    pub const GAP_ACTIONED: &str = "AllocationGapActioned";
+    pub const GAP_OWNER_NOTIFIED: &str = "GapOwnerNotified";
+    pub const BUSINESS_CASE_REQUESTED: &str = "BusinessCaseRequested";
+    pub const MODEL_BLOCKED: &str = "ModelBlocked";
+    pub const SPEND_CARDS_BUILT: &str = "SpendCardsBuilt";
+    pub const SPEND_CARD_DISPUTED: &str = "SpendCardDisputed";
+    pub const ROLLUP_APPROVED: &str = "SpendRollupApproved";
 }
 
 /// The one error type of the governance service, mapped once to HTTP statuses by
@@ -140,6 +156,7 @@ pub struct Governance {
     pub(crate) catalog: Arc<PriceCatalog>,
     pub(crate) assumptions: Assumptions,
     pub(crate) partition: Partition,
+    pub(crate) card_thresholds: domain::analytics::cards::Thresholds,
 }
 
 /// One message in a user's inbox (a Product Owner's "Ready to Claim", …).
@@ -156,11 +173,17 @@ pub struct InboxItem {
 
 impl Governance {
     pub fn new(store: Arc<dyn Store>, bus: Arc<dyn EventBus>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>, catalog: Arc<PriceCatalog>) -> Self {
-        Self { store, bus, clock, ids, catalog, assumptions: Assumptions::default(), partition: Partition::Aws }
+        Self { store, bus, clock, ids, catalog, assumptions: Assumptions::default(), partition: Partition::Aws, card_thresholds: Default::default() }
     }
 
     pub fn with_assumptions(mut self, a: Assumptions) -> Self {
         self.assumptions = a;
+        self
+    }
+
+    /// Spend-card variance thresholds (defaults: warn over +10 %, critical over +25 %).
+    pub fn with_card_thresholds(mut self, t: domain::analytics::cards::Thresholds) -> Self {
+        self.card_thresholds = t;
         self
     }
 

@@ -109,6 +109,41 @@ impl Governance {
         Ok(request)
     }
 
+    /// A request the FinOps Lead opens for a Product Owner from an allocation gap:
+    /// a Draft for the owner to complete and submit, or (`submit`) submitted
+    /// on their behalf so the FinOps Lead can approve it now. The owner is told in
+    /// their inbox; the audit record names the FinOps Lead and the rationale.
+    pub(crate) async fn request_for_owner(&self, actor: &Actor, owner: &UserId, draft: RequestDraft, submit: bool, rationale: &str) -> Result<BusinessRequest> {
+        let id = RequestId::parse(&format!("br-{}", self.ids.next_id())).map_err(|e| GovernanceError::Internal(e.to_string()))?;
+        let e = entity(&id);
+        draft.validate().map_err(GovernanceError::Invalid)?;
+        let hierarchy = self.hierarchy().await?;
+        self.check_target(actor, &hierarchy, &draft, &e).await?;
+        let now = self.clock.now();
+        let mut request = BusinessRequest::new(id.clone(), owner.clone(), draft, now);
+        if submit {
+            request.submit(now).map_err(|err| GovernanceError::invalid("draft", err.to_string()))?;
+        }
+        let correlation = self.ids.next_id();
+        let status = request.status.as_str();
+        let subject = if submit {
+            format!("Request {id} was opened and submitted for you from an allocation gap")
+        } else {
+            format!("Complete and submit request {id}, pre-filled from an allocation gap")
+        };
+        self.store
+            .transact(vec![
+                put_new(request_item(&request)?),
+                self.audit(e, "create_for_owner", (None, Some(status)), actor, Some(rationale), &correlation)?,
+                self.inbox_op(owner, "request_prefilled", subject, json!({"request": id, "status": status, "by": actor.user, "rationale": rationale}))?,
+            ])
+            .await?;
+        if submit {
+            self.publish(vec![self.event(events::REQUEST_SUBMITTED, &correlation, json!({"request": id}))]).await;
+        }
+        Ok(request)
+    }
+
     pub async fn get_request(&self, actor: &Actor, id: &RequestId) -> Result<BusinessRequest> {
         let (r, _) = self.load_request(id).await?;
         let hierarchy = self.hierarchy().await?;

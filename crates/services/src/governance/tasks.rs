@@ -13,7 +13,7 @@ use domain::{Actor, EntityRef, RequestId};
 use serde_json::json;
 
 use super::requests::{workload_item, ApprovalRecord};
-use super::{decode, encode, events, get_typed, keys, put_new, put_over, query_index_all, Governance, GovernanceError, InboxItem, Result};
+use super::{decode, encode, events, get_typed, keys, put_new, put_over, query_index_all, Governance, GovernanceError, Result};
 use crate::ports::bus::{DomainEvent, EventHandler, HandlerError};
 use crate::ports::store::{IndexKey, ItemData, ItemKey, SkRange, StoreError};
 
@@ -160,18 +160,10 @@ impl Governance {
                 let from = workload.status.as_str();
                 workload.status = WorkloadStatus::ReadyToClaim;
                 workload.handoff = handoff(&all, &approval.scope, &approval.role_name, self.partition);
-                let note = InboxItem {
-                    id: self.ids.next_id(),
-                    at: self.clock.now(),
-                    kind: "ready_to_claim".into(),
-                    subject: format!("{} is Ready to Claim", workload.name),
-                    body: json!({"workload": workload.id, "handoff": workload.handoff}),
-                };
+                let subject = format!("{} is Ready to Claim", workload.name);
+                let body = json!({"workload": workload.id, "handoff": workload.handoff});
                 ops.push(put_over(workload_item(&workload)?, wv));
-                ops.push(put_new(ItemData::new(
-                    ItemKey::new(keys::inbox(&workload.owner), format!("{}#{}", note.at.format("%Y-%m-%dT%H:%M:%S%.6fZ"), note.id)),
-                    encode(&note)?,
-                )));
+                ops.push(self.inbox_op(&workload.owner, "ready_to_claim", subject, body)?);
                 ops.push(self.audit(EntityRef::new("workload", workload.id.as_str()), "ready_to_claim", (Some(from), Some("ReadyToClaim")), actor, None, &correlation)?);
                 events.push(self.event(events::WORKLOAD_READY_TO_CLAIM, &correlation, json!({"workload": workload.id, "owner": workload.owner, "handoff": workload.handoff})));
             }

@@ -1,0 +1,421 @@
+//! Allocation gaps as a service: detection over a period's facts and the
+//! governance state (idempotent: re-detecting writes only what changed), the
+//! gaps report, and the FinOps Lead's inline actions, each of which does the real
+//! thing (a request, a claim, a scope, a block, an inbox item) and is audited
+//! with actor and rationale.
+
+use std::collections::BTreeMap;
+
+use domain::analytics::gaps::{detect, period_of_gap_id, reconcile, value_at_stake, DetectionInput, Gap, GapAction, GapError, GapStatus, Observation, ValueAtStake, WorkloadFacts};
+use domain::governance::approval::{ApprovalInput, ModelApprovalScope, Platform, Priority};
+use domain::governance::authz::Action;
+use domain::governance::claims::{Claim, ClaimKind, ClaimTarget};
+use domain::governance::request::{Availability, EstimateInput, RequestDraft, Runtime, Target, UseCase};
+use domain::{Actor, AccountId, BillingPeriod, EntityRef, Money, ModelId, NodeId, Region, RequestId, UserId, WorkloadId};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{decode, encode, events, get_typed, keys, put_new, put_over, Governance, GovernanceError, Result};
+use crate::ports::store::{IndexKey, ItemData, ItemKey, SkRange, StoreError, WriteOp};
+
+/// What one detection did.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DetectionSummary {
+    pub period: String,
+    /// Gaps whose condition holds now.
+    pub holding: usize,
+    pub opened: usize,
+    pub reopened: usize,
+    pub updated: usize,
+    pub auto_resolved: usize,
+}
+
+/// `finops report gaps` and `GET /gaps`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GapsReport {
+    pub period: BillingPeriod,
+    /// Declared annual opportunity of the workloads in view.
+    pub value_at_stake: ValueAtStake,
+    pub open: usize,
+    pub open_spend: Money,
+    pub gaps: Vec<Gap>,
+}
+
+/// A FinOps Lead's action on a gap. Which fields are needed depends on the action.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GapActionInput {
+    pub action: GapAction,
+    pub rationale: String,
+    /// create_request, approve: the Product Owner who will own the workload.
+    #[serde(default)]
+    pub owner: Option<UserId>,
+    /// create_request, approve: the E3 portfolio of the new workload.
+    #[serde(default)]
+    pub portfolio: Option<NodeId>,
+    /// create_request, approve: the new workload's name (default from the role).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// assign_to_workload: the workload that claims the guardrail.
+    #[serde(default)]
+    pub workload: Option<WorkloadId>,
+    /// add_scope: the approval whose scope to extend, when the model has several.
+    #[serde(default)]
+    pub request: Option<RequestId>,
+    /// block: also ask the kill switch to suspend the principal.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GapActionOutcome {
+    pub gap: Gap,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub outcome: Value,
+}
+
+/// A model blocked in an account and region set (read by the kill switch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelBlock {
+    pub model: String,
+    pub accounts: Vec<AccountId>,
+    pub regions: Vec<Region>,
+    pub principal: Option<String>,
+    pub suspend_requested: bool,
+    pub gap: String,
+    pub by: UserId,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub rationale: String,
+}
+
+fn gaps_pk(period: BillingPeriod) -> String {
+    format!("GAPS#{period}")
+}
+
+fn gap_item(g: &Gap) -> Result<ItemData> {
+    Ok(ItemData::new(ItemKey::new(gaps_pk(g.period), g.id.as_str()), encode(g)?))
+}
+
+fn entity(id: &str) -> EntityRef {
+    EntityRef::new("gap", id)
+}
+
+fn map_gap_error(e: GapError) -> GovernanceError {
+    match e {
+        GapError::RationaleRequired => GovernanceError::invalid("rationale", "is required"),
+        e @ GapError::NotForScenario { .. } => GovernanceError::invalid("action", e.to_string()),
+        e @ GapError::WrongStatus { .. } => GovernanceError::Conflict(e.to_string()),
+    }
+}
+
+fn need<T: Clone>(v: &Option<T>, field: &str, action: GapAction) -> Result<T> {
+    v.clone().ok_or_else(|| GovernanceError::invalid(field, format!("is required for {}", action.as_str())))
+}
+
+impl Governance {
+    /// The findings of the seven scenarios for a period, from stored facts and state.
+    pub async fn observe_gaps(&self, period: BillingPeriod) -> Result<Vec<Observation>> {
+        let facts = self.period_facts(period).await?;
+        let attributor = self.attributor().await?;
+        let scopes = self.approval_scopes().await?;
+        let workloads: Vec<WorkloadFacts> = self
+            .workload_profiles()
+            .await?
+            .into_values()
+            .map(|p| WorkloadFacts { id: p.workload.id.clone(), owner: p.workload.owner.clone(), claimed_since: p.claimed_since, has_estimate: p.has_estimate(), business_case: p.business_case.clone() })
+            .collect();
+        Ok(detect(&DetectionInput { period, facts: &facts, attributor: &attributor, scopes: &scopes, catalog: &self.catalog, workloads: &workloads, as_of: self.clock.now().date_naive() }))
+    }
+
+    pub(crate) async fn stored_gaps(&self, period: BillingPeriod) -> Result<Vec<(Gap, u64)>> {
+        let items = self.store.query_all(&gaps_pk(period), &SkRange::All).await?;
+        items.iter().map(|i| Ok((decode(&i.attrs)?, i.version))).collect()
+    }
+
+    /// Detects a period's gaps and stores what changed, each gap with the audit
+    /// records of its new history in one transaction. Running it twice on the same
+    /// data writes nothing the second time (duplicate events are harmless).
+    pub async fn detect_gaps(&self, period: BillingPeriod) -> Result<DetectionSummary> {
+        let observed = self.observe_gaps(period).await?;
+        let stored = self.stored_gaps(period).await?;
+        let versions: BTreeMap<String, (u64, usize)> = stored.iter().map(|(g, v)| (g.id.clone(), (*v, g.history.len()))).collect();
+        let existing: Vec<Gap> = stored.into_iter().map(|(g, _)| g).collect();
+        let mut summary = DetectionSummary { period: period.to_string(), holding: observed.len(), ..DetectionSummary::default() };
+        let changed = reconcile(period, &existing, observed, self.clock.now());
+        let correlation = self.ids.next_id();
+        let system = Self::system_actor("gap-detector");
+        for g in &changed {
+            let (op, seen) = match versions.get(&g.id) {
+                None => {
+                    summary.opened += 1;
+                    (put_new(gap_item(g)?), 0)
+                }
+                Some((v, n)) => (put_over(gap_item(g)?, *v), *n),
+            };
+            let mut ops = vec![op];
+            for e in &g.history[seen..] {
+                match e.action.as_str() {
+                    "reopened" => summary.reopened += 1,
+                    "auto_resolved" => summary.auto_resolved += 1,
+                    _ => {}
+                }
+                ops.push(self.audit(entity(&g.id), &e.action, (e.from.map(GapStatus::as_str), Some(e.to.as_str())), &system, e.rationale.as_deref(), &correlation)?);
+            }
+            if seen > 0 && g.history.len() == seen {
+                summary.updated += 1;
+                ops.push(self.audit(entity(&g.id), "refreshed", (Some(g.status.as_str()), Some(g.status.as_str())), &system, Some(&format!("spend now {}", g.spend)), &correlation)?);
+            }
+            self.store.transact(ops).await.map_err(|e| match e {
+                StoreError::Conflict { .. } => GovernanceError::Conflict(format!("gap {} changed during detection; run it again", g.id)),
+                other => other.into(),
+            })?;
+        }
+        if !changed.is_empty() {
+            self.publish(vec![self.event(events::GAPS_DETECTED, &correlation, json!({"period": period, "summary": summary}))]).await;
+        }
+        Ok(summary)
+    }
+
+    /// The stored gaps of a period (FinOps Lead and Finance), largest spend first.
+    pub async fn gaps_report(&self, actor: &Actor, period: BillingPeriod) -> Result<GapsReport> {
+        if actor.persona != domain::Persona::System {
+            self.authorize(actor, Action::ViewAttribution, &EntityRef::new("gaps", period.to_string())).await?;
+        }
+        let mut gaps: Vec<Gap> = self.stored_gaps(period).await?.into_iter().map(|(g, _)| g).collect();
+        gaps.sort_by(|a, b| b.spend.cmp(&a.spend).then_with(|| a.scenario.cmp(&b.scenario)).then_with(|| a.key.cmp(&b.key)));
+        let profiles = self.workload_profiles().await?;
+        let h = self.hierarchy().await?;
+        let cases = profiles.values().filter(|p| actor.persona == domain::Persona::System || actor.can_see(&h, &p.workload.node())).filter_map(|p| p.business_case.as_ref());
+        let open: Vec<&Gap> = gaps.iter().filter(|g| g.is_open()).collect();
+        Ok(GapsReport { period, value_at_stake: value_at_stake(cases), open: open.len(), open_spend: open.iter().map(|g| g.spend).sum(), gaps })
+    }
+
+    async fn load_gap(&self, id: &str) -> Result<(Gap, u64)> {
+        let not_found = || GovernanceError::NotFound { what: "gap", id: id.to_owned() };
+        let period = period_of_gap_id(id).ok_or_else(not_found)?;
+        get_typed(self.store.as_ref(), ItemKey::new(gaps_pk(period), id)).await?.ok_or_else(not_found)
+    }
+
+    pub async fn get_gap(&self, actor: &Actor, id: &str) -> Result<Gap> {
+        let (g, _) = self.load_gap(id).await?;
+        if actor.persona != domain::Persona::System {
+            self.authorize(actor, Action::ViewAttribution, &entity(id)).await?;
+        }
+        Ok(g)
+    }
+
+    /// A FinOps Lead's inline action. The action's effect and the gap's new state
+    /// are written with their audit records; an action that goes through another
+    /// governed step (a request, an approval) runs that step first, audited on its
+    /// own entity too.
+    pub async fn gap_action(&self, actor: &Actor, id: &str, input: GapActionInput) -> Result<GapActionOutcome> {
+        self.authorize(actor, Action::ActionGap, &entity(id)).await?;
+        let (mut gap, version) = self.load_gap(id).await?;
+        gap.check(input.action, &input.rationale).map_err(map_gap_error)?;
+        let rationale = input.rationale.trim().to_owned();
+        let correlation = self.ids.next_id();
+        let (outcome, mut ops, mut events_out) = self.carry_out(actor, &gap, &input, &rationale, &correlation).await?;
+        let from = gap.status;
+        gap.apply(input.action, actor, &rationale, self.clock.now(), Some(outcome.clone())).map_err(map_gap_error)?;
+        ops.push(put_over(gap_item(&gap)?, version));
+        ops.push(self.audit(entity(id), input.action.as_str(), (Some(from.as_str()), Some(gap.status.as_str())), actor, Some(&rationale), &correlation)?);
+        self.store.transact(ops).await.map_err(|e| match e {
+            StoreError::Conflict { key } if key.pk.starts_with("GAPS#") => GovernanceError::Conflict(format!("gap {id} was changed by someone else meanwhile; reload and retry")),
+            other => other.into(),
+        })?;
+        events_out.push(self.event(events::GAP_ACTIONED, &correlation, json!({"gap": id, "action": input.action, "status": gap.status})));
+        self.publish(events_out).await;
+        Ok(GapActionOutcome { gap, outcome })
+    }
+
+    /// Does what the action says; returns its outcome, the writes that go with the
+    /// gap's own, and events to publish after them.
+    async fn carry_out(&self, actor: &Actor, gap: &Gap, input: &GapActionInput, rationale: &str, correlation: &str) -> Result<(Value, Vec<WriteOp>, Vec<crate::ports::bus::DomainEvent>)> {
+        let ctx = &gap.context;
+        let action = input.action;
+        match action {
+            GapAction::Resolve | GapAction::Recall => Ok((json!({}), vec![], vec![])),
+            GapAction::GuidedSetup => Ok((guided_setup(ctx.account.as_ref().map_or(gap.key.as_str(), AccountId::as_str)), vec![], vec![])),
+            GapAction::CreateRequest | GapAction::Approve => {
+                let owner = need(&input.owner, "owner", action)?;
+                let portfolio = need(&input.portfolio, "portfolio", action)?;
+                let role = ctx.role_name.clone().unwrap_or_else(|| "shared role".into());
+                let name = input.name.clone().unwrap_or_else(|| format!("{role} dedicated"));
+                let amount = gap.spend.round_cents().max(Money::parse("1").map_err(|e| GovernanceError::Internal(e.to_string()))?);
+                let draft = RequestDraft {
+                    target: Target::NewWorkload { name, portfolio },
+                    use_case: UseCase::Operations,
+                    description: format!(
+                        "Pre-filled from allocation gap {}: {} of {} spend in {} by {}. Replace the runtime and estimate with the real ones before submitting.",
+                        gap.id,
+                        gap.spend.round_cents(),
+                        gap.scenario,
+                        gap.period,
+                        ctx.principal.as_deref().unwrap_or(&gap.key)
+                    )
+                    .chars()
+                    .take(500)
+                    .collect(),
+                    runtime: Runtime::Lambda,
+                    availability: Availability::Standard,
+                    coding: None,
+                    estimate: Some(EstimateInput::MonthlyDollars { amount }),
+                    business_case: None,
+                };
+                if action == GapAction::CreateRequest {
+                    let r = self.request_for_owner(actor, &owner, draft, false, rationale).await?;
+                    return Ok((json!({"request": r.id, "status": r.status, "owner": owner}), vec![], vec![]));
+                }
+                let model = ctx.model.as_deref().and_then(|m| ModelId::parse(m).ok()).filter(|m| self.catalog.model(m).is_some()).ok_or_else(|| {
+                    GovernanceError::invalid("action", format!("the gap's model {:?} is not in the catalogue, so it cannot be approved here; create a request instead", ctx.model))
+                })?;
+                let accounts = if ctx.accounts.is_empty() { ctx.account.iter().cloned().collect() } else { ctx.accounts.clone() };
+                let regions = if ctx.regions.is_empty() { ctx.region.iter().cloned().collect() } else { ctx.regions.clone() };
+                let r = self.request_for_owner(actor, &owner, draft, true, rationale).await?;
+                let approval = self
+                    .approve_request(
+                        actor,
+                        &r.id,
+                        ApprovalInput {
+                            platform: Platform::Bedrock,
+                            model,
+                            accounts,
+                            regions,
+                            workspace: None,
+                            confirmed_estimate: Some(amount),
+                            business_case_acknowledged: false,
+                            priority: Priority::Normal,
+                            rationale: rationale.to_owned(),
+                            agentic_access: false,
+                            cross_region: false,
+                            map_mpe_id: None,
+                        },
+                    )
+                    .await?;
+                Ok((json!({"request": r.id, "workload": approval.workload, "role_name": approval.role_name, "scope": approval.scope}), vec![], vec![]))
+            }
+            GapAction::Block => {
+                let model = need(&ctx.model, "context.model", action)?;
+                let block = ModelBlock {
+                    model: model.clone(),
+                    accounts: if ctx.accounts.is_empty() { ctx.account.iter().cloned().collect() } else { ctx.accounts.clone() },
+                    regions: if ctx.regions.is_empty() { ctx.region.iter().cloned().collect() } else { ctx.regions.clone() },
+                    principal: ctx.principal.clone(),
+                    suspend_requested: input.suspend,
+                    gap: gap.id.clone(),
+                    by: actor.user.clone(),
+                    at: self.clock.now(),
+                    rationale: rationale.to_owned(),
+                };
+                let sk = format!("BLOCK#{}#{}", gap.id, gap.history.len());
+                let op = put_new(ItemData::new(ItemKey::new(keys::scope(&model), sk.as_str()), encode(&block)?).with_index(IndexKey::new(keys::BLOCKS_INDEX, format!("{model}#{sk}"))));
+                let ev = self.event(events::MODEL_BLOCKED, correlation, json!({"block": block}));
+                Ok((json!({"blocked": block}), vec![op], vec![ev]))
+            }
+            GapAction::AddScope => {
+                let model = need(&ctx.model, "context.model", action)?;
+                let (account, region) = (need(&ctx.account, "context.account", action)?, need(&ctx.region, "context.region", action)?);
+                let mut found: Vec<(ModelApprovalScope, u64)> = Vec::new();
+                for item in self.store.query_all(&keys::scope(&model), &SkRange::Prefix("REQ#".into())).await? {
+                    found.push((decode(&item.attrs)?, item.version));
+                }
+                let (mut scope, v) = match (&input.request, found.len()) {
+                    (Some(r), _) => found.into_iter().find(|(s, _)| &s.request == r).ok_or_else(|| GovernanceError::invalid("request", format!("{r} has no approval scope for {model}")))?,
+                    (None, 1) => found.remove(0),
+                    (None, 0) => return Err(GovernanceError::Conflict(format!("{model} has no approval scope to extend"))),
+                    (None, n) => {
+                        let ids: Vec<String> = found.iter().map(|(s, _)| s.request.to_string()).collect();
+                        return Err(GovernanceError::invalid("request", format!("{model} has {n} approval scopes; name one of {}", ids.join(", "))));
+                    }
+                };
+                if !scope.accounts.contains(&account) {
+                    scope.accounts.push(account.clone());
+                }
+                if !scope.regions.contains(&region) {
+                    scope.regions.push(region.clone());
+                }
+                let item = ItemData::new(ItemKey::new(keys::scope(&model), keys::request(&scope.request)), encode(&scope)?)
+                    .with_index(IndexKey::new(keys::SCOPES_INDEX, format!("{}#{}", scope.model, scope.request)));
+                let audit = self.audit(EntityRef::new("scope", scope.request.as_str()), "add_scope", (None, Some(&format!("{account}/{region}"))), actor, Some(rationale), correlation)?;
+                Ok((
+                    json!({"scope": scope, "note": "the workload's IAM permission policy must be widened to the new account/region by its Cloud Engineer"}),
+                    vec![put_over(item, v), audit],
+                    vec![],
+                ))
+            }
+            GapAction::NotifyOwner => {
+                let role = need(&ctx.role_name, "context.role_name", action)?;
+                let profiles = self.workload_profiles().await?;
+                let w = profiles.values().map(|p| &p.workload).find(|w| w.role_name.as_deref() == Some(role.as_str())).ok_or_else(|| {
+                    GovernanceError::Conflict(format!("no workload was built with role {role}; create a request for it instead"))
+                })?;
+                let body = json!({"gap": gap.id, "role_arn": ctx.principal, "workload": w.id, "spend": gap.spend, "period": gap.period, "message": rationale});
+                let op = self.inbox_op(&w.owner, "claim_role", format!("Claim role {role} for {}: it has {} of unclaimed spend", w.name, gap.spend.round_cents()), body.clone())?;
+                let ev = self.event(events::GAP_OWNER_NOTIFIED, correlation, body);
+                Ok((json!({"notified": w.owner, "workload": w.id}), vec![op], vec![ev]))
+            }
+            GapAction::AssignToWorkload => {
+                let workload = need(&input.workload, "workload", action)?;
+                let (w, _) = self.load_workload(&workload).await.map_err(|e| match e {
+                    GovernanceError::NotFound { .. } => GovernanceError::invalid("workload", format!("workload {workload} does not exist")),
+                    other => other,
+                })?;
+                let h = self.hierarchy().await?;
+                self.require_scope(actor, &h, &w.node(), &entity(&gap.id)).await?;
+                let target = ClaimTarget::parse(ClaimKind::Guardrail, &gap.key).map_err(GovernanceError::Invalid)?;
+                let lock = self.free_lock(&target).await?;
+                let claim = Claim { target, workload: w.id.clone(), claimed_at: self.clock.now().date_naive(), claimed_by: actor.user.clone(), released_at: None, released_by: None };
+                let ops = self.claim_ops(&claim, lock, actor, Some(rationale), correlation)?;
+                let ev = self.event(events::CLAIM_RECORDED, correlation, json!({"claim": claim}));
+                Ok((json!({"claim": claim}), ops, vec![ev]))
+            }
+            GapAction::RequestBusinessCase => {
+                let workload = need(&ctx.workload, "context.workload", action)?;
+                let owner = need(&ctx.owner, "context.owner", action)?;
+                let body = json!({"gap": gap.id, "workload": workload, "spend": gap.spend, "period": gap.period, "message": rationale});
+                let op = self.inbox_op(&owner, "business_case_requested", format!("Add a business case for {workload}"), body.clone())?;
+                let ev = self.event(events::BUSINESS_CASE_REQUESTED, correlation, body);
+                Ok((json!({"asked": owner, "workload": workload}), vec![op], vec![ev]))
+            }
+        }
+    }
+}
+
+/// The CUR 2.0 export that carries IAM principal data, for the account's payer.
+fn guided_setup(account: &str) -> Value {
+    let export = json!({
+        "Name": "finops-center-cur2",
+        "DataQuery": {
+            "QueryStatement": "SELECT * FROM COST_AND_USAGE_REPORT",
+            "TableConfigurations": {"COST_AND_USAGE_REPORT": {
+                "TIME_GRANULARITY": "DAILY",
+                "INCLUDE_RESOURCES": "TRUE",
+                "INCLUDE_IAM_PRINCIPAL_DATA": "TRUE",
+                "INCLUDE_SPLIT_COST_ALLOCATION_DATA": "FALSE",
+                "INCLUDE_MANUAL_DISCOUNT_COMPATIBILITY": "FALSE"
+            }}
+        },
+        "DestinationConfigurations": {"S3Destination": {
+            "S3Bucket": "YOUR-CUR-BUCKET",
+            "S3Prefix": "cur2",
+            "S3Region": "us-east-1",
+            "S3OutputConfigurations": {"OutputType": "CUSTOM", "Format": "PARQUET", "Compression": "PARQUET", "Overwrite": "OVERWRITE_REPORT"}
+        }},
+        "RefreshCadence": {"Frequency": "SYNCHRONOUS"}
+    });
+    json!({
+        "account": account,
+        "steps": [
+            "In the management (payer) account, open Billing and Cost Management → Data Exports.",
+            "Create a Standard data export of type CUR 2.0, with 'Include caller identity (IAM principal) allocation data' turned on; or run the command below (data exports are created in us-east-1).",
+            "Deliver to the S3 bucket FinOps Center's cur-ingest function reads, as Parquet, overwriting the report.",
+            "Turn on Amazon EventBridge notifications on that bucket so each delivery triggers ingestion.",
+            "Wait for the next delivery (up to 24 hours); the gap resolves itself once rows carry line_item_iam_principal."
+        ],
+        "command": format!("aws bcm-data-exports create-export --region us-east-1 --export '{export}'"),
+    })
+}
