@@ -45,14 +45,14 @@ pub fn approval() -> ApprovalInput {
     }
 }
 
-async fn submitted(w: &World, name: &str) -> RequestId {
+pub async fn submitted(w: &World, name: &str) -> RequestId {
     let po = product_owner();
     let r = w.gov.create_request(&po, draft(name)).await.expect("create");
     w.gov.submit_request(&po, &r.id).await.expect("submit");
     r.id
 }
 
-async fn approved(w: &World, name: &str) -> (RequestId, services::governance::ApprovalRecord) {
+pub async fn approved(w: &World, name: &str) -> (RequestId, services::governance::ApprovalRecord) {
     let id = submitted(w, name).await;
     let a = w.gov.approve_request(&finops_lead(), &id, approval()).await.expect("approve");
     w.pump().await;

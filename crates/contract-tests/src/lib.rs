@@ -7,6 +7,7 @@
 //! `store_dynamodb::…`). Emulator-backed adapters reach DynamoDB Local and moto
 //! through the real SDK clients with `endpoint_url` ([`emulators`]).
 
+pub mod analytics_suite;
 pub mod attribution_suite;
 pub mod bus_suite;
 pub mod emulators;
@@ -97,4 +98,28 @@ pub mod lambda_events {
         let body = out["body"].as_str().and_then(|b| serde_json::from_str(b).ok()).unwrap_or(Value::Null);
         (status, body)
     }
+}
+
+/// Expands every gaps / cards / maturity case into a test. `$make` builds a world.
+#[macro_export]
+macro_rules! analytics_tests {
+    ($make:path) => {
+        $crate::analytics_tests!(@cases $make;
+            detected_gaps_match_attribution_and_redetection_writes_nothing,
+            every_scenario_is_raised_and_its_action_does_the_real_thing,
+            gap_actions_refuse_bad_input_and_other_personas,
+            a_gap_that_stops_holding_resolves_and_reopens_with_its_history,
+            cards_are_built_reviewed_and_rolled_up,
+            late_data_leaves_settled_cards_alone_and_lands_on_the_next_card,
+            maturity_reports_the_four_dimensions_from_state
+        );
+    };
+    (@cases $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::analytics_suite::$case($make(false).await).await;
+            }
+        )*
+    };
 }

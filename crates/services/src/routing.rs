@@ -14,7 +14,10 @@ pub struct Route {
 
 /// The product's routes. Functions (and their routes) arrive with the issues that
 /// build them.
-pub const ROUTES: &[Route] = &[Route { detail_type: "BusinessRequestApproved", consumer: "TaskGeneratorFunction" }];
+pub const ROUTES: &[Route] = &[
+    Route { detail_type: "BusinessRequestApproved", consumer: "TaskGeneratorFunction" },
+    Route { detail_type: "CurPeriodIngested", consumer: "GapDetectorFunction" },
+];
 
 /// The consumers of one detail-type, in table order.
 pub fn consumers_of<'a>(routes: &'a [Route], detail_type: &'a str) -> impl Iterator<Item = &'static str> + 'a {

@@ -419,3 +419,25 @@ fn guided_setup(account: &str) -> Value {
         "command": format!("aws bcm-data-exports create-export --region us-east-1 --export '{export}'"),
     })
 }
+
+/// The gap detector's logical id in `template.yaml` (its route's consumer).
+pub const GAP_DETECTOR: &str = "GapDetectorFunction";
+
+/// The gap detector as an event consumer: a period's CUR changed, so its gaps
+/// are detected again. Idempotent (a duplicate delivery writes nothing); the
+/// nightly schedule is the reconciler for a lost event.
+pub struct GapDetectorHandler(pub std::sync::Arc<Governance>);
+
+#[async_trait::async_trait]
+impl crate::ports::bus::EventHandler for GapDetectorHandler {
+    async fn handle(&self, event: &crate::ports::bus::DomainEvent) -> std::result::Result<(), crate::ports::bus::HandlerError> {
+        let fail = |message: String| crate::ports::bus::HandlerError { consumer: GAP_DETECTOR.into(), event_id: event.id.clone(), message };
+        let period = event
+            .detail
+            .get("period")
+            .and_then(Value::as_str)
+            .and_then(|p| BillingPeriod::parse(p).ok())
+            .ok_or_else(|| fail("detail.period is missing or not YYYY-MM".into()))?;
+        self.0.detect_gaps(period).await.map(|_| ()).map_err(|e| fail(e.to_string()))
+    }
+}

@@ -45,7 +45,7 @@ use crate::ports::{Clock, IdGenerator};
 
 pub use cards::{CardsBuilt, DisputeInput, ResolveInput, RollupInput};
 pub use claims::{ClaimInput, ReleaseInput};
-pub use gaps::{DetectionSummary, GapActionInput, GapActionOutcome, GapsReport, ModelBlock};
+pub use gaps::{DetectionSummary, GapActionInput, GapActionOutcome, GapDetectorHandler, GapsReport, ModelBlock, GAP_DETECTOR};
 pub use maturity::MaturityReport;
 pub use profiles::WorkloadProfile;
 pub use ledger::{SourceFacts, SourceManifest, Stored};
