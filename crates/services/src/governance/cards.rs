@@ -221,7 +221,9 @@ impl Governance {
         Ok(self.load_card(actor, id).await?.0)
     }
 
-    async fn save_card(&self, actor: &Actor, before: CardStatus, card: &SpendCard, version: u64, rationale: Option<&str>, action: &str, extra: Vec<crate::ports::store::WriteOp>) -> Result<String> {
+    /// Writes a reviewed card with its audit record; `change` is (action, rationale).
+    async fn save_card(&self, actor: &Actor, before: CardStatus, card: &SpendCard, version: u64, change: (&str, Option<&str>), extra: Vec<crate::ports::store::WriteOp>) -> Result<String> {
+        let (action, rationale) = change;
         let correlation = self.ids.next_id();
         let mut ops = vec![put_over(card_item(card)?, version), self.audit(entity(&card.id), action, (Some(before.as_str()), Some(card.status.as_str())), actor, rationale, &correlation)?];
         ops.extend(extra);
@@ -238,7 +240,7 @@ impl Governance {
         let (mut card, v) = self.load_card(actor, id).await?;
         let before = card.status;
         card.accept().map_err(map_card_error)?;
-        self.save_card(actor, before, &card, v, None, "accept", vec![]).await?;
+        self.save_card(actor, before, &card, v, ("accept", None), vec![]).await?;
         Ok(card)
     }
 
@@ -248,7 +250,7 @@ impl Governance {
         let (mut card, v) = self.load_card(actor, id).await?;
         let before = card.status;
         card.dispute(input.lines.clone(), &input.reason, actor, self.clock.now()).map_err(map_card_error)?;
-        let correlation = self.save_card(actor, before, &card, v, Some(input.reason.trim()), "dispute", vec![]).await?;
+        let correlation = self.save_card(actor, before, &card, v, ("dispute", Some(input.reason.trim())), vec![]).await?;
         self.publish(vec![self.event(events::SPEND_CARD_DISPUTED, &correlation, json!({"card": card.id, "lines": input.lines, "reason": input.reason.trim()}))]).await;
         Ok(card)
     }
@@ -268,7 +270,7 @@ impl Governance {
         let before = card.status;
         card.resolve(&input.rationale, actor, self.clock.now()).map_err(map_card_error)?;
         let note = self.inbox_op(&card.owner, "dispute_resolved", format!("Your dispute of card {} was resolved", card.id), json!({"card": card.id, "rationale": input.rationale.trim()}))?;
-        self.save_card(actor, before, &card, v, Some(input.rationale.trim()), "resolve", vec![note]).await?;
+        self.save_card(actor, before, &card, v, ("resolve", Some(input.rationale.trim())), vec![note]).await?;
         Ok(card)
     }
 
