@@ -366,7 +366,7 @@ pub async fn cards_are_built_reviewed_and_rolled_up(w: World) {
     let err = w.gov.dispute_card(&pat, &search_id, DisputeInput { lines: vec!["nope".into()], reason: "x".into() }).await.unwrap_err();
     assert!(matches!(&err, GovernanceError::Invalid(f) if f.field == "lines"), "{err:?}");
     w.gov.dispute_card(&pat, &search_id, DisputeInput { lines: vec![line], reason: "load test, not production".into() }).await.expect("dispute");
-    assert_eq!(w.gov.disputed_cards(&lead).await.expect("queue").iter().map(|c| c.id.clone()).collect::<Vec<_>>(), [search_id.clone()]);
+    assert_eq!(w.gov.disputed_cards(&lead).await.expect("queue").iter().map(|c| c.id.clone()).collect::<Vec<_>>(), std::slice::from_ref(&search_id));
     assert!(matches!(w.gov.resolve_dispute(&pat, &search_id, ResolveInput { rationale: "mine".into() }).await, Err(GovernanceError::Forbidden(_))));
 
     // The rollup waits for every card of the portfolio.
