@@ -28,6 +28,14 @@ async fn store(w: &World, source: &str, facts: &Facts) {
         .expect("store facts");
 }
 
+/// Generated February CUR and the generator's governance state (for handler tests).
+pub async fn store_generated(w: &World, seed: u64) {
+    let dir = tempfile::tempdir().expect("dir");
+    let facts = generated(dir.path(), seed, 3000, 0.5);
+    store(w, "s3://cur/feb.parquet", &facts).await;
+    w.gov.import(&finops_lead(), fixture()).await.expect("import");
+}
+
 async fn stored_gaps(w: &World) -> Vec<Gap> {
     w.gov.gaps_report(&finops_lead(), period()).await.expect("gaps").gaps
 }

@@ -216,3 +216,6 @@ mod tests {
         }
     }
 }
+
+crate::error::string_schema!(BillingPeriod, "A billing period, YYYY-MM.");
+crate::error::string_schema!(IsoWeek, "An ISO-8601 week, YYYY-Www (Monday to Sunday).");

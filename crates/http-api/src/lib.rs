@@ -6,6 +6,7 @@
 //! for a request that fails. The caller is an `Actor` in the request extensions
 //! (see [`auth`]); without one the answer is 401.
 
+mod analytics;
 pub mod auth;
 
 use std::sync::Arc;
@@ -120,10 +121,10 @@ fn workload_id(raw: &str) -> Result<WorkloadId, ApiError> {
     WorkloadId::parse(raw).map_err(|e| ApiError::invalid("id", e.to_string()))
 }
 
-type Gov = State<Arc<Governance>>;
-type ApiResult = Result<Response, ApiError>;
+pub(crate) type Gov = State<Arc<Governance>>;
+pub(crate) type ApiResult = Result<Response, ApiError>;
 
-fn ok<T: serde::Serialize>(v: T) -> ApiResult {
+pub(crate) fn ok<T: serde::Serialize>(v: T) -> ApiResult {
     Ok(Json(v).into_response())
 }
 
@@ -153,10 +154,14 @@ pub enum RouteGroup {
     FinOpsLead,
     /// Task progress (task-generator).
     CloudEngineer,
+    /// Allocation gaps, their actions and maturity (gap-detector).
+    Gaps,
+    /// Spend cards, disputes and rollups (spendcard-builder).
+    Cards,
 }
 
 impl RouteGroup {
-    pub const ALL: [RouteGroup; 4] = [RouteGroup::Read, RouteGroup::ProductOwner, RouteGroup::FinOpsLead, RouteGroup::CloudEngineer];
+    pub const ALL: [RouteGroup; 6] = [RouteGroup::Read, RouteGroup::ProductOwner, RouteGroup::FinOpsLead, RouteGroup::CloudEngineer, RouteGroup::Gaps, RouteGroup::Cards];
 
     /// The template's logical id of the function serving this group.
     pub fn function(self) -> &'static str {
@@ -164,6 +169,8 @@ impl RouteGroup {
             RouteGroup::Read | RouteGroup::ProductOwner => "RequestIntakeFunction",
             RouteGroup::FinOpsLead => "ApprovalFanoutFunction",
             RouteGroup::CloudEngineer => "TaskGeneratorFunction",
+            RouteGroup::Gaps => "GapDetectorFunction",
+            RouteGroup::Cards => "SpendcardBuilderFunction",
         }
     }
 }
@@ -194,6 +201,18 @@ pub const ROUTE_TABLE: &[(&str, &str, RouteGroup)] = &[
     ("POST", "/requests/{id}/approve", RouteGroup::FinOpsLead),
     ("POST", "/requests/{id}/reject", RouteGroup::FinOpsLead),
     ("POST", "/tasks/{id}/steps/{step}/complete", RouteGroup::CloudEngineer),
+    ("GET", "/gaps", RouteGroup::Gaps),
+    ("GET", "/gaps/{id}", RouteGroup::Gaps),
+    ("POST", "/gaps/{id}/actions", RouteGroup::Gaps),
+    ("GET", "/maturity", RouteGroup::Gaps),
+    ("GET", "/cards", RouteGroup::Cards),
+    ("GET", "/cards/{id}", RouteGroup::Cards),
+    ("POST", "/cards/{id}/accept", RouteGroup::Cards),
+    ("POST", "/cards/{id}/dispute", RouteGroup::Cards),
+    ("POST", "/cards/{id}/resolve", RouteGroup::Cards),
+    ("GET", "/disputes", RouteGroup::Cards),
+    ("GET", "/rollups/{portfolio}/{week}", RouteGroup::Cards),
+    ("POST", "/rollups/{portfolio}/{week}/approve", RouteGroup::Cards),
 ];
 
 /// Routes that need no caller: liveness and the API's own description.
@@ -226,7 +245,7 @@ impl utoipa::Modify for BearerAuth {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "FinOps Center governance API", description = "The governed path: Business Requests, approvals, Cloud Engineer tasks, claims. Money is a decimal string."),
-    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit),
+    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::maturity, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -284,6 +303,24 @@ pub fn router_for(gov: Arc<Governance>, groups: &[RouteGroup]) -> Router {
     }
     if groups.contains(&RouteGroup::CloudEngineer) {
         r = r.route("/tasks/{id}/steps/{step}/complete", post(complete_step));
+    }
+    if groups.contains(&RouteGroup::Gaps) {
+        r = r
+            .route("/gaps", get(analytics::list_gaps))
+            .route("/gaps/{id}", get(analytics::get_gap))
+            .route("/gaps/{id}/actions", post(analytics::gap_action))
+            .route("/maturity", get(analytics::maturity));
+    }
+    if groups.contains(&RouteGroup::Cards) {
+        r = r
+            .route("/cards", get(analytics::list_cards))
+            .route("/cards/{id}", get(analytics::get_card))
+            .route("/cards/{id}/accept", post(analytics::accept_card))
+            .route("/cards/{id}/dispute", post(analytics::dispute_card))
+            .route("/cards/{id}/resolve", post(analytics::resolve_dispute))
+            .route("/disputes", get(analytics::disputes))
+            .route("/rollups/{portfolio}/{week}", get(analytics::get_rollup))
+            .route("/rollups/{portfolio}/{week}/approve", post(analytics::approve_rollup));
     }
     r.fallback(|| async { ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: "no such route".into(), field: None } })
         .method_not_allowed_fallback(|| async { ApiError { status: StatusCode::METHOD_NOT_ALLOWED, code: "method_not_allowed", message: "this route does not take that method".into(), field: None } })

@@ -25,7 +25,13 @@ pub async fn governance_from_env() -> Result<Arc<Governance>, String> {
     let store = store_dynamodb::DynamoStore::from_env(aws_sdk_dynamodb::Client::new(&sdk)).map_err(|e| e.to_string())?;
     let bus = bus_eventbridge::EventBridgeBus::from_env(aws_sdk_eventbridge::Client::new(&sdk))?;
     let catalog = PriceCatalog::bundled()?;
-    Ok(Arc::new(Governance::new(Arc::new(store), Arc::new(bus), Arc::new(SystemClock), Arc::new(UuidV7Ids), Arc::new(catalog))))
+    let thresholds = domain::analytics::cards::Thresholds::from_config(
+        std::env::var("FINOPS_CARD_WARN_PCT").ok().as_deref(),
+        std::env::var("FINOPS_CARD_CRITICAL_PCT").ok().as_deref(),
+    )?;
+    Ok(Arc::new(
+        Governance::new(Arc::new(store), Arc::new(bus), Arc::new(SystemClock), Arc::new(UuidV7Ids), Arc::new(catalog)).with_card_thresholds(thresholds),
+    ))
 }
 
 /// The API behind API Gateway: the caller comes from the JWT claims API Gateway's
@@ -83,3 +89,48 @@ pub async fn handle_http(
 pub fn is_http_event(payload: &serde_json::Value) -> bool {
     payload.get("requestContext").is_some() && payload.get("routeKey").is_some()
 }
+
+/// What a function was handed: the one parse of EventBridge's envelope that
+/// every event-driven function shares.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    /// An EventBridge schedule fired at `time`.
+    Scheduled { time: chrono::DateTime<chrono::Utc> },
+    /// One of our domain events (source `finops.center`).
+    Domain(services::ports::bus::DomainEvent),
+}
+
+/// Reads an EventBridge delivery; anything else is refused with what it was.
+pub fn delivery(event: &serde_json::Value) -> Result<Delivery, String> {
+    use serde_json::Value;
+    let source = event.get("source").and_then(Value::as_str).unwrap_or_default();
+    let detail_type = event.get("detail-type").and_then(Value::as_str).unwrap_or_default();
+    let time = || {
+        event
+            .get("time")
+            .and_then(Value::as_str)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .ok_or_else(|| "event has no RFC 3339 time".to_owned())
+    };
+    match (source, detail_type) {
+        ("aws.events", "Scheduled Event") => Ok(Delivery::Scheduled { time: time()? }),
+        (s, _) if s == services::ports::bus::EVENT_SOURCE => {
+            let detail = event.get("detail").cloned().unwrap_or(Value::Null);
+            Ok(Delivery::Domain(services::ports::bus::DomainEvent::from_delivery(detail_type, time()?, &detail)?))
+        }
+        _ => Err(format!("does not handle {source:?} / {detail_type:?}")),
+    }
+}
+
+/// A delivery a function refuses, with the reason (Lambda reports it as the
+/// invocation's error, so EventBridge retries and then dead-letters it).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Rejected(pub String);
+
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Rejected {}

@@ -39,6 +39,18 @@ impl Default for Thresholds {
 }
 
 impl Thresholds {
+    /// From configuration text (`FINOPS_CARD_WARN_PCT`, `FINOPS_CARD_CRITICAL_PCT`);
+    /// a missing value keeps its default.
+    pub fn from_config(warn: Option<&str>, critical: Option<&str>) -> Result<Self, String> {
+        let d = Self::default();
+        let read = |v: Option<&str>, name: &str, default: Decimal| -> Result<Decimal, String> {
+            v.map_or(Ok(default), |s| s.trim().parse().map_err(|_| format!("{name} must be a percentage, e.g. 10 or 12.5; got {s:?}")))
+        };
+        let t = Self { warn_pct: read(warn, "FINOPS_CARD_WARN_PCT", d.warn_pct)?, critical_pct: read(critical, "FINOPS_CARD_CRITICAL_PCT", d.critical_pct)? };
+        t.validate()?;
+        Ok(t)
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if self.warn_pct.is_sign_negative() || self.critical_pct < self.warn_pct {
             return Err(format!("thresholds must satisfy 0 ≤ warn ({}) ≤ critical ({})", self.warn_pct, self.critical_pct));

@@ -61,6 +61,10 @@ fn flags_switch_strictly_above_the_thresholds() {
     assert_eq!(flag(m("106"), e, &custom).1, Flag::Warn);
     assert_eq!(flag(m("130"), e, &custom).1, Flag::Warn);
     assert!(Thresholds { warn_pct: "30".parse().unwrap(), critical_pct: "20".parse().unwrap() }.validate().is_err());
+    assert_eq!(Thresholds::from_config(None, None), Ok(t));
+    assert_eq!(Thresholds::from_config(Some("5"), Some("50")), Ok(custom));
+    assert!(Thresholds::from_config(Some("ten"), None).unwrap_err().contains("FINOPS_CARD_WARN_PCT"));
+    assert!(Thresholds::from_config(Some("30"), None).is_err(), "warn above critical");
 }
 
 const ACCT: &str = "111122223333";

@@ -1,0 +1,92 @@
+//! Routes for allocation gaps, maturity, spend cards and rollups.
+
+use axum::extract::{Path, Query, State};
+use domain::{BillingPeriod, IsoWeek, NodeId};
+use serde::Deserialize;
+use services::governance::{DisputeInput, GapActionInput, ResolveInput, RollupInput};
+
+use super::{ok, ApiError, ApiResult, Body, Caller, ErrorBody, Gov};
+
+#[derive(Deserialize)]
+pub(crate) struct PeriodQuery {
+    period: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct WeekQuery {
+    week: Option<String>,
+}
+
+fn period(q: &PeriodQuery) -> Result<BillingPeriod, ApiError> {
+    let raw = q.period.as_deref().ok_or_else(|| ApiError::invalid("period", "is required: YYYY-MM"))?;
+    BillingPeriod::parse(raw).map_err(|e| ApiError::invalid("period", e.to_string()))
+}
+
+fn week(raw: Option<&str>) -> Result<IsoWeek, ApiError> {
+    let raw = raw.ok_or_else(|| ApiError::invalid("week", "is required: YYYY-Www"))?;
+    IsoWeek::parse(raw).map_err(|e| ApiError::invalid("week", e.to_string()))
+}
+
+fn portfolio(raw: &str) -> Result<NodeId, ApiError> {
+    NodeId::parse(raw).map_err(|e| ApiError::invalid("portfolio", e.to_string()))
+}
+
+#[utoipa::path(get, path = "/gaps", tag = "analytics", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = services::governance::GapsReport), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn list_gaps(State(gov): Gov, Caller(actor): Caller, Query(q): Query<PeriodQuery>) -> ApiResult {
+    ok(gov.gaps_report(&actor, period(&q)?).await?)
+}
+
+#[utoipa::path(get, path = "/gaps/{id}", tag = "analytics", params(("id" = String, Path)), responses((status = 200, body = domain::analytics::gaps::Gap), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn get_gap(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>) -> ApiResult {
+    ok(gov.get_gap(&actor, &id).await?)
+}
+
+#[utoipa::path(post, path = "/gaps/{id}/actions", tag = "analytics", params(("id" = String, Path)), request_body = services::governance::GapActionInput, responses((status = 200, body = services::governance::GapActionOutcome), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The gap's state does not allow the action, or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn gap_action(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>, Body(input): Body<GapActionInput>) -> ApiResult {
+    ok(gov.gap_action(&actor, &id, input).await?)
+}
+
+#[utoipa::path(get, path = "/maturity", tag = "analytics", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = services::governance::MaturityReport), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn maturity(State(gov): Gov, Caller(actor): Caller, Query(q): Query<PeriodQuery>) -> ApiResult {
+    ok(gov.maturity(&actor, period(&q)?).await?)
+}
+
+#[utoipa::path(get, path = "/cards", tag = "analytics", params(("week" = String, Query, description = "YYYY-Www")), responses((status = 200, body = Vec<domain::analytics::cards::SpendCard>), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn list_cards(State(gov): Gov, Caller(actor): Caller, Query(q): Query<WeekQuery>) -> ApiResult {
+    ok(gov.cards(&actor, week(q.week.as_deref())?).await?)
+}
+
+#[utoipa::path(get, path = "/cards/{id}", tag = "analytics", params(("id" = String, Path, description = "{week}.{workload}")), responses((status = 200, body = domain::analytics::cards::SpendCard), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn get_card(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>) -> ApiResult {
+    ok(gov.get_card(&actor, &id).await?)
+}
+
+#[utoipa::path(post, path = "/cards/{id}/accept", tag = "analytics", params(("id" = String, Path)), responses((status = 200, body = domain::analytics::cards::SpendCard), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The card is not Open, or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn accept_card(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>) -> ApiResult {
+    ok(gov.accept_card(&actor, &id).await?)
+}
+
+#[utoipa::path(post, path = "/cards/{id}/dispute", tag = "analytics", params(("id" = String, Path)), request_body = services::governance::DisputeInput, responses((status = 200, body = domain::analytics::cards::SpendCard), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The card is not Open, or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn dispute_card(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>, Body(input): Body<DisputeInput>) -> ApiResult {
+    ok(gov.dispute_card(&actor, &id, input).await?)
+}
+
+#[utoipa::path(post, path = "/cards/{id}/resolve", tag = "analytics", params(("id" = String, Path)), request_body = services::governance::ResolveInput, responses((status = 200, body = domain::analytics::cards::SpendCard), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The card is not Disputed, or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn resolve_dispute(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>, Body(input): Body<ResolveInput>) -> ApiResult {
+    ok(gov.resolve_dispute(&actor, &id, input).await?)
+}
+
+#[utoipa::path(get, path = "/disputes", tag = "analytics", responses((status = 200, body = Vec<domain::analytics::cards::SpendCard>), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn disputes(State(gov): Gov, Caller(actor): Caller) -> ApiResult {
+    ok(gov.disputed_cards(&actor).await?)
+}
+
+#[utoipa::path(get, path = "/rollups/{portfolio}/{week}", tag = "analytics", params(("portfolio" = String, Path), ("week" = String, Path, description = "YYYY-Www")), responses((status = 200, body = domain::analytics::cards::Rollup), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn get_rollup(State(gov): Gov, Caller(actor): Caller, Path((p, w)): Path<(String, String)>) -> ApiResult {
+    ok(gov.get_rollup(&actor, &portfolio(&p)?, week(Some(&w))?).await?)
+}
+
+#[utoipa::path(post, path = "/rollups/{portfolio}/{week}/approve", tag = "analytics", params(("portfolio" = String, Path), ("week" = String, Path, description = "YYYY-Www")), request_body = services::governance::RollupInput, responses((status = 200, body = domain::analytics::cards::Rollup), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Cards not settled, or the rollup is already approved", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn approve_rollup(State(gov): Gov, Caller(actor): Caller, Path((p, w)): Path<(String, String)>, Body(input): Body<RollupInput>) -> ApiResult {
+    ok(gov.approve_rollup(&actor, &portfolio(&p)?, week(Some(&w))?, input).await?)
+}
