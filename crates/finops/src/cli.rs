@@ -97,6 +97,13 @@ pub enum Command {
         #[arg(long, default_value = "cur2")]
         table: String,
     },
+    /// Act on an allocation gap (as FinOps Lead): guided_setup, create_request,
+    /// approve, block, add_scope, notify_owner, assign_to_workload,
+    /// request_business_case, resolve or recall.
+    Gap {
+        #[command(subcommand)]
+        cmd: GapCmd,
+    },
     /// Walk three workloads from request to claim over the local HTTP API, on a
     /// fresh embedded home, and print what happened.
     Demo {
@@ -126,6 +133,53 @@ pub enum ReportCmd {
     Reconcile {
         #[arg(long)]
         period: String,
+    },
+    /// Allocation gaps of a period (detected again first, as the nightly run does).
+    Gaps {
+        #[arg(long)]
+        period: String,
+    },
+    /// A week's spend cards (built first, as Monday's schedule does).
+    Cards {
+        /// YYYY-Www; default: last Monday–Sunday.
+        #[arg(long)]
+        week: Option<String>,
+    },
+    /// Governance maturity: four dimensions, overall score and tier.
+    Maturity {
+        /// YYYY-MM; default: the latest month with ingested CUR.
+        #[arg(long)]
+        period: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GapCmd {
+    /// Take an inline action on a gap; the rationale is audited.
+    Action {
+        id: String,
+        #[arg(long)]
+        action: String,
+        #[arg(long)]
+        rationale: String,
+        /// create_request, approve: the Product Owner who will own the workload.
+        #[arg(long)]
+        owner: Option<String>,
+        /// create_request, approve: the E3 portfolio of the new workload.
+        #[arg(long)]
+        portfolio: Option<String>,
+        /// create_request, approve: the new workload's name.
+        #[arg(long)]
+        name: Option<String>,
+        /// assign_to_workload: the workload that claims the guardrail.
+        #[arg(long)]
+        workload: Option<String>,
+        /// add_scope: the approval (request id) whose scope to extend.
+        #[arg(long)]
+        request: Option<String>,
+        /// block: also ask the kill switch to suspend the principal.
+        #[arg(long)]
+        suspend: bool,
     },
 }
 

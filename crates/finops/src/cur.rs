@@ -260,6 +260,7 @@ pub async fn report(home: &Path, cmd: &ReportCmd, format: Format) -> Result<Stri
                 }
             }
         }
+        ReportCmd::Gaps { .. } | ReportCmd::Cards { .. } | ReportCmd::Maturity { .. } => crate::analytics::report(&gov, cmd, format).await,
         ReportCmd::Reconcile { period } => {
             let r = gov.reconciliation(&actor, parse(period)?).await?;
             let text = match format {

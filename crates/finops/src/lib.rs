@@ -3,6 +3,7 @@
 //! `main.rs` only parses arguments and calls [`run`]; everything else lives here so
 //! it can be tested.
 
+pub mod analytics;
 pub mod cli;
 pub mod config;
 pub mod cur;
@@ -41,6 +42,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Import { file } => emit("import", cur::import(&cli.home, &file, cli.format).await),
         Command::Ingest { paths, period, threads } => emit("ingest", cur::ingest(&cli.home, &paths, period.as_deref(), threads, cli.format).await),
         Command::Report { report } => emit("report", cur::report(&cli.home, &report, cli.format).await),
+        Command::Gap { cmd } => emit("gap", analytics::gap(&cli.home, cmd, cli.format).await),
         Command::GenCur { rows, ai_share, seed, period, out, import_out, row_group_rows } => {
             emit("gen-cur", cur::gen_cur(rows, ai_share, seed, &period, &out, import_out.as_deref(), row_group_rows))
         }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bus_local::LocalBus;
 use domain::governance::catalog::PriceCatalog;
 use http_api::auth::LocalTokens;
-use services::governance::{Governance, TaskGeneratorHandler, TASK_GENERATOR};
+use services::governance::{GapDetectorHandler, Governance, TaskGeneratorHandler, GAP_DETECTOR, TASK_GENERATOR};
 use services::ports::{SystemClock, UuidV7Ids};
 use services::routing::ROUTES;
 use store_embedded::EmbeddedStore;
@@ -26,14 +26,22 @@ pub enum LocalError {
     Setup(String),
 }
 
-/// The governance service of the local mode, with the task generator attached
-/// to the bus exactly as the template's rule attaches the Lambda.
+/// The governance service of the local mode, with the task generator and the
+/// gap detector attached to the bus exactly as the template's rules attach the
+/// Lambdas. Card thresholds come from `FINOPS_CARD_WARN_PCT` /
+/// `FINOPS_CARD_CRITICAL_PCT`, as in the template.
 pub fn governance(home: &Path) -> Result<Arc<Governance>, LocalError> {
     let store = Arc::new(EmbeddedStore::open_home(home)?);
     let bus = Arc::new(LocalBus::new(ROUTES));
     let catalog = PriceCatalog::bundled().map_err(LocalError::Setup)?;
-    let gov = Arc::new(Governance::new(store, bus.clone(), Arc::new(SystemClock), Arc::new(UuidV7Ids), Arc::new(catalog)));
+    let thresholds = domain::analytics::cards::Thresholds::from_config(
+        std::env::var("FINOPS_CARD_WARN_PCT").ok().as_deref(),
+        std::env::var("FINOPS_CARD_CRITICAL_PCT").ok().as_deref(),
+    )
+    .map_err(LocalError::Setup)?;
+    let gov = Arc::new(Governance::new(store, bus.clone(), Arc::new(SystemClock), Arc::new(UuidV7Ids), Arc::new(catalog)).with_card_thresholds(thresholds));
     bus.register(TASK_GENERATOR, Arc::new(TaskGeneratorHandler(gov.clone()))).map_err(LocalError::Setup)?;
+    bus.register(GAP_DETECTOR, Arc::new(GapDetectorHandler(gov.clone()))).map_err(LocalError::Setup)?;
     Ok(gov)
 }
 
