@@ -125,7 +125,7 @@ pub async fn run(home: &Path, keep: bool, format: Format) -> Result<String, Demo
     };
     let gov = local::governance(&dir)?;
     let tokens = local::tokens(&dir)?;
-    let app = http_api::with_local_tokens(http_api::router(gov), tokens.clone());
+    let app = http_api::with_local_tokens(http_api::router(gov.clone()), tokens.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|source| DemoError::Home { path: "127.0.0.1:0".into(), source })?;
     let addr = listener.local_addr().map_err(|source| DemoError::Home { path: "listener".into(), source })?;
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
@@ -185,16 +185,111 @@ pub async fn run(home: &Path, keep: bool, format: Format) -> Result<String, Demo
             "audit": audit,
         }));
     }
+    let analytics = analytics(&gov, &dir, &api, &fl, &po).await?;
     server.abort();
-    let summary = json!({"home": if keep { Value::String(dir.display().to_string()) } else { Value::Null }, "api": api.base, "workloads": report});
+    let summary = json!({"home": if keep { Value::String(dir.display().to_string()) } else { Value::Null }, "api": api.base, "workloads": report, "analytics": analytics});
     Ok(match format {
         Format::Json => format!("{}\n", serde_json::to_string_pretty(&summary).unwrap_or_default()),
         Format::Table => render(&summary),
     })
 }
 
+/// The demo's second half: a generated month of CUR for last week's month, with
+/// the generator's governance state placed under the demo's portfolios, ingested
+/// (the ingest event runs the gap detector through the local bus, as the rule
+/// does in AWS), then attribution, gaps, the week's cards (built as Monday's
+/// schedule does; the Product Owner accepts one) and maturity over the API.
+async fn analytics(gov: &std::sync::Arc<services::governance::Governance>, dir: &Path, api: &Api, fl: &str, po: &str) -> Result<Value, DemoError> {
+    let unexpected = |e: &dyn std::fmt::Display| DemoError::Unexpected(e.to_string());
+    let today = chrono::Utc::now().date_naive();
+    let week = domain::analytics::cards::week_to_build(today);
+    let period = domain::BillingPeriod::of(week.monday());
+    let file = dir.join(format!("cur-{period}.parquet"));
+    let spec = cur_files::generate::Spec { rows: 60_000, ai_share: 0.3, seed: 42, period, rows_per_group: 16_384 };
+    cur_files::generate::write_parquet(&spec, &file).map_err(|e| unexpected(&e))?;
+    let mut fixture = cur_files::generate::import_fixture(period);
+    fixture["hierarchy"] = json!([]);
+    for w in fixture["workloads"].as_array_mut().into_iter().flatten() {
+        let node = if matches!(w["id"].as_str(), Some("chat" | "support-bot")) { "assist" } else { "engineering" };
+        w["node"] = json!(node);
+    }
+    for c in fixture["claims"].as_array_mut().into_iter().flatten() {
+        if c["claimed_at"].as_str().is_some_and(|d| d > today.to_string().as_str()) {
+            c["claimed_at"] = json!(today.to_string());
+        }
+    }
+    let doc: domain::governance::import::ImportDoc = serde_json::from_value(fixture).map_err(|e| unexpected(&e))?;
+    let lead = domain::Actor::new(domain::UserId::parse("fiona@example.com").map_err(|e| unexpected(&e))?, domain::Persona::FinOpsLead, vec![domain::NodeId::parse("retail").map_err(|e| unexpected(&e))?]);
+    gov.import(&lead, doc).await.map_err(|e| unexpected(&e))?;
+    let (facts, stats) = cur_files::read_path(&file, 2).map_err(|e| unexpected(&e))?;
+    let source = file.display().to_string();
+    gov.store_source_facts(services::governance::SourceFacts { period, source: &source, facts: &facts, rows: stats.rows, principal_column: stats.principal_column })
+        .await
+        .map_err(|e| unexpected(&e))?;
+    let attribution = serde_json::to_value(gov.attribution_report(&lead, period).await.map_err(|e| unexpected(&e))?).map_err(|e| unexpected(&e))?;
+    let gaps = api.call(fl, Method::GET, &format!("/gaps?period={period}"), None).await?;
+    gov.build_cards(week).await.map_err(|e| unexpected(&e))?;
+    let mut cards = api.call(po, Method::GET, &format!("/cards?week={week}"), None).await?;
+    if let Some(first) = cards.as_array().and_then(|c| c.first()).and_then(|c| c["id"].as_str()).map(String::from) {
+        api.call(po, Method::POST, &format!("/cards/{first}/accept"), None).await?;
+        cards = api.call(po, Method::GET, &format!("/cards?week={week}"), None).await?;
+    }
+    let maturity = api.call(fl, Method::GET, &format!("/maturity?period={period}"), None).await?;
+    Ok(json!({"period": period, "week": week, "rows": stats.rows, "attribution": attribution, "gaps": gaps, "cards": cards, "maturity": maturity}))
+}
+
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+fn money(v: &Value) -> String {
+    v.as_str().and_then(|x| x.parse::<domain::Money>().ok()).map(|m| m.round_cents().to_string()).unwrap_or_default()
+}
+
+fn render_analytics(a: &Value) -> String {
+    let mut out = String::new();
+    let r = &a["attribution"];
+    out.push_str(&format!(
+        "\n== Attribution, {} ({} CUR rows generated)\n   AI {} = attributed {} + unattributed {} + adjustments {}\n",
+        s(a, "period"),
+        a["rows"],
+        money(&r["ai_total"]),
+        money(&r["attributed"]),
+        money(&r["unattributed"]),
+        money(&r["adjustments"])
+    ));
+    for w in r["by_workload"].as_array().into_iter().flatten() {
+        out.push_str(&format!("   {:<14} {}\n", s(w, "workload"), money(&w["cost"])));
+    }
+    let g = &a["gaps"];
+    out.push_str(&format!(
+        "\n== Allocation gaps: {} open, {} of spend; value at stake: Cost Saving {} / Revenue Driving {} a year\n",
+        g["open"],
+        money(&g["open_spend"]),
+        money(&g["value_at_stake"]["cost_saving"]),
+        money(&g["value_at_stake"]["revenue_driving"])
+    ));
+    for gap in g["gaps"].as_array().into_iter().flatten().take(10) {
+        out.push_str(&format!("   {:<27} {:>10}  {:<8} {}\n", s(gap, "scenario"), money(&gap["spend"]), s(gap, "status"), s(gap, "key")));
+    }
+    out.push_str(&format!("\n== Spend cards, {}\n", s(a, "week")));
+    for c in a["cards"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "   {:<24} actual {:>10}  estimate {:>10}  {:<8} cache hit {}  {}\n",
+            s(c, "id"),
+            money(&c["actual"]),
+            money(&c["estimate"]),
+            s(c, "flag"),
+            c["cache_hit_rate"].as_str().unwrap_or("-"),
+            s(c, "status")
+        ));
+    }
+    let m = &a["maturity"];
+    out.push_str(&format!("\n== Governance maturity: {} ({})\n", m["overall"].as_str().unwrap_or(""), s(m, "tier")));
+    for d in m["dimensions"].as_array().into_iter().flatten() {
+        out.push_str(&format!("   {:<21} {:>5}  {}  → {} (worth {})\n", s(d, "name"), d["score"].as_str().unwrap_or(""), s(d, "figures"), s(d, "next_move"), money(&d["worth"])));
+    }
+    out
 }
 
 fn render(summary: &Value) -> String {
@@ -241,5 +336,6 @@ fn render(summary: &Value) -> String {
             ));
         }
     }
+    out.push_str(&render_analytics(&summary["analytics"]));
     out
 }

@@ -38,6 +38,17 @@ fn the_demo_takes_three_workloads_to_live_over_http() {
     // MAP adds a tagged inference-profile task; Claude Platform is a chain of three.
     assert_eq!(workloads[1]["tasks"].as_array().unwrap().len(), 2);
     assert_eq!(workloads[2]["tasks"].as_array().unwrap().len(), 3);
+    // It ends with attribution, gaps, this week's cards and maturity on its generated month.
+    let a = &v["analytics"];
+    let dec = |x: &Value| x.as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap();
+    let r = &a["attribution"];
+    assert_eq!(dec(&r["attributed"]) + dec(&r["unattributed"]) + dec(&r["adjustments"]), dec(&r["ai_total"]));
+    assert!(a["gaps"]["open"].as_u64().unwrap() >= 7, "{}", a["gaps"]);
+    let cards = a["cards"].as_array().unwrap();
+    assert_eq!(cards.len(), 4);
+    assert!(cards.iter().all(|c| c["week"] == a["week"]));
+    assert_eq!(cards.iter().filter(|c| c["status"] == "Accepted").count(), 1, "the Product Owner accepted one card over the API");
+    assert_eq!(a["maturity"]["dimensions"].as_array().unwrap().len(), 4);
     // Without --keep the demo leaves the home untouched.
     assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0);
 }
