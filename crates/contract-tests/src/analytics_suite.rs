@@ -9,13 +9,14 @@ use domain::analytics::gaps::{Gap, GapAction, GapStatus, Scenario};
 use domain::cur::attribution::{Outcome, Reason};
 use domain::cur::facts::{outcomes, CurRow, Facts};
 use domain::governance::claims::ClaimKind;
+use domain::governance::tasks::{Task, TaskKind};
 use domain::{AccountId, Actor, IsoWeek, Money, NodeId, Persona, UserId, WorkloadId};
 use rust_decimal::Decimal;
 use services::governance::{ClaimInput, DisputeInput, GapActionInput, GovernanceError, ResolveInput, RollupInput, SourceFacts};
 use services::ports::bus::{DomainEvent, EventHandler};
 
 use crate::attribution_suite::{fixture, generated, period};
-use crate::governed_world::{actor, finops_lead, product_owner, World};
+use crate::governed_world::{actor, cloud_engineer, finops_lead, product_owner, World};
 
 fn m(s: &str) -> Money {
     Money::parse(s).expect("money")
@@ -209,7 +210,11 @@ pub async fn every_scenario_is_raised_and_its_action_does_the_real_thing(w: Worl
     let scope = &out.outcome["scope"];
     assert_eq!((scope["model"].as_str(), scope["accounts"][0].as_str(), scope["regions"][0].as_str()), (Some("anthropic.claude-3-haiku-20240307-v1:0"), Some(ACCT), Some("us-east-1")));
     let approved = domain::RequestId::parse(out.outcome["request"].as_str().expect("id")).expect("id");
-    assert!(w.gov.approval(&approved).await.expect("approval").is_some());
+    let record = w.gov.approval(&approved).await.expect("approval").expect("approved");
+    assert_eq!(out.outcome["role_name"].as_str(), Some(record.role_name.as_str()));
+    let trail: Vec<String> = audit_actions(&w, "business_request", approved.as_str()).await.into_iter().map(|a| a.0).collect();
+    assert_eq!(trail[..2], ["create_for_owner", "approve"], "opened and approved in one write, then its tasks: {trail:?}");
+    assert_eq!(w.gov.get_request(&pat, &approved).await.expect("request").status.as_str(), "Approved");
 
     // … or Block, asking the kill switch to suspend.
     let g = find(&all, Scenario::NoBudgetAllocation, "etl-nightly");
@@ -226,6 +231,37 @@ pub async fn every_scenario_is_raised_and_its_action_does_the_real_thing(w: Worl
     i.request = Some(chatbot.request.clone());
     let out = w.gov.gap_action(&fl, &g.id, i).await.expect("add scope");
     assert!(out.outcome["scope"]["regions"].as_array().is_some_and(|r| r.iter().any(|x| x == "us-west-2")));
+    // … which the role's policy must follow: a Cloud Engineer task, numbered after
+    // the approval's own tasks even where they are generated only now.
+    let widen = out.outcome["task"].as_str().expect("a widening task").to_owned();
+    w.gov.reconcile_task_sets().await.expect("tasks");
+    let ce = cloud_engineer();
+    let t = w.gov.get_task(&ce, &widen).await.expect("task");
+    assert_eq!(t.kind, TaskKind::WidenAccess);
+    assert!(t.steps.iter().any(|s| s.commands.iter().any(|c| c.contains("put-role-policy")) && s.commands[0].contains("bedrock:us-west-2::foundation-model")), "{t:#?}");
+    let chatbot_tasks: Vec<Task> = w.gov.list_tasks(&ce, true).await.expect("tasks").into_iter().filter(|t| t.request == chatbot.request).collect();
+    assert_eq!(chatbot_tasks.len(), 2, "the approval's task and the widening: {chatbot_tasks:#?}");
+    for t in &chatbot_tasks {
+        for n in 1..=t.steps.len() {
+            w.gov.complete_step(&ce, &t.id, n).await.expect("step");
+        }
+    }
+    let ready = |inbox: Vec<services::governance::InboxItem>| inbox.iter().filter(|n| n.kind == "ready_to_claim" && n.body["workload"] == chatbot.workload.as_str()).count();
+    assert_eq!(ready(w.gov.inbox(&pat).await.expect("inbox")), 1, "Ready to Claim once every task, the widening included, is done");
+
+    // … or Flag CE to move: a task to find the caller and move it into the scope,
+    // whose completion leaves the Ready-to-Claim workload where it is.
+    let g = find(&all, Scenario::OutOfBudgetScope, "999988887777");
+    let mut i = input(GapAction::FlagMove, "the sandbox account must not run Haiku");
+    i.request = Some(chatbot.request.clone());
+    let out = w.gov.gap_action(&fl, &g.id, i).await.expect("flag move");
+    let mv = w.gov.get_task(&ce, out.outcome["task"].as_str().expect("task")).await.expect("task");
+    assert_eq!((mv.kind, mv.account.as_str()), (TaskKind::MoveIntoScope, "999988887777"));
+    for n in 1..=mv.steps.len() {
+        w.gov.complete_step(&ce, &mv.id, n).await.expect("step");
+    }
+    assert_eq!(w.gov.get_workload(&fl, &chatbot.workload).await.expect("workload").status.as_str(), "ReadyToClaim");
+    assert_eq!(ready(w.gov.inbox(&pat).await.expect("inbox")), 1, "no second Ready to Claim");
 
     // Unclaimed Workload → the owner of the workload whose workflow made the role.
     let g = find(&all, Scenario::UnclaimedWorkload, &chatbot_role);
@@ -245,10 +281,9 @@ pub async fn every_scenario_is_raised_and_its_action_does_the_real_thing(w: Worl
     w.gov.gap_action(&fl, &g.id, input(GapAction::RequestBusinessCase, "spend without a declared value")).await.expect("ask");
     assert!(w.gov.inbox(&pat).await.expect("inbox").iter().any(|n| n.kind == "business_case_requested"));
 
-    // Every action is in the gap's audit trail with actor and rationale (the one
-    // gap left alone is the principal-less account's Haiku outside every scope).
+    // Every action is in the gap's audit trail with actor and rationale.
     let actioned: Vec<Gap> = stored_gaps(&w).await.into_iter().filter(|g| g.status == GapStatus::Actioned).collect();
-    assert_eq!(actioned.len(), 8);
+    assert_eq!(actioned.len(), 9);
     for g in actioned {
         let trail = audit_actions(&w, "gap", &g.id).await;
         let last = trail.last().expect("audited");
@@ -295,6 +330,17 @@ pub async fn gap_actions_refuse_bad_input_and_other_personas(w: World) {
     assert!(matches!(&err, GovernanceError::Invalid(f) if f.field == "workload"), "{err:?}");
     let err = w.gov.gap_action(&fl, "gap-202602-0000000000000000", input(GapAction::Resolve, "x")).await.unwrap_err();
     assert!(matches!(err, GovernanceError::NotFound { .. }), "{err:?}");
+    // An Approve refused half-way (the FinOps Lead would own the request) leaves
+    // no request, scope or workload behind: they are written with the gap or not at all.
+    let nba = find(&all, Scenario::NoBudgetAllocation, "payments-batch");
+    let requests_before = w.gov.list_requests(&fl, None).await.expect("requests");
+    let scopes_before = w.gov.approval_scopes().await.expect("scopes");
+    let mut i = input(GapAction::Approve, "approving for myself");
+    (i.owner, i.portfolio) = (Some(fl.user.clone()), Some(NodeId::parse("assist").expect("node")));
+    let err = w.gov.gap_action(&fl, &nba.id, i).await.unwrap_err();
+    assert!(matches!(err, GovernanceError::Forbidden(_)), "{err:?}");
+    assert_eq!(w.gov.list_requests(&fl, None).await.expect("requests"), requests_before);
+    assert_eq!(w.gov.approval_scopes().await.expect("scopes"), scopes_before);
     assert_eq!(stored_gaps(&w).await, before, "refusals change no gap");
     w.gov.gap_action(&fl, &g.id, input(GapAction::Resolve, "accepted as platform overhead")).await.expect("resolve");
     let err = w.gov.gap_action(&fl, &g.id, input(GapAction::Resolve, "again")).await.unwrap_err();

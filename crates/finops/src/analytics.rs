@@ -161,7 +161,8 @@ async fn latest_period(gov: &Governance) -> Result<Option<BillingPeriod>, CurErr
 pub async fn gap(home: &Path, cmd: GapCmd, format: Format) -> Result<String, CurError> {
     let GapCmd::Action { id, action, rationale, owner, portfolio, name, workload, request, suspend } = cmd;
     let action = GapAction::parse(&action).ok_or_else(|| {
-        input("--action", format!("{action:?} is not an action; use guided_setup, create_request, approve, block, add_scope, notify_owner, assign_to_workload, request_business_case, resolve or recall"))
+        let all: Vec<&str> = GapAction::ALL.iter().map(|a| a.as_str()).collect();
+        input("--action", format!("{action:?} is not an action; use one of {}", all.join(", ")))
     })?;
     let parsed = GapActionInput {
         action,

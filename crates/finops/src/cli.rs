@@ -98,7 +98,7 @@ pub enum Command {
         table: String,
     },
     /// Act on an allocation gap (as FinOps Lead): guided_setup, create_request,
-    /// approve, block, add_scope, notify_owner, assign_to_workload,
+    /// approve, block, add_scope, flag_move, notify_owner, assign_to_workload,
     /// request_business_case, resolve or recall.
     Gap {
         #[command(subcommand)]
@@ -174,7 +174,7 @@ pub enum GapCmd {
         /// assign_to_workload: the workload that claims the guardrail.
         #[arg(long)]
         workload: Option<String>,
-        /// add_scope: the approval (request id) whose scope to extend.
+        /// add_scope, flag_move: the approval (request id) whose scope is meant.
         #[arg(long)]
         request: Option<String>,
         /// block: also ask the kill switch to suspend the principal.

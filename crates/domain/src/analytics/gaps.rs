@@ -68,7 +68,7 @@ impl Scenario {
             Self::AttributionNotEnabled => &[GuidedSetup],
             Self::UnattributedSpend => &[CreateRequest],
             Self::NoBudgetAllocation => &[Approve, Block],
-            Self::OutOfBudgetScope => &[AddScope, Block],
+            Self::OutOfBudgetScope => &[AddScope, FlagMove, Block],
             Self::UnclaimedWorkload => &[NotifyOwner],
             Self::UnallocatedGuardrailCost => &[AssignToWorkload],
             Self::MissingBusinessCase => &[RequestBusinessCase],
@@ -116,6 +116,8 @@ pub enum GapAction {
     Block,
     /// Extend the model's ModelApprovalScope to the account and region.
     AddScope,
+    /// Ask the Cloud Engineer to move the usage into the approved scope (a task).
+    FlagMove,
     /// Tell the Product Owner whose workflow built the role to claim it.
     NotifyOwner,
     /// Claim the guardrail for a workload.
@@ -129,6 +131,20 @@ pub enum GapAction {
 }
 
 impl GapAction {
+    pub const ALL: [GapAction; 11] = [
+        Self::GuidedSetup,
+        Self::CreateRequest,
+        Self::Approve,
+        Self::Block,
+        Self::AddScope,
+        Self::FlagMove,
+        Self::NotifyOwner,
+        Self::AssignToWorkload,
+        Self::RequestBusinessCase,
+        Self::Resolve,
+        Self::Recall,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::GuidedSetup => "guided_setup",
@@ -136,6 +152,7 @@ impl GapAction {
             Self::Approve => "approve",
             Self::Block => "block",
             Self::AddScope => "add_scope",
+            Self::FlagMove => "flag_move",
             Self::NotifyOwner => "notify_owner",
             Self::AssignToWorkload => "assign_to_workload",
             Self::RequestBusinessCase => "request_business_case",

@@ -376,6 +376,12 @@ fn gap_ids_are_stable_and_name_their_period() {
     assert_eq!(period_of_gap_id(&a), Some(period()));
     assert_eq!(period_of_gap_id("gap-2026-xyz"), None);
     assert!(GapAction::parse("add_scope") == Some(GapAction::AddScope) && GapAction::parse("nope").is_none());
+    for a in GapAction::ALL {
+        assert_eq!(GapAction::parse(a.as_str()), Some(a), "ALL and as_str agree with serde");
+    }
+    for s in Scenario::ALL {
+        assert!(s.actions().iter().all(|a| GapAction::ALL.contains(a)));
+    }
 }
 
 #[test]

@@ -11,7 +11,7 @@ use super::approval::{add_business_days, ModelApprovalScope, Platform, Priority}
 use super::iam::{permission_policy, trust_policy};
 use super::request::Runtime;
 use crate::arn::Partition;
-use crate::ids::{AccountId, ModelId, RequestId, UserId, WorkloadId};
+use crate::ids::{AccountId, ModelId, Region, RequestId, UserId, WorkloadId};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -24,6 +24,10 @@ pub enum TaskKind {
     ClaudeLambdaRole,
     /// An application inference profile tagged for the Migration Acceleration Program.
     MapInferenceProfile,
+    /// An approved scope grew (Add Scope on a gap): the role's policy follows it.
+    WidenAccess,
+    /// Usage outside the approved scope (Flag CE to move on a gap): move it in.
+    MoveIntoScope,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -322,6 +326,98 @@ fn claude_lambda_role(plan: &TaskPlan, account: &AccountId) -> Vec<Step> {
     ]
 }
 
+/// A change to an approved scope after its tasks were generated, which the Cloud
+/// Engineer carries out like the first tasks: commands to paste, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScopeChange {
+    /// `plan.scope` now also covers `account` and `region`; `new_account` when the
+    /// workload's role does not exist there yet.
+    Widened { account: AccountId, region: Region, new_account: bool },
+    /// Usage of the scope's model was seen in `account`/`region`, outside the
+    /// scope, by `principal` when CUR named one.
+    MoveInto { account: AccountId, region: Region, principal: Option<String> },
+}
+
+/// The task for a scope change, numbered `n` among the request's tasks and due
+/// within the approval's SLA from `at`.
+pub fn scope_change_task(plan: &TaskPlan, change: &ScopeChange, n: usize, at: DateTime<Utc>) -> Task {
+    let scope = plan.scope;
+    let model = scope.model.base_model();
+    let role = plan.role_name;
+    let (kind, account, steps) = match change {
+        ScopeChange::Widened { account, region, new_account } => {
+            let mut steps = vec![step(
+                &format!("Verify {model} is available in account {account}, region {region}"),
+                vec![format!("aws bedrock get-foundation-model --model-identifier {model} --region {region} --query 'modelDetails.modelLifecycle.status'")],
+                Some(format!("https://{region}.console.aws.amazon.com/bedrock/home?region={region}#/modelaccess")),
+            )];
+            if *new_account {
+                steps.push(step(
+                    &format!("Create IAM role {role} in account {account} (trust policy for {:?})", plan.runtime),
+                    vec![
+                        json_file("trust-policy.json", &trust_policy(plan.runtime, account)),
+                        format!(
+                            "aws iam create-role --role-name {role} --assume-role-policy-document file://trust-policy.json --tags Key=finops:workload,Value={} Key=finops:request,Value={}",
+                            scope.workload, scope.request
+                        ),
+                    ],
+                    Some(format!("https://console.aws.amazon.com/iam/home#/roles/details/{role}")),
+                ));
+            }
+            steps.push(step(
+                "Replace the permission policy with the widened one (approved model, accounts and regions only)",
+                vec![
+                    json_file("permission-policy.json", &permission_policy(scope, account, plan.partition)),
+                    format!("aws iam put-role-policy --role-name {role} --policy-name finops-bedrock-access --policy-document file://permission-policy.json"),
+                ],
+                Some(format!("https://console.aws.amazon.com/iam/home#/roles/details/{role}?section=permissions")),
+            ));
+            steps.push(step(
+                "Confirm the policy, then mark Implemented",
+                vec![format!("aws iam get-role-policy --role-name {role} --policy-name finops-bedrock-access")],
+                None,
+            ));
+            (TaskKind::WidenAccess, account.clone(), steps)
+        }
+        ScopeChange::MoveInto { account, region, principal } => {
+            let who = principal.as_deref().unwrap_or("any principal");
+            let lookup = format!(
+                "aws cloudtrail lookup-events --region {region} --lookup-attributes AttributeKey=EventSource,AttributeValue=bedrock.amazonaws.com --query \"Events[?contains(CloudTrailEvent, '{model}')].[EventTime,Username,EventName]\" --output table"
+            );
+            let places = format!(
+                "{} in {}",
+                scope.regions.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "),
+                scope.accounts.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")
+            );
+            let steps = vec![
+                step(
+                    &format!("Find what calls {model} in account {account}, region {region} ({who})"),
+                    vec![format!("# with credentials for account {account}"), lookup.clone()],
+                    Some(format!("https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={region}#/events?EventSource=bedrock.amazonaws.com")),
+                ),
+                step(
+                    &format!("Point the caller at the approved scope: {places}, assuming role {role}"),
+                    vec![format!("# set the Bedrock runtime client's region to one of {places} and have it assume arn:{}:iam::<approved account>:role/{role}", plan.partition.as_str())],
+                    None,
+                ),
+                step(&format!("Confirm no further calls in {account}/{region}, then mark Implemented"), vec![lookup], None),
+            ];
+            (TaskKind::MoveIntoScope, account.clone(), steps)
+        }
+    };
+    Task {
+        id: format!("{}-t{n}", scope.request),
+        request: scope.request.clone(),
+        workload: scope.workload.clone(),
+        kind,
+        account,
+        status: TaskStatus::Open,
+        due: add_business_days(at, plan.priority.sla_business_days()),
+        depends_on: None,
+        steps,
+    }
+}
+
 /// The handoff for a workload whose tasks are all Implemented.
 pub fn handoff(tasks: &[Task], scope: &ModelApprovalScope, role_name: &str, partition: Partition) -> Option<DeveloperHandoff> {
     if tasks.is_empty() || tasks.iter().any(|t| t.status != TaskStatus::Implemented) {
@@ -451,5 +547,49 @@ mod tests {
         let h = handoff(std::slice::from_ref(&t), &s, "finops-support-chatbot-ab12", Partition::Aws).unwrap();
         assert_eq!(h.role_arns, ["arn:aws:iam::111122223333:role/finops-support-chatbot-ab12"]);
         assert_eq!(h.model_id, "anthropic.claude-3-haiku-20240307-v1:0");
+    }
+
+    #[test]
+    fn a_widened_scope_gets_a_policy_task_and_a_role_only_in_a_new_account() {
+        let mut s = scope(Platform::Bedrock, &["111122223333"]);
+        s.regions.push(Region::parse("us-west-2").unwrap());
+        let at = DateTime::parse_from_rfc3339("2026-03-06T15:00:00Z").unwrap().with_timezone(&Utc);
+        let west = Region::parse("us-west-2").unwrap();
+        let same = ScopeChange::Widened { account: AccountId::parse("111122223333").unwrap(), region: west.clone(), new_account: false };
+        let t = scope_change_task(&plan(&s, "finops-support-chatbot-ab12", None), &same, 2, at);
+        assert_eq!((t.id.as_str(), t.kind, t.status, t.steps.len()), ("br-7-t2", TaskKind::WidenAccess, TaskStatus::Open, 3));
+        assert_eq!(t.due.to_rfc3339(), "2026-03-10T15:00:00+00:00", "the approval's SLA");
+        assert!(t.steps[0].commands[0].contains("--region us-west-2"));
+        let policy = &t.steps[1].commands[0];
+        assert!(policy.contains("bedrock:us-west-2::foundation-model") && policy.contains("bedrock:us-east-1::foundation-model"), "{policy}");
+        assert!(t.steps.iter().all(|st| st.commands.iter().all(|c| !c.contains("create-role"))), "the role already exists there");
+
+        s.accounts.push(AccountId::parse("444455556666").unwrap());
+        let new = ScopeChange::Widened { account: AccountId::parse("444455556666").unwrap(), region: west, new_account: true };
+        let t = scope_change_task(&plan(&s, "finops-support-chatbot-ab12", None), &new, 3, at);
+        assert_eq!((t.account.as_str(), t.steps.len()), ("444455556666", 4));
+        assert!(t.steps[1].commands[1].starts_with("aws iam create-role --role-name finops-support-chatbot-ab12"));
+        assert!(t.steps[1].commands[0].contains("lambda.amazonaws.com"));
+    }
+
+    #[test]
+    fn usage_outside_the_scope_gets_a_find_move_confirm_task() {
+        let s = scope(Platform::Bedrock, &["111122223333"]);
+        let change = ScopeChange::MoveInto {
+            account: AccountId::parse("999988887777").unwrap(),
+            region: Region::parse("eu-west-1").unwrap(),
+            principal: Some("arn:aws:iam::999988887777:role/batch".into()),
+        };
+        let mut t = scope_change_task(&plan(&s, "finops-support-chatbot-ab12", None), &change, 2, Utc::now());
+        assert_eq!((t.kind, t.account.as_str(), t.steps.len()), (TaskKind::MoveIntoScope, "999988887777", 3));
+        assert!(t.steps[0].title.contains("role/batch") && t.steps[0].title.contains("eu-west-1"));
+        assert!(t.steps[0].commands[1].starts_with("aws cloudtrail lookup-events --region eu-west-1"));
+        assert!(t.steps[0].commands[1].contains("anthropic.claude-3-haiku-20240307-v1:0"));
+        assert!(t.steps[1].title.contains("us-east-1 in 111122223333"), "{}", t.steps[1].title);
+        let ce = UserId::parse("ce").unwrap();
+        for n in 1..=3 {
+            t.complete_step(n, &ce, Utc::now()).unwrap();
+        }
+        assert_eq!(t.status, TaskStatus::Implemented);
     }
 }

@@ -11,10 +11,12 @@ use domain::governance::approval::{ApprovalInput, ModelApprovalScope, Platform, 
 use domain::governance::authz::Action;
 use domain::governance::claims::{Claim, ClaimKind, ClaimTarget};
 use domain::governance::request::{Availability, EstimateInput, RequestDraft, Runtime, Target, UseCase};
+use domain::governance::tasks::ScopeChange;
 use domain::{Actor, AccountId, BillingPeriod, EntityRef, Money, ModelId, NodeId, Region, RequestId, UserId, WorkloadId};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::requests::ApprovalPlan;
 use super::{decode, encode, events, get_typed, keys, put_new, put_over, Governance, GovernanceError, Result};
 use crate::ports::store::{IndexKey, ItemData, ItemKey, SkRange, StoreError, WriteOp};
 
@@ -62,7 +64,7 @@ pub struct GapActionInput {
     /// assign_to_workload: the workload that claims the guardrail.
     #[serde(default)]
     pub workload: Option<WorkloadId>,
-    /// add_scope: the approval whose scope to extend, when the model has several.
+    /// add_scope, flag_move: the approval whose scope is meant, when the model has several.
     #[serde(default)]
     pub request: Option<RequestId>,
     /// block: also ask the kill switch to suspend the principal.
@@ -90,6 +92,22 @@ pub struct ModelBlock {
     pub by: UserId,
     pub at: chrono::DateTime<chrono::Utc>,
     pub rationale: String,
+}
+
+/// What an action does, not yet written: its outcome (kept in the gap's
+/// history), the writes that go with the gap's own, events to publish after
+/// them, and for Approve the approval to commit with them.
+struct Carried {
+    outcome: Value,
+    ops: Vec<WriteOp>,
+    events: Vec<crate::ports::bus::DomainEvent>,
+    approval: Option<ApprovalPlan>,
+}
+
+impl Carried {
+    fn writes(outcome: Value, ops: Vec<WriteOp>, events: Vec<crate::ports::bus::DomainEvent>) -> Self {
+        Self { outcome, ops, events, approval: None }
+    }
 }
 
 fn gaps_pk(period: BillingPeriod) -> String {
@@ -218,15 +236,23 @@ impl Governance {
         gap.check(input.action, &input.rationale).map_err(map_gap_error)?;
         let rationale = input.rationale.trim().to_owned();
         let correlation = self.ids.next_id();
-        let (outcome, mut ops, mut events_out) = self.carry_out(actor, &gap, &input, &rationale, &correlation).await?;
+        let Carried { mut outcome, mut ops, events: mut events_out, approval } = self.carry_out(actor, &gap, &input, &rationale, &correlation).await?;
         let from = gap.status;
         gap.apply(input.action, actor, &rationale, self.clock.now(), Some(outcome.clone())).map_err(map_gap_error)?;
         ops.push(put_over(gap_item(&gap)?, version));
         ops.push(self.audit(entity(id), input.action.as_str(), (Some(from.as_str()), Some(gap.status.as_str())), actor, Some(&rationale), &correlation)?);
-        self.store.transact(ops).await.map_err(|e| match e {
+        let conflict = |e: StoreError| match e {
             StoreError::Conflict { key } if key.pk.starts_with("GAPS#") => GovernanceError::Conflict(format!("gap {id} was changed by someone else meanwhile; reload and retry")),
             other => other.into(),
-        })?;
+        };
+        // The action's own writes, the gap's change and its audit land together.
+        match approval {
+            Some(plan) => {
+                let record = self.commit_approval(actor, plan, &correlation, ops, conflict).await?;
+                outcome["role_name"] = json!(record.role_name);
+            }
+            None => self.store.transact(ops).await.map_err(conflict)?,
+        }
         events_out.push(self.event(events::GAP_ACTIONED, &correlation, json!({"gap": id, "action": input.action, "status": gap.status})));
         self.publish(events_out).await;
         Ok(GapActionOutcome { gap, outcome })
@@ -234,12 +260,12 @@ impl Governance {
 
     /// Does what the action says; returns its outcome, the writes that go with the
     /// gap's own, and events to publish after them.
-    async fn carry_out(&self, actor: &Actor, gap: &Gap, input: &GapActionInput, rationale: &str, correlation: &str) -> Result<(Value, Vec<WriteOp>, Vec<crate::ports::bus::DomainEvent>)> {
+    async fn carry_out(&self, actor: &Actor, gap: &Gap, input: &GapActionInput, rationale: &str, correlation: &str) -> Result<Carried> {
         let ctx = &gap.context;
         let action = input.action;
         match action {
-            GapAction::Resolve | GapAction::Recall => Ok((json!({}), vec![], vec![])),
-            GapAction::GuidedSetup => Ok((guided_setup(ctx.account.as_ref().map_or(gap.key.as_str(), AccountId::as_str)), vec![], vec![])),
+            GapAction::Resolve | GapAction::Recall => Ok(Carried::writes(json!({}), vec![], vec![])),
+            GapAction::GuidedSetup => Ok(Carried::writes(guided_setup(ctx.account.as_ref().map_or(gap.key.as_str(), AccountId::as_str)), vec![], vec![])),
             GapAction::CreateRequest | GapAction::Approve => {
                 let owner = need(&input.owner, "owner", action)?;
                 let portfolio = need(&input.portfolio, "portfolio", action)?;
@@ -267,36 +293,33 @@ impl Governance {
                     business_case: None,
                 };
                 if action == GapAction::CreateRequest {
-                    let r = self.request_for_owner(actor, &owner, draft, false, rationale).await?;
-                    return Ok((json!({"request": r.id, "status": r.status, "owner": owner}), vec![], vec![]));
+                    let p = self.prefilled_request(actor, &owner, draft, false, rationale, correlation).await?;
+                    return Ok(Carried::writes(json!({"request": p.request.id, "status": p.request.status, "owner": owner}), p.ops, vec![]));
                 }
                 let model = ctx.model.as_deref().and_then(|m| ModelId::parse(m).ok()).filter(|m| self.catalog.model(m).is_some()).ok_or_else(|| {
                     GovernanceError::invalid("action", format!("the gap's model {:?} is not in the catalogue, so it cannot be approved here; create a request instead", ctx.model))
                 })?;
+                self.authorize(actor, Action::ApproveRequest, &entity(&gap.id)).await?;
                 let accounts = if ctx.accounts.is_empty() { ctx.account.iter().cloned().collect() } else { ctx.accounts.clone() };
                 let regions = if ctx.regions.is_empty() { ctx.region.iter().cloned().collect() } else { ctx.regions.clone() };
-                let r = self.request_for_owner(actor, &owner, draft, true, rationale).await?;
-                let approval = self
-                    .approve_request(
-                        actor,
-                        &r.id,
-                        ApprovalInput {
-                            platform: Platform::Bedrock,
-                            model,
-                            accounts,
-                            regions,
-                            workspace: None,
-                            confirmed_estimate: Some(amount),
-                            business_case_acknowledged: false,
-                            priority: Priority::Normal,
-                            rationale: rationale.to_owned(),
-                            agentic_access: false,
-                            cross_region: false,
-                            map_mpe_id: None,
-                        },
-                    )
-                    .await?;
-                Ok((json!({"request": r.id, "workload": approval.workload, "role_name": approval.role_name, "scope": approval.scope}), vec![], vec![]))
+                let p = self.prefilled_request(actor, &owner, draft, true, rationale, correlation).await?;
+                let input = ApprovalInput {
+                    platform: Platform::Bedrock,
+                    model,
+                    accounts,
+                    regions,
+                    workspace: None,
+                    confirmed_estimate: Some(amount),
+                    business_case_acknowledged: false,
+                    priority: Priority::Normal,
+                    rationale: rationale.to_owned(),
+                    agentic_access: false,
+                    cross_region: false,
+                    map_mpe_id: None,
+                };
+                let plan = self.plan_approval(p.request, None, input).await?;
+                let outcome = json!({"request": plan.request.id, "workload": plan.scope.workload, "scope": plan.scope});
+                Ok(Carried { outcome, ops: p.ops, events: vec![], approval: Some(plan) })
             }
             GapAction::Block => {
                 let model = need(&ctx.model, "context.model", action)?;
@@ -314,25 +337,14 @@ impl Governance {
                 let sk = format!("BLOCK#{}#{}", gap.id, gap.history.len());
                 let op = put_new(ItemData::new(ItemKey::new(keys::scope(&model), sk.as_str()), encode(&block)?).with_index(IndexKey::new(keys::BLOCKS_INDEX, format!("{model}#{sk}"))));
                 let ev = self.event(events::MODEL_BLOCKED, correlation, json!({"block": block}));
-                Ok((json!({"blocked": block}), vec![op], vec![ev]))
+                Ok(Carried::writes(json!({"blocked": block}), vec![op], vec![ev]))
             }
             GapAction::AddScope => {
                 let model = need(&ctx.model, "context.model", action)?;
                 let (account, region) = (need(&ctx.account, "context.account", action)?, need(&ctx.region, "context.region", action)?);
-                let mut found: Vec<(ModelApprovalScope, u64)> = Vec::new();
-                for item in self.store.query_all(&keys::scope(&model), &SkRange::Prefix("REQ#".into())).await? {
-                    found.push((decode(&item.attrs)?, item.version));
-                }
-                let (mut scope, v) = match (&input.request, found.len()) {
-                    (Some(r), _) => found.into_iter().find(|(s, _)| &s.request == r).ok_or_else(|| GovernanceError::invalid("request", format!("{r} has no approval scope for {model}")))?,
-                    (None, 1) => found.remove(0),
-                    (None, 0) => return Err(GovernanceError::Conflict(format!("{model} has no approval scope to extend"))),
-                    (None, n) => {
-                        let ids: Vec<String> = found.iter().map(|(s, _)| s.request.to_string()).collect();
-                        return Err(GovernanceError::invalid("request", format!("{model} has {n} approval scopes; name one of {}", ids.join(", "))));
-                    }
-                };
-                if !scope.accounts.contains(&account) {
+                let (mut scope, v) = self.scope_to_change(&model, input.request.as_ref()).await?;
+                let new_account = !scope.accounts.contains(&account);
+                if new_account {
                     scope.accounts.push(account.clone());
                 }
                 if !scope.regions.contains(&region) {
@@ -341,11 +353,28 @@ impl Governance {
                 let item = ItemData::new(ItemKey::new(keys::scope(&model), keys::request(&scope.request)), encode(&scope)?)
                     .with_index(IndexKey::new(keys::SCOPES_INDEX, format!("{}#{}", scope.model, scope.request)));
                 let audit = self.audit(EntityRef::new("scope", scope.request.as_str()), "add_scope", (None, Some(&format!("{account}/{region}"))), actor, Some(rationale), correlation)?;
-                Ok((
-                    json!({"scope": scope, "note": "the workload's IAM permission policy must be widened to the new account/region by its Cloud Engineer"}),
-                    vec![put_over(item, v), audit],
-                    vec![],
-                ))
+                let mut ops = vec![put_over(item, v), audit];
+                // The role's policy must follow the scope: a Cloud Engineer task, like
+                // the approval's own (Claude Platform scopes are workspaces, not policies).
+                let mut events = Vec::new();
+                let task = if scope.platform == Platform::ClaudePlatform {
+                    None
+                } else {
+                    let (task, op) = self.scope_change(&scope, &ScopeChange::Widened { account: account.clone(), region: region.clone(), new_account }).await?;
+                    ops.push(op);
+                    events.push(self.event(events::TASKS_GENERATED, correlation, json!({"request": scope.request, "tasks": [task.id]})));
+                    Some(task.id)
+                };
+                Ok(Carried::writes(json!({"scope": scope, "task": task}), ops, events))
+            }
+            GapAction::FlagMove => {
+                let model = need(&ctx.model, "context.model", action)?;
+                let (account, region) = (need(&ctx.account, "context.account", action)?, need(&ctx.region, "context.region", action)?);
+                let (scope, _) = self.scope_to_change(&model, input.request.as_ref()).await?;
+                let change = ScopeChange::MoveInto { account, region, principal: ctx.principal.clone() };
+                let (task, op) = self.scope_change(&scope, &change).await?;
+                let ev = self.event(events::TASKS_GENERATED, correlation, json!({"request": scope.request, "tasks": [task.id]}));
+                Ok(Carried::writes(json!({"task": task.id, "workload": scope.workload}), vec![op], vec![ev]))
             }
             GapAction::NotifyOwner => {
                 let role = need(&ctx.role_name, "context.role_name", action)?;
@@ -356,7 +385,7 @@ impl Governance {
                 let body = json!({"gap": gap.id, "role_arn": ctx.principal, "workload": w.id, "spend": gap.spend, "period": gap.period, "message": rationale});
                 let op = self.inbox_op(&w.owner, "claim_role", format!("Claim role {role} for {}: it has {} of unclaimed spend", w.name, gap.spend.round_cents()), body.clone())?;
                 let ev = self.event(events::GAP_OWNER_NOTIFIED, correlation, body);
-                Ok((json!({"notified": w.owner, "workload": w.id}), vec![op], vec![ev]))
+                Ok(Carried::writes(json!({"notified": w.owner, "workload": w.id}), vec![op], vec![ev]))
             }
             GapAction::AssignToWorkload => {
                 let workload = need(&input.workload, "workload", action)?;
@@ -371,7 +400,7 @@ impl Governance {
                 let claim = Claim { target, workload: w.id.clone(), claimed_at: self.clock.now().date_naive(), claimed_by: actor.user.clone(), released_at: None, released_by: None };
                 let ops = self.claim_ops(&claim, lock, actor, Some(rationale), correlation)?;
                 let ev = self.event(events::CLAIM_RECORDED, correlation, json!({"claim": claim}));
-                Ok((json!({"claim": claim}), ops, vec![ev]))
+                Ok(Carried::writes(json!({"claim": claim}), ops, vec![ev]))
             }
             GapAction::RequestBusinessCase => {
                 let workload = need(&ctx.workload, "context.workload", action)?;
@@ -379,7 +408,27 @@ impl Governance {
                 let body = json!({"gap": gap.id, "workload": workload, "spend": gap.spend, "period": gap.period, "message": rationale});
                 let op = self.inbox_op(&owner, "business_case_requested", format!("Add a business case for {workload}"), body.clone())?;
                 let ev = self.event(events::BUSINESS_CASE_REQUESTED, correlation, body);
-                Ok((json!({"asked": owner, "workload": workload}), vec![op], vec![ev]))
+                Ok(Carried::writes(json!({"asked": owner, "workload": workload}), vec![op], vec![ev]))
+            }
+        }
+    }
+}
+
+impl Governance {
+    /// The model's approval scope a gap action changes: the one named, or the
+    /// only one there is.
+    async fn scope_to_change(&self, model: &str, request: Option<&RequestId>) -> Result<(ModelApprovalScope, u64)> {
+        let mut found: Vec<(ModelApprovalScope, u64)> = Vec::new();
+        for item in self.store.query_all(&keys::scope(model), &SkRange::Prefix("REQ#".into())).await? {
+            found.push((decode(&item.attrs)?, item.version));
+        }
+        match (request, found.len()) {
+            (Some(r), _) => found.into_iter().find(|(s, _)| &s.request == r).ok_or_else(|| GovernanceError::invalid("request", format!("{r} has no approval scope for {model}"))),
+            (None, 1) => Ok(found.remove(0)),
+            (None, 0) => Err(GovernanceError::Conflict(format!("{model} has no approval scope to change"))),
+            (None, n) => {
+                let ids: Vec<String> = found.iter().map(|(s, _)| s.request.to_string()).collect();
+                Err(GovernanceError::invalid("request", format!("{model} has {n} approval scopes; name one of {}", ids.join(", "))))
             }
         }
     }

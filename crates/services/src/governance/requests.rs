@@ -14,7 +14,7 @@ use serde_json::json;
 use super::{
     encode, events, get_typed, keys, put_new, put_over, query_index_all, decode, Governance, GovernanceError, Result,
 };
-use crate::ports::store::{IndexKey, ItemData, ItemKey, StoreError};
+use crate::ports::store::{IndexKey, ItemData, ItemKey, StoreError, WriteOp};
 
 /// What an approval decided, stored beside the request (exactly one per request).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -37,6 +37,25 @@ pub struct ApprovalRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
     pub rationale: String,
+}
+
+/// A request opened from a gap and the writes that create it (see
+/// [`Governance::prefilled_request`]).
+pub(crate) struct Prefilled {
+    pub request: BusinessRequest,
+    pub ops: Vec<WriteOp>,
+}
+
+/// An approval decided but not written (see [`Governance::plan_approval`]).
+pub(crate) struct ApprovalPlan {
+    pub request: BusinessRequest,
+    version: Option<u64>,
+    workload: Workload,
+    workload_version: Option<u64>,
+    new_node: Option<HierarchyNode>,
+    pub scope: ModelApprovalScope,
+    confirmed_estimate: Money,
+    input: ApprovalInput,
 }
 
 fn entity(id: &RequestId) -> EntityRef {
@@ -109,11 +128,13 @@ impl Governance {
         Ok(request)
     }
 
-    /// A request the FinOps Lead opens for a Product Owner from an allocation gap:
-    /// a Draft for the owner to complete and submit, or (`submit`) submitted
-    /// on their behalf so the FinOps Lead can approve it now. The owner is told in
-    /// their inbox; the audit record names the FinOps Lead and the rationale.
-    pub(crate) async fn request_for_owner(&self, actor: &Actor, owner: &UserId, draft: RequestDraft, submit: bool, rationale: &str) -> Result<BusinessRequest> {
+    /// A request the FinOps Lead opens for a Product Owner from an allocation gap,
+    /// not yet written: the caller commits `ops` in the same transaction as the
+    /// gap's own change, so a refused or conflicting gap action leaves no stray
+    /// request behind. A Draft is for the owner to complete and submit; an
+    /// approved one goes on to [`Self::plan_approval`]. The owner is told in their
+    /// inbox; the audit record names the FinOps Lead and the rationale.
+    pub(crate) async fn prefilled_request(&self, actor: &Actor, owner: &UserId, draft: RequestDraft, approve: bool, rationale: &str, correlation: &str) -> Result<Prefilled> {
         let id = RequestId::parse(&format!("br-{}", self.ids.next_id())).map_err(|e| GovernanceError::Internal(e.to_string()))?;
         let e = entity(&id);
         draft.validate().map_err(GovernanceError::Invalid)?;
@@ -121,27 +142,25 @@ impl Governance {
         self.check_target(actor, &hierarchy, &draft, &e).await?;
         let now = self.clock.now();
         let mut request = BusinessRequest::new(id.clone(), owner.clone(), draft, now);
-        if submit {
+        let subject = if approve {
+            if owner == &actor.user {
+                return Err(self.audit_refusal(actor, &e, "own_request", "a FinOps Lead may not approve a request they would own").await);
+            }
             request.submit(now).map_err(|err| GovernanceError::invalid("draft", err.to_string()))?;
-        }
-        let correlation = self.ids.next_id();
-        let status = request.status.as_str();
-        let subject = if submit {
-            format!("Request {id} was opened and submitted for you from an allocation gap")
+            format!("Request {id} was opened and approved for you from an allocation gap")
         } else {
             format!("Complete and submit request {id}, pre-filled from an allocation gap")
         };
-        self.store
-            .transact(vec![
-                put_new(request_item(&request)?),
-                self.audit(e, "create_for_owner", (None, Some(status)), actor, Some(rationale), &correlation)?,
-                self.inbox_op(owner, "request_prefilled", subject, json!({"request": id, "status": status, "by": actor.user, "rationale": rationale}))?,
-            ])
-            .await?;
-        if submit {
-            self.publish(vec![self.event(events::REQUEST_SUBMITTED, &correlation, json!({"request": id}))]).await;
+        let status = request.status.as_str();
+        let mut ops = vec![
+            self.audit(e, "create_for_owner", (None, Some(status)), actor, Some(rationale), correlation)?,
+            self.inbox_op(owner, "request_prefilled", subject, json!({"request": id, "by": actor.user, "rationale": rationale}))?,
+        ];
+        // An approved request is written by its approval, in its final state.
+        if !approve {
+            ops.push(put_new(request_item(&request)?));
         }
-        Ok(request)
+        Ok(Prefilled { request, ops })
     }
 
     pub async fn get_request(&self, actor: &Actor, id: &RequestId) -> Result<BusinessRequest> {
@@ -260,8 +279,23 @@ impl Governance {
     /// ModelApprovalScope, the workload, its hierarchy node and the role-name
     /// reservation; then `BusinessRequestApproved` fans out the tasks.
     pub async fn approve_request(&self, actor: &Actor, id: &RequestId, input: ApprovalInput) -> Result<ApprovalRecord> {
-        let (mut request, version, _) = self.decidable(actor, Action::ApproveRequest, id).await?;
+        let (request, version, _) = self.decidable(actor, Action::ApproveRequest, id).await?;
+        let plan = self.plan_approval(request, Some(version), input).await?;
+        let correlation = self.ids.next_id();
+        self.commit_approval(actor, plan, &correlation, Vec::new(), |e| match e {
+            StoreError::Conflict { key } if key.pk == keys::request(id) => {
+                GovernanceError::Conflict(format!("business request {id} was decided by someone else meanwhile"))
+            }
+            other => other.into(),
+        })
+        .await
+    }
+
+    /// Everything an approval decides before a role name is picked; `version` is
+    /// the stored request's, or None for a request written with the approval.
+    pub(crate) async fn plan_approval(&self, mut request: BusinessRequest, version: Option<u64>, input: ApprovalInput) -> Result<ApprovalPlan> {
         input.validate(&self.catalog, request.draft.business_case.is_some()).map_err(GovernanceError::Invalid)?;
+        let id = request.id.clone();
         let now = self.clock.now();
 
         let cross_region = input.cross_region || request.draft.availability == Availability::HighAvailability;
@@ -277,9 +311,9 @@ impl Governance {
             (None, None) => return Err(GovernanceError::invalid("confirmed_estimate", "is required for a model outside the catalogue")),
         };
 
-        let (mut workload, workload_version, new_node) = match &request.draft.target {
+        let (workload, workload_version, new_node) = match &request.draft.target {
             Target::NewWorkload { name, portfolio } => {
-                let wid = workload_id(name, id);
+                let wid = workload_id(name, &id);
                 let node = HierarchyNode { id: NodeId::from(&wid), level: Level::Product, name: name.clone(), parent: Some(portfolio.clone()) };
                 let w = Workload {
                     id: wid,
@@ -318,9 +352,22 @@ impl Governance {
             approved_at: now,
         };
         request.decide(true, &input.rationale, now).map_err(|t| GovernanceError::Conflict(t.to_string()))?;
-        let correlation = self.ids.next_id();
+        Ok(ApprovalPlan { request, version, workload, workload_version, new_node, scope, confirmed_estimate, input })
+    }
 
-        // A taken role name (another workload's) retries with the next id.
+    /// Writes a planned approval together with `extra` (the caller's own writes)
+    /// in one transaction. A role name taken by another workload retries with the
+    /// next one; any other refusal goes through `conflict`.
+    pub(crate) async fn commit_approval(
+        &self,
+        actor: &Actor,
+        plan: ApprovalPlan,
+        correlation: &str,
+        extra: Vec<WriteOp>,
+        conflict: impl Fn(StoreError) -> GovernanceError,
+    ) -> Result<ApprovalRecord> {
+        let ApprovalPlan { request, version, mut workload, workload_version, new_node, scope, confirmed_estimate, input } = plan;
+        let id = &request.id;
         for attempt in 0..8 {
             let role = role_name(&workload.name, id, attempt);
             workload.role_name = Some(role.clone());
@@ -332,20 +379,24 @@ impl Governance {
                 role_name: role.clone(),
                 confirmed_estimate,
                 approved_by: actor.user.clone(),
-                approved_at: now,
-                correlation_id: correlation.clone(),
+                approved_at: scope.approved_at,
+                correlation_id: correlation.to_owned(),
             };
-            let mut ops = vec![
-                put_over(request_item(&request)?, version),
+            let mut ops = extra.clone();
+            ops.extend([
+                match version {
+                    Some(v) => put_over(request_item(&request)?, v),
+                    None => put_new(request_item(&request)?),
+                },
                 put_new(ItemData::new(ItemKey::new(keys::request(id), keys::APPROVAL), encode(&record)?)),
                 put_new(ItemData::new(ItemKey::new(keys::role_name(&role), keys::META), encode(&json!({"workload": workload.id, "request": id}))?)),
                 put_new(
                     ItemData::new(ItemKey::new(keys::scope(scope.model.as_str()), keys::request(id)), encode(&scope)?)
                         .with_index(IndexKey::new(keys::SCOPES_INDEX, format!("{}#{id}", scope.model))),
                 ),
-                self.audit(entity(id), "approve", (Some("Submitted"), Some("Approved")), actor, Some(&input.rationale), &correlation)?,
-                self.audit(EntityRef::new("workload", workload.id.as_str()), "approve", (None, Some("Approved")), actor, Some(&input.rationale), &correlation)?,
-            ];
+                self.audit(entity(id), "approve", (Some("Submitted"), Some("Approved")), actor, Some(&input.rationale), correlation)?,
+                self.audit(EntityRef::new("workload", workload.id.as_str()), "approve", (None, Some("Approved")), actor, Some(&input.rationale), correlation)?,
+            ]);
             ops.push(match workload_version {
                 None => put_new(workload_item(&workload)?),
                 Some(v) => put_over(workload_item(&workload)?, v),
@@ -355,14 +406,11 @@ impl Governance {
             }
             match self.store.transact(ops).await {
                 Ok(()) => {
-                    self.publish(vec![self.event(events::REQUEST_APPROVED, &correlation, json!({"request": id, "workload": workload.id}))]).await;
+                    self.publish(vec![self.event(events::REQUEST_APPROVED, correlation, json!({"request": id, "workload": workload.id}))]).await;
                     return Ok(record);
                 }
                 Err(StoreError::Conflict { key }) if key.pk == keys::role_name(&role) => continue,
-                Err(StoreError::Conflict { key }) if key.pk == keys::request(id) => {
-                    return Err(GovernanceError::Conflict(format!("business request {id} was decided by someone else meanwhile")))
-                }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(conflict(e)),
             }
         }
         Err(GovernanceError::Conflict("no free IAM role name after 8 attempts".into()))

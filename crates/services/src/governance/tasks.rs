@@ -7,7 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use domain::governance::authz::Action;
 use domain::governance::request::{BusinessRequest, RequestStatus};
-use domain::governance::tasks::{generate, handoff, StepError, Task, TaskPlan, TaskStatus};
+use domain::governance::approval::ModelApprovalScope;
+use domain::governance::tasks::{generate, handoff, scope_change_task, ScopeChange, StepError, Task, TaskPlan, TaskStatus};
 use domain::governance::workload::{Workload, WorkloadStatus};
 use domain::{Actor, EntityRef, RequestId};
 use serde_json::json;
@@ -15,7 +16,7 @@ use serde_json::json;
 use super::requests::{workload_item, ApprovalRecord};
 use super::{decode, encode, events, get_typed, keys, put_new, put_over, query_index_all, Governance, GovernanceError, Result};
 use crate::ports::bus::{DomainEvent, EventHandler, HandlerError};
-use crate::ports::store::{IndexKey, ItemData, ItemKey, SkRange, StoreError};
+use crate::ports::store::{IndexKey, ItemData, ItemKey, SkRange, StoreError, WriteOp};
 
 /// The task generator's logical id in `template.yaml` (its routing-table name).
 pub const TASK_GENERATOR: &str = "TaskGeneratorFunction";
@@ -93,6 +94,42 @@ impl Governance {
         Ok(repaired)
     }
 
+    /// The Cloud Engineer's task for a change to `scope` after its approval,
+    /// numbered after the request's existing tasks. The write is returned for the
+    /// caller's transaction; two changes racing for one number conflict there.
+    pub(crate) async fn scope_change(&self, scope: &ModelApprovalScope, change: &ScopeChange) -> Result<(Task, WriteOp)> {
+        let approval = self
+            .approval(&scope.request)
+            .await?
+            .ok_or_else(|| GovernanceError::Conflict(format!("business request {} has no approval", scope.request)))?;
+        let (req, _): (BusinessRequest, u64) = get_typed(self.store.as_ref(), ItemKey::new(keys::request(&scope.request), keys::META))
+            .await?
+            .ok_or_else(|| GovernanceError::NotFound { what: "business request", id: scope.request.to_string() })?;
+        let (workload, _) = self.load_workload(&scope.workload).await?;
+        let mut plan = TaskPlan {
+            scope: &approval.scope,
+            workload_name: &workload.name,
+            runtime: req.draft.runtime,
+            role_name: &approval.role_name,
+            workspace: approval.input.workspace.as_deref(),
+            map_mpe_id: approval.input.map_mpe_id.as_deref(),
+            priority: approval.input.priority,
+            partition: self.partition,
+        };
+        // Numbered after the approval's own tasks even if they are not generated
+        // yet (their ids are fixed by the approval), and after earlier changes.
+        let first_set = generate(&plan, approval.approved_at).len();
+        let mut last = first_set;
+        for item in self.store.query_all(&keys::request(&scope.request), &SkRange::Prefix("TASK#".into())).await? {
+            let t: Task = decode(&item.attrs)?;
+            last = last.max(t.id.rsplit_once("-t").and_then(|(_, n)| n.parse().ok()).unwrap_or(0));
+        }
+        plan.scope = scope;
+        let task = scope_change_task(&plan, change, last + 1, self.clock.now());
+        let op = put_new(task_item(&task)?);
+        Ok((task, op))
+    }
+
     async fn load_task(&self, id: &str) -> Result<(Task, u64)> {
         let not_found = || GovernanceError::NotFound { what: "task", id: id.to_owned() };
         let request = keys::request_of_task(id).ok_or_else(not_found)?;
@@ -154,7 +191,10 @@ impl Governance {
                 }
                 all.push(t);
             }
-            if all.iter().all(|t| t.status == TaskStatus::Implemented) {
+            // Only the first task set makes a workload Ready to Claim; a later scope
+            // change's task leaves a claimed or live workload where it is.
+            let implementing = self.load_workload(&task.workload).await?.0.status == WorkloadStatus::Implementing;
+            if implementing && all.iter().all(|t| t.status == TaskStatus::Implemented) {
                 let approval = self.approval(&task.request).await?.ok_or_else(|| GovernanceError::Internal("task without approval".into()))?;
                 let (mut workload, wv): (Workload, u64) = self.load_workload(&task.workload).await?;
                 let from = workload.status.as_str();
