@@ -39,25 +39,9 @@ impl Governance {
         if self.store.get(&set_key).await?.is_some() {
             return Ok(0);
         }
-        let approval: ApprovalRecord = self
-            .approval(request)
-            .await?
-            .ok_or_else(|| GovernanceError::Conflict(format!("business request {request} has no approval")))?;
-        let (req, _): (BusinessRequest, u64) = get_typed(self.store.as_ref(), ItemKey::new(keys::request(request), keys::META))
-            .await?
-            .ok_or_else(|| GovernanceError::NotFound { what: "business request", id: request.to_string() })?;
+        let (approval, req) = self.approved(request).await?;
         let (mut workload, wv) = self.load_workload(&approval.workload).await?;
-        let plan = TaskPlan {
-            scope: &approval.scope,
-            workload_name: &workload.name,
-            runtime: req.draft.runtime,
-            role_name: &approval.role_name,
-            workspace: approval.input.workspace.as_deref(),
-            map_mpe_id: approval.input.map_mpe_id.as_deref(),
-            priority: approval.input.priority,
-            partition: self.partition,
-        };
-        let tasks = generate(&plan, approval.approved_at);
+        let tasks = generate(&self.task_plan(&approval, &req, &workload.name), approval.approved_at);
         let system = Self::system_actor("task-generator");
         let from = workload.status.as_str();
         workload.status = WorkloadStatus::Implementing;
@@ -94,28 +78,38 @@ impl Governance {
         Ok(repaired)
     }
 
-    /// The Cloud Engineer's task for a change to `scope` after its approval,
-    /// numbered after the request's existing tasks. The write is returned for the
-    /// caller's transaction; two changes racing for one number conflict there.
-    pub(crate) async fn scope_change(&self, scope: &ModelApprovalScope, change: &ScopeChange) -> Result<(Task, WriteOp)> {
+    /// An approved request with its approval: what every task is generated from.
+    async fn approved(&self, request: &RequestId) -> Result<(ApprovalRecord, BusinessRequest)> {
         let approval = self
-            .approval(&scope.request)
+            .approval(request)
             .await?
-            .ok_or_else(|| GovernanceError::Conflict(format!("business request {} has no approval", scope.request)))?;
-        let (req, _): (BusinessRequest, u64) = get_typed(self.store.as_ref(), ItemKey::new(keys::request(&scope.request), keys::META))
+            .ok_or_else(|| GovernanceError::Conflict(format!("business request {request} has no approval")))?;
+        let (req, _): (BusinessRequest, u64) = get_typed(self.store.as_ref(), ItemKey::new(keys::request(request), keys::META))
             .await?
-            .ok_or_else(|| GovernanceError::NotFound { what: "business request", id: scope.request.to_string() })?;
-        let (workload, _) = self.load_workload(&scope.workload).await?;
-        let mut plan = TaskPlan {
+            .ok_or_else(|| GovernanceError::NotFound { what: "business request", id: request.to_string() })?;
+        Ok((approval, req))
+    }
+
+    fn task_plan<'a>(&self, approval: &'a ApprovalRecord, req: &BusinessRequest, workload_name: &'a str) -> TaskPlan<'a> {
+        TaskPlan {
             scope: &approval.scope,
-            workload_name: &workload.name,
+            workload_name,
             runtime: req.draft.runtime,
             role_name: &approval.role_name,
             workspace: approval.input.workspace.as_deref(),
             map_mpe_id: approval.input.map_mpe_id.as_deref(),
             priority: approval.input.priority,
             partition: self.partition,
-        };
+        }
+    }
+
+    /// The Cloud Engineer's task for a change to `scope` after its approval,
+    /// numbered after the request's existing tasks. The write is returned for the
+    /// caller's transaction; two changes racing for one number conflict there.
+    pub(crate) async fn scope_change(&self, scope: &ModelApprovalScope, change: &ScopeChange) -> Result<(Task, WriteOp)> {
+        let (approval, req) = self.approved(&scope.request).await?;
+        let (workload, _) = self.load_workload(&scope.workload).await?;
+        let mut plan = self.task_plan(&approval, &req, &workload.name);
         // Numbered after the approval's own tasks even if they are not generated
         // yet (their ids are fixed by the approval), and after earlier changes.
         let first_set = generate(&plan, approval.approved_at).len();
