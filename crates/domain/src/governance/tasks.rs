@@ -235,7 +235,18 @@ fn enable_access(plan: &TaskPlan, account: &AccountId) -> Vec<Step> {
     ]
 }
 
-/// All tasks for an approval, in dependency order, with ids `{request}-t{n}`.
+/// The `n`th task of a request (1-based): `{request}-t{n}`.
+pub fn task_id(request: &RequestId, n: usize) -> String {
+    format!("{request}-t{n}")
+}
+
+/// The request and number a task id names.
+pub fn parse_task_id(id: &str) -> Option<(RequestId, usize)> {
+    let (request, n) = id.rsplit_once("-t")?;
+    Some((RequestId::parse(request).ok()?, n.parse().ok()?))
+}
+
+/// All tasks for an approval, in dependency order, with ids [`task_id`].
 pub fn generate(plan: &TaskPlan, approved_at: DateTime<Utc>) -> Vec<Task> {
     let scope = plan.scope;
     let due = add_business_days(approved_at, plan.priority.sla_business_days());
@@ -297,7 +308,7 @@ pub fn generate(plan: &TaskPlan, approved_at: DateTime<Utc>) -> Vec<Task> {
     for (i, (kind, account, steps, chained)) in specs.into_iter().enumerate() {
         let depends_on = if chained { tasks.last().map(|t| t.id.clone()) } else { None };
         tasks.push(Task {
-            id: format!("{}-t{}", scope.request, i + 1),
+            id: task_id(&scope.request, i + 1),
             request: scope.request.clone(),
             workload: scope.workload.clone(),
             kind,
@@ -406,7 +417,7 @@ pub fn scope_change_task(plan: &TaskPlan, change: &ScopeChange, n: usize, at: Da
         }
     };
     Task {
-        id: format!("{}-t{n}", scope.request),
+        id: task_id(&scope.request, n),
         request: scope.request.clone(),
         workload: scope.workload.clone(),
         kind,
@@ -591,5 +602,13 @@ mod tests {
             t.complete_step(n, &ce, Utc::now()).unwrap();
         }
         assert_eq!(t.status, TaskStatus::Implemented);
+    }
+
+    #[test]
+    fn task_ids_round_trip() {
+        let r = RequestId::parse("br-tt-7").unwrap();
+        assert_eq!(parse_task_id(&task_id(&r, 12)), Some((r, 12)));
+        assert_eq!(parse_task_id("br-7-tx"), None);
+        assert_eq!(parse_task_id("nothing"), None);
     }
 }

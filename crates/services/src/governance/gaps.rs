@@ -16,7 +16,7 @@ use domain::{Actor, AccountId, BillingPeriod, EntityRef, Money, ModelId, NodeId,
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::requests::ApprovalPlan;
+use super::requests::{scope_item, ApprovalPlan};
 use super::{decode, encode, events, get_typed, keys, put_new, put_over, Governance, GovernanceError, Result};
 use crate::ports::store::{IndexKey, ItemData, ItemKey, SkRange, StoreError, WriteOp};
 
@@ -300,14 +300,12 @@ impl Governance {
                     GovernanceError::invalid("action", format!("the gap's model {:?} is not in the catalogue, so it cannot be approved here; create a request instead", ctx.model))
                 })?;
                 self.authorize(actor, Action::ApproveRequest, &entity(&gap.id)).await?;
-                let accounts = if ctx.accounts.is_empty() { ctx.account.iter().cloned().collect() } else { ctx.accounts.clone() };
-                let regions = if ctx.regions.is_empty() { ctx.region.iter().cloned().collect() } else { ctx.regions.clone() };
                 let p = self.prefilled_request(actor, &owner, draft, true, rationale, correlation).await?;
                 let input = ApprovalInput {
                     platform: Platform::Bedrock,
                     model,
-                    accounts,
-                    regions,
+                    accounts: ctx.accounts_seen(),
+                    regions: ctx.regions_seen(),
                     workspace: None,
                     confirmed_estimate: Some(amount),
                     business_case_acknowledged: false,
@@ -325,8 +323,8 @@ impl Governance {
                 let model = need(&ctx.model, "context.model", action)?;
                 let block = ModelBlock {
                     model: model.clone(),
-                    accounts: if ctx.accounts.is_empty() { ctx.account.iter().cloned().collect() } else { ctx.accounts.clone() },
-                    regions: if ctx.regions.is_empty() { ctx.region.iter().cloned().collect() } else { ctx.regions.clone() },
+                    accounts: ctx.accounts_seen(),
+                    regions: ctx.regions_seen(),
                     principal: ctx.principal.clone(),
                     suspend_requested: input.suspend,
                     gap: gap.id.clone(),
@@ -350,19 +348,17 @@ impl Governance {
                 if !scope.regions.contains(&region) {
                     scope.regions.push(region.clone());
                 }
-                let item = ItemData::new(ItemKey::new(keys::scope(&model), keys::request(&scope.request)), encode(&scope)?)
-                    .with_index(IndexKey::new(keys::SCOPES_INDEX, format!("{}#{}", scope.model, scope.request)));
                 let audit = self.audit(EntityRef::new("scope", scope.request.as_str()), "add_scope", (None, Some(&format!("{account}/{region}"))), actor, Some(rationale), correlation)?;
-                let mut ops = vec![put_over(item, v), audit];
+                let mut ops = vec![put_over(scope_item(&scope)?, v), audit];
                 // The role's policy must follow the scope: a Cloud Engineer task, like
                 // the approval's own (Claude Platform scopes are workspaces, not policies).
                 let mut events = Vec::new();
                 let task = if scope.platform == Platform::ClaudePlatform {
                     None
                 } else {
-                    let (task, op) = self.scope_change(&scope, &ScopeChange::Widened { account: account.clone(), region: region.clone(), new_account }).await?;
+                    let (task, op, ev) = self.scope_change(&scope, &ScopeChange::Widened { account: account.clone(), region: region.clone(), new_account }, correlation).await?;
                     ops.push(op);
-                    events.push(self.event(events::TASKS_GENERATED, correlation, json!({"request": scope.request, "tasks": [task.id]})));
+                    events.push(ev);
                     Some(task.id)
                 };
                 Ok(Carried::writes(json!({"scope": scope, "task": task}), ops, events))
@@ -372,8 +368,7 @@ impl Governance {
                 let (account, region) = (need(&ctx.account, "context.account", action)?, need(&ctx.region, "context.region", action)?);
                 let (scope, _) = self.scope_to_change(&model, input.request.as_ref()).await?;
                 let change = ScopeChange::MoveInto { account, region, principal: ctx.principal.clone() };
-                let (task, op) = self.scope_change(&scope, &change).await?;
-                let ev = self.event(events::TASKS_GENERATED, correlation, json!({"request": scope.request, "tasks": [task.id]}));
+                let (task, op, ev) = self.scope_change(&scope, &change, correlation).await?;
                 Ok(Carried::writes(json!({"task": task.id, "workload": scope.workload}), vec![op], vec![ev]))
             }
             GapAction::NotifyOwner => {

@@ -53,7 +53,7 @@ pub fn scope(model: &str) -> String {
 pub fn inbox(user: &UserId) -> String {
     format!("INBOX#{user}")
 }
-/// Recovers the request from a task id `{request}-t{n}`.
+/// Recovers the request from a task id (`domain::governance::tasks::task_id`).
 pub fn request_of_task(task_id: &str) -> Option<RequestId> {
-    task_id.rsplit_once("-t").and_then(|(r, _)| RequestId::parse(r).ok())
+    domain::governance::tasks::parse_task_id(task_id).map(|(r, _)| r)
 }

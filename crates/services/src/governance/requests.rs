@@ -69,6 +69,12 @@ fn request_item(r: &BusinessRequest) -> Result<ItemData> {
     )))
 }
 
+/// A ModelApprovalScope, beside the other scopes of its model.
+pub(crate) fn scope_item(s: &ModelApprovalScope) -> Result<ItemData> {
+    Ok(ItemData::new(ItemKey::new(keys::scope(s.model.as_str()), keys::request(&s.request)), encode(s)?)
+        .with_index(IndexKey::new(keys::SCOPES_INDEX, format!("{}#{}", s.model, s.request))))
+}
+
 pub(crate) fn workload_item(w: &Workload) -> Result<ItemData> {
     Ok(ItemData::new(ItemKey::new(keys::workload(&w.id), keys::META), encode(w)?)
         .with_index(IndexKey::new(keys::WORKLOADS_INDEX, w.id.as_str())))
@@ -390,10 +396,7 @@ impl Governance {
                 },
                 put_new(ItemData::new(ItemKey::new(keys::request(id), keys::APPROVAL), encode(&record)?)),
                 put_new(ItemData::new(ItemKey::new(keys::role_name(&role), keys::META), encode(&json!({"workload": workload.id, "request": id}))?)),
-                put_new(
-                    ItemData::new(ItemKey::new(keys::scope(scope.model.as_str()), keys::request(id)), encode(&scope)?)
-                        .with_index(IndexKey::new(keys::SCOPES_INDEX, format!("{}#{id}", scope.model))),
-                ),
+                put_new(scope_item(&scope)?),
                 self.audit(entity(id), "approve", (Some("Submitted"), Some("Approved")), actor, Some(&input.rationale), correlation)?,
                 self.audit(EntityRef::new("workload", workload.id.as_str()), "approve", (None, Some("Approved")), actor, Some(&input.rationale), correlation)?,
             ]);

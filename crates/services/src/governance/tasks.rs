@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use domain::governance::authz::Action;
 use domain::governance::request::{BusinessRequest, RequestStatus};
 use domain::governance::approval::ModelApprovalScope;
-use domain::governance::tasks::{generate, handoff, scope_change_task, ScopeChange, StepError, Task, TaskPlan, TaskStatus};
-use domain::governance::workload::{Workload, WorkloadStatus};
+use domain::governance::tasks::{generate, handoff, parse_task_id, scope_change_task, ScopeChange, StepError, Task, TaskPlan, TaskStatus};
+use domain::governance::workload::WorkloadStatus;
 use domain::{Actor, EntityRef, RequestId};
 use serde_json::json;
 
@@ -104,9 +104,10 @@ impl Governance {
     }
 
     /// The Cloud Engineer's task for a change to `scope` after its approval,
-    /// numbered after the request's existing tasks. The write is returned for the
-    /// caller's transaction; two changes racing for one number conflict there.
-    pub(crate) async fn scope_change(&self, scope: &ModelApprovalScope, change: &ScopeChange) -> Result<(Task, WriteOp)> {
+    /// numbered after the request's existing tasks. The write (and the event to
+    /// publish after it) are returned for the caller's transaction; two changes
+    /// racing for one number conflict there.
+    pub(crate) async fn scope_change(&self, scope: &ModelApprovalScope, change: &ScopeChange, correlation: &str) -> Result<(Task, WriteOp, DomainEvent)> {
         let (approval, req) = self.approved(&scope.request).await?;
         let (workload, _) = self.load_workload(&scope.workload).await?;
         let mut plan = self.task_plan(&approval, &req, &workload.name);
@@ -116,12 +117,13 @@ impl Governance {
         let mut last = first_set;
         for item in self.store.query_all(&keys::request(&scope.request), &SkRange::Prefix("TASK#".into())).await? {
             let t: Task = decode(&item.attrs)?;
-            last = last.max(t.id.rsplit_once("-t").and_then(|(_, n)| n.parse().ok()).unwrap_or(0));
+            last = last.max(parse_task_id(&t.id).map_or(0, |(_, n)| n));
         }
         plan.scope = scope;
         let task = scope_change_task(&plan, change, last + 1, self.clock.now());
         let op = put_new(task_item(&task)?);
-        Ok((task, op))
+        let ev = self.event(events::TASKS_GENERATED, correlation, json!({"request": scope.request, "tasks": [task.id]}));
+        Ok((task, op, ev))
     }
 
     async fn load_task(&self, id: &str) -> Result<(Task, u64)> {
@@ -187,10 +189,12 @@ impl Governance {
             }
             // Only the first task set makes a workload Ready to Claim; a later scope
             // change's task leaves a claimed or live workload where it is.
-            let implementing = self.load_workload(&task.workload).await?.0.status == WorkloadStatus::Implementing;
-            if implementing && all.iter().all(|t| t.status == TaskStatus::Implemented) {
+            let workload = match all.iter().all(|t| t.status == TaskStatus::Implemented) {
+                true => Some(self.load_workload(&task.workload).await?).filter(|(w, _)| w.status == WorkloadStatus::Implementing),
+                false => None,
+            };
+            if let Some((mut workload, wv)) = workload {
                 let approval = self.approval(&task.request).await?.ok_or_else(|| GovernanceError::Internal("task without approval".into()))?;
-                let (mut workload, wv): (Workload, u64) = self.load_workload(&task.workload).await?;
                 let from = workload.status.as_str();
                 workload.status = WorkloadStatus::ReadyToClaim;
                 workload.handoff = handoff(&all, &approval.scope, &approval.role_name, self.partition);
