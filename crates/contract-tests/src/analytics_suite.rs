@@ -24,7 +24,7 @@ fn m(s: &str) -> Money {
 
 async fn store(w: &World, source: &str, facts: &Facts) {
     w.gov
-        .store_source_facts(SourceFacts { period: period(), source, facts, rows: facts.ai.values().map(|v| v.rows).sum(), principal_column: true })
+        .store_source_facts(SourceFacts { period: period(), source, facts, rows: facts.ai_rows(), principal_column: true })
         .await
         .expect("store facts");
 }
@@ -352,7 +352,7 @@ pub async fn a_gap_that_stops_holding_resolves_and_reopens_with_its_history(w: W
     let g = find(&stored_gaps(&w).await, Scenario::UnattributedSpend, "AWSReservedSSO").clone();
     // The source is re-delivered without the SSO usage (a corrected CUR): the gap resolves.
     let mut corrected = scenario_rows("none");
-    corrected.ai.retain(|k, _| !k.principal.as_deref().is_some_and(|p| p.contains("AWSReservedSSO")));
+    corrected.retain(|k, _| !k.principal.is_some_and(|p| p.contains("AWSReservedSSO")));
     store(&w, "s3://cur/feb-scenarios.parquet", &corrected).await;
     w.gov.detect_gaps(period()).await.expect("detect");
     assert_eq!(find(&stored_gaps(&w).await, Scenario::UnattributedSpend, "AWSReservedSSO").status, GapStatus::Resolved);

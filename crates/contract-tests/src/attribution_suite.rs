@@ -25,7 +25,7 @@ pub fn period() -> BillingPeriod {
 /// is a closed month whose claims are all in the past).
 pub fn generated(dir: &Path, seed: u64, rows: u64, ai_share: f64) -> Facts {
     let path = dir.join(format!("cur-{seed}-{rows}.parquet"));
-    write_parquet(&Spec { rows, ai_share, seed, period: period(), rows_per_group: 4096 }, &path).expect("generate");
+    write_parquet(&Spec { rows, ai_share, seed, period: period(), rows_per_group: 4096, estate: None }, &path).expect("generate");
     cur_files::read_path(&path, 2).expect("read").0
 }
 
@@ -41,9 +41,13 @@ pub fn fixture() -> ImportDoc {
 
 async fn store(w: &World, source: &str, facts: &Facts) -> Stored {
     w.gov
-        .store_source_facts(SourceFacts { period: period(), source, facts, rows: facts.ai.values().map(|v| v.rows).sum(), principal_column: true })
+        .store_source_facts(SourceFacts { period: period(), source, facts, rows: facts.ai_rows(), principal_column: true })
         .await
         .expect("store facts")
+}
+
+async fn ledger_objects(w: &World) -> Vec<String> {
+    w.ledger.list(&services::governance::ledger::period_prefix(period())).await.expect("list")
 }
 
 pub async fn ingest_is_idempotent_and_order_independent(w: World) {
@@ -66,15 +70,25 @@ pub async fn ingest_is_idempotent_and_order_independent(w: World) {
 
 pub async fn a_redelivered_source_replaces_only_its_own_facts(w: World) {
     let dir = tempfile::tempdir().expect("dir");
-    // Big enough that one source's facts span several chunk items.
     let (a, b, a2) = (generated(dir.path(), 1, 20_000, 1.0), generated(dir.path(), 2, 2000, 0.3), generated(dir.path(), 3, 2500, 0.5));
     store(&w, "s3://cur/a.parquet", &a).await;
     store(&w, "s3://cur/b.parquet", &b).await;
-    assert!(w.gov.period_sources(period()).await.expect("sources").iter().any(|m| m.chunks > 1), "the big source spans several items");
+    let first_objects = ledger_objects(&w).await;
+    assert_eq!(first_objects.len(), 2);
     assert_eq!(store(&w, "s3://cur/a.parquet", &a2).await, Stored::Replaced);
     let mut expected = a2.clone();
     expected.merge(&b);
     assert_eq!(w.gov.period_facts(period()).await.expect("facts"), expected);
+    // The superseded generation is gone from the ledger: storage does not grow
+    // with re-deliveries, and every object left is one a manifest names.
+    let objects = ledger_objects(&w).await;
+    let named: Vec<String> = w.gov.period_sources(period()).await.expect("sources").into_iter().map(|m| m.object).collect();
+    assert_eq!(objects.len(), 2);
+    assert!(objects.iter().all(|o| named.contains(o)), "{objects:?} vs {named:?}");
+    assert_eq!(objects.iter().filter(|o| first_objects.contains(o)).count(), 1, "only b's object is unchanged");
+    // A duplicate writes nothing that stays.
+    assert_eq!(store(&w, "s3://cur/a.parquet", &a2).await, Stored::Unchanged);
+    assert_eq!(ledger_objects(&w).await, objects);
     // And back: nothing of the replaced delivery lingers.
     store(&w, "s3://cur/a.parquet", &a).await;
     let mut original = a.clone();
@@ -109,9 +123,8 @@ pub async fn claims_apply_from_their_claim_date_and_nothing_before_moves(w: Worl
     let after = w.gov.attribution_report(&lead, period()).await.expect("report");
     let orphan = |from: NaiveDate| -> Money {
         facts
-            .ai
             .iter()
-            .filter(|(k, _)| k.principal.as_deref().is_some_and(|p| p.contains("finops-orphan-zz99")) && k.line_item_type == "Usage" && k.usage_day >= from)
+            .filter(|(k, _)| k.principal.is_some_and(|p| p.contains("finops-orphan-zz99")) && k.line_item_type == "Usage" && k.usage_day >= from)
             .map(|(_, v)| v.cost)
             .sum()
     };

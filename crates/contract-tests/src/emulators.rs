@@ -52,6 +52,25 @@ pub async fn moto_config() -> SdkConfig {
     sdk_config(&required_env(MOTO_ENV)).await
 }
 
+/// An S3 client for moto (path-style addressing, which moto needs).
+pub async fn s3_client() -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&moto_config().await).force_path_style(true).build())
+}
+
+/// A fresh bucket on moto.
+pub async fn fresh_bucket(prefix: &str) -> (aws_sdk_s3::Client, String) {
+    let client = s3_client().await;
+    let bucket = unique_name(prefix);
+    client.create_bucket().bucket(&bucket).send().await.expect("bucket");
+    (client, bucket)
+}
+
+/// The fact ledger on a fresh moto bucket.
+pub async fn s3_ledger() -> fact_ledger::S3Ledger {
+    let (client, bucket) = fresh_bucket("ledger").await;
+    fact_ledger::S3Ledger::new(client, bucket)
+}
+
 /// A name no other test uses (DynamoDB, EventBridge and SQS all accept it).
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::now_v7().simple())

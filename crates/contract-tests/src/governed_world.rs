@@ -19,7 +19,9 @@ use services::routing::ROUTES;
 use store_dynamodb::DynamoStore;
 use store_embedded::EmbeddedStore;
 
-use crate::emulators::{dynamodb_client, routed_queue, unique_name};
+use crate::emulators::{dynamodb_client, routed_queue, s3_ledger, unique_name};
+use fact_ledger::FsLedger;
+use services::ports::FactLedger;
 
 #[async_trait]
 pub trait Delivery: Send + Sync {
@@ -34,6 +36,11 @@ pub struct World {
     delivery: Box<dyn Delivery>,
     /// The task generator, for tests that deliver an event by hand (a duplicate).
     pub task_generator: Arc<dyn EventHandler>,
+    /// The fact ledger the service writes to (a temporary folder, or a fresh
+    /// bucket on moto), for tests that look at its objects.
+    pub ledger: Arc<dyn FactLedger>,
+    /// Keeps the embedded world's ledger folder alive as long as the world.
+    _ledger_dir: Option<tempfile::TempDir>,
 }
 
 impl World {
@@ -72,10 +79,11 @@ pub fn sample_hierarchy() -> Vec<HierarchyNode> {
     ]
 }
 
-fn governance(store: Arc<dyn Store>, bus: Arc<dyn EventBus>, clock: Arc<FixedClock>, prefix: &str) -> Arc<Governance> {
+fn governance(store: Arc<dyn Store>, bus: Arc<dyn EventBus>, ledger: Arc<dyn FactLedger>, clock: Arc<FixedClock>, prefix: &str) -> Arc<Governance> {
     Arc::new(Governance::new(
         store,
         bus,
+        ledger,
         clock,
         Arc::new(SequentialIds::new(prefix)),
         Arc::new(PriceCatalog::bundled().expect("catalogue")),
@@ -100,13 +108,15 @@ pub async fn embedded(lose_events: bool) -> World {
     let store: Arc<dyn Store> = Arc::new(EmbeddedStore::in_memory().expect("store"));
     let bus = Arc::new(LocalBus::new(ROUTES));
     let clock = clock();
-    let gov = governance(store.clone(), bus.clone(), clock.clone(), "id");
+    let dir = tempfile::tempdir().expect("ledger folder");
+    let ledger: Arc<dyn FactLedger> = Arc::new(FsLedger::new(dir.path()));
+    let gov = governance(store.clone(), bus.clone(), ledger.clone(), clock.clone(), "id");
     let task_generator: Arc<dyn EventHandler> = Arc::new(TaskGeneratorHandler(gov.clone()));
     if !lose_events {
         bus.register(TASK_GENERATOR, task_generator.clone()).expect("route");
     }
     gov.define_hierarchy(&finops_lead(), sample_hierarchy()).await.expect("hierarchy");
-    World { gov, clock, store, delivery: Box::new(Inline), task_generator }
+    World { gov, clock, store, delivery: Box::new(Inline), task_generator, ledger, _ledger_dir: Some(dir) }
 }
 
 struct SqsToHandler {
@@ -152,9 +162,10 @@ pub async fn aws(lose_events: bool) -> World {
     let q = routed_queue(&routed).await;
     let bus: Arc<dyn EventBus> = Arc::new(EventBridgeBus::new(q.eventbridge, &q.bus_name));
     let clock = clock();
-    let gov = governance(store.clone(), bus, clock.clone(), "id");
+    let ledger: Arc<dyn FactLedger> = Arc::new(s3_ledger().await);
+    let gov = governance(store.clone(), bus, ledger.clone(), clock.clone(), "id");
     let task_generator: Arc<dyn EventHandler> = Arc::new(TaskGeneratorHandler(gov.clone()));
     gov.define_hierarchy(&finops_lead(), sample_hierarchy()).await.expect("hierarchy");
     let delivery = Box::new(SqsToHandler { sqs: q.sqs, queue_url: q.queue_url, handler: task_generator.clone(), lose_events });
-    World { gov, clock, store, delivery, task_generator }
+    World { gov, clock, store, delivery, task_generator, ledger, _ledger_dir: None }
 }

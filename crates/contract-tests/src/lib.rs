@@ -13,6 +13,7 @@ pub mod bus_suite;
 pub mod emulators;
 pub mod governed_suite;
 pub mod governed_world;
+pub mod ledger_suite;
 pub mod store_suite;
 
 /// Expands every store contract case into a test. `$make` is an async expression
@@ -66,6 +67,34 @@ macro_rules! bus_contract_tests {
             async fn $case() {
                 let fixture: Box<dyn $crate::bus_suite::BusFixture> = $make.await;
                 $crate::bus_suite::$case(fixture.as_ref()).await;
+            }
+        )*
+    };
+}
+
+/// Expands every fact-ledger contract case into a test. `$make` is an async
+/// expression that yields a fresh, empty ledger and whatever keeps it alive:
+/// `(Arc<dyn FactLedger>, guard)`.
+#[macro_export]
+macro_rules! ledger_contract_tests {
+    ($make:expr) => {
+        $crate::ledger_contract_tests!(@cases $make;
+            written_facts_read_back_exactly,
+            equal_facts_have_equal_digests,
+            a_large_source_spans_row_groups_and_reads_whole,
+            a_missing_object_is_not_found,
+            delete_is_idempotent,
+            list_names_what_is_under_a_prefix,
+            bad_keys_are_refused_and_write_nothing,
+            unrepresentable_facts_are_refused
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (ledger, _guard): (std::sync::Arc<dyn services::ports::FactLedger>, _) = $make.await;
+                $crate::ledger_suite::$case(ledger.as_ref()).await;
             }
         )*
     };

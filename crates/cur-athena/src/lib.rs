@@ -18,7 +18,7 @@ use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState, ResultCo
 use aws_sdk_athena::Client;
 use chrono::NaiveDate;
 use cur_files::WORKSPACE_TAG_KEYS;
-use domain::cur::facts::{FactKey, FactValue, Facts, AI_PRODUCT_CODES};
+use domain::cur::facts::{FactRef, FactValue, Facts, AI_PRODUCT_CODES};
 use domain::{AccountId, BillingPeriod, Money};
 use rust_decimal::Decimal;
 
@@ -125,27 +125,28 @@ pub fn facts_from_rows(rows: impl IntoIterator<Item = Vec<Option<String>>>) -> R
         };
         let account = AccountId::parse(&text(2)).map_err(|e| bad("account", &text(2), e.rule))?;
         let cost = Money::new(dec(11, "cost")?);
+        // Athena's own sums are the bill side of a backfilled month.
+        *facts.read_total.entry(account.clone()).or_default() += cost;
         if !matches!(text(0).to_ascii_lowercase().as_str(), "true" | "1") {
             *facts.non_ai.entry(account).or_default() += cost;
             continue;
         }
         let day = NaiveDate::parse_from_str(&text(1), "%Y-%m-%d").map_err(|e| bad("usage_day", &text(1), e.to_string()))?;
-        let key = FactKey {
+        let (product_code, usage_type, operation, line_item_type) = (text(3), text(4), text(5), text(6));
+        let (resource_id, principal, workspace) = (cell(7).filter(|r| !r.is_empty()), cell(8), cell(9));
+        let key = FactRef {
             usage_day: day,
-            account,
-            product_code: text(3),
-            usage_type: text(4),
-            operation: text(5),
-            line_item_type: text(6),
-            resource_id: cell(7).filter(|r| !r.is_empty()),
-            principal: cell(8),
-            workspace: cell(9),
+            account: &account,
+            product_code: &product_code,
+            usage_type: &usage_type,
+            operation: &operation,
+            line_item_type: &line_item_type,
+            resource_id: resource_id.as_deref(),
+            principal: principal.as_deref(),
+            workspace: workspace.as_deref(),
         };
         let rows = text(12).parse::<u64>().map_err(|e| bad("line_count", &text(12), e.to_string()))?;
-        let v = facts.ai.entry(key).or_insert_with(FactValue::default);
-        v.usage_amount += dec(10, "usage_amount")?;
-        v.cost += cost;
-        v.rows += rows;
+        facts.add_fact(key, FactValue { usage_amount: dec(10, "usage_amount")?, cost, rows });
     }
     Ok(facts)
 }

@@ -245,20 +245,93 @@ pub struct Spec {
     pub seed: u64,
     pub period: BillingPeriod,
     pub rows_per_group: usize,
+    /// A large estate's shape instead of the handful of named principals.
+    pub estate: Option<Estate>,
+}
+
+/// A large estate: `principals` roles (a coding assistant's per-team roles,
+/// spread over `ESTATE_ACCOUNTS` accounts), each used by `sessions` session
+/// names (one per developer) on `days` days of the month, over
+/// `ESTATE_USAGE_TYPES`. An AI row picks each at random, so a month of `n` AI
+/// rows has close to `min(n, principals × sessions × days × 18)` distinct
+/// facts: the shape that makes attribution's memory grow with its strings.
+/// One AI row in twenty still comes from the named kinds, so every
+/// attribution reason keeps appearing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Estate {
+    pub principals: u32,
+    pub sessions: u32,
+    pub days: u32,
+}
+
+/// Accounts the estate's roles live in.
+pub const ESTATE_ACCOUNTS: u32 = 40;
+
+/// Real Bedrock usage types (from `tests/fixtures/bedrock_usage_types_observed.csv`).
+pub const ESTATE_USAGE_TYPES: [&str; 18] = [
+    "USE1-Claude3Haiku-input-tokens",
+    "USE1-Claude3Haiku-output-tokens",
+    "USE1-Claude3-5Haiku-input-tokens-latency-optimized",
+    "USE1-NovaPro-input-tokens-latency-optimized",
+    "USE1-Nova2.0Lite-output-tokens-cross-region-global",
+    "USW2-MP:USW2_InputTokenCount-Units",
+    "EUW2-NovaPro-input-tokens",
+    "USE1-MP:USE1_InputTokenCount-Units",
+    "USE1-MP:USE1_OutputTokenCount-Units",
+    "USE1-NovaLite-input-tokens",
+    "USE1-NovaLite-output-tokens",
+    "USE1-NovaMicro-input-tokens",
+    "USE1-NovaMicro-output-tokens",
+    "USE1-TitanEmbeddingsG1-Text-input-tokens",
+    "USE1-Llama3-70B-input-tokens",
+    "USE1-Llama3-70B-output-tokens",
+    "USE1-MistralLarge-input-tokens",
+    "USE1-MistralLarge-output-tokens",
+];
+
+/// The estate's account ids and principal ARNs, made once per file.
+struct EstateTable {
+    estate: Estate,
+    accounts: Vec<String>,
+    /// `principals × sessions`, role-major.
+    principals: Vec<String>,
+}
+
+impl EstateTable {
+    fn new(e: Estate) -> Self {
+        let accounts: Vec<String> = (0..ESTATE_ACCOUNTS).map(|a| format!("{:012}", 210_000_000_000u64 + u64::from(a) * 1_000_003)).collect();
+        let mut principals = Vec::new();
+        for r in 0..e.principals {
+            for s in 0..e.sessions {
+                principals.push(format!("arn:aws:sts::{}:assumed-role/{}/dev{:03}@example.com", accounts[(r % ESTATE_ACCOUNTS) as usize], estate_role(r), s));
+            }
+        }
+        EstateTable { estate: e, accounts, principals }
+    }
+}
+
+/// The estate's role `r`: finops- roles, as the Cloud Engineer workflow names them.
+pub fn estate_role(r: u32) -> String {
+    format!("finops-team{r:05}-coder")
+}
+
+/// The account of the estate's role `r`.
+pub fn estate_account(r: u32) -> String {
+    format!("{:012}", 210_000_000_000u64 + u64::from(r % ESTATE_ACCOUNTS) * 1_000_003)
 }
 
 /// Rows of one batch, column by column, for the columns the generator fills.
 #[derive(Default)]
-struct Cols {
+struct Cols<'a> {
     identity: Vec<String>,
     entity: Vec<&'static str>,
-    account: Vec<&'static str>,
+    account: Vec<&'a str>,
     line_item_type: Vec<&'static str>,
     product_code: Vec<&'static str>,
     usage_type: Vec<&'static str>,
     operation: Vec<&'static str>,
     resource: Vec<&'static str>,
-    principal: Vec<Option<&'static str>>,
+    principal: Vec<Option<&'a str>>,
     product_name: Vec<&'static str>,
     region: Vec<&'static str>,
     workspace: Vec<Option<&'static str>>,
@@ -275,14 +348,38 @@ fn region_of(usage_type: &str) -> &'static str {
     }
 }
 
-fn fill_row(c: &mut Cols, rng: &mut Rng, spec: &Spec, row: u64) {
+fn fill_row<'a>(c: &mut Cols<'a>, rng: &mut Rng, spec: &Spec, estate: Option<&'a EstateTable>, row: u64) {
     let days = spec.period.last_day().day() as u64;
-    let day = 1 + rng.next() % days;
+    let mut day = 1 + rng.next() % days;
     let start = spec.period.first_day().with_day(day as u32).unwrap_or(spec.period.first_day());
     let ms = start.and_hms_opt(rng.below(24) as u32, 0, 0).map_or(0, |t| t.and_utc().timestamp_millis());
     c.identity.push(format!("{:016x}{:08x}", spec.seed ^ row, row));
     let tax = rng.below(200) == 0;
-    if rng.unit() < spec.ai_share {
+    let ai = rng.unit() < spec.ai_share;
+    if let Some(t) = estate.filter(|_| ai && rng.below(20) != 0) {
+        let e = t.estate;
+        let r = rng.below(e.principals as usize);
+        let session = rng.below(e.sessions as usize);
+        day = 1 + rng.next() % u64::from(e.days).clamp(1, days);
+        let ut = ESTATE_USAGE_TYPES[rng.below(ESTATE_USAGE_TYPES.len())];
+        c.entity.push("AWS");
+        c.account.push(&t.accounts[r % ESTATE_ACCOUNTS as usize]);
+        c.line_item_type.push("Usage");
+        c.product_code.push("AmazonBedrock");
+        c.usage_type.push(ut);
+        c.operation.push("InvokeModel");
+        c.resource.push("");
+        c.principal.push(Some(&t.principals[r * e.sessions as usize + session]));
+        c.product_name.push("Amazon Bedrock");
+        c.region.push(region_of(ut));
+        c.workspace.push(None);
+        c.amount.push((1 + rng.below(200_000)) as f64);
+        c.cost.push(rng.amount(40));
+        let start = spec.period.first_day().with_day(day as u32).unwrap_or(spec.period.first_day());
+        c.start.push(start.and_hms_opt(rng.below(24) as u32, 0, 0).map_or(0, |t| t.and_utc().timestamp_millis()));
+        return;
+    }
+    if ai {
         let total: usize = AI_KINDS.iter().map(|k| k.weight).sum();
         let mut pick = rng.below(total);
         let kind = AI_KINDS.iter().find(|k| pick < k.weight || { pick -= k.weight; false }).unwrap_or(&AI_KINDS[0]);
@@ -331,10 +428,10 @@ fn strings<'a>(v: impl IntoIterator<Item = Option<&'a str>>) -> ArrayRef {
     Arc::new(StringArray::from_iter(v))
 }
 
-fn batch(schema: &Arc<Schema>, c: &Cols, spec: &Spec) -> Result<RecordBatch, ReadError> {
+fn batch(schema: &Arc<Schema>, c: &Cols<'_>, spec: &Spec) -> Result<RecordBatch, ReadError> {
     let n = c.account.len();
     let same = |s: &str| strings(std::iter::repeat_n(Some(s), n));
-    let non_empty = |v: &[&'static str]| strings(v.iter().map(|s| Some(*s).filter(|s| !s.is_empty())));
+    let non_empty = |v: &[&str]| strings(v.iter().map(|s| Some(*s).filter(|s| !s.is_empty())));
     let period_ms = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp_millis());
     let (first, next) = (period_ms(spec.period.first_day()), period_ms(spec.period.last_day().succ_opt().unwrap_or(spec.period.last_day())));
     let mut product = MapBuilder::new(Some(map_names()), StringBuilder::new(), StringBuilder::new());
@@ -397,18 +494,45 @@ pub fn write_parquet(spec: &Spec, out: &Path) -> Result<(), ReadError> {
     let props = WriterProperties::builder().set_compression(Compression::SNAPPY).set_max_row_group_size(spec.rows_per_group).build();
     let mut writer = ArrowWriter::try_new(File::create(out)?, schema.clone(), Some(props))?;
     let mut rng = Rng(spec.seed);
+    let estate = spec.estate.map(EstateTable::new);
     let mut row = 0u64;
     while row < spec.rows {
         let take = (spec.rows - row).min(spec.rows_per_group as u64);
         let mut cols = Cols::default();
         for r in row..row + take {
-            fill_row(&mut cols, &mut rng, spec, r);
+            fill_row(&mut cols, &mut rng, spec, estate.as_ref(), r);
         }
         writer.write(&batch(&schema, &cols, spec)?)?;
         row += take;
     }
     writer.close()?;
     Ok(())
+}
+
+/// The governance state of an estate: the fixed fixture's, plus one workload
+/// per ten roles under an `estate` portfolio, each role claimed by its team's
+/// workload (every 10th role left unclaimed, every 7th claimed mid-month), so
+/// attribution meets thousands of claims.
+pub fn estate_import_fixture(period: BillingPeriod, e: Estate) -> Value {
+    let mut v = import_fixture(period);
+    let mid = period.first_day().with_day(15).unwrap_or(period.first_day()).to_string();
+    let first = period.first_day().to_string();
+    if let Some(h) = v["hierarchy"].as_array_mut() {
+        h.push(json!({"id": "estate", "level": 3, "name": "Developer tools", "parent": "digital"}));
+    }
+    let teams = e.principals.div_ceil(10);
+    if let Some(w) = v["workloads"].as_array_mut() {
+        for t in 0..teams {
+            w.push(json!({"id": format!("team{t:04}"), "name": format!("Team {t} coding assistant"), "node": "estate", "owner": format!("po-team{t}@example.com"), "monthly_estimate": "2500"}));
+        }
+    }
+    if let Some(c) = v["claims"].as_array_mut() {
+        for r in (0..e.principals).filter(|r| r % 10 != 9) {
+            let at = if r % 7 == 0 { &mid } else { &first };
+            c.push(json!({"workload": format!("team{:04}", r / 10), "arn": format!("arn:aws:iam::{}:role/{}", estate_account(r), estate_role(r)), "kind": "iam_role", "claimed_at": at}));
+        }
+    }
+    v
 }
 
 /// The governance state that goes with generated CUR: hierarchy, workloads,

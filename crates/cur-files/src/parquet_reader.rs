@@ -18,7 +18,7 @@ use arrow_array::builder::BooleanBuilder;
 use arrow_array::{Array, ArrayRef, BooleanArray, MapArray, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, DataType, Schema};
 use chrono::NaiveDate;
-use domain::cur::facts::{is_ai_row, CurRow, Facts, AI_PRODUCT_CODES};
+use domain::cur::facts::{is_ai_row, FactRef, FactValue, Facts, AI_PRODUCT_CODES};
 use domain::Money;
 use domain::AccountId;
 use futures::StreamExt;
@@ -245,6 +245,9 @@ struct Scan {
     next_row: u64,
     kept: VecDeque<u64>,
     non_ai: BTreeMap<AccountId, Money>,
+    /// Every row's cost per account, kept or settled: the reconciliation's
+    /// bill side, summed here so that it does not depend on the facts.
+    read_total: BTreeMap<AccountId, Money>,
     error: Option<ReadError>,
 }
 
@@ -263,29 +266,35 @@ impl Scan {
         let marketplace = entity.as_ref().map(|e| e.decide(|v| v == "AWS Marketplace"));
         let cost = Numbers::of(batch, COST)?;
         let mut keep = BooleanBuilder::with_capacity(n);
-        // Per distinct account: its id (checked where first seen) and its total
-        // in this batch, summed before the map lookup.
-        let mut per_key: Vec<Option<(AccountId, Money)>> = vec![None; account.distinct()];
+        // Per distinct account: its id (checked where first seen), its non-AI
+        // total and its total of every row in this batch, summed before the
+        // map lookups.
+        let mut per_key: Vec<Option<(AccountId, Option<Money>, Money)>> = vec![None; account.distinct()];
         for i in 0..n {
             let row = self.next_row + i as u64 + 1;
             // A Marketplace row's product name decides; it is read in full.
             let candidate = ai_code[code.key(i)] || marketplace.as_ref().zip(entity.as_ref()).is_some_and(|(m, e)| m[e.key(i)]);
             keep.append_value(candidate);
-            if candidate {
-                self.kept.push_back(row);
-                continue;
-            }
             let amount = Money::new(cost.at(row, COST, i)?);
             let slot = &mut per_key[account.key(i)];
             if slot.is_none() {
-                *slot = Some((account_id(account.value(i), row)?, Money::ZERO));
+                *slot = Some((account_id(account.value(i), row)?, None, Money::ZERO));
             }
-            if let Some((_, total)) = slot {
-                *total += amount;
+            if let Some((_, non_ai, all)) = slot {
+                *all += amount;
+                if !candidate {
+                    *non_ai.get_or_insert(Money::ZERO) += amount;
+                }
+            }
+            if candidate {
+                self.kept.push_back(row);
             }
         }
-        for (id, total) in per_key.into_iter().flatten() {
-            *self.non_ai.entry(id).or_default() += total;
+        for (id, non_ai, all) in per_key.into_iter().flatten() {
+            *self.read_total.entry(id.clone()).or_default() += all;
+            if let Some(non_ai) = non_ai {
+                *self.non_ai.entry(id).or_default() += non_ai;
+            }
         }
         self.next_row += n as u64;
         Ok(keep.finish())
@@ -362,9 +371,12 @@ fn map_get(map: Option<&MapArray>, i: usize, keys: &[&str]) -> Option<String> {
     keys.iter().find_map(|want| (0..k.len()).find(|&j| k.value(j) == *want && v.is_valid(j)).map(|j| v.value(j).to_owned()))
 }
 
-/// Folds one record batch into facts; `row_number(i)` is the file row (from 1)
-/// of the batch's row `i`. Non-AI rows only add their cost to their account;
-/// AI rows become facts.
+/// Folds one record batch of rows the scan kept into facts; `row_number(i)`
+/// is the file row (from 1) of the batch's row `i`. AI rows become facts (their
+/// strings borrowed from the batch and interned, never copied per row); a kept
+/// row that turns out not to be AI (a Marketplace product of another kind)
+/// adds to its account's non-AI cost. The read total is the scan's business:
+/// it has already counted every row.
 pub fn fold_batch(batch: &RecordBatch, mut row_number: impl FnMut(usize) -> u64, facts: &mut Facts) -> Result<(), ReadError> {
     let req = |name: &'static str| text(batch, name)?.ok_or(ReadError::MissingColumn(name));
     let (usage_type, account, product_code) = (req(USAGE_TYPE)?, req(ACCOUNT)?, req(PRODUCT_CODE)?);
@@ -376,39 +388,43 @@ pub fn fold_batch(batch: &RecordBatch, mut row_number: impl FnMut(usize) -> u64,
     let (cost, amount, days) = (Numbers::of(batch, COST)?, Numbers::of(batch, USAGE_AMOUNT)?, days(batch)?);
     let product = batch.column_by_name(PRODUCT).map(|c| c.as_map().clone());
     let tags = batch.column_by_name(RESOURCE_TAGS).map(|c| c.as_map().clone());
+    // Account ids are checked once per distinct string in the batch.
+    let mut accounts: BTreeMap<&str, AccountId> = BTreeMap::new();
     for i in 0..batch.num_rows() {
         let row = row_number(i);
         let code = str_at(product_code, i);
         let entity = entity.as_ref().map_or("AWS", |e| str_at(e, i));
         let product_name = if entity == "AWS Marketplace" { map_get(product.as_ref(), i, &["product_name"]) } else { None };
-        let acct = str_at(account, i);
-        let c = cost.at(row, COST, i)?;
-        if !is_ai_row(code, entity, product_name.as_deref().unwrap_or("")) {
-            match facts.non_ai.get_mut(acct.trim()) {
-                Some(total) => *total += Money::new(c),
-                None => {
-                    facts.non_ai.insert(account_id(acct, row)?, Money::new(c));
-                }
+        let raw = str_at(account, i);
+        let acct = match accounts.get(raw) {
+            Some(a) => a.clone(),
+            None => {
+                let a = account_id(raw, row)?;
+                accounts.insert(raw, a.clone());
+                a
             }
+        };
+        let c = Money::new(cost.at(row, COST, i)?);
+        if !is_ai_row(code, entity, product_name.as_deref().unwrap_or("")) {
+            *facts.non_ai.entry(acct).or_default() += c;
             continue;
         }
-        let usage_day = day_at(&days, row, i)?;
-        let get = |a: &Option<StringArray>| a.as_ref().map(|a| str_at(a, i).to_owned());
-        facts.add(CurRow {
-            usage_day,
-            account: account_id(acct, row)?,
-            product_code: code.to_owned(),
-            billing_entity: entity.to_owned(),
-            product_name: product_name.unwrap_or_default(),
-            usage_type: str_at(usage_type, i).to_owned(),
-            operation: get(&operation).unwrap_or_default(),
-            line_item_type: get(&lit).filter(|t| !t.is_empty()).unwrap_or_else(|| "Usage".into()),
-            resource_id: get(&resource).filter(|r| !r.is_empty()),
-            principal: get(&principal),
-            workspace: map_get(tags.as_ref(), i, &WORKSPACE_TAG_KEYS),
-            usage_amount: amount.at(row, USAGE_AMOUNT, i)?,
-            cost: c,
-        });
+        fn get(a: &Option<StringArray>, i: usize) -> Option<&str> {
+            a.as_ref().map(|a| str_at(a, i))
+        }
+        let workspace = map_get(tags.as_ref(), i, &WORKSPACE_TAG_KEYS);
+        let key = FactRef {
+            usage_day: day_at(&days, row, i)?,
+            account: &acct,
+            product_code: code,
+            usage_type: str_at(usage_type, i),
+            operation: get(&operation, i).unwrap_or_default(),
+            line_item_type: get(&lit, i).filter(|t| !t.is_empty()).unwrap_or("Usage"),
+            resource_id: get(&resource, i).filter(|r| !r.is_empty()),
+            principal: get(&principal, i),
+            workspace: workspace.as_deref(),
+        };
+        facts.add_fact(key, FactValue { usage_amount: amount.at(row, USAGE_AMOUNT, i)?, cost: c, rows: 1 });
     }
     Ok(())
 }
@@ -436,6 +452,9 @@ fn finish_group(scan: &Arc<Mutex<Scan>>, facts: &mut Facts) -> Result<(), ReadEr
     }
     for (a, m) in std::mem::take(&mut st.non_ai) {
         *facts.non_ai.entry(a).or_default() += m;
+    }
+    for (a, m) in std::mem::take(&mut st.read_total) {
+        *facts.read_total.entry(a).or_default() += m;
     }
     Ok(())
 }

@@ -51,9 +51,9 @@ pub async fn backfill(gov: &Arc<Governance>, b: &Backfill, event: &Value) -> Res
         return Err(IngestError::Backfill(format!("{period} already has delivered CUR ({}); a backfill would count it twice", s3.source)));
     }
     let facts = b.athena.backfill(&b.table, period).await.map_err(|e| IngestError::Backfill(e.to_string()))?;
-    let rows = facts.ai.values().map(|v| v.rows).sum();
+    let rows = facts.ai_rows();
     let stored = gov.store_source_facts(SourceFacts { period, source: &source, facts: &facts, rows, principal_column: b.table.principal_column }).await?;
-    Ok(json!({"backfill": source, "period": period, "ai_facts": facts.ai.len(), "stored": stored}))
+    Ok(json!({"backfill": source, "period": period, "ai_facts": facts.len(), "stored": stored}))
 }
 
 /// One object an event names.
@@ -145,7 +145,7 @@ pub async fn handle_with(gov: &Arc<Governance>, s3: &S3Cur, prefix: &str, backfi
         let stored = gov
             .store_source_facts(SourceFacts { period, source: &source, facts: &read.facts, rows: read.stats.rows, principal_column: read.stats.principal_column })
             .await?;
-        tracing::info!(%source, %period, rows = read.stats.rows, ai_facts = read.facts.ai.len(), fetched = read.fetched, size = read.size, ?stored, "CUR object ingested");
+        tracing::info!(%source, %period, rows = read.stats.rows, ai_facts = read.facts.len(), fetched = read.fetched, size = read.size, ?stored, "CUR object ingested");
         done.push(json!({"object": source, "period": period, "rows": read.stats.rows, "stored": stored, "bytes_fetched": read.fetched, "bytes": read.size}));
     }
     Ok(json!({ "objects": done }))

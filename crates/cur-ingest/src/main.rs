@@ -8,9 +8,7 @@ async fn main() -> Result<(), Error> {
     runtime_wiring::init_logging();
     let gov = runtime_wiring::governance_from_env().await?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    // Path-style addressing only where an S3-compatible endpoint needs it.
-    let path_style = std::env::var("FINOPS_S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "1" || v == "true");
-    let s3 = cur_s3::S3Cur::new(aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(path_style).build()));
+    let s3 = cur_s3::S3Cur::new(runtime_wiring::s3_client(&sdk));
     let prefix = Arc::new(std::env::var("FINOPS_CUR_PREFIX").unwrap_or_default());
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let backfill = Arc::new(match (env("FINOPS_CUR_DATABASE"), env("FINOPS_CUR_TABLE")) {

@@ -118,7 +118,7 @@ async fn a_backfill_stores_the_athena_answer_once_and_never_over_delivered_cur()
     assert_eq!(out["stored"], "new");
     let jan = domain::BillingPeriod::parse("2026-01").expect("period");
     let facts = w.gov.period_facts(jan).await.expect("facts");
-    assert_eq!(facts.ai.len(), 1);
+    assert_eq!(facts.len(), 1);
     assert_eq!(facts.non_ai.values().map(|m| m.to_string()).collect::<Vec<_>>(), ["$12.34"]);
     // Without Athena configured, a backfill is refused by name.
     let err = handle(&w.gov, &reader, "cur2/", &event).await.unwrap_err();

@@ -86,6 +86,16 @@ pub enum Command {
         import_out: Option<PathBuf>,
         #[arg(long, default_value_t = 128 * 1024)]
         row_group_rows: usize,
+        /// A large estate instead of the named sample principals: this many
+        /// roles (with --sessions and --days, ~1M distinct facts at 4000 × 4 × 31).
+        #[arg(long)]
+        principals: Option<u32>,
+        /// Session names per role (one per developer), with --principals.
+        #[arg(long, default_value_t = 4, requires = "principals")]
+        sessions: u32,
+        /// Days of the month the estate's rows fall on, with --principals.
+        #[arg(long, default_value_t = 31, requires = "principals")]
+        days: u32,
     },
     /// Print the Athena query that backfills a period's facts (what cur-ingest
     /// runs on {"backfill": …}), to run or inspect in the Athena console.

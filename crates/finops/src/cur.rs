@@ -110,7 +110,7 @@ fn period_of(path: &Path, given: Option<BillingPeriod>, facts: &Facts) -> Result
     if let Some(p) = given {
         return Ok(p);
     }
-    let periods: std::collections::BTreeSet<BillingPeriod> = facts.ai.keys().map(|k| BillingPeriod::of(k.usage_day)).collect();
+    let periods: std::collections::BTreeSet<BillingPeriod> = facts.iter().map(|(k, _)| BillingPeriod::of(k.usage_day)).collect();
     let mut months = periods.iter();
     match (months.next(), months.next()) {
         (Some(p), None) => Ok(*p),
@@ -182,7 +182,7 @@ pub async fn ingest(home: &Path, paths: &[PathBuf], period: Option<&str>, thread
         let period = period_of(&file, given, &facts).map_err(|reason| CurError::Input { path: path.clone(), reason })?;
         let source = std::fs::canonicalize(&file).map(|p| p.display().to_string()).unwrap_or(path.clone());
         let stored = gov.store_source_facts(SourceFacts { period, source: &source, facts: &facts, rows: stats.rows, principal_column: stats.principal_column }).await?;
-        done.push(Ingested { file: path, period, rows: stats.rows, ai_facts: facts.ai.len(), stored, seconds: started.elapsed().as_secs_f64() });
+        done.push(Ingested { file: path, period, rows: stats.rows, ai_facts: facts.len(), stored, seconds: started.elapsed().as_secs_f64() });
     }
     Ok(match format {
         Format::Json => json(&done),
@@ -292,16 +292,36 @@ pub async fn report(home: &Path, cmd: &ReportCmd, format: Format) -> Result<Stri
     }
 }
 
-pub fn gen_cur(rows: u64, ai_share: f64, seed: u64, period: &str, out: &Path, import_out: Option<&Path>, rows_per_group: usize) -> Result<String, CurError> {
+/// `gen-cur`'s options.
+#[derive(Debug, Clone, Copy)]
+pub struct GenSpec {
+    pub rows: u64,
+    pub ai_share: f64,
+    pub seed: u64,
+    pub rows_per_group: usize,
+    pub estate: Option<cur_files::generate::Estate>,
+}
+
+pub fn gen_cur(g: GenSpec, period: &str, out: &Path, import_out: Option<&Path>) -> Result<String, CurError> {
     let bad = |reason: String| CurError::Input { path: out.display().to_string(), reason };
+    let GenSpec { rows, ai_share, seed, rows_per_group, estate } = g;
     if !(0.0..=1.0).contains(&ai_share) {
         return Err(bad(format!("--ai-share must be between 0 and 1, not {ai_share}")));
     }
+    if let Some(e) = estate {
+        if e.principals == 0 || e.sessions == 0 || !(1..=31).contains(&e.days) {
+            return Err(bad(format!("--principals and --sessions must be at least 1 and --days 1 to 31, not {} / {} / {}", e.principals, e.sessions, e.days)));
+        }
+    }
     let period = BillingPeriod::parse(period).map_err(|e| bad(e.to_string()))?;
-    let spec = Spec { rows, ai_share, seed, period, rows_per_group: rows_per_group.max(1) };
+    let spec = Spec { rows, ai_share, seed, period, rows_per_group: rows_per_group.max(1), estate };
     write_parquet(&spec, out).map_err(|source| CurError::Read { path: out.display().to_string(), source })?;
     let fixture_path = import_out.map(Path::to_path_buf).unwrap_or_else(|| out.with_extension("import.json"));
-    let fixture = serde_json::to_string_pretty(&import_fixture(period)).map_err(|e| bad(e.to_string()))?;
+    let fixture = match estate {
+        Some(e) => cur_files::generate::estate_import_fixture(period, e),
+        None => import_fixture(period),
+    };
+    let fixture = serde_json::to_string_pretty(&fixture).map_err(|e| bad(e.to_string()))?;
     std::fs::write(&fixture_path, fixture + "\n").map_err(|e| bad(format!("{}: {e}", fixture_path.display())))?;
     Ok(format!("wrote {rows} rows of CUR 2.0 ({period}) to {}\nwrote the matching import fixture to {}\n", out.display(), fixture_path.display()))
 }

@@ -205,7 +205,7 @@ async fn analytics(gov: &std::sync::Arc<services::governance::Governance>, dir: 
     let week = domain::analytics::cards::week_to_build(today);
     let period = domain::BillingPeriod::of(week.monday());
     let file = dir.join(format!("cur-{period}.parquet"));
-    let spec = cur_files::generate::Spec { rows: 60_000, ai_share: 0.3, seed: 42, period, rows_per_group: 16_384 };
+    let spec = cur_files::generate::Spec { rows: 60_000, ai_share: 0.3, seed: 42, period, rows_per_group: 16_384, estate: None };
     cur_files::generate::write_parquet(&spec, &file).map_err(|e| unexpected(&e))?;
     let mut fixture = cur_files::generate::import_fixture(period);
     fixture["hierarchy"] = json!([]);

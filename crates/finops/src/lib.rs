@@ -43,8 +43,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Ingest { paths, period, threads } => emit("ingest", cur::ingest(&cli.home, &paths, period.as_deref(), threads, cli.format).await),
         Command::Report { report } => emit("report", cur::report(&cli.home, &report, cli.format).await),
         Command::Gap { cmd } => emit("gap", analytics::gap(&cli.home, cmd, cli.format).await),
-        Command::GenCur { rows, ai_share, seed, period, out, import_out, row_group_rows } => {
-            emit("gen-cur", cur::gen_cur(rows, ai_share, seed, &period, &out, import_out.as_deref(), row_group_rows))
+        Command::GenCur { rows, ai_share, seed, period, out, import_out, row_group_rows, principals, sessions, days } => {
+            let estate = principals.map(|principals| cur_files::generate::Estate { principals, sessions, days });
+            let spec = cur::GenSpec { rows, ai_share, seed, rows_per_group: row_group_rows, estate };
+            emit("gen-cur", cur::gen_cur(spec, &period, &out, import_out.as_deref()))
         }
         Command::AthenaSql { period, database, table } => emit(
             "athena-sql",

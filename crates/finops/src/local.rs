@@ -39,7 +39,8 @@ pub fn governance(home: &Path) -> Result<Arc<Governance>, LocalError> {
         std::env::var("FINOPS_CARD_CRITICAL_PCT").ok().as_deref(),
     )
     .map_err(LocalError::Setup)?;
-    let gov = Arc::new(Governance::new(store, bus.clone(), Arc::new(SystemClock), Arc::new(UuidV7Ids), Arc::new(catalog)).with_card_thresholds(thresholds));
+    let ledger = Arc::new(fact_ledger::FsLedger::new(home));
+    let gov = Arc::new(Governance::new(store, bus.clone(), ledger, Arc::new(SystemClock), Arc::new(UuidV7Ids), Arc::new(catalog)).with_card_thresholds(thresholds));
     bus.register(TASK_GENERATOR, Arc::new(TaskGeneratorHandler(gov.clone()))).map_err(LocalError::Setup)?;
     bus.register(GAP_DETECTOR, Arc::new(GapDetectorHandler(gov.clone()))).map_err(LocalError::Setup)?;
     Ok(gov)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use domain::governance::catalog::PriceCatalog;
 use services::governance::Governance;
-use services::ports::{SystemClock, UuidV7Ids};
+use services::ports::{FactLedger, SystemClock, UuidV7Ids};
 
 /// JSON logs (CloudWatch reads them as structured), level from `RUST_LOG`/AWS's
 /// `AWS_LAMBDA_LOG_LEVEL`.
@@ -19,18 +19,35 @@ pub fn init_logging() {
         .init();
 }
 
-/// The governance service on DynamoDB (`FINOPS_TABLE`) and EventBridge (`FINOPS_EVENT_BUS`).
+/// An S3 client, path-style only where an S3-compatible endpoint needs it
+/// (`FINOPS_S3_FORCE_PATH_STYLE`, for emulators).
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let path_style = std::env::var("FINOPS_S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "1" || v == "true");
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style).build())
+}
+
+/// The fact ledger in the stack's bucket (`FINOPS_LEDGER_BUCKET`).
+pub fn ledger_from_env(sdk: &aws_config::SdkConfig) -> Result<Arc<dyn FactLedger>, String> {
+    match std::env::var("FINOPS_LEDGER_BUCKET") {
+        Ok(bucket) if !bucket.trim().is_empty() => Ok(Arc::new(fact_ledger::S3Ledger::new(s3_client(sdk), bucket.trim()))),
+        _ => Err("FINOPS_LEDGER_BUCKET is not set: it names the bucket the fact ledger lives in".into()),
+    }
+}
+
+/// The governance service on DynamoDB (`FINOPS_TABLE`), EventBridge
+/// (`FINOPS_EVENT_BUS`) and the fact ledger in S3 (`FINOPS_LEDGER_BUCKET`).
 pub async fn governance_from_env() -> Result<Arc<Governance>, String> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = store_dynamodb::DynamoStore::from_env(aws_sdk_dynamodb::Client::new(&sdk)).map_err(|e| e.to_string())?;
     let bus = bus_eventbridge::EventBridgeBus::from_env(aws_sdk_eventbridge::Client::new(&sdk))?;
+    let ledger = ledger_from_env(&sdk)?;
     let catalog = PriceCatalog::bundled()?;
     let thresholds = domain::analytics::cards::Thresholds::from_config(
         std::env::var("FINOPS_CARD_WARN_PCT").ok().as_deref(),
         std::env::var("FINOPS_CARD_CRITICAL_PCT").ok().as_deref(),
     )?;
     Ok(Arc::new(
-        Governance::new(Arc::new(store), Arc::new(bus), Arc::new(SystemClock), Arc::new(UuidV7Ids), Arc::new(catalog)).with_card_thresholds(thresholds),
+        Governance::new(Arc::new(store), Arc::new(bus), ledger, Arc::new(SystemClock), Arc::new(UuidV7Ids), Arc::new(catalog)).with_card_thresholds(thresholds),
     ))
 }
 

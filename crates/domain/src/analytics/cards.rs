@@ -149,7 +149,7 @@ pub fn week_lines(week: IsoWeek, facts: &Facts, attributor: &Attributor, catalog
             if !week.contains(k.usage_day) {
                 continue;
             }
-            let ut = decoded.entry(k.usage_type.clone()).or_insert_with(|| decode(&k.usage_type));
+            let ut = decoded.entry(k.usage_type).or_insert_with(|| decode(k.usage_type));
             let region = match &ut.location {
                 Location::Region(r) => r.to_string(),
                 Location::Geo(g) => g.to_lowercase(),
@@ -160,7 +160,7 @@ pub fn week_lines(week: IsoWeek, facts: &Facts, attributor: &Attributor, catalog
                 Usage::Marketplace { token, .. } => ("marketplace".into(), Some(*token)),
                 Usage::Guardrail { policy } => (format!("guardrail:{policy}"), None),
                 Usage::SearchUnits { model } => (format!("search:{model}"), None),
-                Usage::Unknown { .. } => (k.usage_type.clone(), None),
+                Usage::Unknown { .. } => (k.usage_type.to_owned(), None),
             };
             let e = sums.entry(workload).or_default().entry((model, token, region)).or_insert((Money::ZERO, Decimal::ZERO));
             e.0 += v.cost;

@@ -195,6 +195,19 @@ pub struct GapContext {
     pub regions: Vec<Region>,
 }
 
+impl GapContext {
+    /// Every account the gap's spend was seen in (the one account, for a gap
+    /// keyed by it).
+    pub fn accounts_seen(&self) -> Vec<AccountId> {
+        if self.accounts.is_empty() { self.account.iter().cloned().collect() } else { self.accounts.clone() }
+    }
+
+    /// Every region the gap's spend was seen in.
+    pub fn regions_seen(&self) -> Vec<Region> {
+        if self.regions.is_empty() { self.region.iter().cloned().collect() } else { self.regions.clone() }
+    }
+}
+
 /// One detection's finding: the condition holds for this key, with this spend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
@@ -464,14 +477,15 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
         scoped.entry(s.model.base_model()).or_default().push(s);
     }
     let mut decoded = BTreeMap::new();
+    let mut parsed: BTreeMap<&str, Option<Principal>> = BTreeMap::new();
     for (k, v, outcome) in outcomes(input.period, input.facts, input.attributor) {
-        let ut = decoded.entry(k.usage_type.as_str()).or_insert_with(|| decode(&k.usage_type));
+        let ut = decoded.entry(k.usage_type).or_insert_with(|| decode(k.usage_type));
         let region = match &ut.location {
             Location::Region(r) => Some(r.clone()),
             _ => None,
         };
         let model = model_name(input.catalog, &ut.usage);
-        let principal = k.principal.as_deref().and_then(|p| Principal::parse(p).ok());
+        let principal = k.principal.and_then(|p| parsed.entry(p).or_insert_with(|| Principal::parse(p).ok()).clone());
         let mut put = |scenario: Scenario, key: String, ctx: GapContext| {
             let a = acc.entry((scenario, key)).or_insert_with(|| Acc { context: ctx, ..Acc::default() });
             a.add(k.usage_day, v.cost, &k.account, region.as_ref());
@@ -503,14 +517,14 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
                 }
                 Reason::NoBudgetAllocation => {
                     let mut ctx = role_ctx();
-                    let p = ctx.principal.clone().or_else(|| k.principal.clone()).unwrap_or_default();
-                    let m = model.clone().unwrap_or_else(|| k.usage_type.clone());
+                    let p = ctx.principal.clone().or_else(|| k.principal.map(str::to_owned)).unwrap_or_default();
+                    let m = model.clone().unwrap_or_else(|| k.usage_type.to_owned());
                     ctx.model = Some(m.clone());
                     ctx.region = region.clone();
                     put(Scenario::NoBudgetAllocation, format!("{p}|{m}"), ctx)
                 }
                 Reason::UnallocatedGuardrail => {
-                    let g = k.resource_id.clone().unwrap_or_else(|| format!("(no guardrail ARN in {})", k.account));
+                    let g = k.resource_id.map(str::to_owned).unwrap_or_else(|| format!("(no guardrail ARN in {})", k.account));
                     put(
                         Scenario::UnallocatedGuardrailCost,
                         g.clone(),

@@ -124,9 +124,6 @@ impl ClaimBook {
         self.by_key.get(&key).map(Vec::as_slice)
     }
 
-    fn holder(&self, kind: ClaimKind, raw: &str, day: NaiveDate) -> Option<&WorkloadId> {
-        self.periods(kind, raw)?.iter().find(|c| c.covers(day)).map(|c| &c.workload)
-    }
 }
 
 /// The rules, with their configuration.
@@ -138,14 +135,24 @@ pub struct Attributor {
 
 impl Attributor {
     pub fn attribute(&self, line: &AiLine) -> Outcome {
+        self.prepare(line).at(line.usage_day)
+    }
+
+    /// Everything attribution decides about a line except what depends on its
+    /// day: which claim periods may carry it, in order, and the reason when none
+    /// covers the day. A month's facts share few shapes (a role's sessions, its
+    /// usage types and days differ, its claims do not), so callers prepare once
+    /// per distinct (line type, guardrail, resource, principal, workspace) and
+    /// call [`Prepared::at`] per fact: ARNs are parsed and claims looked up once,
+    /// not once per fact. `line.usage_day` is not read.
+    pub fn prepare(&self, line: &AiLine) -> Prepared<'_> {
         if !is_usage(line.line_item_type) {
-            return Outcome::Adjustment;
+            return Prepared { adjustment: true, anchors: Vec::new(), reason: Unclaimed::Fixed(Reason::NoBudgetAllocation) };
         }
-        let day = line.usage_day;
-        let attributed = |workload: &WorkloadId, anchor| Outcome::Attributed { workload: workload.clone(), anchor };
+        let mut anchors = Vec::new();
         if let Some(res) = line.resource_id.filter(|r| r.contains(":application-inference-profile/")) {
-            if let Some(w) = self.claims.holder(ClaimKind::InferenceProfile, res, day) {
-                return attributed(w, Anchor::InferenceProfile);
+            if let Some(p) = self.claims.periods(ClaimKind::InferenceProfile, res) {
+                anchors.push((Anchor::InferenceProfile, p));
             }
         }
         let principal = line.principal.filter(|p| !p.trim().is_empty()).map(Principal::parse);
@@ -153,43 +160,68 @@ impl Attributor {
             Some(Ok(p)) => p.role_key().map(|k| (k, p.normalized_arn())),
             _ => None,
         };
-        if let Some((_, arn)) = &role {
-            if let Some(w) = self.claims.holder(ClaimKind::IamRole, arn, day) {
-                return attributed(w, Anchor::Role);
-            }
+        let role_periods = role.as_ref().and_then(|(_, arn)| self.claims.periods(ClaimKind::IamRole, arn));
+        if let Some(p) = role_periods {
+            anchors.push((Anchor::Role, p));
         }
         if line.is_guardrail() {
-            if let Some(w) = line.resource_id.and_then(|r| self.claims.holder(ClaimKind::Guardrail, r, day)) {
-                return attributed(w, Anchor::Guardrail);
+            if let Some(p) = line.resource_id.and_then(|r| self.claims.periods(ClaimKind::Guardrail, r)) {
+                anchors.push((Anchor::Guardrail, p));
             }
         }
-        if let Some(w) = line.workspace.and_then(|ws| self.claims.holder(ClaimKind::Workspace, ws, day)) {
-            return attributed(w, Anchor::Workspace);
+        if let Some(p) = line.workspace.and_then(|ws| self.claims.periods(ClaimKind::Workspace, ws)) {
+            anchors.push((Anchor::Workspace, p));
         }
-        Outcome::Unattributed { reason: self.reason(line, role.as_ref().map(|(k, arn)| (k.name.as_str(), arn.as_str()))) }
-    }
-
-    fn reason(&self, line: &AiLine, role: Option<(&str, &str)>) -> Reason {
         let principal_empty = line.principal.is_none_or(|p| p.trim().is_empty());
-        if line.principal.is_none() || (principal_empty && !line.is_guardrail()) {
-            return Reason::AttributionNotEnabled;
+        let reason = if line.principal.is_none() || (principal_empty && !line.is_guardrail()) {
+            Unclaimed::Fixed(Reason::AttributionNotEnabled)
+        } else if line.is_guardrail() {
+            Unclaimed::Fixed(Reason::UnallocatedGuardrail)
+        } else {
+            match &role {
+                None => Unclaimed::Fixed(Reason::NoBudgetAllocation),
+                Some((k, _)) if self.broad_roles.iter().any(|p| p.matches(&k.name)) => Unclaimed::Fixed(Reason::BroadRole),
+                Some((k, _)) => Unclaimed::Role { periods: role_periods, finops: k.name.starts_with("finops-") },
+            }
+        };
+        Prepared { adjustment: false, anchors, reason }
+    }
+}
+
+/// A line's attribution up to its day (see [`Attributor::prepare`]).
+#[derive(Debug, Clone)]
+pub struct Prepared<'a> {
+    adjustment: bool,
+    /// Claim periods in PRODUCT.md's order: profile, role, guardrail, workspace.
+    anchors: Vec<(Anchor, &'a [Claim])>,
+    reason: Unclaimed<'a>,
+}
+
+#[derive(Debug, Clone)]
+enum Unclaimed<'a> {
+    Fixed(Reason),
+    /// A role that is neither broad nor covered on the day: before its claim,
+    /// an unclaimed `finops-` role, or no budget allocation.
+    Role { periods: Option<&'a [Claim]>, finops: bool },
+}
+
+impl Prepared<'_> {
+    pub fn at(&self, day: NaiveDate) -> Outcome {
+        if self.adjustment {
+            return Outcome::Adjustment;
         }
-        if line.is_guardrail() {
-            return Reason::UnallocatedGuardrail;
-        }
-        let Some((name, arn)) = role else { return Reason::NoBudgetAllocation };
-        if self.broad_roles.iter().any(|p| p.matches(name)) {
-            return Reason::BroadRole;
-        }
-        if let Some(periods) = self.claims.periods(ClaimKind::IamRole, arn) {
-            if periods.iter().any(|c| c.claimed_at > line.usage_day) {
-                return Reason::BeforeClaim;
+        for (anchor, periods) in &self.anchors {
+            if let Some(c) = periods.iter().find(|c| c.covers(day)) {
+                return Outcome::Attributed { workload: c.workload.clone(), anchor: *anchor };
             }
         }
-        if name.starts_with("finops-") && self.claims.periods(ClaimKind::IamRole, arn).is_none() {
-            return Reason::UnclaimedWorkload;
-        }
-        Reason::NoBudgetAllocation
+        let reason = match &self.reason {
+            Unclaimed::Fixed(r) => *r,
+            Unclaimed::Role { periods: Some(p), .. } if p.iter().any(|c| c.claimed_at > day) => Reason::BeforeClaim,
+            Unclaimed::Role { periods: None, finops: true } => Reason::UnclaimedWorkload,
+            Unclaimed::Role { .. } => Reason::NoBudgetAllocation,
+        };
+        Outcome::Unattributed { reason }
     }
 }
 

@@ -6,13 +6,17 @@
 //! made. Sums are exact decimals, so the report's parts add up to its totals to
 //! the last digit, not merely to the cent.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
+use std::num::NonZeroU32;
+
+use indexmap::IndexMap;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::attribution::{AiLine, Attributor, Outcome, Reason};
+use super::attribution::{AiLine, Attributor, Outcome, Prepared, Reason};
 use super::usage_type::{decode, Usage};
 use crate::ids::{AccountId, WorkloadId};
 use crate::money::Money;
@@ -48,18 +52,20 @@ pub struct CurRow {
     pub cost: Decimal,
 }
 
-/// The aggregation key of AI facts.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct FactKey {
+/// The aggregation key of AI facts, borrowed from the facts that hold it.
+/// Field order is the canonical sort order (day first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FactRef<'a> {
     pub usage_day: NaiveDate,
-    pub account: AccountId,
-    pub product_code: String,
-    pub usage_type: String,
-    pub operation: String,
-    pub line_item_type: String,
-    pub resource_id: Option<String>,
-    pub principal: Option<String>,
-    pub workspace: Option<String>,
+    pub account: &'a AccountId,
+    pub product_code: &'a str,
+    pub usage_type: &'a str,
+    pub operation: &'a str,
+    pub line_item_type: &'a str,
+    pub resource_id: Option<&'a str>,
+    /// `None` when the file had no principal column; `Some("")` for an empty cell.
+    pub principal: Option<&'a str>,
+    pub workspace: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -69,41 +75,132 @@ pub struct FactValue {
     pub rows: u64,
 }
 
-/// Facts of one source (one CUR object) or of many merged.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Facts {
-    pub ai: BTreeMap<FactKey, FactValue>,
-    /// Everything that is not AI spend, per account (for reconciliation).
-    pub non_ai: BTreeMap<AccountId, Money>,
+/// An interned string: its place in a [`Facts`]' dictionary, plus one so that
+/// `Option<Sym>` costs no more than a `Sym`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Sym(NonZeroU32);
+
+/// Values stored once each, referred to by number: a large estate's month has
+/// ~1M facts but only thousands of distinct principals, usage types and
+/// accounts, so keys of numbers keep a fact at ~80 bytes whatever its strings.
+#[derive(Debug, Clone)]
+struct Interner<T> {
+    values: Vec<T>,
+    index: HashMap<T, Sym, FastHash>,
 }
 
+impl<T> Default for Interner<T> {
+    fn default() -> Self {
+        Interner { values: Vec::new(), index: HashMap::default() }
+    }
+}
+
+impl<T: Hash + Eq + Clone> Interner<T> {
+    fn intern<Q>(&mut self, v: &Q, own: fn(&Q) -> T) -> Sym
+    where
+        T: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if let Some(s) = self.index.get(v) {
+            return *s;
+        }
+        self.values.push(own(v));
+        // More than 4 billion distinct strings in one month of facts cannot be
+        // held in memory anyway; saturate rather than wrap.
+        let n = u32::try_from(self.values.len()).unwrap_or(u32::MAX);
+        let sym = Sym(NonZeroU32::MIN.saturating_add(n - 1));
+        self.index.insert(own(v), sym);
+        sym
+    }
+
+    fn get(&self, s: Sym) -> &T {
+        &self.values[(s.0.get() - 1) as usize]
+    }
+}
+
+type FastHash = foldhash::fast::RandomState;
+
+/// A fact's key in numbers (see [`Interner`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    usage_day: NaiveDate,
+    account: Sym,
+    product_code: Sym,
+    usage_type: Sym,
+    operation: Sym,
+    line_item_type: Sym,
+    resource_id: Option<Sym>,
+    principal: Option<Sym>,
+    workspace: Option<Sym>,
+}
+
+/// Facts of one source (one CUR object) or of many merged.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    strings: Interner<Box<str>>,
+    accounts: Interner<AccountId>,
+    /// In insertion order, so every pass over the facts (and what takes the
+    /// first fact it meets, like a gap's context) is deterministic: a ledger
+    /// object is read in canonical order, and sources are merged in manifest order.
+    ai: IndexMap<Key, FactValue, FastHash>,
+    /// Everything that is not AI spend, per account (for reconciliation).
+    pub non_ai: BTreeMap<AccountId, Money>,
+    /// The cost of every row the reader read, per account, AI or not, in the
+    /// period or not, summed as the rows went by and apart from the facts: the
+    /// bill reconciliation compares its parts against.
+    pub read_total: BTreeMap<AccountId, Money>,
+}
+
+impl PartialEq for Facts {
+    /// The same facts, whatever order they were interned in.
+    fn eq(&self, other: &Facts) -> bool {
+        self.non_ai == other.non_ai && self.read_total == other.read_total && self.len() == other.len() && self.sorted() == other.sorted()
+    }
+}
+impl Eq for Facts {}
+
 impl Facts {
+    /// One row: AI rows become facts, the rest add to their account's non-AI
+    /// cost; every row adds to the read total.
     pub fn add(&mut self, row: CurRow) {
         let cost = Money::new(row.cost);
+        *self.read_total.entry(row.account.clone()).or_default() += cost;
         if !is_ai_row(&row.product_code, &row.billing_entity, &row.product_name) {
             *self.non_ai.entry(row.account).or_default() += cost;
             return;
         }
-        let key = FactKey {
+        let key = FactRef {
             usage_day: row.usage_day,
-            account: row.account,
-            product_code: row.product_code,
-            usage_type: row.usage_type,
-            operation: row.operation,
-            line_item_type: row.line_item_type,
-            resource_id: row.resource_id.filter(|r| !r.is_empty()),
-            principal: row.principal,
-            workspace: row.workspace,
+            account: &row.account,
+            product_code: &row.product_code,
+            usage_type: &row.usage_type,
+            operation: &row.operation,
+            line_item_type: &row.line_item_type,
+            resource_id: row.resource_id.as_deref().filter(|r| !r.is_empty()),
+            principal: row.principal.as_deref(),
+            workspace: row.workspace.as_deref(),
         };
-        let v = self.ai.entry(key).or_default();
-        v.usage_amount += row.usage_amount;
-        v.cost += cost;
-        v.rows += 1;
+        self.add_fact(key, FactValue { usage_amount: row.usage_amount, cost, rows: 1 });
     }
 
-    /// Adds one aggregated fact (from another source, or a stored chunk).
-    pub fn add_fact(&mut self, key: FactKey, value: FactValue) {
-        let e = self.ai.entry(key).or_default();
+    /// Adds one aggregated fact (an AI row, another source's fact, or a stored
+    /// one), interning its strings. It does not touch the read total: the
+    /// reader that read the row adds to that.
+    pub fn add_fact(&mut self, key: FactRef<'_>, value: FactValue) {
+        let mut s = |v: &str| self.strings.intern(v, |v: &str| Box::from(v));
+        let k = Key {
+            usage_day: key.usage_day,
+            account: Sym(NonZeroU32::MIN),
+            product_code: s(key.product_code),
+            usage_type: s(key.usage_type),
+            operation: s(key.operation),
+            line_item_type: s(key.line_item_type),
+            resource_id: key.resource_id.map(&mut s),
+            principal: key.principal.map(&mut s),
+            workspace: key.workspace.map(&mut s),
+        };
+        let k = Key { account: self.accounts.intern(key.account, AccountId::clone), ..k };
+        let e = self.ai.entry(k).or_default();
         e.usage_amount += value.usage_amount;
         e.cost += value.cost;
         e.rows += value.rows;
@@ -111,12 +208,152 @@ impl Facts {
 
     /// Adds another source's facts (a month is the merge of its files' facts).
     pub fn merge(&mut self, other: &Facts) {
-        for (k, v) in &other.ai {
-            self.add_fact(k.clone(), *v);
+        for (k, v) in other.iter() {
+            self.add_fact(k, *v);
         }
         for (a, m) in &other.non_ai {
             *self.non_ai.entry(a.clone()).or_default() += *m;
         }
+        for (a, m) in &other.read_total {
+            *self.read_total.entry(a.clone()).or_default() += *m;
+        }
+    }
+
+    /// CUR rows behind the AI facts.
+    pub fn ai_rows(&self) -> u64 {
+        self.ai.values().map(|v| v.rows).sum()
+    }
+
+    /// Keeps only the AI facts `keep` accepts (totals are left as read).
+    pub fn retain(&mut self, mut keep: impl FnMut(FactRef<'_>, &FactValue) -> bool) {
+        let (strings, accounts) = (&self.strings, &self.accounts);
+        self.ai.retain(|k, v| keep(resolve(strings, accounts, k), v));
+    }
+
+    /// Distinct AI facts.
+    pub fn len(&self) -> usize {
+        self.ai.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ai.is_empty()
+    }
+
+    fn resolve(&self, k: &Key) -> FactRef<'_> {
+        resolve(&self.strings, &self.accounts, k)
+    }
+
+    /// Every AI fact, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (FactRef<'_>, &FactValue)> + '_ {
+        self.ai.iter().map(|(k, v)| (self.resolve(k), v))
+    }
+
+    /// Every AI fact in canonical order (by key, day first): the same facts
+    /// give the same sequence however they were read, so a file written in
+    /// this order has a stable digest.
+    pub fn sorted(&self) -> Vec<(FactRef<'_>, &FactValue)> {
+        let (strings, accounts) = (self.strings(), self.accounts());
+        let s = |i: u32| strings[i as usize];
+        self.sorted_codes()
+            .into_iter()
+            .map(|(c, v)| {
+                let key = FactRef {
+                    usage_day: c.usage_day,
+                    account: accounts[c.account as usize],
+                    product_code: s(c.product_code),
+                    usage_type: s(c.usage_type),
+                    operation: s(c.operation),
+                    line_item_type: s(c.line_item_type),
+                    resource_id: c.resource_id.map(s),
+                    principal: c.principal.map(s),
+                    workspace: c.workspace.map(s),
+                };
+                (key, v)
+            })
+            .collect()
+    }
+
+    /// The string dictionary [`FactCodes`] point into.
+    pub fn strings(&self) -> Vec<&str> {
+        self.strings.values.iter().map(|s| &**s).collect()
+    }
+
+    /// The account dictionary [`FactCodes::account`] points into.
+    pub fn accounts(&self) -> Vec<&AccountId> {
+        self.accounts.values.iter().collect()
+    }
+
+    /// Every AI fact as dictionary positions, in canonical order: what a
+    /// columnar writer needs (dictionary-encoded columns, no string copied per
+    /// fact). Sorting compares each string's rank, computed once per distinct
+    /// string, not the strings themselves.
+    pub fn sorted_codes(&self) -> Vec<(FactCodes, &FactValue)> {
+        let ranks = |values: Vec<&str>| {
+            let mut order: Vec<usize> = (0..values.len()).collect();
+            order.sort_unstable_by(|a, b| values[*a].cmp(values[*b]));
+            let mut rank = vec![0u32; values.len()];
+            for (r, i) in order.into_iter().enumerate() {
+                rank[i] = u32::try_from(r).unwrap_or(u32::MAX);
+            }
+            rank
+        };
+        let srank = ranks(self.strings());
+        let arank = ranks(self.accounts().into_iter().map(AccountId::as_str).collect());
+        let r = |i: u32| srank[i as usize];
+        // `None` sorts before every string, as `Option` does.
+        let o = |i: Option<u32>| i.map_or(0, |i| u64::from(r(i)) + 1);
+        let mut all: Vec<(FactCodes, &FactValue)> = self.ai.iter().map(|(k, v)| (FactCodes::of(k), v)).collect();
+        all.sort_unstable_by_key(|(k, _)| {
+            (k.usage_day, arank[k.account as usize], r(k.product_code), r(k.usage_type), r(k.operation), r(k.line_item_type), o(k.resource_id), o(k.principal), o(k.workspace))
+        });
+        all
+    }
+}
+
+/// A fact's key as 0-based positions in [`Facts::strings`] (and
+/// [`Facts::accounts`] for the account).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FactCodes {
+    pub usage_day: NaiveDate,
+    pub account: u32,
+    pub product_code: u32,
+    pub usage_type: u32,
+    pub operation: u32,
+    pub line_item_type: u32,
+    pub resource_id: Option<u32>,
+    pub principal: Option<u32>,
+    pub workspace: Option<u32>,
+}
+
+impl FactCodes {
+    fn of(k: &Key) -> FactCodes {
+        let i = |s: Sym| s.0.get() - 1;
+        FactCodes {
+            usage_day: k.usage_day,
+            account: i(k.account),
+            product_code: i(k.product_code),
+            usage_type: i(k.usage_type),
+            operation: i(k.operation),
+            line_item_type: i(k.line_item_type),
+            resource_id: k.resource_id.map(i),
+            principal: k.principal.map(i),
+            workspace: k.workspace.map(i),
+        }
+    }
+}
+
+fn resolve<'a>(strings: &'a Interner<Box<str>>, accounts: &'a Interner<AccountId>, k: &Key) -> FactRef<'a> {
+    let s = |x: Sym| &**strings.get(x);
+    FactRef {
+        usage_day: k.usage_day,
+        account: accounts.get(k.account),
+        product_code: s(k.product_code),
+        usage_type: s(k.usage_type),
+        operation: s(k.operation),
+        line_item_type: s(k.line_item_type),
+        resource_id: k.resource_id.map(s),
+        principal: k.principal.map(s),
+        workspace: k.workspace.map(s),
     }
 }
 
@@ -155,22 +392,40 @@ pub struct AttributionReport {
 }
 
 /// Every AI fact of the period with its attribution outcome. Usage types are
-/// decoded once per distinct string, not once per fact.
-pub fn outcomes<'a>(period: BillingPeriod, facts: &'a Facts, attributor: &'a Attributor) -> impl Iterator<Item = (&'a FactKey, &'a FactValue, Outcome)> + 'a {
-    let mut decoded: BTreeMap<&'a str, Usage> = BTreeMap::new();
+/// decoded once per distinct string, and attribution is prepared once per
+/// distinct line shape (everything but the day: see `Attributor::prepare`),
+/// so a month of a million facts parses each principal once.
+pub fn outcomes<'a>(period: BillingPeriod, facts: &'a Facts, attributor: &'a Attributor) -> impl Iterator<Item = (FactRef<'a>, &'a FactValue, Outcome)> + 'a {
+    let mut decoded: HashMap<Sym, Usage, FastHash> = HashMap::default();
+    let mut prepared: HashMap<(Sym, Sym, bool, Option<Sym>, Option<Sym>, Option<Sym>), Prepared<'a>, FastHash> = HashMap::default();
     facts.ai.iter().filter(move |(k, _)| period.contains(k.usage_day)).map(move |(k, v)| {
-        let usage = decoded.entry(k.usage_type.as_str()).or_insert_with(|| decode(&k.usage_type).usage);
+        let r = facts.resolve(k);
+        let usage = decoded.entry(k.usage_type).or_insert_with(|| decode(r.usage_type).usage);
+        let guardrail = matches!(usage, Usage::Guardrail { .. });
         let line = AiLine {
             usage_day: k.usage_day,
-            line_item_type: &k.line_item_type,
-            operation: &k.operation,
+            line_item_type: r.line_item_type,
+            operation: r.operation,
             usage,
-            resource_id: k.resource_id.as_deref(),
-            principal: k.principal.as_deref(),
-            workspace: k.workspace.as_deref(),
+            resource_id: r.resource_id,
+            principal: r.principal,
+            workspace: r.workspace,
         };
-        (k, v, attributor.attribute(&line))
+        let shape = (k.line_item_type, k.operation, guardrail, k.resource_id, k.principal, k.workspace);
+        let outcome = prepared.entry(shape).or_insert_with(|| attributor.prepare(&line)).at(k.usage_day);
+        (r, v, outcome)
     })
+}
+
+/// AI facts dated outside the period, per account: a file's rows normally
+/// fall inside its billing period, and any that do not are kept out of the
+/// period's attribution but must still show in its reconciliation.
+pub fn outside_period(period: BillingPeriod, facts: &Facts) -> BTreeMap<AccountId, Money> {
+    let mut out: BTreeMap<AccountId, Money> = BTreeMap::new();
+    for (k, v) in facts.iter().filter(|(k, _)| !period.contains(k.usage_day)) {
+        *out.entry(k.account.clone()).or_default() += v.cost;
+    }
+    out
 }
 
 pub fn report(period: BillingPeriod, facts: &Facts, attributor: &Attributor) -> AttributionReport {

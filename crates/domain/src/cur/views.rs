@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::attribution::{Attributor, Outcome};
-use super::facts::{outcomes, AttributionReport, Facts};
+use super::facts::{outcomes, outside_period, AttributionReport, Facts};
 use crate::hierarchy::{Hierarchy, Level};
 use crate::ids::{AccountId, NodeId, WorkloadId};
 use crate::money::Money;
@@ -18,15 +18,19 @@ use crate::period::BillingPeriod;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountReconciliation {
     pub account: AccountId,
-    /// Every CUR line of the account in the period.
+    /// The cost of every CUR row of the account the readers read, summed as
+    /// they read it and apart from the facts.
     pub cur_total: Money,
     pub attributed: Money,
     pub unattributed: Money,
     pub adjustments: Money,
     pub non_ai: Money,
-    /// `cur_total − (attributed + unattributed + adjustments + non_ai)`.
+    /// AI rows dated outside the billing period: in the file, so in its total,
+    /// but not in the period's attribution.
+    pub outside_period: Money,
+    /// `cur_total − (attributed + unattributed + adjustments + non_ai + outside_period)`.
     pub difference: Money,
-    /// The difference is zero to the cent.
+    /// The difference is exactly zero.
     pub balanced: bool,
 }
 
@@ -37,10 +41,11 @@ pub struct Reconciliation {
     pub accounts: Vec<AccountReconciliation>,
 }
 
-/// Per account: the CUR total equals attributed + unattributed + adjustments +
-/// non-AI. The CUR total is summed from the facts' own cost column, the parts
-/// from attribution's outcomes, so a rule that lost or double-counted a line
-/// shows here.
+/// Per account: the bill as read equals attributed + unattributed +
+/// adjustments + non-AI + AI rows outside the period. The bill side is the
+/// readers' own running sum of every row (`Facts::read_total`), the parts come
+/// from the facts through attribution, so a reader or a rule that lost or
+/// double-counted a line leaves a difference here, and the report says so.
 pub fn reconcile(period: BillingPeriod, facts: &Facts, attributor: &Attributor) -> Reconciliation {
     #[derive(Default)]
     struct Acc {
@@ -49,15 +54,17 @@ pub fn reconcile(period: BillingPeriod, facts: &Facts, attributor: &Attributor) 
         unattributed: Money,
         adjustments: Money,
         non_ai: Money,
+        outside: Money,
     }
     let mut by: BTreeMap<AccountId, Acc> = BTreeMap::new();
-    for (k, v) in facts.ai.iter().filter(|(k, _)| period.contains(k.usage_day)) {
-        by.entry(k.account.clone()).or_default().total += v.cost;
+    for (a, m) in &facts.read_total {
+        by.entry(a.clone()).or_default().total += *m;
     }
     for (a, m) in &facts.non_ai {
-        let e = by.entry(a.clone()).or_default();
-        e.total += *m;
-        e.non_ai += *m;
+        by.entry(a.clone()).or_default().non_ai += *m;
+    }
+    for (a, m) in outside_period(period, facts) {
+        by.entry(a).or_default().outside += m;
     }
     for (k, v, o) in outcomes(period, facts, attributor) {
         let e = by.entry(k.account.clone()).or_default();
@@ -70,7 +77,7 @@ pub fn reconcile(period: BillingPeriod, facts: &Facts, attributor: &Attributor) 
     let accounts: Vec<AccountReconciliation> = by
         .into_iter()
         .map(|(account, a)| {
-            let difference = a.total - (a.attributed + a.unattributed + a.adjustments + a.non_ai);
+            let difference = a.total - (a.attributed + a.unattributed + a.adjustments + a.non_ai + a.outside);
             AccountReconciliation {
                 account,
                 cur_total: a.total,
@@ -78,8 +85,9 @@ pub fn reconcile(period: BillingPeriod, facts: &Facts, attributor: &Attributor) 
                 unattributed: a.unattributed,
                 adjustments: a.adjustments,
                 non_ai: a.non_ai,
+                outside_period: a.outside,
                 difference,
-                balanced: difference.amount().round_dp(2).is_zero(),
+                balanced: difference.amount().is_zero(),
             }
         })
         .collect();
@@ -254,6 +262,46 @@ mod tests {
             (Money::parse("112.59").unwrap(), Money::parse("10").unwrap(), Money::parse("2.5").unwrap(), Money::parse("0.1").unwrap(), Money::parse("99.99").unwrap())
         );
         assert_eq!(r.accounts[1].non_ai, Money::parse("0.05").unwrap());
+    }
+
+    #[test]
+    fn rows_outside_the_period_have_their_own_line() {
+        let mut f = Facts::default();
+        f.add(row("111122223333", CHAT, "AmazonBedrock", "Usage", Decimal::new(1000, 2)));
+        let mut late = row("111122223333", CHAT, "AmazonBedrock", "Usage", Decimal::new(11000, 2));
+        late.usage_day = NaiveDate::from_ymd_opt(2026, 4, 1).unwrap();
+        f.add(late);
+        let r = reconcile(BillingPeriod::parse("2026-03").unwrap(), &f, &attributor());
+        assert!(r.balanced, "{r:?}");
+        let a = &r.accounts[0];
+        assert_eq!((a.cur_total, a.attributed, a.outside_period), (Money::parse("120").unwrap(), Money::parse("10").unwrap(), Money::parse("110").unwrap()));
+    }
+
+    /// The bill side is the readers' running sum, not the facts: facts that
+    /// lost a row (a reader or merge bug) leave a difference, and the report
+    /// is unbalanced.
+    #[test]
+    fn a_dropped_row_shows_as_a_difference() {
+        let rows = [
+            row("111122223333", CHAT, "AmazonBedrock", "Usage", Decimal::new(1000, 2)),
+            row("111122223333", SSO, "AmazonBedrock", "Usage", Decimal::new(250, 2)),
+            row("111122223333", "", "AmazonEC2", "Usage", Decimal::new(9999, 2)),
+        ];
+        let mut whole = Facts::default();
+        for r in rows.clone() {
+            whole.add(r);
+        }
+        // The same read totals, but the SSO row never became a fact.
+        let mut lossy = Facts::default();
+        for r in [rows[0].clone(), rows[2].clone()] {
+            lossy.add(r);
+        }
+        lossy.read_total = whole.read_total.clone();
+        let p = BillingPeriod::parse("2026-03").unwrap();
+        assert!(reconcile(p, &whole, &attributor()).balanced);
+        let r = reconcile(p, &lossy, &attributor());
+        assert!(!r.balanced);
+        assert_eq!(r.accounts[0].difference, Money::parse("2.5").unwrap());
     }
 
     #[test]

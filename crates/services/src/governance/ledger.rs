@@ -1,27 +1,35 @@
-//! CUR facts, stored per source object so a re-delivered or overwritten CUR
-//! file replaces its own facts and nothing else.
+//! CUR facts per source object: one columnar object per source generation in
+//! the fact ledger (`ports::ledger`: S3 in AWS, `FINOPS_HOME/facts` locally),
+//! and in the store only the manifest that points at it.
 //!
-//! A source's facts are written as chunks under a fresh generation, then the
-//! source's manifest is flipped to that generation with a conditional write:
-//! readers see the old facts or the new, never a mix, and a failed ingest
-//! leaves the old facts in force. Old generations stay (nothing is deleted);
-//! they are simply no longer referenced. A delivery whose facts digest equals
-//! the stored one writes nothing and publishes nothing, so duplicate S3 events
-//! change nothing.
+//! Invariants:
+//! - a source's facts are written to a fresh object first, then its manifest is
+//!   flipped to that object with a conditional write (must-not-exist, or
+//!   version-equals), with its audit record in the same transaction: readers
+//!   see the old facts or the new, never a mix, and a failed ingest leaves the
+//!   old facts in force;
+//! - after the flip the superseded object is deleted, so storage does not grow
+//!   with re-deliveries; a reader that raced the flip and finds its object gone
+//!   re-reads the manifest;
+//! - a delivery whose content digest equals the stored one changes nothing and
+//!   publishes nothing (its freshly written object is removed again), so
+//!   duplicate S3 events are harmless;
+//! - the manifest carries the reader's own per-account sum of every row
+//!   (`read_total`), so reconciliation compares the facts against something
+//!   they were not computed from.
 
-use chrono::{DateTime, Utc};
-use domain::cur::facts::{FactKey, FactValue, Facts};
-use domain::{AccountId, BillingPeriod, EntityRef, Money};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-use super::{decode, encode, events, get_typed, put_new, put_over, Governance, GovernanceError, Result};
-use crate::ports::store::{Attributes, Condition, ItemData, ItemKey, SkRange};
+use chrono::{DateTime, Utc};
+use domain::cur::facts::Facts;
+use domain::{AccountId, BillingPeriod, EntityRef, Money};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
 
-/// Serialised facts per chunk item: well inside DynamoDB's 400 KB item limit.
-const CHUNK_BYTES: usize = 256 * 1024;
+use super::{decode, encode, events, get_typed, put_new, put_over, Governance, GovernanceError, Result};
+use crate::ports::ledger::LedgerError;
+use crate::ports::store::{ItemData, ItemKey, SkRange, StoreError};
 
 /// Where the source manifests of a billing period live.
 pub fn period_pk(period: BillingPeriod) -> String {
@@ -30,7 +38,7 @@ pub fn period_pk(period: BillingPeriod) -> String {
 
 /// A source's identity in keys: S3 keys can be 1 KB and hold any character, so
 /// keys carry a digest and the manifest carries the name.
-fn source_key(source: &str) -> String {
+pub fn source_key(source: &str) -> String {
     hex(&Sha256::digest(source.as_bytes()))[..32].to_owned()
 }
 
@@ -38,30 +46,40 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn chunks_pk(period: BillingPeriod, source: &str, generation: &str) -> String {
-    format!("CURFACTS#{period}#{}#{generation}", source_key(source))
+/// The folder of a period's fact objects in the ledger.
+pub fn period_prefix(period: BillingPeriod) -> String {
+    format!("facts/period={period}")
+}
+
+/// The ledger key of one generation of a source's facts, partitioned so that
+/// Athena (partition projection on `period`) and a person can find them.
+pub fn object_key(period: BillingPeriod, source: &str, generation: &str) -> String {
+    format!("{}/source={}/gen={generation}.parquet", period_prefix(period), source_key(source))
 }
 
 /// The manifest of one source object's facts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceManifest {
     pub period: BillingPeriod,
-    /// `s3://bucket/key`, or a local file's path.
+    /// The Data Exports key (`…/data/BILLING_PERIOD=…/<file>`), `s3://bucket/key`,
+    /// or a local file's name: never a machine's absolute path.
     pub source: String,
     pub generation: String,
-    pub chunks: u32,
+    /// The ledger object holding this generation's AI facts.
+    pub object: String,
+    pub object_bytes: u64,
     pub rows: u64,
     pub ai_facts: u64,
     /// Everything that is not AI spend, per account (small, so kept here).
     pub non_ai: BTreeMap<AccountId, Money>,
+    /// The cost of every row read, per account, summed by the reader apart
+    /// from the facts: reconciliation's bill side.
+    pub read_total: BTreeMap<AccountId, Money>,
     pub principal_column: bool,
+    /// Digest of the object's bytes and the totals: what a re-delivery is
+    /// compared by.
     pub digest: String,
     pub ingested_at: DateTime<Utc>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Chunk {
-    facts: Vec<(FactKey, FactValue)>,
 }
 
 /// What storing a source's facts did.
@@ -72,7 +90,7 @@ pub enum Stored {
     New,
     /// A re-delivery with different content: its facts replaced the old.
     Replaced,
-    /// A duplicate delivery: nothing written.
+    /// A duplicate delivery: nothing changed.
     Unchanged,
 }
 
@@ -86,35 +104,24 @@ pub struct SourceFacts<'a> {
     pub principal_column: bool,
 }
 
-/// The facts as chunk items' attributes, each `{"facts": [[key, value], …]}`
-/// under `CHUNK_BYTES` of JSON, and the digest of that JSON (which is what a
-/// re-delivery is compared by). Each fact is serialised once.
-fn chunked(facts: &Facts) -> Result<(Vec<Attributes>, String)> {
-    let internal = |e: serde_json::Error| GovernanceError::Internal(e.to_string());
-    let mut hasher = Sha256::new();
-    let mut out = Vec::new();
-    let mut current: Vec<Value> = Vec::new();
-    let mut size = 0;
-    let flush = |current: &mut Vec<Value>, out: &mut Vec<Attributes>| {
-        let mut attrs = Attributes::new();
-        attrs.insert("facts".into(), Value::Array(std::mem::take(current)));
-        out.push(attrs);
-    };
-    for entry in &facts.ai {
-        let text = serde_json::to_string(&entry).map_err(internal)?;
-        hasher.update(text.as_bytes());
-        if size + text.len() > CHUNK_BYTES && !current.is_empty() {
-            flush(&mut current, &mut out);
-            size = 0;
+impl From<LedgerError> for GovernanceError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Unrepresentable(m) => GovernanceError::invalid("facts", m),
+            e if e.is_retryable() => GovernanceError::Unavailable(e.to_string()),
+            e => GovernanceError::Internal(e.to_string()),
         }
-        size += text.len() + 1;
-        current.push(serde_json::from_str(&text).map_err(internal)?);
     }
-    if !current.is_empty() {
-        flush(&mut current, &mut out);
-    }
-    hasher.update(serde_json::to_string(&facts.non_ai).map_err(internal)?.as_bytes());
-    Ok((out, hex(&hasher.finalize())))
+}
+
+fn content_digest(object_digest: &str, facts: &Facts, principal_column: bool) -> Result<String> {
+    let internal = |e: serde_json::Error| GovernanceError::Internal(e.to_string());
+    let mut h = Sha256::new();
+    h.update(object_digest.as_bytes());
+    h.update(serde_json::to_string(&facts.non_ai).map_err(internal)?.as_bytes());
+    h.update(serde_json::to_string(&facts.read_total).map_err(internal)?.as_bytes());
+    h.update([u8::from(principal_column)]);
+    Ok(hex(&h.finalize()))
 }
 
 impl Governance {
@@ -122,63 +129,84 @@ impl Governance {
     /// the same source stored, and publishes `CurPeriodIngested` when anything
     /// changed.
     pub async fn store_source_facts(&self, input: SourceFacts<'_>) -> Result<Stored> {
+        let (period, source) = (input.period, input.source.to_owned());
+        let stored = self.store_source(input).await?;
+        if stored != Stored::Unchanged {
+            let correlation = self.ids.next_id();
+            let replaced = stored == Stored::Replaced;
+            self.publish(vec![self.event(events::CUR_PERIOD_INGESTED, &correlation, json!({"period": period, "source": source, "replaced": replaced}))]).await;
+        }
+        Ok(stored)
+    }
+
+    /// Stores one source's facts without announcing it: a delivery of several
+    /// files announces once, after all of them.
+    pub(crate) async fn store_source(&self, input: SourceFacts<'_>) -> Result<Stored> {
         let SourceFacts { period, source, facts, rows, principal_column } = input;
         if source.trim().is_empty() {
             return Err(GovernanceError::invalid("source", "is required"));
         }
-        let (chunks, digest) = chunked(facts)?;
         let manifest_key = ItemKey::new(period_pk(period), format!("SRC#{}", source_key(source)));
         let existing: Option<(SourceManifest, u64)> = get_typed(self.store.as_ref(), manifest_key.clone()).await?;
-        if let Some((m, _)) = &existing {
-            if m.digest == digest {
-                return Ok(Stored::Unchanged);
-            }
-        }
         let generation = self.ids.next_id();
-        let pk = chunks_pk(period, source, &generation);
-        let chunk_count = u32::try_from(chunks.len()).map_err(|_| GovernanceError::Internal("too many chunks".into()))?;
-        for (i, attrs) in chunks.into_iter().enumerate() {
-            self.store.put(ItemData::new(ItemKey::new(pk.as_str(), format!("C#{i:06}")), attrs), Condition::MustNotExist).await?;
+        let object = object_key(period, source, &generation);
+        let written = self.ledger.write(&object, facts).await?;
+        let digest = content_digest(&written.digest, facts, principal_column)?;
+        if existing.as_ref().is_some_and(|(m, _)| m.digest == digest) {
+            self.discard(&object).await;
+            return Ok(Stored::Unchanged);
         }
         let manifest = SourceManifest {
             period,
             source: source.to_owned(),
             generation,
-            chunks: chunk_count,
+            object: object.clone(),
+            object_bytes: written.bytes,
             rows,
-            ai_facts: facts.ai.len() as u64,
+            ai_facts: facts.len() as u64,
             non_ai: facts.non_ai.clone(),
+            read_total: facts.read_total.clone(),
             principal_column,
             digest,
             ingested_at: self.clock.now(),
         };
-        let replaced = existing.is_some();
         let item = ItemData::new(manifest_key, encode(&manifest)?);
         let correlation = self.ids.next_id();
         let actor = Governance::system_actor("cur-ingest");
-        let action = if replaced { "replace_facts" } else { "ingest_facts" };
-        self.store
+        let action = if existing.is_some() { "replace_facts" } else { "ingest_facts" };
+        let flip = self
+            .store
             .transact(vec![
                 match &existing {
                     None => put_new(item),
                     Some((_, v)) => put_over(item, *v),
                 },
-                self.audit(EntityRef::new("cur_source", source), action, (None, Some(&period.to_string())), &actor, None, &correlation)?,
+                self.audit(EntityRef::new("cur_source", source), action, (existing.as_ref().map(|(m, _)| m.generation.as_str()), Some(&manifest.generation)), &actor, None, &correlation)?,
             ])
-            .await
-            .map_err(|e| match e {
-                crate::ports::store::StoreError::Conflict { .. } => {
-                    GovernanceError::Conflict(format!("{source} was ingested concurrently; the other delivery's facts stand"))
-                }
+            .await;
+        if let Err(e) = flip {
+            self.discard(&object).await;
+            return Err(match e {
+                StoreError::Conflict { .. } => GovernanceError::Conflict(format!("{source} was ingested concurrently; the other delivery's facts stand")),
                 other => other.into(),
-            })?;
-        self.publish(vec![self.event(
-            events::CUR_PERIOD_INGESTED,
-            &correlation,
-            json!({"period": period, "source": source, "rows": rows, "ai_facts": manifest.ai_facts, "replaced": replaced}),
-        )])
-        .await;
-        Ok(if replaced { Stored::Replaced } else { Stored::New })
+            });
+        }
+        match existing {
+            Some((old, _)) => {
+                self.discard(&old.object).await;
+                Ok(Stored::Replaced)
+            }
+            None => Ok(Stored::New),
+        }
+    }
+
+    /// Removes an object no manifest points at (any more). A failure leaves an
+    /// orphan object, which costs storage but never changes a report: readers
+    /// only read what a manifest names.
+    async fn discard(&self, object: &str) {
+        if let Err(e) = self.ledger.delete(object).await {
+            tracing::warn!(%object, error = %e, "could not delete a fact object no manifest points at");
+        }
     }
 
     /// The manifests of every source of a period.
@@ -187,22 +215,36 @@ impl Governance {
         items.iter().map(|i| decode(&i.attrs)).collect()
     }
 
-    /// A period's facts: the merge of its sources' current generations.
+    /// One source's facts as its manifest names them. When the object is gone
+    /// (a re-delivery flipped the manifest and deleted it meanwhile), the
+    /// manifest is read again and its new object read instead.
+    async fn source_facts(&self, m: &SourceManifest) -> Result<(Facts, SourceManifest)> {
+        match self.ledger.read(&m.object).await {
+            Ok(f) => Ok((f, m.clone())),
+            Err(LedgerError::NotFound(_)) => {
+                let key = ItemKey::new(period_pk(m.period), format!("SRC#{}", source_key(&m.source)));
+                let now: Option<(SourceManifest, u64)> = get_typed(self.store.as_ref(), key).await?;
+                match now {
+                    Some((fresh, _)) if fresh.generation != m.generation => Ok((self.ledger.read(&fresh.object).await?, fresh)),
+                    _ => Err(GovernanceError::Internal(format!("{}: its manifest names fact object {}, which does not exist", m.source, m.object))),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A period's facts: the merge of its sources' current generations, read
+    /// object by object.
     pub async fn period_facts(&self, period: BillingPeriod) -> Result<Facts> {
         let mut facts = Facts::default();
         for m in self.period_sources(period).await? {
-            let items = self.store.query_all(&chunks_pk(period, &m.source, &m.generation), &SkRange::Prefix("C#".into())).await?;
-            if items.len() != m.chunks as usize {
-                return Err(GovernanceError::Internal(format!("{}: {} of {} facts chunks found", m.source, items.len(), m.chunks)));
-            }
-            for i in &items {
-                let chunk: Chunk = decode(&i.attrs)?;
-                for (k, v) in chunk.facts {
-                    facts.add_fact(k, v);
-                }
-            }
+            let (f, m) = self.source_facts(&m).await?;
+            facts.merge(&f);
             for (a, cost) in m.non_ai {
                 *facts.non_ai.entry(a).or_default() += cost;
+            }
+            for (a, cost) in m.read_total {
+                *facts.read_total.entry(a).or_default() += cost;
             }
         }
         Ok(facts)

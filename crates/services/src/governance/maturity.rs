@@ -44,7 +44,7 @@ impl Governance {
             if outcome == Outcome::Adjustment {
                 continue;
             }
-            let ut = decoded.entry(k.usage_type.as_str()).or_insert_with(|| decode(&k.usage_type));
+            let ut = decoded.entry(k.usage_type).or_insert_with(|| decode(k.usage_type));
             if let Usage::Tokens { model, .. } = &ut.usage {
                 let name = self.catalog.by_cur_token(model).map_or_else(|| model.clone(), |m| m.model_id.to_string());
                 *spend_by_model.entry(name).or_default() += v.cost;

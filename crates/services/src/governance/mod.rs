@@ -41,7 +41,7 @@ use serde_json::Value;
 use crate::audit::append_op;
 use crate::ports::bus::{DomainEvent, EventBus};
 use crate::ports::store::{Attributes, Condition, IndexKey, Item, ItemData, ItemKey, PageRequest, SkRange, Store, StoreError, WriteOp};
-use crate::ports::{Clock, IdGenerator};
+use crate::ports::{Clock, FactLedger, IdGenerator};
 
 pub use cards::{CardsBuilt, DisputeInput, ResolveInput, RollupInput};
 pub use claims::{ClaimInput, ReleaseInput};
@@ -49,6 +49,7 @@ pub use gaps::{DetectionSummary, GapActionInput, GapActionOutcome, GapDetectorHa
 pub use maturity::MaturityReport;
 pub use profiles::WorkloadProfile;
 pub use ledger::{SourceFacts, SourceManifest, Stored};
+pub use crate::ports::ledger::LedgerError;
 pub use onboarding::ImportSummary;
 pub use requests::{ApprovalRecord, Decision};
 pub use tasks::{TaskGeneratorHandler, TASK_GENERATOR};
@@ -151,6 +152,7 @@ pub type Result<T> = std::result::Result<T, GovernanceError>;
 pub struct Governance {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) bus: Arc<dyn EventBus>,
+    pub(crate) ledger: Arc<dyn FactLedger>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ids: Arc<dyn IdGenerator>,
     pub(crate) catalog: Arc<PriceCatalog>,
@@ -172,8 +174,8 @@ pub struct InboxItem {
 }
 
 impl Governance {
-    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn EventBus>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>, catalog: Arc<PriceCatalog>) -> Self {
-        Self { store, bus, clock, ids, catalog, assumptions: Assumptions::default(), partition: Partition::Aws, card_thresholds: Default::default() }
+    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn EventBus>, ledger: Arc<dyn FactLedger>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>, catalog: Arc<PriceCatalog>) -> Self {
+        Self { store, bus, ledger, clock, ids, catalog, assumptions: Assumptions::default(), partition: Partition::Aws, card_thresholds: Default::default() }
     }
 
     pub fn with_assumptions(mut self, a: Assumptions) -> Self {

@@ -1,11 +1,13 @@
 pub mod bus;
 pub mod clock;
 pub mod ids;
+pub mod ledger;
 pub mod store;
 
 pub use bus::{DomainEvent, EventBus, EventHandler, FailedEvent, HandlerError, PublishError};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use ids::{IdGenerator, SequentialIds, UuidV7Ids};
+pub use ledger::{FactLedger, LedgerError, Written};
 pub use store::{
     Attributes, Condition, Cursor, IndexKey, Item, ItemData, ItemKey, Page, PageRequest, SkRange, Store, StoreError,
     WriteOp,

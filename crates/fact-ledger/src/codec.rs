@@ -1,0 +1,303 @@
+//! Facts ↔ Parquet: the one columnar encoding of the ledger, used by every
+//! adapter, so an object written locally reads the same from S3.
+//!
+//! Columns (Athena/Glue types in brackets):
+//! `usage_day` date, `account`, `product_code`, `usage_type`, `operation`,
+//! `line_item_type` (string, dictionary-encoded), `resource_id`, `principal`,
+//! `workspace` (nullable strings), `usage_amount` and `cost`
+//! (`decimal(38, s)`: exact, with the scale the file's values need), `rows`
+//! (bigint). Facts are written in canonical key order, so equal facts give
+//! byte-equal files (the digest the manifest compares by).
+
+use std::sync::Arc;
+
+use arrow_array::builder::{Date32Builder, Decimal128Builder, Int64Builder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Date32Type, Decimal128Type, Int32Type, Int64Type};
+use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use bytes::Bytes;
+use domain::cur::facts::{FactCodes, FactRef, FactValue, Facts};
+use domain::{AccountId, Money};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use rust_decimal::Decimal;
+
+/// Facts per record batch and row group: bounded encoder memory whatever the
+/// number of facts.
+const BATCH: usize = 64 * 1024;
+/// Decimal128's precision.
+const PRECISION: u8 = 38;
+
+pub const COLUMNS: [&str; 12] =
+    ["usage_day", "account", "product_code", "usage_type", "operation", "line_item_type", "resource_id", "principal", "workspace", "usage_amount", "cost", "rows"];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    #[error("{0}")]
+    Unrepresentable(String),
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+fn dict() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+fn schema(amount_scale: i8, cost_scale: i8) -> Schema {
+    Schema::new(vec![
+        Field::new("usage_day", DataType::Date32, false),
+        Field::new("account", dict(), false),
+        Field::new("product_code", dict(), false),
+        Field::new("usage_type", dict(), false),
+        Field::new("operation", dict(), false),
+        Field::new("line_item_type", dict(), false),
+        Field::new("resource_id", dict(), true),
+        Field::new("principal", dict(), true),
+        Field::new("workspace", dict(), true),
+        Field::new("usage_amount", DataType::Decimal128(PRECISION, amount_scale), false),
+        Field::new("cost", DataType::Decimal128(PRECISION, cost_scale), false),
+        Field::new("rows", DataType::Int64, false),
+    ])
+}
+
+/// The smallest scale that holds every value exactly.
+fn scale_of(values: impl Iterator<Item = Decimal>) -> i8 {
+    values.map(|d| d.normalize().scale()).max().map_or(0, |s| i8::try_from(s).unwrap_or(28))
+}
+
+/// `d` as a Decimal128 mantissa at `scale`, or an error naming the value.
+fn mantissa(d: Decimal, scale: i8, column: &str) -> Result<i128, CodecError> {
+    let d = d.normalize();
+    let up = u32::try_from(i32::from(scale) - i32::try_from(d.scale()).unwrap_or(i32::MAX))
+        .map_err(|_| CodecError::Unrepresentable(format!("{column} {d} has more decimal places than the file's scale {scale}")))?;
+    let m = 10i128.checked_pow(up).and_then(|p| d.mantissa().checked_mul(p));
+    match m {
+        Some(m) if m.unsigned_abs() < 10u128.pow(u32::from(PRECISION)) => Ok(m),
+        _ => Err(CodecError::Unrepresentable(format!("{column} {d} does not fit decimal({PRECISION}, {scale})"))),
+    }
+}
+
+fn decimal_of(m: i128, scale: i8, column: &str) -> Result<Decimal, CodecError> {
+    let mut m = m;
+    let mut scale = u32::try_from(scale).map_err(|_| CodecError::Corrupt(format!("{column} has a negative scale")))?;
+    // A value written at a wide scale may carry trailing zeros past what a
+    // 96-bit mantissa holds: dropping them changes nothing.
+    while m.unsigned_abs() >= 1u128 << 96 && scale > 0 && m % 10 == 0 {
+        m /= 10;
+        scale -= 1;
+    }
+    Decimal::try_from_i128_with_scale(m, scale).map(|d| d.normalize()).map_err(|e| CodecError::Corrupt(format!("{column} {m}e-{scale}: {e}")))
+}
+
+fn keys(codes: &[(FactCodes, &FactValue)], f: impl Fn(&FactCodes) -> Option<u32>) -> Result<Int32Array, CodecError> {
+    codes
+        .iter()
+        .map(|(c, _)| f(c).map(i32::try_from).transpose())
+        .collect::<Result<Int32Array, _>>()
+        .map_err(|_| CodecError::Unrepresentable("more than 2^31 distinct strings in one source".into()))
+}
+
+/// The facts' AI facts as one Parquet file.
+pub fn encode(facts: &Facts) -> Result<Vec<u8>, CodecError> {
+    let codes = facts.sorted_codes();
+    let amount_scale = scale_of(codes.iter().map(|(_, v)| v.usage_amount));
+    let cost_scale = scale_of(codes.iter().map(|(_, v)| v.cost.amount()));
+    let schema = Arc::new(schema(amount_scale, cost_scale));
+    let strings: ArrayRef = Arc::new(StringArray::from_iter_values(facts.strings()));
+    let accounts: ArrayRef = Arc::new(StringArray::from_iter_values(facts.accounts().into_iter().map(AccountId::as_str)));
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_size(BATCH)
+        .set_created_by("finops-center fact-ledger".into())
+        .build();
+    let mut out = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut out, schema.clone(), Some(props)).map_err(|e| CodecError::Unrepresentable(e.to_string()))?;
+    let dict_col = |k: Int32Array, values: &ArrayRef| -> Result<ArrayRef, CodecError> {
+        Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(k, values.clone()).map_err(|e| CodecError::Unrepresentable(e.to_string()))?))
+    };
+    for chunk in codes.chunks(BATCH) {
+        let mut days = Date32Builder::with_capacity(chunk.len());
+        let mut amounts = Decimal128Builder::with_capacity(chunk.len());
+        let mut costs = Decimal128Builder::with_capacity(chunk.len());
+        let mut rows = Int64Builder::with_capacity(chunk.len());
+        for (c, v) in chunk {
+            days.append_value(Date32Type::from_naive_date(c.usage_day));
+            amounts.append_value(mantissa(v.usage_amount, amount_scale, "usage_amount")?);
+            costs.append_value(mantissa(v.cost.amount(), cost_scale, "cost")?);
+            rows.append_value(i64::try_from(v.rows).map_err(|_| CodecError::Unrepresentable(format!("rows {} exceeds a bigint", v.rows)))?);
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(days.finish()),
+            dict_col(keys(chunk, |c| Some(c.account))?, &accounts)?,
+            dict_col(keys(chunk, |c| Some(c.product_code))?, &strings)?,
+            dict_col(keys(chunk, |c| Some(c.usage_type))?, &strings)?,
+            dict_col(keys(chunk, |c| Some(c.operation))?, &strings)?,
+            dict_col(keys(chunk, |c| Some(c.line_item_type))?, &strings)?,
+            dict_col(keys(chunk, |c| c.resource_id)?, &strings)?,
+            dict_col(keys(chunk, |c| c.principal)?, &strings)?,
+            dict_col(keys(chunk, |c| c.workspace)?, &strings)?,
+            Arc::new(amounts.finish().with_precision_and_scale(PRECISION, amount_scale).map_err(|e| CodecError::Unrepresentable(e.to_string()))?),
+            Arc::new(costs.finish().with_precision_and_scale(PRECISION, cost_scale).map_err(|e| CodecError::Unrepresentable(e.to_string()))?),
+            Arc::new(rows.finish()),
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| CodecError::Unrepresentable(e.to_string()))?;
+        writer.write(&batch).map_err(|e| CodecError::Unrepresentable(e.to_string()))?;
+    }
+    writer.close().map_err(|e| CodecError::Unrepresentable(e.to_string()))?;
+    Ok(out)
+}
+
+/// A string column seen through its dictionary: each distinct value is
+/// resolved once per batch.
+struct Strings {
+    keys: Vec<Option<usize>>,
+    values: StringArray,
+}
+
+impl Strings {
+    fn of(batch: &RecordBatch, name: &str) -> Result<Strings, CodecError> {
+        let c = batch.column_by_name(name).ok_or_else(|| CodecError::Corrupt(format!("no {name} column")))?;
+        let d = match c.as_dictionary_opt::<Int32Type>() {
+            Some(d) => d.clone(),
+            None => arrow_cast::cast(c, &dict()).map_err(|e| CodecError::Corrupt(format!("{name}: {e}")))?.as_dictionary::<Int32Type>().clone(),
+        };
+        let values = d.values().as_string_opt::<i32>().ok_or_else(|| CodecError::Corrupt(format!("{name} is not a string column")))?.clone();
+        let keys = d.keys().iter().map(|k| k.and_then(|k| usize::try_from(k).ok())).collect();
+        Ok(Strings { keys, values })
+    }
+
+    fn get(&self, i: usize) -> Option<&str> {
+        self.keys[i].filter(|k| *k < self.values.len()).map(|k| self.values.value(k))
+    }
+
+    fn required(&self, i: usize, name: &str) -> Result<&str, CodecError> {
+        self.get(i).ok_or_else(|| CodecError::Corrupt(format!("row {i}: {name} is null")))
+    }
+}
+
+fn decimals(batch: &RecordBatch, name: &str) -> Result<(arrow_array::Decimal128Array, i8), CodecError> {
+    let c = batch.column_by_name(name).ok_or_else(|| CodecError::Corrupt(format!("no {name} column")))?;
+    match c.data_type() {
+        DataType::Decimal128(_, s) => Ok((c.as_primitive::<Decimal128Type>().clone(), *s)),
+        other => Err(CodecError::Corrupt(format!("{name} is {other}, not a decimal"))),
+    }
+}
+
+/// A fact file's facts. Any file that is not one this codec wrote (missing
+/// column, wrong type, null key, bad account id) is `Corrupt`, named.
+pub fn decode(bytes: Bytes) -> Result<Facts, CodecError> {
+    let corrupt = |e: &dyn std::fmt::Display| CodecError::Corrupt(e.to_string());
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| corrupt(&e))?.with_batch_size(BATCH).build().map_err(|e| corrupt(&e))?;
+    let mut facts = Facts::default();
+    for batch in reader {
+        let batch = batch.map_err(|e| corrupt(&e))?;
+        let day = batch.column_by_name("usage_day").and_then(|c| c.as_primitive_opt::<Date32Type>()).ok_or_else(|| CodecError::Corrupt("usage_day is not a date column".into()))?;
+        let s = |n: &str| Strings::of(&batch, n);
+        let (account, product, usage_type, operation, lit) = (s("account")?, s("product_code")?, s("usage_type")?, s("operation")?, s("line_item_type")?);
+        let (resource, principal, workspace) = (s("resource_id")?, s("principal")?, s("workspace")?);
+        let ((amounts, amount_scale), (costs, cost_scale)) = (decimals(&batch, "usage_amount")?, decimals(&batch, "cost")?);
+        let rows = batch.column_by_name("rows").and_then(|c| c.as_primitive_opt::<Int64Type>()).ok_or_else(|| CodecError::Corrupt("rows is not a bigint column".into()))?;
+        // Account ids are parsed once per dictionary value.
+        let parsed: Vec<Option<AccountId>> = (0..account.values.len()).map(|k| AccountId::parse(account.values.value(k)).ok()).collect();
+        for i in 0..batch.num_rows() {
+            if day.is_null(i) || amounts.is_null(i) || costs.is_null(i) || rows.is_null(i) {
+                return Err(CodecError::Corrupt(format!("row {i}: a required value is null")));
+            }
+            let acct = account.keys[i]
+                .and_then(|k| parsed.get(k).and_then(Option::as_ref))
+                .ok_or_else(|| CodecError::Corrupt(format!("row {i}: account {:?} is not an account id", account.get(i))))?;
+            let key = FactRef {
+                usage_day: day.value_as_date(i).ok_or_else(|| CodecError::Corrupt(format!("row {i}: usage_day out of range")))?,
+                account: acct,
+                product_code: product.required(i, "product_code")?,
+                usage_type: usage_type.required(i, "usage_type")?,
+                operation: operation.required(i, "operation")?,
+                line_item_type: lit.required(i, "line_item_type")?,
+                resource_id: resource.get(i),
+                principal: principal.get(i),
+                workspace: workspace.get(i),
+            };
+            let value = FactValue {
+                usage_amount: decimal_of(amounts.value(i), amount_scale, "usage_amount")?,
+                cost: Money::new(decimal_of(costs.value(i), cost_scale, "cost")?),
+                rows: u64::try_from(rows.value(i)).map_err(|_| CodecError::Corrupt(format!("row {i}: rows is negative")))?,
+            };
+            facts.add_fact(key, value);
+        }
+    }
+    Ok(facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use domain::cur::facts::CurRow;
+    use proptest::prelude::*;
+
+    fn row(day: u32, principal: Option<&str>, cost: Decimal, lit: &str) -> CurRow {
+        CurRow {
+            usage_day: NaiveDate::from_ymd_opt(2026, 3, day).unwrap(),
+            account: AccountId::parse(if day % 2 == 0 { "111122223333" } else { "012345678901" }).unwrap(),
+            product_code: "AmazonBedrock".into(),
+            billing_entity: "AWS".into(),
+            product_name: String::new(),
+            usage_type: format!("USE1-Claude3Haiku-{}-tokens", if day % 3 == 0 { "input" } else { "output" }),
+            operation: "InvokeModel".into(),
+            line_item_type: lit.into(),
+            resource_id: (day % 5 == 0).then(|| "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/p1".into()),
+            principal: principal.map(String::from),
+            workspace: (day % 7 == 0).then(|| "wrkspc_a".into()),
+            usage_amount: Decimal::new(i64::from(day) * 1000, 0),
+            cost,
+        }
+    }
+
+    proptest! {
+        /// Exact round trip: every key, every decimal digit, every row count;
+        /// and the encoding depends on the facts, not on the order they came in.
+        #[test]
+        fn facts_round_trip_exactly_and_canonically(cells in proptest::collection::vec((1u32..=28, 0usize..4, -10_000_000_000_000i64..10_000_000_000_000i64, 0u32..=12, any::<bool>()), 0..200)) {
+            let principals = [None, Some(""), Some("arn:aws:sts::111122223333:assumed-role/r/s"), Some("arn:aws:iam::111122223333:user/u")];
+            let rows: Vec<CurRow> = cells.iter().map(|(d, p, m, s, tax)| row(*d, principals[*p], Decimal::new(*m, *s), if *tax { "Tax" } else { "Usage" })).collect();
+            let mut facts = Facts::default();
+            for r in rows.clone() {
+                facts.add(r);
+            }
+            let mut reversed = Facts::default();
+            for r in rows.into_iter().rev() {
+                reversed.add(r);
+            }
+            let bytes = encode(&facts).unwrap();
+            prop_assert_eq!(&bytes, &encode(&reversed).unwrap());
+            let back = decode(Bytes::from(bytes)).unwrap();
+            prop_assert_eq!(back.sorted(), facts.sorted());
+        }
+    }
+
+    #[test]
+    fn values_past_the_precision_are_refused_by_name() {
+        let mut f = Facts::default();
+        f.add(row(1, Some(""), Decimal::MAX, "Usage"));
+        f.add(row(2, Some(""), Decimal::new(1, 28), "Usage"));
+        let err = encode(&f).unwrap_err();
+        assert!(matches!(&err, CodecError::Unrepresentable(m) if m.starts_with("cost")), "{err}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_fact_file_is_corrupt() {
+        assert!(matches!(decode(Bytes::from_static(b"PAR1 not really")), Err(CodecError::Corrupt(_))));
+        // A valid Parquet file with other columns.
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(arrow_array::Int64Array::from(vec![1]))]).unwrap();
+        let mut out = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut out, schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let err = decode(Bytes::from(out)).unwrap_err();
+        assert!(matches!(&err, CodecError::Corrupt(m) if m.contains("usage_day")), "{err}");
+    }
+}

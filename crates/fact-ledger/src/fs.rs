@@ -1,0 +1,112 @@
+//! The ledger in a local folder (`FINOPS_HOME`): `facts/…` keys are paths
+//! under it. A write goes to a temporary file in the same folder and is
+//! renamed into place, so a reader never sees half an object.
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use domain::cur::facts::Facts;
+use services::ports::ledger::{check_key, FactLedger, LedgerError, Written};
+
+#[derive(Debug, Clone)]
+pub struct FsLedger {
+    root: PathBuf,
+}
+
+impl FsLedger {
+    /// A ledger rooted at `root` (created on first write).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        FsLedger { root: root.into() }
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf, LedgerError> {
+        check_key(key)?;
+        Ok(self.root.join(key))
+    }
+}
+
+fn io_error(what: &str, path: &Path, e: std::io::Error) -> LedgerError {
+    match e.kind() {
+        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => LedgerError::NotConfigured(format!("{what} {}: {e}", path.display())),
+        _ => LedgerError::Unavailable(format!("{what} {}: {e}", path.display())),
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, LedgerError> + Send + 'static) -> Result<T, LedgerError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| LedgerError::Unavailable(e.to_string()))?
+}
+
+#[async_trait]
+impl FactLedger for FsLedger {
+    async fn write(&self, key: &str, facts: &Facts) -> Result<Written, LedgerError> {
+        let path = self.path(key)?;
+        let (bytes, digest) = super::encode(key, facts).await?;
+        let out = super::written(key, &bytes, digest);
+        blocking(move || {
+            let dir = path.parent().ok_or_else(|| LedgerError::BadKey { key: path.display().to_string(), reason: "has no folder".into() })?;
+            std::fs::create_dir_all(dir).map_err(|e| io_error("creating", dir, e))?;
+            let tmp = dir.join(format!(".{}.tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+            std::fs::write(&tmp, &bytes).map_err(|e| io_error("writing", &tmp, e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| io_error("renaming into", &path, e))?;
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    async fn read(&self, key: &str) -> Result<Facts, LedgerError> {
+        let path = self.path(key)?;
+        let k = key.to_owned();
+        let bytes = blocking(move || match std::fs::read(&path) {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == ErrorKind::NotFound => Err(LedgerError::NotFound(k)),
+            Err(e) => Err(io_error("reading", &path, e)),
+        })
+        .await?;
+        super::decode(key, Bytes::from(bytes)).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), LedgerError> {
+        let path = self.path(key)?;
+        blocking(move || match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error("deleting", &path, e)),
+        })
+        .await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, LedgerError> {
+        let start = self.path(prefix.trim_end_matches('/'))?;
+        let root = self.root.clone();
+        blocking(move || {
+            let mut out = Vec::new();
+            let mut stack = vec![start];
+            while let Some(dir) = stack.pop() {
+                let entries = match std::fs::read_dir(&dir) {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => continue,
+                    Err(e) => return Err(io_error("listing", &dir, e)),
+                };
+                for entry in entries {
+                    let entry = entry.map_err(|e| io_error("listing", &dir, e))?;
+                    let path = entry.path();
+                    let name = entry.file_name();
+                    if name.to_string_lossy().starts_with('.') {
+                        continue; // a write in progress
+                    }
+                    if entry.file_type().map_err(|e| io_error("listing", &path, e))?.is_dir() {
+                        stack.push(path);
+                    } else if let Ok(rel) = path.strip_prefix(&root) {
+                        out.push(rel.to_string_lossy().replace('\\', "/"));
+                    }
+                }
+            }
+            out.sort();
+            Ok(out)
+        })
+        .await
+    }
+}

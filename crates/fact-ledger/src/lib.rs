@@ -1,0 +1,44 @@
+//! The fact ledger's adapters (`services::ports::ledger::FactLedger`): one
+//! Parquet object per CUR source generation, on the local filesystem
+//! (`FINOPS_HOME/facts/…`) or in the stack's S3 bucket. Both use `codec`, so
+//! they hold byte-identical objects for the same facts, and both pass the one
+//! contract suite (`contract-tests::ledger_suite`).
+
+pub mod codec;
+mod fs;
+mod s3;
+
+pub use fs::FsLedger;
+pub use s3::S3Ledger;
+
+use bytes::Bytes;
+use domain::cur::facts::Facts;
+use services::ports::ledger::{LedgerError, Written};
+use sha2::{Digest, Sha256};
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Encodes off the async runtime: a million facts take a CPU for a while.
+async fn encode(key: &str, facts: &Facts) -> Result<(Vec<u8>, String), LedgerError> {
+    let facts = facts.clone();
+    let bytes = tokio::task::spawn_blocking(move || codec::encode(&facts))
+        .await
+        .map_err(|e| LedgerError::Unavailable(format!("encoding {key}: {e}")))?
+        .map_err(|e| LedgerError::Unrepresentable(format!("{key}: {e}")))?;
+    let digest = hex(&Sha256::digest(&bytes));
+    Ok((bytes, digest))
+}
+
+async fn decode(key: &str, bytes: Bytes) -> Result<Facts, LedgerError> {
+    let k = key.to_owned();
+    tokio::task::spawn_blocking(move || codec::decode(bytes))
+        .await
+        .map_err(|e| LedgerError::Unavailable(format!("decoding {k}: {e}")))?
+        .map_err(|e| LedgerError::Corrupt { key: key.to_owned(), reason: e.to_string() })
+}
+
+fn written(key: &str, bytes: &[u8], digest: String) -> Written {
+    Written { key: key.to_owned(), bytes: bytes.len() as u64, digest }
+}
