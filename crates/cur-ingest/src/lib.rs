@@ -141,7 +141,7 @@ pub async fn handle_with(gov: &Arc<Governance>, s3: &S3Cur, prefix: &str, backfi
             continue;
         };
         let read = s3.read(&o.bucket, &o.key).await?;
-        let source = format!("s3://{}/{}", o.bucket, o.key);
+        let source = domain::cur::source::source_identity(&o.key, &format!("s3://{}/{}", o.bucket, o.key));
         let stored = gov
             .store_source_facts(SourceFacts { period, source: &source, facts: &read.facts, rows: read.stats.rows, principal_column: read.stats.principal_column })
             .await?;

@@ -3,7 +3,6 @@
 //! detection the nightly schedule runs in AWS, and `report cards` the Monday
 //! build; both write only what changed, so running them again is harmless.
 
-use std::path::Path;
 
 use domain::analytics::cards::week_to_build;
 use domain::analytics::gaps::GapAction;
@@ -11,6 +10,7 @@ use domain::{BillingPeriod, IsoWeek, NodeId, RequestId, UserId, WorkloadId};
 use serde::Serialize;
 use services::governance::{GapActionInput, Governance};
 
+use crate::config::Config;
 use crate::cli::{Format, GapCmd, ReportCmd};
 use crate::cur::{operator, CurError};
 use crate::local;
@@ -158,7 +158,7 @@ async fn latest_period(gov: &Governance) -> Result<Option<BillingPeriod>, CurErr
     Ok(None)
 }
 
-pub async fn gap(home: &Path, cmd: GapCmd, format: Format) -> Result<String, CurError> {
+pub async fn gap(config: &Config, cmd: GapCmd, format: Format) -> Result<String, CurError> {
     let GapCmd::Action { id, action, rationale, owner, portfolio, name, workload, request, suspend } = cmd;
     let action = GapAction::parse(&action).ok_or_else(|| {
         let all: Vec<&str> = GapAction::ALL.iter().map(|a| a.as_str()).collect();
@@ -174,7 +174,7 @@ pub async fn gap(home: &Path, cmd: GapCmd, format: Format) -> Result<String, Cur
         request: request.map(|r| RequestId::parse(&r)).transpose().map_err(|e| input("--request", e))?,
         suspend,
     };
-    let gov = local::governance(home)?;
+    let gov = local::governance_for(config).await?;
     let out = gov.gap_action(&operator_everywhere(&gov).await?, &id, parsed).await?;
     Ok(match format {
         Format::Json => json(&out),

@@ -23,10 +23,20 @@ pub enum BusChoice {
     EventBridge { bus: String },
 }
 
+/// Where the fact ledger's objects live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerChoice {
+    /// `HOME/facts/…`, beside the embedded store.
+    Local { home: PathBuf },
+    /// The stack's ledger bucket (its `LedgerBucketName` output).
+    S3 { bucket: String },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub store: StoreChoice,
     pub bus: BusChoice,
+    pub ledger: LedgerChoice,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -39,6 +49,8 @@ pub enum ConfigError {
     UnknownBus(String),
     #[error("FINOPS_BUS=eventbridge needs FINOPS_EVENT_BUS, the bus's name")]
     MissingBus,
+    #[error("FINOPS_STORE=dynamodb needs FINOPS_LEDGER_BUCKET, the stack's fact-ledger bucket (output LedgerBucketName): the table's manifests point into it")]
+    MissingLedgerBucket,
 }
 
 impl Config {
@@ -56,7 +68,12 @@ impl Config {
             Some("eventbridge") => BusChoice::EventBridge { bus: get("FINOPS_EVENT_BUS").ok_or(ConfigError::MissingBus)? },
             Some(other) => return Err(ConfigError::UnknownBus(other.to_owned())),
         };
-        Ok(Self { store, bus })
+        let ledger = match (get("FINOPS_LEDGER_BUCKET"), &store) {
+            (Some(bucket), _) => LedgerChoice::S3 { bucket: bucket.trim().to_owned() },
+            (None, StoreChoice::DynamoDb { .. }) => return Err(ConfigError::MissingLedgerBucket),
+            (None, StoreChoice::Embedded { home }) => LedgerChoice::Local { home: home.clone() },
+        };
+        Ok(Self { store, bus, ledger })
     }
 }
 
@@ -74,16 +91,18 @@ mod tests {
     fn defaults_to_the_embedded_mode() {
         assert_eq!(
             cfg(&[]).unwrap(),
-            Config { store: StoreChoice::Embedded { home: "/h".into() }, bus: BusChoice::Local }
+            Config { store: StoreChoice::Embedded { home: "/h".into() }, bus: BusChoice::Local, ledger: LedgerChoice::Local { home: "/h".into() } }
         );
     }
 
     #[test]
     fn aws_adapters_need_their_names() {
-        let c = cfg(&[("FINOPS_STORE", "dynamodb"), ("FINOPS_TABLE", "t"), ("FINOPS_BUS", "eventbridge"), ("FINOPS_EVENT_BUS", "b")]).unwrap();
+        let c = cfg(&[("FINOPS_STORE", "dynamodb"), ("FINOPS_TABLE", "t"), ("FINOPS_BUS", "eventbridge"), ("FINOPS_EVENT_BUS", "b"), ("FINOPS_LEDGER_BUCKET", "l")]).unwrap();
         assert_eq!(c.store, StoreChoice::DynamoDb { table: "t".into() });
         assert_eq!(c.bus, BusChoice::EventBridge { bus: "b".into() });
+        assert_eq!(c.ledger, LedgerChoice::S3 { bucket: "l".into() });
         assert_eq!(cfg(&[("FINOPS_STORE", "dynamodb")]).unwrap_err(), ConfigError::MissingTable);
+        assert_eq!(cfg(&[("FINOPS_STORE", "dynamodb"), ("FINOPS_TABLE", "t")]).unwrap_err(), ConfigError::MissingLedgerBucket);
         assert_eq!(cfg(&[("FINOPS_BUS", "eventbridge")]).unwrap_err(), ConfigError::MissingBus);
     }
 

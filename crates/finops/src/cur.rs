@@ -14,6 +14,7 @@ use domain::{Actor, BillingPeriod, Persona, UserId};
 use serde::Serialize;
 use services::governance::{GovernanceError, SourceFacts, Stored};
 
+use crate::config::Config;
 use crate::cli::{Format, ReportCmd, View};
 use crate::local;
 use crate::output::table;
@@ -53,12 +54,12 @@ fn json<T: Serialize>(v: &T) -> String {
     format!("{}\n", serde_json::to_string_pretty(v).unwrap_or_default())
 }
 
-pub async fn import(home: &Path, file: &Path, format: Format) -> Result<String, CurError> {
+pub async fn import(config: &Config, file: &Path, format: Format) -> Result<String, CurError> {
     let input = |reason: String| CurError::Input { path: file.display().to_string(), reason };
     let text = std::fs::read_to_string(file).map_err(|e| input(e.to_string()))?;
     let de = &mut serde_json::Deserializer::from_str(&text);
     let doc: ImportDoc = serde_path_to_error::deserialize(de).map_err(|e| input(format!("{}: {}", e.path(), e.inner())))?;
-    let gov = local::governance(home)?;
+    let gov = local::governance_for(config).await?;
     let s = gov.import(&operator(), doc).await?;
     Ok(match format {
         Format::Json => json(&s),
@@ -154,13 +155,13 @@ fn spawn_progress(progress: &std::sync::Arc<Progress>, started: Instant) -> Opti
     Some((stop, handle))
 }
 
-pub async fn ingest(home: &Path, paths: &[PathBuf], period: Option<&str>, threads: usize, format: Format) -> Result<String, CurError> {
+pub async fn ingest(config: &Config, paths: &[PathBuf], period: Option<&str>, threads: usize, format: Format) -> Result<String, CurError> {
     let given = period.map(BillingPeriod::parse).transpose().map_err(|e| CurError::Input { path: "--period".into(), reason: e.to_string() })?;
     let files = cur_files(paths)?;
     if files.is_empty() {
         return Err(CurError::Input { path: paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "), reason: "no CUR files (.parquet, .csv, .csv.gz) found".into() });
     }
-    let gov = local::governance(home)?;
+    let gov = local::governance_for(config).await?;
     let mut done = Vec::new();
     for file in files {
         let started = Instant::now();
@@ -180,7 +181,11 @@ pub async fn ingest(home: &Path, paths: &[PathBuf], period: Option<&str>, thread
             Err(e) => return Err(CurError::Input { path, reason: format!("reader stopped: {e}") }),
         };
         let period = period_of(&file, given, &facts).map_err(|reason| CurError::Input { path: path.clone(), reason })?;
-        let source = std::fs::canonicalize(&file).map(|p| p.display().to_string()).unwrap_or(path.clone());
+        // Known by its Data Exports key, else its name: never by where this
+        // machine keeps it, so the same file from two folders is one source.
+        let absolute = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.clone());
+        let source = domain::cur::source::source_identity(&absolute.to_string_lossy().replace('\\', "/"), &name);
         let stored = gov.store_source_facts(SourceFacts { period, source: &source, facts: &facts, rows: stats.rows, principal_column: stats.principal_column }).await?;
         done.push(Ingested { file: path, period, rows: stats.rows, ai_facts: facts.len(), stored, seconds: started.elapsed().as_secs_f64() });
     }
@@ -205,8 +210,8 @@ pub async fn ingest(home: &Path, paths: &[PathBuf], period: Option<&str>, thread
     })
 }
 
-pub async fn report(home: &Path, cmd: &ReportCmd, format: Format) -> Result<String, CurError> {
-    let gov = local::governance(home)?;
+pub async fn report(config: &Config, cmd: &ReportCmd, format: Format) -> Result<String, CurError> {
+    let gov = local::governance_for(config).await?;
     let actor = operator();
     let parse = |p: &str| BillingPeriod::parse(p).map_err(|e| CurError::Input { path: "--period".into(), reason: e.to_string() });
     match cmd {
@@ -266,7 +271,7 @@ pub async fn report(home: &Path, cmd: &ReportCmd, format: Format) -> Result<Stri
             let text = match format {
                 Format::Json => json(&r),
                 Format::Table => table(
-                    &["ACCOUNT", "CUR TOTAL", "ATTRIBUTED", "UNATTRIBUTED", "ADJUSTMENTS", "NON-AI", "DIFFERENCE"],
+                    &["ACCOUNT", "CUR TOTAL", "ATTRIBUTED", "UNATTRIBUTED", "ADJUSTMENTS", "NON-AI", "OUTSIDE PERIOD", "DIFFERENCE"],
                     &r.accounts
                         .iter()
                         .map(|a| {
@@ -277,6 +282,7 @@ pub async fn report(home: &Path, cmd: &ReportCmd, format: Format) -> Result<Stri
                                 a.unattributed.to_string(),
                                 a.adjustments.to_string(),
                                 a.non_ai.to_string(),
+                                a.outside_period.to_string(),
                                 a.difference.to_string(),
                             ]
                         })

@@ -28,7 +28,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     };
     match cli.command {
         Command::Token { user, persona, scope, hours } => token(&cli.home, &user, &persona, &scope, hours),
-        Command::Serve { addr } => serve(&cli.home, &addr).await,
+        Command::Serve { addr } => serve(&config, &cli.home, &addr).await,
         Command::Demo { keep } => match demo::run(&cli.home, keep, cli.format).await {
             Ok(text) => {
                 print!("{text}");
@@ -39,10 +39,10 @@ pub async fn run(cli: Cli) -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Command::Import { file } => emit("import", cur::import(&cli.home, &file, cli.format).await),
-        Command::Ingest { paths, period, threads } => emit("ingest", cur::ingest(&cli.home, &paths, period.as_deref(), threads, cli.format).await),
-        Command::Report { report } => emit("report", cur::report(&cli.home, &report, cli.format).await),
-        Command::Gap { cmd } => emit("gap", analytics::gap(&cli.home, cmd, cli.format).await),
+        Command::Import { file } => emit("import", cur::import(&config, &file, cli.format).await),
+        Command::Ingest { paths, period, threads } => emit("ingest", cur::ingest(&config, &paths, period.as_deref(), threads, cli.format).await),
+        Command::Report { report } => emit("report", cur::report(&config, &report, cli.format).await),
+        Command::Gap { cmd } => emit("gap", analytics::gap(&config, cmd, cli.format).await),
         Command::GenCur { rows, ai_share, seed, period, out, import_out, row_group_rows, principals, sessions, days } => {
             let estate = principals.map(|principals| cur_files::generate::Estate { principals, sessions, days });
             let spec = cur::GenSpec { rows, ai_share, seed, rows_per_group: row_group_rows, estate };
@@ -105,9 +105,9 @@ fn token(home: &std::path::Path, user: &str, persona: &str, scope: &[String], ho
     }
 }
 
-async fn serve(home: &std::path::Path, addr: &str) -> ExitCode {
+async fn serve(config: &config::Config, home: &std::path::Path, addr: &str) -> ExitCode {
     let setup = async {
-        let gov = local::governance(home).map_err(|e| e.to_string())?;
+        let gov = local::governance_for(config).await.map_err(|e| e.to_string())?;
         let tokens = local::tokens(home).map_err(|e| e.to_string())?;
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 fn finops(home: &Path, args: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_finops"));
-    for k in ["FINOPS_HOME", "FINOPS_STORE", "FINOPS_TABLE", "FINOPS_BUS", "FINOPS_EVENT_BUS"] {
+    for k in ["FINOPS_HOME", "FINOPS_STORE", "FINOPS_TABLE", "FINOPS_BUS", "FINOPS_EVENT_BUS", "FINOPS_LEDGER_BUCKET"] {
         c.env_remove(k);
     }
     c.arg("--home").arg(home).args(args).output().expect("finops runs")
@@ -26,6 +26,53 @@ fn refused(out: Output, code: i32, needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(code), "{err}");
     assert!(err.contains(needle), "{needle:?} not in {err}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+/// Reconciliation that can fail: the facts lose a fact (as a reader or merge
+/// bug would) while the reader's own totals stand, and `report reconcile`
+/// shows the difference and exits 2.
+#[test]
+fn reconcile_fails_when_facts_lose_a_row() {
+    let dir = tempfile::tempdir().expect("dir");
+    let home = dir.path().join("home");
+    let data = dir.path().join("export/data/BILLING_PERIOD=2026-03");
+    std::fs::create_dir_all(&data).expect("dirs");
+    let file = data.join("part-0.parquet");
+    ok(finops(&home, &["gen-cur", "--rows", "20000", "--ai-share", "0.3", "--seed", "4", "--period", "2026-03", "--out", file.to_str().expect("path")]));
+    ok(finops(&home, &["ingest", file.to_str().expect("path")]));
+    let rec: Value = serde_json::from_str(&ok(finops(&home, &["report", "reconcile", "--period", "2026-03", "--format", "json"]))).expect("json");
+    assert_eq!(rec["balanced"], true);
+    let object = walk(&home.join("facts")).pop().expect("a fact object");
+    let mut facts = fact_ledger::codec::decode(std::fs::read(&object).expect("read").into()).expect("decode");
+    let dropped = facts.iter().map(|(_, v)| v.cost.amount()).find(|c| !c.is_zero()).expect("a fact with a cost");
+    let mut gone = false;
+    facts.retain(|_, v| {
+        let keep = gone || v.cost.amount() != dropped;
+        gone |= !keep;
+        keep
+    });
+    std::fs::write(&object, fact_ledger::codec::encode(&facts).expect("encode")).expect("write");
+    let out = finops(&home, &["report", "reconcile", "--period", "2026-03", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let (head, body) = err.split_once('\n').expect("a reason, then the report");
+    assert!(head.contains("does not reconcile"), "{err}");
+    let rec: Value = serde_json::from_str(body).expect("the report as JSON");
+    assert_eq!(rec["balanced"], false);
+    let differences: Decimal = rec["accounts"].as_array().expect("accounts").iter().map(|a| dec(&a["difference"])).sum();
+    assert_eq!(differences, dropped, "the difference is exactly the dropped fact's cost");
 }
 
 fn dec(v: &Value) -> Decimal {
@@ -62,10 +109,20 @@ fn gen_import_ingest_report_and_reconcile() {
     assert_eq!(rec["balanced"], true);
     assert_eq!(sum(&rec["accounts"], "cur_total"), dec(&r["total"]));
 
-    // Re-ingesting the same file changes nothing.
+    // Re-ingesting the same file changes nothing, and so does the same file
+    // downloaded into another folder: a source is known by its Data Exports
+    // key, not by where this machine keeps it.
     let again: Value = serde_json::from_str(&ok(finops(&home, &["--format", "json", "ingest", file.to_str().expect("path")]))).expect("json");
     assert_eq!(again[0]["stored"], "unchanged");
+    let copy = dir.path().join("downloads/export/data/BILLING_PERIOD=2026-03");
+    std::fs::create_dir_all(&copy).expect("dirs");
+    std::fs::copy(&file, copy.join("part-0.parquet")).expect("copy");
+    let copied: Value = serde_json::from_str(&ok(finops(&home, &["--format", "json", "ingest", copy.join("part-0.parquet").to_str().expect("path")]))).expect("json");
+    assert_eq!(copied[0]["stored"], "unchanged");
     assert_eq!(report(), r);
+    // The facts live in the ledger under the home, one object per source.
+    let objects: Vec<_> = walk(&home.join("facts"));
+    assert_eq!(objects.len(), 1, "{objects:?}");
 
     let rollup: Value = serde_json::from_str(&ok(finops(&home, &["report", "attribution", "--period", "2026-03", "--view", "hierarchy", "--format", "json"]))).expect("json");
     assert_eq!(dec(&rollup[0]["cost"]), dec(&r["attributed"]), "E1 carries everything attributed");

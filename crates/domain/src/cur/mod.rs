@@ -4,3 +4,4 @@ pub mod usage_type;
 pub mod attribution;
 pub mod facts;
 pub mod views;
+pub mod source;
