@@ -15,7 +15,8 @@ use domain::governance::import::ImportDoc;
 use domain::{BillingPeriod, Money, WorkloadId};
 use services::governance::{ClaimInput, GovernanceError, SourceFacts, Stored};
 
-use crate::governed_world::{finops_lead, product_owner, World};
+use crate::governed_world::{actor, cloud_engineer, finops_lead, product_owner, World};
+use domain::Persona;
 
 pub fn period() -> BillingPeriod {
     BillingPeriod::parse("2026-02").expect("period")
@@ -160,7 +161,47 @@ pub async fn a_bad_import_stores_nothing(w: World) {
     assert_eq!((s.workloads, s.approvals, s.claims), (4, 2, 5));
     assert_eq!(w.gov.all_claims().await.expect("claims").len(), 5);
     assert!(matches!(w.gov.import(&lead, fixture()).await, Err(GovernanceError::Invalid(_))), "workloads exist already");
-    assert!(matches!(w.gov.attribution_report(&product_owner(), period()).await, Err(GovernanceError::Forbidden(_))));
+    assert!(matches!(w.gov.reconciliation(&product_owner(), period()).await, Err(GovernanceError::Forbidden(_))));
+}
+
+/// The reports follow the hierarchy: the FinOps Lead sees the organisation,
+/// Finance its subtree plus what nobody owns, an owner only its workloads,
+/// and a persona with no spend to see is refused and audited. Every scoped
+/// view still adds up.
+pub async fn reports_are_scoped_by_hierarchy(w: World) {
+    let dir = tempfile::tempdir().expect("dir");
+    store(&w, "s3://cur/feb.parquet", &generated(dir.path(), 6, 6000, 0.5)).await;
+    let lead = finops_lead();
+    w.gov.import(&lead, fixture()).await.expect("import");
+    let full = w.gov.attribution_report(&lead, period()).await.expect("report");
+    assert!(full.scope.is_none() && full.unattributed > Money::ZERO && full.by_workload.len() == 4);
+    let adds_up = |r: &domain::cur::facts::AttributionReport| {
+        assert_eq!(r.attributed + r.unattributed + r.adjustments, r.ai_total);
+        assert_eq!(r.by_workload.iter().map(|x| x.cost).sum::<Money>(), r.attributed);
+        assert_eq!(r.unattributed_by_reason.iter().map(|x| x.cost).sum::<Money>(), r.unattributed);
+    };
+    // Every fixture workload sits under `assist`.
+    let owner = w.gov.attribution_report(&product_owner(), period()).await.expect("owner's view");
+    assert_eq!((owner.by_workload.len(), owner.attributed, owner.unattributed), (4, full.attributed, Money::ZERO));
+    assert!(owner.unattributed_by_reason.is_empty() && owner.by_account.is_empty());
+    adds_up(&owner);
+    let elsewhere = actor("olly@example.com", Persona::ProductOwner, &["payments"]);
+    let none = w.gov.attribution_report(&elsewhere, period()).await.expect("another portfolio's view");
+    assert!(none.by_workload.is_empty() && none.attributed == Money::ZERO && none.unattributed == Money::ZERO);
+    assert!(w.gov.legacy_view(&elsewhere, period()).await.expect("legacy").by_workload.is_empty());
+    assert!(w.gov.attribution_rollup(&elsewhere, period()).await.expect("rollup").iter().all(|n| n.node.as_str() == "payments"));
+    let finance = actor("fran@example.com", Persona::Finance, &["payments"]);
+    let f = w.gov.attribution_report(&finance, period()).await.expect("finance's view");
+    assert!(f.by_workload.is_empty());
+    assert_eq!((f.unattributed, f.scope.clone()), (full.unattributed, Some(vec![domain::NodeId::parse("payments").expect("node")])));
+    adds_up(&f);
+    assert!(w.gov.reconciliation(&finance, period()).await.expect("reconcile").balanced);
+    let org_finance = actor("fred@example.com", Persona::Finance, &["retail"]);
+    assert_eq!(w.gov.attribution_report(&org_finance, period()).await.expect("org view"), full);
+    let engineer = cloud_engineer();
+    assert!(matches!(w.gov.attribution_report(&engineer, period()).await, Err(GovernanceError::Forbidden(_))));
+    let trail = w.gov.audit_trail(&lead, "attribution", &period().to_string()).await.expect("audit");
+    assert!(trail.iter().any(|r| r.actor.user == engineer.user && r.action.starts_with("forbidden")), "{trail:?}");
 }
 
 #[macro_export]
@@ -170,7 +211,8 @@ macro_rules! attribution_tests {
             ingest_is_idempotent_and_order_independent,
             a_redelivered_source_replaces_only_its_own_facts,
             claims_apply_from_their_claim_date_and_nothing_before_moves,
-            a_bad_import_stores_nothing
+            a_bad_import_stores_nothing,
+            reports_are_scoped_by_hierarchy
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

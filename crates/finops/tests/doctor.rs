@@ -7,7 +7,7 @@ use serde_json::Value;
 fn finops(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_finops"));
     cmd.args(args);
-    for k in ["FINOPS_HOME", "FINOPS_STORE", "FINOPS_TABLE", "FINOPS_BUS", "FINOPS_EVENT_BUS"] {
+    for k in ["FINOPS_HOME", "FINOPS_STORE", "FINOPS_TABLE", "FINOPS_BUS", "FINOPS_EVENT_BUS", "FINOPS_LEDGER_BUCKET"] {
         cmd.env_remove(k);
     }
     cmd.envs(env.iter().copied());
@@ -88,7 +88,7 @@ async fn doctor_checks_a_dynamodb_table_and_eventbridge_bus_on_the_emulators() {
     aws_sdk_eventbridge::Client::new(&moto_config().await).create_event_bus().name(&bus).send().await.unwrap();
 
     let mut env = aws_env(&ddb, &moto);
-    env.extend([("FINOPS_STORE", "dynamodb"), ("FINOPS_TABLE", table.as_str()), ("FINOPS_BUS", "eventbridge"), ("FINOPS_EVENT_BUS", bus.as_str())]);
+    env.extend([("FINOPS_STORE", "dynamodb"), ("FINOPS_TABLE", table.as_str()), ("FINOPS_BUS", "eventbridge"), ("FINOPS_EVENT_BUS", bus.as_str()), ("FINOPS_LEDGER_BUCKET", "ledger")]);
     let out = finops(&["--format", "json", "doctor"], &env);
     let v = json(&out);
     assert!(out.status.success(), "{v}");
@@ -97,7 +97,7 @@ async fn doctor_checks_a_dynamodb_table_and_eventbridge_bus_on_the_emulators() {
 
     // A table that does not exist is a failed check naming it.
     let mut env = aws_env(&ddb, &moto);
-    env.extend([("FINOPS_STORE", "dynamodb"), ("FINOPS_TABLE", "no-such-table")]);
+    env.extend([("FINOPS_STORE", "dynamodb"), ("FINOPS_TABLE", "no-such-table"), ("FINOPS_LEDGER_BUCKET", "ledger")]);
     let out = finops(&["--format", "json", "doctor"], &env);
     assert_eq!(out.status.code(), Some(1));
     assert!(json(&out)["checks"][1]["detail"].as_str().unwrap().contains("no-such-table not found"));

@@ -1,4 +1,5 @@
-//! Routes for allocation gaps, maturity, spend cards and rollups.
+//! Routes for allocation gaps, maturity, the attribution reports, spend cards
+//! and rollups.
 
 use axum::extract::{Path, Query, State};
 use domain::{BillingPeriod, IsoWeek, NodeId};
@@ -89,4 +90,24 @@ pub(crate) async fn get_rollup(State(gov): Gov, Caller(actor): Caller, Path((p, 
 #[utoipa::path(post, path = "/rollups/{portfolio}/{week}/approve", tag = "analytics", params(("portfolio" = String, Path), ("week" = String, Path, description = "YYYY-Www")), request_body = services::governance::RollupInput, responses((status = 200, body = domain::analytics::cards::Rollup), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Cards not settled, or the rollup is already approved", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 pub(crate) async fn approve_rollup(State(gov): Gov, Caller(actor): Caller, Path((p, w)): Path<(String, String)>, Body(input): Body<RollupInput>) -> ApiResult {
     ok(gov.approve_rollup(&actor, &portfolio(&p)?, week(Some(&w))?, input).await?)
+}
+
+#[utoipa::path(get, path = "/reports/attribution", tag = "reports", description = "Attributed and unattributed AI spend of a billing period. The FinOps Lead sees the organisation; Finance its subtree's workloads plus what nobody owns; Product and Portfolio Owners the workloads in their scope (`scope` says which).", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = domain::cur::facts::AttributionReport), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 500, description = "Stored facts could not be read", body = ErrorBody), (status = 503, description = "Store or ledger unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn report_attribution(State(gov): Gov, Caller(actor): Caller, Query(q): Query<PeriodQuery>) -> ApiResult {
+    ok(gov.attribution_report(&actor, period(&q)?).await?)
+}
+
+#[utoipa::path(get, path = "/reports/reconcile", tag = "reports", description = "Per account: the bill as read = attributed + unattributed + adjustments + non-AI + rows outside the period. The FinOps Lead and Finance only.", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = domain::cur::views::Reconciliation), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 500, description = "Stored facts could not be read", body = ErrorBody), (status = 503, description = "Store or ledger unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn report_reconcile(State(gov): Gov, Caller(actor): Caller, Query(q): Query<PeriodQuery>) -> ApiResult {
+    ok(gov.reconciliation(&actor, period(&q)?).await?)
+}
+
+#[utoipa::path(get, path = "/reports/hierarchy", tag = "reports", description = "Attributed spend rolled up E1–E4, over the nodes in the caller's scope.", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = Vec<domain::cur::views::NodeCost>), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 500, description = "Stored facts could not be read", body = ErrorBody), (status = 503, description = "Store or ledger unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn report_hierarchy(State(gov): Gov, Caller(actor): Caller, Query(q): Query<PeriodQuery>) -> ApiResult {
+    ok(gov.attribution_rollup(&actor, period(&q)?).await?)
+}
+
+#[utoipa::path(get, path = "/reports/legacy", tag = "reports", description = "The legacy shared-account split beside attribution, scoped like the attribution report.", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = domain::cur::views::LegacyView), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 500, description = "Stored facts could not be read", body = ErrorBody), (status = 503, description = "Store or ledger unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn report_legacy(State(gov): Gov, Caller(actor): Caller, Query(q): Query<PeriodQuery>) -> ApiResult {
+    ok(gov.legacy_view(&actor, period(&q)?).await?)
 }

@@ -154,7 +154,8 @@ pub enum RouteGroup {
     FinOpsLead,
     /// Task progress (task-generator).
     CloudEngineer,
-    /// Allocation gaps, their actions and maturity (gap-detector).
+    /// Allocation gaps, their actions, maturity and the attribution reports
+    /// (gap-detector, which already reads the fact ledger).
     Gaps,
     /// Spend cards, disputes and rollups (spendcard-builder).
     Cards,
@@ -205,6 +206,10 @@ pub const ROUTE_TABLE: &[(&str, &str, RouteGroup)] = &[
     ("GET", "/gaps/{id}", RouteGroup::Gaps),
     ("POST", "/gaps/{id}/actions", RouteGroup::Gaps),
     ("GET", "/maturity", RouteGroup::Gaps),
+    ("GET", "/reports/attribution", RouteGroup::Gaps),
+    ("GET", "/reports/reconcile", RouteGroup::Gaps),
+    ("GET", "/reports/hierarchy", RouteGroup::Gaps),
+    ("GET", "/reports/legacy", RouteGroup::Gaps),
     ("GET", "/cards", RouteGroup::Cards),
     ("GET", "/cards/{id}", RouteGroup::Cards),
     ("POST", "/cards/{id}/accept", RouteGroup::Cards),
@@ -245,7 +250,7 @@ impl utoipa::Modify for BearerAuth {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "FinOps Center governance API", description = "The governed path: Business Requests, approvals, Cloud Engineer tasks, claims. Money is a decimal string."),
-    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::maturity, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup),
+    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::maturity, analytics::report_attribution, analytics::report_reconcile, analytics::report_hierarchy, analytics::report_legacy, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -309,7 +314,11 @@ pub fn router_for(gov: Arc<Governance>, groups: &[RouteGroup]) -> Router {
             .route("/gaps", get(analytics::list_gaps))
             .route("/gaps/{id}", get(analytics::get_gap))
             .route("/gaps/{id}/actions", post(analytics::gap_action))
-            .route("/maturity", get(analytics::maturity));
+            .route("/maturity", get(analytics::maturity))
+            .route("/reports/attribution", get(analytics::report_attribution))
+            .route("/reports/reconcile", get(analytics::report_reconcile))
+            .route("/reports/hierarchy", get(analytics::report_hierarchy))
+            .route("/reports/legacy", get(analytics::report_legacy));
     }
     if groups.contains(&RouteGroup::Cards) {
         r = r

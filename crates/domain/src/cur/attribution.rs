@@ -22,6 +22,7 @@ use crate::ids::WorkloadId;
 /// in which they are checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Reason {
     /// No `line_item_iam_principal` column, or an empty principal on a non-guardrail row.
     AttributionNotEnabled,

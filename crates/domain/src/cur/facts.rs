@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::attribution::{AiLine, Attributor, Outcome, Prepared, Reason};
 use super::usage_type::{decode, Usage};
-use crate::ids::{AccountId, WorkloadId};
+use crate::ids::{AccountId, NodeId, WorkloadId};
 use crate::money::Money;
 use crate::period::BillingPeriod;
 
@@ -358,18 +358,21 @@ fn resolve<'a>(strings: &'a Interner<Box<str>>, accounts: &'a Interner<AccountId
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkloadCost {
     pub workload: WorkloadId,
     pub cost: Money,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReasonCost {
     pub reason: Reason,
     pub cost: Money,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountCost {
     pub account: AccountId,
     pub ai_total: Money,
@@ -379,6 +382,7 @@ pub struct AccountCost {
 
 /// `finops report attribution`'s answer (every amount a decimal string).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttributionReport {
     pub period: BillingPeriod,
     pub total: Money,
@@ -389,6 +393,9 @@ pub struct AttributionReport {
     pub by_workload: Vec<WorkloadCost>,
     pub unattributed_by_reason: Vec<ReasonCost>,
     pub by_account: Vec<AccountCost>,
+    /// The hierarchy nodes a scoped view covers (absent: the organisation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<NodeId>>,
 }
 
 /// Every AI fact of the period with its attribution outcome. Usage types are
@@ -467,6 +474,7 @@ pub fn report(period: BillingPeriod, facts: &Facts, attributor: &Attributor) -> 
         by_workload: by_workload.into_iter().map(|(workload, cost)| WorkloadCost { workload, cost }).collect(),
         unattributed_by_reason: by_reason.into_iter().map(|(reason, cost)| ReasonCost { reason, cost }).collect(),
         by_account: by_account.into_values().collect(),
+        scope: None,
     }
 }
 

@@ -16,6 +16,7 @@ use crate::period::BillingPeriod;
 
 /// One account's bill, taken apart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountReconciliation {
     pub account: AccountId,
     /// The cost of every CUR row of the account the readers read, summed as
@@ -35,6 +36,7 @@ pub struct AccountReconciliation {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reconciliation {
     pub period: BillingPeriod,
     pub balanced: bool,
@@ -97,6 +99,7 @@ pub fn reconcile(period: BillingPeriod, facts: &Facts, attributor: &Attributor) 
 /// Attributed spend summed up the hierarchy: each workload (an E4 node) and
 /// every ancestor of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NodeCost {
     pub node: NodeId,
     pub level: Level,
@@ -129,13 +132,18 @@ pub fn rollup(report: &AttributionReport, hierarchy: &Hierarchy) -> Vec<NodeCost
 /// workloads in id order, so the split adds up exactly). An account with no
 /// workload keeps its unattributed spend as `unallocated`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LegacyView {
     pub period: BillingPeriod,
     pub by_workload: Vec<LegacyWorkload>,
     pub unallocated: Money,
+    /// The hierarchy nodes a scoped view covers (absent: the organisation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<NodeId>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LegacyWorkload {
     pub workload: WorkloadId,
     pub attributed: Money,
@@ -192,7 +200,7 @@ pub fn legacy_split(
             LegacyWorkload { workload: w, attributed: a, shared_split: s, total: a + s }
         })
         .collect();
-    LegacyView { period, by_workload, unallocated }
+    LegacyView { period, by_workload, unallocated, scope: None }
 }
 
 #[cfg(test)]

@@ -23,6 +23,9 @@ pub enum Action {
     ImportState,
     /// The organisation-wide attribution and reconciliation reports.
     ViewAttribution,
+    /// Attributed spend of the workloads in one's own scope (the report routes,
+    /// filtered by hierarchy for everyone but the FinOps Lead).
+    ViewSpend,
     /// An inline action on an allocation gap (and recalling or resolving one).
     ActionGap,
     /// Accept or dispute a weekly spend card.
@@ -35,7 +38,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::SubmitRequest,
         Action::ReviseRequest,
         Action::ApproveRequest,
@@ -49,6 +52,7 @@ impl Action {
         Action::ManageHierarchy,
         Action::ImportState,
         Action::ViewAttribution,
+        Action::ViewSpend,
         Action::ActionGap,
         Action::ReviewCard,
         Action::ResolveDispute,
@@ -72,6 +76,7 @@ pub fn permits(persona: Persona, action: Action) -> bool {
         WorkTask => persona == CloudEngineer,
         ImportState => persona == FinOpsLead,
         ViewAttribution => matches!(persona, FinOpsLead | Finance),
+        ViewSpend => matches!(persona, FinOpsLead | Finance | ProductOwner | PortfolioOwner),
         ActionGap | ResolveDispute => persona == FinOpsLead,
         ReviewCard => persona == ProductOwner,
         ApproveRollup => persona == PortfolioOwner,
@@ -96,6 +101,7 @@ fn owner_of(action: Action) -> &'static str {
         WorkTask => "the Cloud Engineer",
         ImportState => "the FinOps Lead",
         ViewAttribution => "the FinOps Lead or Finance",
+        ViewSpend => "the FinOps Lead, Finance, Product and Portfolio Owners",
         ActionGap | ResolveDispute => "the FinOps Lead",
         ReviewCard => "the Product Owner",
         ApproveRollup => "the Portfolio Owner",
@@ -129,14 +135,14 @@ mod tests {
         use Action::*;
         use Persona::*;
         let allowed: &[(Persona, &[Action])] = &[
-            (ProductOwner, &[SubmitRequest, ReviseRequest, ClaimRole, ClaimInferenceProfile, ReleaseClaim, ReviewCard, Read]),
+            (ProductOwner, &[SubmitRequest, ReviseRequest, ClaimRole, ClaimInferenceProfile, ReleaseClaim, ReviewCard, ViewSpend, Read]),
             (
                 FinOpsLead,
-                &[ApproveRequest, RejectRequest, AssignGuardrail, AssignWorkspace, ReleaseClaim, ManageHierarchy, ImportState, ViewAttribution, ActionGap, ResolveDispute, Read],
+                &[ApproveRequest, RejectRequest, AssignGuardrail, AssignWorkspace, ReleaseClaim, ManageHierarchy, ImportState, ViewAttribution, ViewSpend, ActionGap, ResolveDispute, Read],
             ),
             (CloudEngineer, &[WorkTask, Read]),
-            (PortfolioOwner, &[ApproveRollup, Read]),
-            (Finance, &[ViewAttribution, Read]),
+            (PortfolioOwner, &[ApproveRollup, ViewSpend, Read]),
+            (Finance, &[ViewAttribution, ViewSpend, Read]),
             (System, &[]),
         ];
         for (persona, actions) in allowed {

@@ -1,6 +1,17 @@
 //! The attribution reports over a period's stored facts and the current claims.
 //! Attribution is computed when asked, never stored, so a claim recorded later
 //! changes the report from its claim date on and nothing before it.
+//!
+//! Who sees what (the report routes and the CLI alike):
+//! - the FinOps Lead (and the system) sees the whole organisation;
+//! - Finance sees the workloads of its subtree, and the unattributed spend and
+//!   reconciliation (they belong to no subtree, and Finance owns the bill);
+//! - Product and Portfolio Owners see the attributed spend of the workloads in
+//!   their scope, and nothing unattributed;
+//! - reconciliation is for the FinOps Lead and Finance only.
+//!
+//! A report filtered to a scope says so (`scope`), and its parts still add up
+//! to its totals.
 
 use std::collections::BTreeMap;
 
@@ -8,46 +19,109 @@ use domain::cur::facts::{report, AttributionReport};
 use domain::cur::views::{legacy_split, reconcile, rollup, LegacyView, NodeCost, Reconciliation};
 use domain::governance::approval::ModelApprovalScope;
 use domain::governance::authz::Action;
-use domain::{AccountId, Actor, BillingPeriod, EntityRef, WorkloadId};
+use domain::{AccountId, Actor, BillingPeriod, EntityRef, Hierarchy, Money, NodeId, Persona, WorkloadId};
 
 use super::{decode, keys, query_index_all, Governance, Result};
 
-impl Governance {
-    async fn authorize_view(&self, actor: &Actor, period: BillingPeriod) -> Result<()> {
-        if actor.persona == domain::Persona::System {
-            return Ok(());
+/// What part of the organisation a caller's reports cover.
+enum Scope {
+    Organisation,
+    /// Workloads under these nodes; `unattributed` says whether the caller
+    /// also sees spend nobody owns.
+    Nodes { nodes: Vec<NodeId>, unattributed: bool },
+}
+
+impl Scope {
+    fn sees(&self, h: &Hierarchy, workload: &WorkloadId) -> bool {
+        match self {
+            Scope::Organisation => true,
+            Scope::Nodes { nodes, .. } => nodes.iter().any(|n| h.contains(n, &NodeId::from(workload))),
         }
-        self.authorize(actor, Action::ViewAttribution, &EntityRef::new("attribution", period.to_string())).await
+    }
+
+    fn sees_node(&self, h: &Hierarchy, node: &NodeId) -> bool {
+        match self {
+            Scope::Organisation => true,
+            Scope::Nodes { nodes, .. } => nodes.iter().any(|n| h.contains(n, node)),
+        }
+    }
+
+    fn nodes(&self) -> Option<Vec<NodeId>> {
+        match self {
+            Scope::Organisation => None,
+            Scope::Nodes { nodes, .. } => Some(nodes.clone()),
+        }
+    }
+}
+
+impl Governance {
+    /// Refuses (audited) a caller who may see no spend; otherwise the part of
+    /// the organisation it may see.
+    async fn report_scope(&self, actor: &Actor, what: &str, period: BillingPeriod) -> Result<Scope> {
+        if actor.persona == Persona::System {
+            return Ok(Scope::Organisation);
+        }
+        self.authorize(actor, Action::ViewSpend, &EntityRef::new(what, period.to_string())).await?;
+        Ok(match actor.persona {
+            Persona::FinOpsLead => Scope::Organisation,
+            Persona::Finance => {
+                let h = self.hierarchy().await?;
+                // Scoped to a root: the whole organisation.
+                if actor.scope.iter().any(|n| h.node(n).is_some_and(|x| x.parent.is_none())) {
+                    Scope::Organisation
+                } else {
+                    Scope::Nodes { nodes: actor.scope.clone(), unattributed: true }
+                }
+            }
+            _ => Scope::Nodes { nodes: actor.scope.clone(), unattributed: false },
+        })
     }
 
     pub async fn attribution_report(&self, actor: &Actor, period: BillingPeriod) -> Result<AttributionReport> {
-        self.authorize_view(actor, period).await?;
+        let scope = self.report_scope(actor, "attribution", period).await?;
         let facts = self.period_facts(period).await?;
-        Ok(report(period, &facts, &self.attributor().await?))
+        let full = report(period, &facts, &self.attributor().await?);
+        Ok(match &scope {
+            Scope::Organisation => full,
+            Scope::Nodes { unattributed, .. } => {
+                let h = self.hierarchy().await?;
+                scoped(full, &h, &scope, *unattributed)
+            }
+        })
     }
 
+    /// Per-account reconciliation: the FinOps Lead and Finance only, since it
+    /// lays the whole bill out.
     pub async fn reconciliation(&self, actor: &Actor, period: BillingPeriod) -> Result<Reconciliation> {
-        self.authorize_view(actor, period).await?;
+        if actor.persona != Persona::System {
+            self.authorize(actor, Action::ViewAttribution, &EntityRef::new("reconciliation", period.to_string())).await?;
+        }
         let facts = self.period_facts(period).await?;
         Ok(reconcile(period, &facts, &self.attributor().await?))
     }
 
-    /// Attributed spend per hierarchy node, E1 down to each workload.
+    /// Attributed spend per hierarchy node, E1 down to each workload, over the
+    /// nodes in the caller's scope.
     pub async fn attribution_rollup(&self, actor: &Actor, period: BillingPeriod) -> Result<Vec<NodeCost>> {
-        let r = self.attribution_report(actor, period).await?;
-        Ok(rollup(&r, &self.hierarchy().await?))
+        let scope = self.report_scope(actor, "hierarchy", period).await?;
+        let facts = self.period_facts(period).await?;
+        let r = report(period, &facts, &self.attributor().await?);
+        let h = self.hierarchy().await?;
+        Ok(rollup(&r, &h).into_iter().filter(|n| scope.sees_node(&h, &n.node)).collect())
     }
 
     /// The legacy shared-account split, beside attribution. A workload is "in"
     /// an account when an approval scope or a claimed role names the account.
+    /// Scoped callers see their workloads' lines; only those who see
+    /// unattributed spend see what stays unallocated.
     pub async fn legacy_view(&self, actor: &Actor, period: BillingPeriod) -> Result<LegacyView> {
-        self.authorize_view(actor, period).await?;
+        let scope = self.report_scope(actor, "legacy", period).await?;
         let facts = self.period_facts(period).await?;
         let mut by_account: BTreeMap<AccountId, Vec<WorkloadId>> = BTreeMap::new();
         for item in query_index_all(self.store.as_ref(), keys::SCOPES_INDEX).await? {
-            let scope: ModelApprovalScope = decode(&item.attrs)?;
-            for a in scope.accounts {
-                by_account.entry(a).or_default().push(scope.workload.clone());
+            let s: ModelApprovalScope = decode(&item.attrs)?;
+            for a in s.accounts {
+                by_account.entry(a).or_default().push(s.workload.clone());
             }
         }
         for c in self.all_claims().await? {
@@ -55,6 +129,38 @@ impl Governance {
                 by_account.entry(account).or_default().push(c.workload.clone());
             }
         }
-        Ok(legacy_split(period, &facts, &self.attributor().await?, &by_account))
+        let mut v = legacy_split(period, &facts, &self.attributor().await?, &by_account);
+        if let Scope::Nodes { unattributed, .. } = &scope {
+            let h = self.hierarchy().await?;
+            v.by_workload.retain(|w| scope.sees(&h, &w.workload));
+            if !unattributed {
+                v.unallocated = Money::ZERO;
+            }
+            v.scope = scope.nodes();
+        }
+        Ok(v)
+    }
+}
+
+/// The report as a scoped caller sees it: the workloads in scope, with the
+/// totals recomputed from what is shown so the parts still add up. The
+/// per-account lines mix every team's spend, so a scoped caller gets none.
+fn scoped(full: AttributionReport, h: &Hierarchy, scope: &Scope, unattributed: bool) -> AttributionReport {
+    let by_workload: Vec<_> = full.by_workload.into_iter().filter(|w| scope.sees(h, &w.workload)).collect();
+    let attributed: Money = by_workload.iter().map(|w| w.cost).sum();
+    let (unattributed_total, by_reason, adjustments) =
+        if unattributed { (full.unattributed, full.unattributed_by_reason, full.adjustments) } else { (Money::ZERO, Vec::new(), Money::ZERO) };
+    let ai_total = attributed + unattributed_total + adjustments;
+    AttributionReport {
+        period: full.period,
+        total: ai_total,
+        ai_total,
+        attributed,
+        unattributed: unattributed_total,
+        adjustments,
+        by_workload,
+        unattributed_by_reason: by_reason,
+        by_account: Vec::new(),
+        scope: scope.nodes(),
     }
 }
