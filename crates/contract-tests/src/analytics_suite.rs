@@ -24,7 +24,7 @@ fn m(s: &str) -> Money {
 
 async fn store(w: &World, source: &str, facts: &Facts) {
     w.gov
-        .store_source_facts(SourceFacts { period: period(), source, facts, rows: facts.ai_rows(), principal_column: true })
+        .store_source_facts(SourceFacts { period: period(), source, facts, rows: facts.ai_rows(), principal_column: true, version: None, delivery: None })
         .await
         .expect("store facts");
 }

@@ -42,7 +42,7 @@ pub fn fixture() -> ImportDoc {
 
 async fn store(w: &World, source: &str, facts: &Facts) -> Stored {
     w.gov
-        .store_source_facts(SourceFacts { period: period(), source, facts, rows: facts.ai_rows(), principal_column: true })
+        .store_source_facts(SourceFacts { period: period(), source, facts, rows: facts.ai_rows(), principal_column: true, version: None, delivery: None })
         .await
         .expect("store facts")
 }

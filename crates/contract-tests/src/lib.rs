@@ -10,6 +10,7 @@
 pub mod analytics_suite;
 pub mod attribution_suite;
 pub mod bus_suite;
+pub mod delivery_suite;
 pub mod emulators;
 pub mod governed_suite;
 pub mod governed_world;

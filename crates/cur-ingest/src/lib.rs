@@ -52,7 +52,7 @@ pub async fn backfill(gov: &Arc<Governance>, b: &Backfill, event: &Value) -> Res
     }
     let facts = b.athena.backfill(&b.table, period).await.map_err(|e| IngestError::Backfill(e.to_string()))?;
     let rows = facts.ai_rows();
-    let stored = gov.store_source_facts(SourceFacts { period, source: &source, facts: &facts, rows, principal_column: b.table.principal_column }).await?;
+    let stored = gov.store_source_facts(SourceFacts { period, source: &source, facts: &facts, rows, principal_column: b.table.principal_column, version: None, delivery: None }).await?;
     Ok(json!({"backfill": source, "period": period, "ai_facts": facts.len(), "stored": stored}))
 }
 
@@ -143,7 +143,7 @@ pub async fn handle_with(gov: &Arc<Governance>, s3: &S3Cur, prefix: &str, backfi
         let read = s3.read(&o.bucket, &o.key).await?;
         let source = domain::cur::source::source_identity(&o.key, &format!("s3://{}/{}", o.bucket, o.key));
         let stored = gov
-            .store_source_facts(SourceFacts { period, source: &source, facts: &read.facts, rows: read.stats.rows, principal_column: read.stats.principal_column })
+            .store_source_facts(SourceFacts { period, source: &source, facts: &read.facts, rows: read.stats.rows, principal_column: read.stats.principal_column, version: None, delivery: None })
             .await?;
         tracing::info!(%source, %period, rows = read.stats.rows, ai_facts = read.facts.len(), fetched = read.fetched, size = read.size, ?stored, "CUR object ingested");
         done.push(json!({"object": source, "period": period, "rows": read.stats.rows, "stored": stored, "bytes_fetched": read.fetched, "bytes": read.size}));

@@ -127,7 +127,7 @@ async fn a_backfill_stores_the_athena_answer_once_and_never_over_delivered_cur()
     let dir = tempfile::tempdir().expect("dir");
     let feb = generated(dir.path(), 13, 500, 0.5);
     w.gov
-        .store_source_facts(services::governance::SourceFacts { period: period(), source: "s3://cur/feb.parquet", facts: &feb, rows: 500, principal_column: true })
+        .store_source_facts(services::governance::SourceFacts { period: period(), source: "s3://cur/feb.parquet", facts: &feb, rows: 500, principal_column: true, version: None, delivery: None })
         .await
         .expect("store");
     let feb_event = json!({"backfill": {"period": "2026-02"}});

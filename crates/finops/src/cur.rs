@@ -186,7 +186,7 @@ pub async fn ingest(config: &Config, paths: &[PathBuf], period: Option<&str>, th
         let absolute = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.clone());
         let source = domain::cur::source::source_identity(&absolute.to_string_lossy().replace('\\', "/"), &name);
-        let stored = gov.store_source_facts(SourceFacts { period, source: &source, facts: &facts, rows: stats.rows, principal_column: stats.principal_column }).await?;
+        let stored = gov.store_source_facts(SourceFacts { period, source: &source, facts: &facts, rows: stats.rows, principal_column: stats.principal_column, version: None, delivery: None }).await?;
         done.push(Ingested { file: path, period, rows: stats.rows, ai_facts: facts.len(), stored, seconds: started.elapsed().as_secs_f64() });
     }
     Ok(match format {

@@ -223,7 +223,7 @@ async fn analytics(gov: &std::sync::Arc<services::governance::Governance>, dir: 
     gov.import(&lead, doc).await.map_err(|e| unexpected(&e))?;
     let (facts, stats) = cur_files::read_path(&file, 2).map_err(|e| unexpected(&e))?;
     let source = file.display().to_string();
-    gov.store_source_facts(services::governance::SourceFacts { period, source: &source, facts: &facts, rows: stats.rows, principal_column: stats.principal_column })
+    gov.store_source_facts(services::governance::SourceFacts { period, source: &source, facts: &facts, rows: stats.rows, principal_column: stats.principal_column, version: None, delivery: None })
         .await
         .map_err(|e| unexpected(&e))?;
     let attribution = serde_json::to_value(gov.attribution_report(&lead, period).await.map_err(|e| unexpected(&e))?).map_err(|e| unexpected(&e))?;

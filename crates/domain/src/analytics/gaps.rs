@@ -488,7 +488,7 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
         let principal = k.principal.and_then(|p| parsed.entry(p).or_insert_with(|| Principal::parse(p).ok()).clone());
         let mut put = |scenario: Scenario, key: String, ctx: GapContext| {
             let a = acc.entry((scenario, key)).or_insert_with(|| Acc { context: ctx, ..Acc::default() });
-            a.add(k.usage_day, v.cost, &k.account, region.as_ref());
+            a.add(k.usage_day, v.cost, k.account, region.as_ref());
         };
         let role_ctx = || GapContext {
             principal: principal.as_ref().map(Principal::normalized_arn),
@@ -499,7 +499,7 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
         match &outcome {
             Outcome::Adjustment => continue,
             Outcome::Attributed { workload, .. } => {
-                attributed.entry(workload.clone()).or_default().add(k.usage_day, v.cost, &k.account, region.as_ref());
+                attributed.entry(workload.clone()).or_default().add(k.usage_day, v.cost, k.account, region.as_ref());
             }
             Outcome::Unattributed { reason } => match reason {
                 Reason::AttributionNotEnabled => put(
@@ -538,7 +538,7 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
         if let (Some(Usage::Tokens { model: token, .. }), Some(r)) = (Some(&ut.usage), region.as_ref()) {
             if let Some(entry) = input.catalog.by_cur_token(token) {
                 if let Some(scopes) = scoped.get(entry.model_id.as_str()) {
-                    if !scopes.iter().any(|s| s.covers(&k.account, r)) {
+                    if !scopes.iter().any(|s| s.covers(k.account, r)) {
                         let m = entry.model_id.to_string();
                         put(
                             Scenario::OutOfBudgetScope,

@@ -398,13 +398,17 @@ pub struct AttributionReport {
     pub scope: Option<Vec<NodeId>>,
 }
 
+/// What attribution reads of a fact, but its day: line item type, operation,
+/// whether it is a guardrail line, resource, principal, workspace.
+type Shape = (Sym, Sym, bool, Option<Sym>, Option<Sym>, Option<Sym>);
+
 /// Every AI fact of the period with its attribution outcome. Usage types are
 /// decoded once per distinct string, and attribution is prepared once per
 /// distinct line shape (everything but the day: see `Attributor::prepare`),
 /// so a month of a million facts parses each principal once.
 pub fn outcomes<'a>(period: BillingPeriod, facts: &'a Facts, attributor: &'a Attributor) -> impl Iterator<Item = (FactRef<'a>, &'a FactValue, Outcome)> + 'a {
     let mut decoded: HashMap<Sym, Usage, FastHash> = HashMap::default();
-    let mut prepared: HashMap<(Sym, Sym, bool, Option<Sym>, Option<Sym>, Option<Sym>), Prepared<'a>, FastHash> = HashMap::default();
+    let mut prepared: HashMap<Shape, Prepared<'a>, FastHash> = HashMap::default();
     facts.ai.iter().filter(move |(k, _)| period.contains(k.usage_day)).map(move |(k, v)| {
         let r = facts.resolve(k);
         let usage = decoded.entry(k.usage_type).or_insert_with(|| decode(r.usage_type).usage);

@@ -5,3 +5,4 @@ pub mod attribution;
 pub mod facts;
 pub mod views;
 pub mod source;
+pub mod delivery;

@@ -80,6 +80,17 @@ pub struct SourceManifest {
     /// compared by.
     pub digest: String,
     pub ingested_at: DateTime<Utc>,
+    /// The CUR object's version when it was read (S3 ETag, or a local file's
+    /// size and time), so a delivery listing an unchanged file skips it.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The Data Exports delivery (`executionId`) that stored it, if any.
+    #[serde(default)]
+    pub delivery: Option<String>,
+    /// The delivery that no longer listed it: its facts stopped counting (the
+    /// manifest stays, with its audit trail).
+    #[serde(default)]
+    pub retired: Option<String>,
 }
 
 /// What storing a source's facts did.
@@ -102,6 +113,10 @@ pub struct SourceFacts<'a> {
     pub facts: &'a Facts,
     pub rows: u64,
     pub principal_column: bool,
+    /// The object's version as read (see `SourceManifest::version`).
+    pub version: Option<&'a str>,
+    /// The delivery that listed it.
+    pub delivery: Option<&'a str>,
 }
 
 impl From<LedgerError> for GovernanceError {
@@ -142,7 +157,7 @@ impl Governance {
     /// Stores one source's facts without announcing it: a delivery of several
     /// files announces once, after all of them.
     pub(crate) async fn store_source(&self, input: SourceFacts<'_>) -> Result<Stored> {
-        let SourceFacts { period, source, facts, rows, principal_column } = input;
+        let SourceFacts { period, source, facts, rows, principal_column, version, delivery } = input;
         if source.trim().is_empty() {
             return Err(GovernanceError::invalid("source", "is required"));
         }
@@ -152,7 +167,7 @@ impl Governance {
         let object = object_key(period, source, &generation);
         let written = self.ledger.write(&object, facts).await?;
         let digest = content_digest(&written.digest, facts, principal_column)?;
-        if existing.as_ref().is_some_and(|(m, _)| m.digest == digest) {
+        if existing.as_ref().is_some_and(|(m, _)| m.digest == digest && m.retired.is_none()) {
             self.discard(&object).await;
             return Ok(Stored::Unchanged);
         }
@@ -169,6 +184,9 @@ impl Governance {
             principal_column,
             digest,
             ingested_at: self.clock.now(),
+            version: version.map(str::to_owned),
+            delivery: delivery.map(str::to_owned),
+            retired: None,
         };
         let item = ItemData::new(manifest_key, encode(&manifest)?);
         let correlation = self.ids.next_id();
@@ -209,8 +227,14 @@ impl Governance {
         }
     }
 
-    /// The manifests of every source of a period.
+    /// The manifests of every source of a period whose facts count (not
+    /// retired by a later delivery).
     pub async fn period_sources(&self, period: BillingPeriod) -> Result<Vec<SourceManifest>> {
+        Ok(self.all_period_sources(period).await?.into_iter().filter(|m| m.retired.is_none()).collect())
+    }
+
+    /// Every source manifest of a period, retired ones included.
+    pub async fn all_period_sources(&self, period: BillingPeriod) -> Result<Vec<SourceManifest>> {
         let items = self.store.query_all(&period_pk(period), &SkRange::Prefix("SRC#".into())).await?;
         items.iter().map(|i| decode(&i.attrs)).collect()
     }

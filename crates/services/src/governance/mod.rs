@@ -16,6 +16,7 @@
 
 mod cards;
 mod claims;
+mod delivery;
 mod gaps;
 pub mod keys;
 pub mod ledger;
@@ -49,6 +50,7 @@ pub use gaps::{DetectionSummary, GapActionInput, GapActionOutcome, GapDetectorHa
 pub use maturity::MaturityReport;
 pub use profiles::WorkloadProfile;
 pub use ledger::{SourceFacts, SourceManifest, Stored};
+pub use delivery::{DeliveryRecord, DeliverySummary};
 pub use crate::ports::ledger::LedgerError;
 pub use onboarding::ImportSummary;
 pub use requests::{ApprovalRecord, Decision};
