@@ -12,6 +12,7 @@ use std::sync::Arc;
 use cur_s3::{CurObjectError, S3Cur};
 use domain::BillingPeriod;
 use serde_json::{json, Value};
+use domain::cur::delivery::{is_manifest_key, Delivery};
 use services::governance::{Governance, GovernanceError, SourceFacts};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,9 @@ pub enum IngestError {
     Store(#[from] GovernanceError),
     #[error("backfill: {0}")]
     Backfill(String),
+    /// A manifest that is not Data Exports' shape: not retried.
+    #[error("manifest {0}")]
+    Manifest(String),
 }
 
 /// The Athena side of the function: a past period's facts in one query.
@@ -135,18 +139,25 @@ pub async fn handle_with(gov: &Arc<Governance>, s3: &S3Cur, prefix: &str, backfi
     }
     let mut done = Vec::new();
     for o in objects(event)? {
+        let location = format!("s3://{}/{}", o.bucket, o.key);
+        if o.key.starts_with(prefix) && is_manifest_key(&o.key) {
+            // A delivery: its manifest names its files (AWS writes it last).
+            let text = s3.manifest(&o.bucket, &o.key).await?;
+            let d = Delivery::parse(&text).map_err(|e| IngestError::Manifest(format!("{location}: {e}")))?;
+            let summary = gov.ingest_delivery(s3, &d).await?;
+            tracing::info!(%location, execution = %d.execution, period = %d.period, stored = summary.stored.len(), skipped = summary.skipped, missing = summary.missing.len(), retired = summary.retired.len(), announced = summary.announced, "CUR delivery ingested");
+            done.push(json!({"manifest": location, "delivery": summary}));
+            continue;
+        }
         let Some(period) = data_period(prefix, &o.key) else {
             tracing::info!(bucket = %o.bucket, key = %o.key, "not a CUR data object under the prefix; skipped");
-            done.push(json!({"object": format!("s3://{}/{}", o.bucket, o.key), "skipped": true}));
+            done.push(json!({"object": location, "skipped": true}));
             continue;
         };
-        let read = s3.read(&o.bucket, &o.key).await?;
-        let source = domain::cur::source::source_identity(&o.key, &format!("s3://{}/{}", o.bucket, o.key));
-        let stored = gov
-            .store_source_facts(SourceFacts { period, source: &source, facts: &read.facts, rows: read.stats.rows, principal_column: read.stats.principal_column, version: None, delivery: None })
-            .await?;
-        tracing::info!(%source, %period, rows = read.stats.rows, ai_facts = read.facts.len(), fetched = read.fetched, size = read.size, ?stored, "CUR object ingested");
-        done.push(json!({"object": source, "period": period, "rows": read.stats.rows, "stored": stored, "bytes_fetched": read.fetched, "bytes": read.size}));
+        let source = domain::cur::source::source_identity(&o.key, &location);
+        let summary = gov.ingest_file(s3, &location, period, &source).await?;
+        tracing::info!(%source, %period, stored = ?summary.stored, announced = summary.announced, "CUR object ingested");
+        done.push(json!({"object": source, "period": period, "delivery": summary}));
     }
     Ok(json!({ "objects": done }))
 }

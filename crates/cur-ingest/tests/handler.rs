@@ -9,7 +9,8 @@ use contract_tests::attribution_suite::{generated, period};
 use contract_tests::emulators::{moto_config, unique_name};
 use contract_tests::governed_world::{aws, finops_lead};
 use cur_ingest::{handle, IngestError};
-use cur_s3::{CurObjectError, S3Cur};
+use cur_s3::S3Cur;
+use services::governance::GovernanceError;
 use serde_json::Value;
 
 const KEY: &str = "cur2/finops/data/BILLING_PERIOD=2026-02/finops-00001.snappy.parquet";
@@ -44,21 +45,61 @@ async fn the_sample_events_ingest_a_parquet_object_once() {
 
     let out = handle(&w.gov, &reader, "cur2/", &sample("object-created.json", &bucket)).await.expect("handled");
     let o = &out["objects"][0];
-    assert_eq!(o["stored"], "new");
-    assert_eq!(o["rows"], 20_000);
-    let (fetched, size) = (o["bytes_fetched"].as_u64().expect("n"), o["bytes"].as_u64().expect("n"));
-    assert!(fetched < size, "projection reads {fetched} of {size} bytes");
+    assert_eq!(o["delivery"]["stored"][0][1], "new");
+    assert_eq!(o["delivery"]["announced"], false, "a Data Exports file waits for its manifest to announce the period");
+    assert_eq!(w.gov.period_sources(period()).await.expect("sources")[0].rows, 20_000);
     assert_eq!(w.gov.period_facts(period()).await.expect("facts"), local);
+    // Ranged reads: the projection fetches fewer bytes than the object holds.
+    let direct = reader.read(&bucket, KEY).await.expect("read");
+    assert!(direct.fetched < direct.size, "projection reads {} of {} bytes", direct.fetched, direct.size);
 
-    // The same object announced again, as an S3 notification: nothing changes.
+    // The same object announced again, as an S3 notification: its version is
+    // stored already, so it is not even read.
     let again = handle(&w.gov, &reader, "cur2/", &sample("s3-notification.json", &bucket)).await.expect("handled");
-    assert_eq!(again["objects"][0]["stored"], "unchanged");
+    assert_eq!(again["objects"][0]["delivery"]["skipped"], 1);
     let report = w.gov.attribution_report(&finops_lead(), period()).await.expect("report");
     assert_eq!(report.attributed + report.unattributed + report.adjustments, report.ai_total);
 }
 
+/// A Data Exports delivery through its manifest: the listed files are stored
+/// and the period announced once; a refresh with fewer parts retires the
+/// rest; the same manifest again changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn manifests_are_skipped_and_bad_objects_store_nothing() {
+async fn a_manifest_is_one_delivery() {
+    let w = aws(false).await;
+    let (client, bucket) = s3().await;
+    let reader = S3Cur::new(client.clone());
+    let event = |key: &str| serde_json::json!({"detail-type": "Object Created", "source": "aws.s3", "detail": {"bucket": {"name": bucket}, "object": {"key": key}}});
+    let dir = tempfile::tempdir().expect("dir");
+    let (a, b) = (generated(dir.path(), 21, 4000, 0.4), generated(dir.path(), 22, 4000, 0.4));
+    let part = |n: u32| format!("cur2/finops/data/BILLING_PERIOD=2026-02/finops-0000{n}.snappy.parquet");
+    put(&client, &bucket, &part(1), std::fs::read(dir.path().join("cur-21-4000.parquet")).expect("file")).await;
+    put(&client, &bucket, &part(2), std::fs::read(dir.path().join("cur-22-4000.parquet")).expect("file")).await;
+    let manifest_key = "cur2/finops/metadata/BILLING_PERIOD=2026-02/finops-Manifest.json";
+    let manifest = |exec: &str, parts: &[u32]| {
+        let files: Vec<String> = parts.iter().map(|n| format!("s3://{bucket}/{}", part(*n))).collect();
+        serde_json::json!({"executionId": exec, "exportArn": "arn:aws:bcm-data-exports:us-east-1:111122223333:export/finops", "dataFiles": files}).to_string().into_bytes()
+    };
+    put(&client, &bucket, manifest_key, manifest("exec-1", &[1, 2])).await;
+    // The sample event of a manifest's arrival drives the first delivery.
+    let out = handle(&w.gov, &reader, "cur2/", &sample("manifest-created.json", &bucket)).await.expect("delivery");
+    let d = &out["objects"][0]["delivery"];
+    assert_eq!((d["stored"].as_array().map(Vec::len), &d["announced"]), (Some(2), &serde_json::json!(true)));
+    let mut ab = a.clone();
+    ab.merge(&b);
+    assert_eq!(w.gov.period_facts(period()).await.expect("facts"), ab);
+    // The refresh writes one part: the other stops counting.
+    put(&client, &bucket, manifest_key, manifest("exec-2", &[1])).await;
+    let out = handle(&w.gov, &reader, "cur2/", &event(manifest_key)).await.expect("delivery");
+    assert_eq!(out["objects"][0]["delivery"]["retired"], serde_json::json!(["finops/data/BILLING_PERIOD=2026-02/finops-00002.snappy.parquet"]));
+    assert_eq!(w.gov.period_facts(period()).await.expect("facts"), a);
+    // The same manifest delivered twice: nothing.
+    let again = handle(&w.gov, &reader, "cur2/", &event(manifest_key)).await.expect("delivery");
+    assert_eq!(again["objects"][0]["delivery"]["duplicate"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_manifests_and_bad_objects_store_nothing() {
     let w = aws(false).await;
     let (client, bucket) = s3().await;
     let reader = S3Cur::new(client.clone());
@@ -66,28 +107,30 @@ async fn manifests_are_skipped_and_bad_objects_store_nothing() {
 
     let manifest = "cur2/finops/metadata/BILLING_PERIOD=2026-02/finops-Manifest.json";
     put(&client, &bucket, manifest, b"{}".to_vec()).await;
-    let out = handle(&w.gov, &reader, "cur2/", &event(manifest)).await.expect("skipped");
-    assert_eq!(out["objects"][0]["skipped"], true);
+    match handle(&w.gov, &reader, "cur2/", &event(manifest)).await {
+        Err(e @ IngestError::Manifest(_)) => assert!(e.to_string().contains(manifest) && e.to_string().contains("executionId"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    let other = "cur2/finops/metadata/BILLING_PERIOD=2026-02/finops-summary.json";
+    put(&client, &bucket, other, b"{}".to_vec()).await;
+    assert_eq!(handle(&w.gov, &reader, "cur2/", &event(other)).await.expect("skipped")["objects"][0]["skipped"], true);
 
     let dir = tempfile::tempdir().expect("dir");
     generated(dir.path(), 12, 3000, 0.3);
     let bytes = std::fs::read(dir.path().join("cur-12-3000.parquet")).expect("file");
     put(&client, &bucket, KEY, bytes[..bytes.len() / 2].to_vec()).await;
     match handle(&w.gov, &reader, "cur2/", &event(KEY)).await {
-        Err(IngestError::Object(e @ CurObjectError::Read { .. })) => {
-            assert!(!e.is_retryable());
-            assert!(e.to_string().contains(KEY), "{e}");
-        }
+        Err(IngestError::Store(e @ GovernanceError::Invalid(_))) => assert!(e.to_string().contains(KEY) && e.to_string().contains("Parquet"), "{e}"),
         other => panic!("{other:?}"),
     }
     let csv = "cur2/finops/data/BILLING_PERIOD=2026-02/part-0.csv";
     put(&client, &bucket, csv, b"line_item_usage_type,oops\n1,2\n".to_vec()).await;
     match handle(&w.gov, &reader, "cur2/", &event(csv)).await {
-        Err(IngestError::Object(CurObjectError::Read { source, .. })) => assert!(source.to_string().contains("line_item_unblended_cost"), "{source}"),
+        Err(IngestError::Store(e @ GovernanceError::Invalid(_))) => assert!(e.to_string().contains("line_item_unblended_cost"), "{e}"),
         other => panic!("{other:?}"),
     }
     let missing = "cur2/finops/data/BILLING_PERIOD=2026-02/gone.parquet";
-    assert!(matches!(handle(&w.gov, &reader, "cur2/", &event(missing)).await, Err(IngestError::Object(CurObjectError::NotFound { .. }))));
+    assert!(matches!(handle(&w.gov, &reader, "cur2/", &event(missing)).await, Err(IngestError::Store(GovernanceError::NotFound { .. }))));
     assert!(w.gov.period_sources(period()).await.expect("sources").is_empty(), "nothing stored");
     assert!(matches!(handle(&w.gov, &reader, "cur2/", &serde_json::json!({"hello": 1})).await, Err(IngestError::NotAnObjectEvent(_))));
 }

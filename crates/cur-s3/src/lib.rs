@@ -11,6 +11,7 @@ use aws_sdk_s3::Client;
 use bytes::Bytes;
 use cur_files::{Format, ReadError, ReadStats};
 use domain::cur::facts::Facts;
+use services::ports::cur::{CurRead, CurSource, CurSourceError};
 use futures::future::BoxFuture;
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
 use parquet::arrow::async_reader::AsyncFileReader;
@@ -82,6 +83,57 @@ impl S3Cur {
             }
         };
         Ok(ObjectRead { facts, stats, size, fetched: object.fetched.load(Ordering::Relaxed) })
+    }
+}
+
+/// `s3://bucket/key` as (bucket, key).
+pub fn split_location(location: &str) -> Option<(&str, &str)> {
+    location.strip_prefix("s3://")?.split_once('/').filter(|(b, k)| !b.is_empty() && !k.is_empty())
+}
+
+/// The biggest manifest read: Data Exports' list a few hundred parts at most.
+const MANIFEST_MAX: i64 = 16 * 1024 * 1024;
+
+impl S3Cur {
+    /// A Data Exports manifest's text.
+    pub async fn manifest(&self, bucket: &str, key: &str) -> Result<String, CurObjectError> {
+        let err = |reason: String| CurObjectError::S3 { bucket: bucket.into(), key: key.into(), reason };
+        let out = self.client.get_object().bucket(bucket).key(key).send().await.map_err(|e| match e.as_service_error() {
+            Some(s) if s.is_no_such_key() => CurObjectError::NotFound { bucket: bucket.into(), key: key.into() },
+            _ => err(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()),
+        })?;
+        if out.content_length().unwrap_or(0) > MANIFEST_MAX {
+            return Err(CurObjectError::Read { bucket: bucket.into(), key: key.into(), source: ReadError::Malformed { format: "manifest", reason: format!("larger than {MANIFEST_MAX} bytes") } });
+        }
+        let bytes = out.body.collect().await.map_err(|e| err(e.to_string()))?.into_bytes();
+        String::from_utf8(bytes.to_vec()).map_err(|e| CurObjectError::Read { bucket: bucket.into(), key: key.into(), source: ReadError::Malformed { format: "manifest", reason: e.to_string() } })
+    }
+}
+
+fn source_error(location: &str, e: CurObjectError) -> CurSourceError {
+    if e.is_retryable() {
+        CurSourceError::Unavailable { location: location.into(), reason: e.to_string() }
+    } else {
+        CurSourceError::Unreadable { location: location.into(), reason: e.to_string() }
+    }
+}
+
+/// S3 as the CUR source of deliveries: a version is the object's ETag.
+#[async_trait::async_trait]
+impl CurSource for S3Cur {
+    async fn version(&self, location: &str) -> Result<Option<String>, CurSourceError> {
+        let (bucket, key) = split_location(location).ok_or_else(|| CurSourceError::Unreadable { location: location.into(), reason: "is not s3://bucket/key".into() })?;
+        match self.client.head_object().bucket(bucket).key(key).send().await {
+            Ok(h) => Ok(Some(h.e_tag().unwrap_or_default().trim_matches('"').to_owned())),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(CurSourceError::Unavailable { location: location.into(), reason: aws_sdk_s3::error::DisplayErrorContext(&e).to_string() }),
+        }
+    }
+
+    async fn read(&self, location: &str) -> Result<CurRead, CurSourceError> {
+        let (bucket, key) = split_location(location).ok_or_else(|| CurSourceError::Unreadable { location: location.into(), reason: "is not s3://bucket/key".into() })?;
+        let r = S3Cur::read(self, bucket, key).await.map_err(|e| source_error(location, e))?;
+        Ok(CurRead { facts: r.facts, rows: r.stats.rows, principal_column: r.stats.principal_column })
     }
 }
 
