@@ -396,17 +396,13 @@ pub fn fold_batch(batch: &RecordBatch, mut row_number: impl FnMut(usize) -> u64,
         let entity = entity.as_ref().map_or("AWS", |e| str_at(e, i));
         let product_name = if entity == "AWS Marketplace" { map_get(product.as_ref(), i, &["product_name"]) } else { None };
         let raw = str_at(account, i);
-        let acct = match accounts.get(raw) {
-            Some(a) => a.clone(),
-            None => {
-                let a = account_id(raw, row)?;
-                accounts.insert(raw, a.clone());
-                a
-            }
-        };
+        if !accounts.contains_key(raw) {
+            accounts.insert(raw, account_id(raw, row)?);
+        }
+        let Some(acct) = accounts.get(raw) else { continue };
         let c = Money::new(cost.at(row, COST, i)?);
         if !is_ai_row(code, entity, product_name.as_deref().unwrap_or("")) {
-            *facts.non_ai.entry(acct).or_default() += c;
+            *facts.non_ai.entry(acct.clone()).or_default() += c;
             continue;
         }
         fn get(a: &Option<StringArray>, i: usize) -> Option<&str> {
@@ -415,7 +411,7 @@ pub fn fold_batch(batch: &RecordBatch, mut row_number: impl FnMut(usize) -> u64,
         let workspace = map_get(tags.as_ref(), i, &WORKSPACE_TAG_KEYS);
         let key = FactRef {
             usage_day: day_at(&days, row, i)?,
-            account: &acct,
+            account: acct,
             product_code: code,
             usage_type: str_at(usage_type, i),
             operation: get(&operation, i).unwrap_or_default(),
@@ -513,9 +509,13 @@ pub fn read_file(path: &Path, threads: usize, progress: &Progress) -> Result<(Fa
             .collect();
         workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err(malformed("a decoding thread panicked")))).collect()
     });
-    let mut facts = Facts::default();
-    for r in results {
-        facts.merge(&r?);
+    // Merged into the largest part: the others' facts are interned once more,
+    // the largest's not at all.
+    let mut parts = results.into_iter().collect::<Result<Vec<Facts>, ReadError>>()?;
+    parts.sort_by_key(Facts::len);
+    let mut facts = parts.pop().unwrap_or_default();
+    for p in parts {
+        facts.merge(&p);
     }
     let rows = u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0);
     Ok((facts, ReadStats { rows, principal_column: layout.principal_column }))

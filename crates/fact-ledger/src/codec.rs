@@ -17,7 +17,7 @@ use arrow_array::types::{Date32Type, Decimal128Type, Int32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use bytes::Bytes;
-use domain::cur::facts::{FactCodes, FactRef, FactValue, Facts};
+use domain::cur::facts::{AcctId, FactCodes, FactValue, Facts, InternedKey, StrId};
 use domain::{AccountId, Money};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
@@ -102,12 +102,13 @@ fn keys(codes: &[(FactCodes, &FactValue)], f: impl Fn(&FactCodes) -> Option<u32>
 
 /// The facts' AI facts as one Parquet file.
 pub fn encode(facts: &Facts) -> Result<Vec<u8>, CodecError> {
-    let codes = facts.sorted_codes();
+    let columns = facts.columns();
+    let codes = &columns.facts;
     let amount_scale = scale_of(codes.iter().map(|(_, v)| v.usage_amount));
     let cost_scale = scale_of(codes.iter().map(|(_, v)| v.cost.amount()));
     let schema = Arc::new(schema(amount_scale, cost_scale));
-    let strings: ArrayRef = Arc::new(StringArray::from_iter_values(facts.strings()));
-    let accounts: ArrayRef = Arc::new(StringArray::from_iter_values(facts.accounts().into_iter().map(AccountId::as_str)));
+    let strings: ArrayRef = Arc::new(StringArray::from_iter_values(columns.strings.iter().copied()));
+    let accounts: ArrayRef = Arc::new(StringArray::from_iter_values(columns.accounts.iter().map(|a| a.as_str())));
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_size(BATCH)
@@ -151,10 +152,11 @@ pub fn encode(facts: &Facts) -> Result<Vec<u8>, CodecError> {
 }
 
 /// A string column seen through its dictionary: each distinct value is
-/// resolved once per batch.
+/// interned once per batch, then every row is an index.
 struct Strings {
     keys: Vec<Option<usize>>,
     values: StringArray,
+    ids: Vec<Option<StrId>>,
 }
 
 impl Strings {
@@ -165,16 +167,18 @@ impl Strings {
             None => arrow_cast::cast(c, &dict()).map_err(|e| CodecError::Corrupt(format!("{name}: {e}")))?.as_dictionary::<Int32Type>().clone(),
         };
         let values = d.values().as_string_opt::<i32>().ok_or_else(|| CodecError::Corrupt(format!("{name} is not a string column")))?.clone();
-        let keys = d.keys().iter().map(|k| k.and_then(|k| usize::try_from(k).ok())).collect();
-        Ok(Strings { keys, values })
+        let keys = d.keys().iter().map(|k| k.and_then(|k| usize::try_from(k).ok()).filter(|k| *k < values.len())).collect();
+        let ids = vec![None; values.len()];
+        Ok(Strings { keys, values, ids })
     }
 
-    fn get(&self, i: usize) -> Option<&str> {
-        self.keys[i].filter(|k| *k < self.values.len()).map(|k| self.values.value(k))
+    fn get(&mut self, i: usize, facts: &mut Facts) -> Option<StrId> {
+        let k = self.keys[i]?;
+        Some(*self.ids[k].get_or_insert_with(|| facts.intern_str(self.values.value(k))))
     }
 
-    fn required(&self, i: usize, name: &str) -> Result<&str, CodecError> {
-        self.get(i).ok_or_else(|| CodecError::Corrupt(format!("row {i}: {name} is null")))
+    fn required(&mut self, i: usize, name: &str, facts: &mut Facts) -> Result<StrId, CodecError> {
+        self.get(i, facts).ok_or_else(|| CodecError::Corrupt(format!("row {i}: {name} is null")))
     }
 }
 
@@ -196,36 +200,35 @@ pub fn decode(bytes: Bytes) -> Result<Facts, CodecError> {
         let batch = batch.map_err(|e| corrupt(&e))?;
         let day = batch.column_by_name("usage_day").and_then(|c| c.as_primitive_opt::<Date32Type>()).ok_or_else(|| CodecError::Corrupt("usage_day is not a date column".into()))?;
         let s = |n: &str| Strings::of(&batch, n);
-        let (account, product, usage_type, operation, lit) = (s("account")?, s("product_code")?, s("usage_type")?, s("operation")?, s("line_item_type")?);
-        let (resource, principal, workspace) = (s("resource_id")?, s("principal")?, s("workspace")?);
+        let (account, mut product, mut usage_type, mut operation, mut lit) = (s("account")?, s("product_code")?, s("usage_type")?, s("operation")?, s("line_item_type")?);
+        let (mut resource, mut principal, mut workspace) = (s("resource_id")?, s("principal")?, s("workspace")?);
         let ((amounts, amount_scale), (costs, cost_scale)) = (decimals(&batch, "usage_amount")?, decimals(&batch, "cost")?);
         let rows = batch.column_by_name("rows").and_then(|c| c.as_primitive_opt::<Int64Type>()).ok_or_else(|| CodecError::Corrupt("rows is not a bigint column".into()))?;
-        // Account ids are parsed once per dictionary value.
-        let parsed: Vec<Option<AccountId>> = (0..account.values.len()).map(|k| AccountId::parse(account.values.value(k)).ok()).collect();
+        // Account ids are parsed and interned once per dictionary value.
+        let mut accounts: Vec<Option<Option<AcctId>>> = vec![None; account.values.len()];
         for i in 0..batch.num_rows() {
             if day.is_null(i) || amounts.is_null(i) || costs.is_null(i) || rows.is_null(i) {
                 return Err(CodecError::Corrupt(format!("row {i}: a required value is null")));
             }
-            let acct = account.keys[i]
-                .and_then(|k| parsed.get(k).and_then(Option::as_ref))
-                .ok_or_else(|| CodecError::Corrupt(format!("row {i}: account {:?} is not an account id", account.get(i))))?;
-            let key = FactRef {
+            let acct = account.keys[i].and_then(|k| *accounts[k].get_or_insert_with(|| AccountId::parse(account.values.value(k)).ok().map(|a| facts.intern_account(&a))));
+            let acct = acct.ok_or_else(|| CodecError::Corrupt(format!("row {i}: account {:?} is not an account id", account.keys[i].map(|k| account.values.value(k)))))?;
+            let key = InternedKey {
                 usage_day: day.value_as_date(i).ok_or_else(|| CodecError::Corrupt(format!("row {i}: usage_day out of range")))?,
                 account: acct,
-                product_code: product.required(i, "product_code")?,
-                usage_type: usage_type.required(i, "usage_type")?,
-                operation: operation.required(i, "operation")?,
-                line_item_type: lit.required(i, "line_item_type")?,
-                resource_id: resource.get(i),
-                principal: principal.get(i),
-                workspace: workspace.get(i),
+                product_code: product.required(i, "product_code", &mut facts)?,
+                usage_type: usage_type.required(i, "usage_type", &mut facts)?,
+                operation: operation.required(i, "operation", &mut facts)?,
+                line_item_type: lit.required(i, "line_item_type", &mut facts)?,
+                resource_id: resource.get(i, &mut facts),
+                principal: principal.get(i, &mut facts),
+                workspace: workspace.get(i, &mut facts),
             };
             let value = FactValue {
                 usage_amount: decimal_of(amounts.value(i), amount_scale, "usage_amount")?,
                 cost: Money::new(decimal_of(costs.value(i), cost_scale, "cost")?),
                 rows: u64::try_from(rows.value(i)).map_err(|_| CodecError::Corrupt(format!("row {i}: rows is negative")))?,
             };
-            facts.add_fact(key, value);
+            facts.add_interned(key, value);
         }
     }
     Ok(facts)

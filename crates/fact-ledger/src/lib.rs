@@ -20,13 +20,12 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Encodes off the async runtime: a million facts take a CPU for a while.
+/// Encodes on the calling task: handing the facts to a blocking thread would
+/// need a copy of them, which is the memory a large month cannot spare. The
+/// callers (one ingest per CLI run or Lambda invocation) have nothing else to
+/// run meanwhile.
 async fn encode(key: &str, facts: &Facts) -> Result<(Vec<u8>, String), LedgerError> {
-    let facts = facts.clone();
-    let bytes = tokio::task::spawn_blocking(move || codec::encode(&facts))
-        .await
-        .map_err(|e| LedgerError::Unavailable(format!("encoding {key}: {e}")))?
-        .map_err(|e| LedgerError::Unrepresentable(format!("{key}: {e}")))?;
+    let bytes = codec::encode(facts).map_err(|e| LedgerError::Unrepresentable(format!("{key}: {e}")))?;
     let digest = hex(&Sha256::digest(&bytes));
     Ok((bytes, digest))
 }

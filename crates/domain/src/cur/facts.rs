@@ -206,6 +206,38 @@ impl Facts {
         e.rows += value.rows;
     }
 
+    /// A string's place in these facts' dictionary, for a reader that meets
+    /// each distinct value once (a Parquet dictionary) and would otherwise
+    /// hash the same string for every row.
+    pub fn intern_str(&mut self, s: &str) -> StrId {
+        StrId(self.strings.intern(s, |v: &str| Box::from(v)))
+    }
+
+    /// An account's place in these facts' account dictionary.
+    pub fn intern_account(&mut self, a: &AccountId) -> AcctId {
+        AcctId(self.accounts.intern(a, AccountId::clone))
+    }
+
+    /// Adds one fact whose strings were interned in these facts
+    /// ([`Facts::intern_str`], [`Facts::intern_account`]).
+    pub fn add_interned(&mut self, key: InternedKey, value: FactValue) {
+        let k = Key {
+            usage_day: key.usage_day,
+            account: key.account.0,
+            product_code: key.product_code.0,
+            usage_type: key.usage_type.0,
+            operation: key.operation.0,
+            line_item_type: key.line_item_type.0,
+            resource_id: key.resource_id.map(|x| x.0),
+            principal: key.principal.map(|x| x.0),
+            workspace: key.workspace.map(|x| x.0),
+        };
+        let e = self.ai.entry(k).or_default();
+        e.usage_amount += value.usage_amount;
+        e.cost += value.cost;
+        e.rows += value.rows;
+    }
+
     /// Adds another source's facts (a month is the merge of its files' facts).
     pub fn merge(&mut self, other: &Facts) {
         for (k, v) in other.iter() {
@@ -252,67 +284,102 @@ impl Facts {
     /// give the same sequence however they were read, so a file written in
     /// this order has a stable digest.
     pub fn sorted(&self) -> Vec<(FactRef<'_>, &FactValue)> {
-        let (strings, accounts) = (self.strings(), self.accounts());
-        let s = |i: u32| strings[i as usize];
-        self.sorted_codes()
-            .into_iter()
-            .map(|(c, v)| {
+        let c = self.columns();
+        let s = |i: u32| c.strings[i as usize];
+        c.facts
+            .iter()
+            .map(|(k, v)| {
                 let key = FactRef {
-                    usage_day: c.usage_day,
-                    account: accounts[c.account as usize],
-                    product_code: s(c.product_code),
-                    usage_type: s(c.usage_type),
-                    operation: s(c.operation),
-                    line_item_type: s(c.line_item_type),
-                    resource_id: c.resource_id.map(s),
-                    principal: c.principal.map(s),
-                    workspace: c.workspace.map(s),
+                    usage_day: k.usage_day,
+                    account: c.accounts[k.account as usize],
+                    product_code: s(k.product_code),
+                    usage_type: s(k.usage_type),
+                    operation: s(k.operation),
+                    line_item_type: s(k.line_item_type),
+                    resource_id: k.resource_id.map(s),
+                    principal: k.principal.map(s),
+                    workspace: k.workspace.map(s),
                 };
-                (key, v)
+                (key, *v)
             })
             .collect()
     }
 
-    /// The string dictionary [`FactCodes`] point into.
-    pub fn strings(&self) -> Vec<&str> {
-        self.strings.values.iter().map(|s| &**s).collect()
-    }
-
-    /// The account dictionary [`FactCodes::account`] points into.
-    pub fn accounts(&self) -> Vec<&AccountId> {
-        self.accounts.values.iter().collect()
-    }
-
-    /// Every AI fact as dictionary positions, in canonical order: what a
-    /// columnar writer needs (dictionary-encoded columns, no string copied per
-    /// fact). Sorting compares each string's rank, computed once per distinct
-    /// string, not the strings themselves.
-    pub fn sorted_codes(&self) -> Vec<(FactCodes, &FactValue)> {
-        let ranks = |values: Vec<&str>| {
+    /// The facts as a columnar writer wants them: both dictionaries sorted,
+    /// every fact's key as positions in them, and the facts in canonical
+    /// order. Renumbering the dictionaries in sorted order first makes every
+    /// comparison of the sort one of plain integers.
+    pub fn columns(&self) -> Columns<'_> {
+        fn sorted_order<T: Ord + ?Sized>(values: &[&T]) -> (Vec<usize>, Vec<u32>) {
             let mut order: Vec<usize> = (0..values.len()).collect();
             order.sort_unstable_by(|a, b| values[*a].cmp(values[*b]));
             let mut rank = vec![0u32; values.len()];
-            for (r, i) in order.into_iter().enumerate() {
-                rank[i] = u32::try_from(r).unwrap_or(u32::MAX);
+            for (r, i) in order.iter().enumerate() {
+                rank[*i] = u32::try_from(r).unwrap_or(u32::MAX);
             }
-            rank
-        };
-        let srank = ranks(self.strings());
-        let arank = ranks(self.accounts().into_iter().map(AccountId::as_str).collect());
-        let r = |i: u32| srank[i as usize];
-        // `None` sorts before every string, as `Option` does.
-        let o = |i: Option<u32>| i.map_or(0, |i| u64::from(r(i)) + 1);
-        let mut all: Vec<(FactCodes, &FactValue)> = self.ai.iter().map(|(k, v)| (FactCodes::of(k), v)).collect();
-        all.sort_unstable_by_key(|(k, _)| {
-            (k.usage_day, arank[k.account as usize], r(k.product_code), r(k.usage_type), r(k.operation), r(k.line_item_type), o(k.resource_id), o(k.principal), o(k.workspace))
-        });
-        all
+            (order, rank)
+        }
+        let strings: Vec<&str> = self.strings.values.iter().map(|s| &**s).collect();
+        let accounts: Vec<&AccountId> = self.accounts.values.iter().collect();
+        let (s_order, s_rank) = sorted_order(&strings);
+        let (a_order, a_rank) = sorted_order(&accounts);
+        let r = |x: Sym| s_rank[(x.0.get() - 1) as usize];
+        let mut facts: Vec<(FactCodes, &FactValue)> = self
+            .ai
+            .iter()
+            .map(|(k, v)| {
+                let codes = FactCodes {
+                    usage_day: k.usage_day,
+                    account: a_rank[(k.account.0.get() - 1) as usize],
+                    product_code: r(k.product_code),
+                    usage_type: r(k.usage_type),
+                    operation: r(k.operation),
+                    line_item_type: r(k.line_item_type),
+                    resource_id: k.resource_id.map(r),
+                    principal: k.principal.map(r),
+                    workspace: k.workspace.map(r),
+                };
+                (codes, v)
+            })
+            .collect();
+        facts.sort_unstable_by_key(|(k, _)| *k);
+        Columns { strings: s_order.iter().map(|i| strings[*i]).collect(), accounts: a_order.iter().map(|i| accounts[*i]).collect(), facts }
     }
 }
 
-/// A fact's key as 0-based positions in [`Facts::strings`] (and
-/// [`Facts::accounts`] for the account).
+/// [`Facts::columns`]: sorted dictionaries and the facts in canonical order.
+#[derive(Debug, Clone)]
+pub struct Columns<'a> {
+    pub strings: Vec<&'a str>,
+    pub accounts: Vec<&'a AccountId>,
+    pub facts: Vec<(FactCodes, &'a FactValue)>,
+}
+
+/// An interned string of one [`Facts`] (meaningless in another).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StrId(Sym);
+
+/// An interned account of one [`Facts`] (meaningless in another).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AcctId(Sym);
+
+/// A fact's key in ids interned in the [`Facts`] it is added to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InternedKey {
+    pub usage_day: NaiveDate,
+    pub account: AcctId,
+    pub product_code: StrId,
+    pub usage_type: StrId,
+    pub operation: StrId,
+    pub line_item_type: StrId,
+    pub resource_id: Option<StrId>,
+    pub principal: Option<StrId>,
+    pub workspace: Option<StrId>,
+}
+
+/// A fact's key as 0-based positions in the sorted dictionaries of
+/// [`Facts::columns`]: ordering codes orders the keys they stand for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FactCodes {
     pub usage_day: NaiveDate,
     pub account: u32,
@@ -323,23 +390,6 @@ pub struct FactCodes {
     pub resource_id: Option<u32>,
     pub principal: Option<u32>,
     pub workspace: Option<u32>,
-}
-
-impl FactCodes {
-    fn of(k: &Key) -> FactCodes {
-        let i = |s: Sym| s.0.get() - 1;
-        FactCodes {
-            usage_day: k.usage_day,
-            account: i(k.account),
-            product_code: i(k.product_code),
-            usage_type: i(k.usage_type),
-            operation: i(k.operation),
-            line_item_type: i(k.line_item_type),
-            resource_id: k.resource_id.map(i),
-            principal: k.principal.map(i),
-            workspace: k.workspace.map(i),
-        }
-    }
 }
 
 fn resolve<'a>(strings: &'a Interner<Box<str>>, accounts: &'a Interner<AccountId>, k: &Key) -> FactRef<'a> {
