@@ -6,7 +6,7 @@
 //! kept, a gap whose condition no longer holds is Resolved automatically, and a
 //! Resolved gap that reappears is reopened with its history. Nothing is deleted.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -449,8 +449,10 @@ impl Acc {
         self.spend += cost;
         self.first = Some(self.first.map_or(day, |f| f.min(day)));
         self.last = Some(self.last.map_or(day, |l| l.max(day)));
-        self.accounts.insert(account.clone());
-        if let Some(r) = region {
+        if !self.accounts.contains(account) {
+            self.accounts.insert(account.clone());
+        }
+        if let Some(r) = region.filter(|r| !self.regions.contains(*r)) {
             self.regions.insert(r.clone());
         }
     }
@@ -469,83 +471,96 @@ fn model_name(catalog: &PriceCatalog, usage: &Usage) -> Option<String> {
 
 /// The seven scenarios' findings for one period.
 pub fn detect(input: &DetectionInput) -> Vec<Observation> {
-    let mut acc: BTreeMap<(Scenario, String), Acc> = BTreeMap::new();
+    let mut acc: BTreeMap<Scenario, HashMap<String, Acc>> = BTreeMap::new();
     let mut attributed: BTreeMap<WorkloadId, Acc> = BTreeMap::new();
     // Scopes by the base model they approve.
     let mut scoped: BTreeMap<&str, Vec<&ModelApprovalScope>> = BTreeMap::new();
     for s in input.scopes {
         scoped.entry(s.model.base_model()).or_default().push(s);
     }
-    let mut decoded = BTreeMap::new();
-    let mut parsed: BTreeMap<&str, Option<Principal>> = BTreeMap::new();
+    // What a fact's usage type and principal say, worked out once per
+    // distinct string: a large month has a million facts but thousands of
+    // principals and a few dozen usage types.
+    struct UsageInfo {
+        region: Option<Region>,
+        model: Option<String>,
+        /// The catalogue model of a token usage, for the scope check.
+        scoped_model: Option<String>,
+    }
+    struct RoleInfo {
+        arn: Option<String>,
+        role_name: Option<String>,
+    }
+    let mut usage_info: HashMap<&str, UsageInfo> = HashMap::new();
+    let mut role_info: HashMap<&str, RoleInfo> = HashMap::new();
     for (k, v, outcome) in outcomes(input.period, input.facts, input.attributor) {
-        let ut = decoded.entry(k.usage_type).or_insert_with(|| decode(k.usage_type));
-        let region = match &ut.location {
-            Location::Region(r) => Some(r.clone()),
-            _ => None,
-        };
-        let model = model_name(input.catalog, &ut.usage);
-        let principal = k.principal.and_then(|p| parsed.entry(p).or_insert_with(|| Principal::parse(p).ok()).clone());
-        let mut put = |scenario: Scenario, key: String, ctx: GapContext| {
-            let a = acc.entry((scenario, key)).or_insert_with(|| Acc { context: ctx, ..Acc::default() });
-            a.add(k.usage_day, v.cost, k.account, region.as_ref());
+        let ut = usage_info.entry(k.usage_type).or_insert_with(|| {
+            let d = decode(k.usage_type);
+            let region = match &d.location {
+                Location::Region(r) => Some(r.clone()),
+                _ => None,
+            };
+            let scoped_model = match &d.usage {
+                Usage::Tokens { model: token, .. } => input.catalog.by_cur_token(token).map(|e| e.model_id.to_string()),
+                _ => None,
+            };
+            UsageInfo { region, model: model_name(input.catalog, &d.usage), scoped_model }
+        });
+        let role = k.principal.map(|p| {
+            &*role_info.entry(p).or_insert_with(|| {
+                let parsed = Principal::parse(p).ok();
+                RoleInfo { arn: parsed.as_ref().map(Principal::normalized_arn), role_name: parsed.as_ref().and_then(|x| x.role_name().map(String::from)) }
+            })
+        });
+        let region = ut.region.as_ref();
+        let mut put = |scenario: Scenario, key: &str, ctx: &dyn Fn() -> GapContext| {
+            let by_key = acc.entry(scenario).or_default();
+            let a = match by_key.get_mut(key) {
+                Some(a) => a,
+                None => by_key.entry(key.to_owned()).or_insert_with(|| Acc { context: ctx(), ..Acc::default() }),
+            };
+            a.add(k.usage_day, v.cost, k.account, region);
         };
         let role_ctx = || GapContext {
-            principal: principal.as_ref().map(Principal::normalized_arn),
-            role_name: principal.as_ref().and_then(|p| p.role_name().map(String::from)),
+            principal: role.and_then(|r| r.arn.clone()),
+            role_name: role.and_then(|r| r.role_name.clone()),
             account: Some(k.account.clone()),
             ..GapContext::default()
         };
         match &outcome {
             Outcome::Adjustment => continue,
-            Outcome::Attributed { workload, .. } => {
-                attributed.entry(workload.clone()).or_default().add(k.usage_day, v.cost, k.account, region.as_ref());
-            }
+            Outcome::Attributed { workload, .. } => match attributed.get_mut(workload) {
+                Some(a) => a.add(k.usage_day, v.cost, k.account, region),
+                None => attributed.entry(workload.clone()).or_default().add(k.usage_day, v.cost, k.account, region),
+            },
             Outcome::Unattributed { reason } => match reason {
-                Reason::AttributionNotEnabled => put(
-                    Scenario::AttributionNotEnabled,
-                    k.account.to_string(),
-                    GapContext { account: Some(k.account.clone()), ..GapContext::default() },
-                ),
-                Reason::BroadRole => {
-                    let ctx = role_ctx();
-                    put(Scenario::UnattributedSpend, ctx.principal.clone().unwrap_or_default(), ctx)
+                Reason::AttributionNotEnabled => {
+                    put(Scenario::AttributionNotEnabled, k.account.as_str(), &|| GapContext { account: Some(k.account.clone()), ..GapContext::default() })
                 }
-                Reason::UnclaimedWorkload => {
-                    let ctx = role_ctx();
-                    put(Scenario::UnclaimedWorkload, ctx.principal.clone().unwrap_or_default(), ctx)
-                }
+                Reason::BroadRole => put(Scenario::UnattributedSpend, role.and_then(|r| r.arn.as_deref()).unwrap_or_default(), &role_ctx),
+                Reason::UnclaimedWorkload => put(Scenario::UnclaimedWorkload, role.and_then(|r| r.arn.as_deref()).unwrap_or_default(), &role_ctx),
                 Reason::NoBudgetAllocation => {
-                    let mut ctx = role_ctx();
-                    let p = ctx.principal.clone().or_else(|| k.principal.map(str::to_owned)).unwrap_or_default();
-                    let m = model.clone().unwrap_or_else(|| k.usage_type.to_owned());
-                    ctx.model = Some(m.clone());
-                    ctx.region = region.clone();
-                    put(Scenario::NoBudgetAllocation, format!("{p}|{m}"), ctx)
+                    let p = role.and_then(|r| r.arn.as_deref()).or(k.principal).unwrap_or_default();
+                    let m = ut.model.as_deref().unwrap_or(k.usage_type);
+                    put(Scenario::NoBudgetAllocation, &format!("{p}|{m}"), &|| GapContext { model: Some(m.to_owned()), region: region.cloned(), ..role_ctx() })
                 }
                 Reason::UnallocatedGuardrail => {
                     let g = k.resource_id.map(str::to_owned).unwrap_or_else(|| format!("(no guardrail ARN in {})", k.account));
-                    put(
-                        Scenario::UnallocatedGuardrailCost,
-                        g.clone(),
-                        GapContext { guardrail: Some(g), account: Some(k.account.clone()), ..GapContext::default() },
-                    )
+                    put(Scenario::UnallocatedGuardrailCost, &g, &|| GapContext { guardrail: Some(g.clone()), account: Some(k.account.clone()), ..GapContext::default() })
                 }
                 Reason::BeforeClaim => {}
             },
         }
         // Out of scope: the model is approved somewhere, but not here (attributed or not).
-        if let (Some(Usage::Tokens { model: token, .. }), Some(r)) = (Some(&ut.usage), region.as_ref()) {
-            if let Some(entry) = input.catalog.by_cur_token(token) {
-                if let Some(scopes) = scoped.get(entry.model_id.as_str()) {
-                    if !scopes.iter().any(|s| s.covers(k.account, r)) {
-                        let m = entry.model_id.to_string();
-                        put(
-                            Scenario::OutOfBudgetScope,
-                            format!("{m}|{}|{r}", k.account),
-                            GapContext { model: Some(m.clone()), account: Some(k.account.clone()), region: Some(r.clone()), ..GapContext::default() },
-                        );
-                    }
+        if let (Some(m), Some(r)) = (ut.scoped_model.as_deref(), region) {
+            if let Some(scopes) = scoped.get(m) {
+                if !scopes.iter().any(|s| s.covers(k.account, r)) {
+                    put(Scenario::OutOfBudgetScope, &format!("{m}|{}|{r}", k.account), &|| GapContext {
+                        model: Some(m.to_owned()),
+                        account: Some(k.account.clone()),
+                        region: Some(r.clone()),
+                        ..GapContext::default()
+                    });
                 }
             }
         }
@@ -564,10 +579,15 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
         a.first = a.first.or(Some(since.max(input.period.first_day())));
         a.last = a.last.or(Some(input.as_of.min(input.period.last_day()).max(input.period.first_day())));
         a.context = GapContext { workload: Some(w.id.clone()), owner: Some(w.owner.clone()), ..GapContext::default() };
-        acc.insert((Scenario::MissingBusinessCase, w.id.to_string()), a);
+        acc.entry(Scenario::MissingBusinessCase).or_default().insert(w.id.to_string(), a);
     }
     acc.into_iter()
-        .map(|((scenario, key), a)| {
+        .flat_map(|(scenario, by_key)| {
+            let mut by_key: Vec<(String, Acc)> = by_key.into_iter().collect();
+            by_key.sort_by(|x, y| x.0.cmp(&y.0));
+            by_key.into_iter().map(move |(key, a)| (scenario, key, a))
+        })
+        .map(|(scenario, key, a)| {
             let mut context = a.context;
             context.accounts = a.accounts.into_iter().collect();
             context.regions = a.regions.into_iter().collect();
