@@ -12,7 +12,7 @@ use domain::cur::facts::Facts;
 use domain::governance::import::ImportDoc;
 use domain::{Actor, BillingPeriod, Persona, UserId};
 use serde::Serialize;
-use services::governance::{GovernanceError, SourceFacts, Stored};
+use services::governance::{GovernanceError, SourceFacts};
 
 use crate::config::Config;
 use crate::cli::{Format, ReportCmd, View};
@@ -77,8 +77,10 @@ pub async fn import(config: &Config, file: &Path, format: Format) -> Result<Stri
 /// Every CUR file under the given paths: files as given, folders walked for
 /// `.parquet`, `.csv` and `.csv.gz` (Data Exports also writes manifests, which
 /// are skipped).
-fn cur_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CurError> {
-    let mut out = Vec::new();
+/// CUR data files and Data Exports manifests (`…/metadata/BILLING_PERIOD=…/…Manifest.json`)
+/// under the given files and folders.
+fn cur_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>), CurError> {
+    let (mut out, mut manifests) = (Vec::new(), Vec::new());
     let mut stack: Vec<PathBuf> = paths.iter().rev().cloned().collect();
     while let Some(p) = stack.pop() {
         let meta = std::fs::metadata(&p).map_err(|e| CurError::Input { path: p.display().to_string(), reason: e.to_string() })?;
@@ -91,13 +93,98 @@ fn cur_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CurError> {
                 let name = e.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
                 if e.is_dir() || name.ends_with(".parquet") || name.ends_with(".csv") || name.ends_with(".csv.gz") {
                     stack.push(e);
+                } else if domain::cur::delivery::is_manifest_key(&name) && e.to_string_lossy().contains("metadata") {
+                    manifests.push(e);
                 }
             }
+        } else if domain::cur::delivery::is_manifest_key(&p.to_string_lossy()) {
+            manifests.push(p);
         } else {
             out.push(p);
         }
     }
-    Ok(out)
+    Ok((out, manifests))
+}
+
+/// A downloaded Data Export as the CUR source of its deliveries: a manifest's
+/// `s3://bucket/…/<export>/data/BILLING_PERIOD=…/<file>` is
+/// `<root>/<export>/data/BILLING_PERIOD=…/<file>` here; a file's version is
+/// its size and modification time.
+struct LocalExport {
+    root: PathBuf,
+    threads: usize,
+}
+
+impl LocalExport {
+    fn path(&self, location: &str) -> PathBuf {
+        let key = location.strip_prefix("s3://").and_then(|r| r.split_once('/')).map_or(location, |(_, k)| k);
+        self.root.join(domain::cur::source::source_identity(key, key))
+    }
+}
+
+#[async_trait::async_trait]
+impl services::ports::cur::CurSource for LocalExport {
+    async fn version(&self, location: &str) -> Result<Option<String>, services::ports::cur::CurSourceError> {
+        let path = self.path(location);
+        match std::fs::metadata(&path) {
+            Ok(m) => {
+                let at = m.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+                Ok(Some(format!("{}-{at}", m.len())))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(services::ports::cur::CurSourceError::Unavailable { location: path.display().to_string(), reason: e.to_string() }),
+        }
+    }
+
+    async fn read(&self, location: &str) -> Result<services::ports::cur::CurRead, services::ports::cur::CurSourceError> {
+        let path = self.path(location);
+        let threads = self.threads;
+        let shown = path.display().to_string();
+        let read = tokio::task::spawn_blocking(move || read_path_with_progress(&path, threads, &Progress::default())).await;
+        match read {
+            Ok(Ok((facts, stats))) => Ok(services::ports::cur::CurRead { facts, rows: stats.rows, principal_column: stats.principal_column }),
+            Ok(Err(e)) => Err(services::ports::cur::CurSourceError::Unreadable { location: shown, reason: e.to_string() }),
+            Err(e) => Err(services::ports::cur::CurSourceError::Unavailable { location: shown, reason: format!("reader stopped: {e}") }),
+        }
+    }
+}
+
+/// Ingests one downloaded delivery through its manifest; returns what it did
+/// per file, and the data folder it governs (every file there is the
+/// manifest's to list or leave out).
+async fn ingest_manifest(gov: &services::governance::Governance, manifest: &Path, threads: usize) -> Result<(Vec<Ingested>, Vec<PathBuf>), CurError> {
+    let shown = manifest.display().to_string();
+    let text = std::fs::read_to_string(manifest).map_err(|e| CurError::Input { path: shown.clone(), reason: e.to_string() })?;
+    let d = domain::cur::delivery::Delivery::parse(&text).map_err(|e| CurError::Input { path: shown.clone(), reason: e.to_string() })?;
+    // <root>/<export>/metadata/BILLING_PERIOD=…/<export>-Manifest.json
+    let export_dir = manifest.parent().and_then(Path::parent).and_then(Path::parent).filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy() == d.export));
+    let export_dir = export_dir.ok_or_else(|| CurError::Input { path: shown.clone(), reason: format!("is not in <folder>/{}/metadata/BILLING_PERIOD=…/, where its export's data is", d.export) })?;
+    let root = export_dir.parent().map(Path::to_path_buf).unwrap_or_default();
+    let src = LocalExport { root, threads };
+    let started = Instant::now();
+    let summary = gov.ingest_delivery(&src, &d).await?;
+    let sources = gov.all_period_sources(d.period).await?;
+    let facts_of = |id: &str| sources.iter().find(|m| m.source == id).map_or((0, 0), |m| (m.rows, m.ai_facts as usize));
+    let mut done = Vec::new();
+    let folder = export_dir.join("data").join(format!("BILLING_PERIOD={}", d.period));
+    let covered = vec![std::fs::canonicalize(&folder).unwrap_or(folder)];
+    for f in &d.files {
+        let path = src.path(f);
+        let id = domain::cur::source::source_identity(&path.to_string_lossy(), f);
+        let stored = if summary.duplicate {
+            "unchanged".to_owned()
+        } else if summary.missing.contains(&id) {
+            "missing".to_owned()
+        } else {
+            summary.stored.iter().find(|(s, _)| *s == id).map_or_else(|| "unchanged".to_owned(), |(_, st)| format!("{st:?}").to_lowercase())
+        };
+        let (rows, ai_facts) = facts_of(&id);
+        done.push(Ingested { file: path.display().to_string(), period: d.period, rows, ai_facts, stored, seconds: started.elapsed().as_secs_f64() });
+    }
+    for r in &summary.retired {
+        done.push(Ingested { file: r.clone(), period: d.period, rows: 0, ai_facts: 0, stored: "retired".into(), seconds: started.elapsed().as_secs_f64() });
+    }
+    Ok((done, covered))
 }
 
 /// The billing period of a CUR object: the Data Exports path says it
@@ -126,7 +213,8 @@ struct Ingested {
     period: BillingPeriod,
     rows: u64,
     ai_facts: usize,
-    stored: Stored,
+    /// new, replaced, unchanged; for a delivery also missing and retired.
+    stored: String,
     seconds: f64,
 }
 
@@ -157,13 +245,25 @@ fn spawn_progress(progress: &std::sync::Arc<Progress>, started: Instant) -> Opti
 
 pub async fn ingest(config: &Config, paths: &[PathBuf], period: Option<&str>, threads: usize, format: Format) -> Result<String, CurError> {
     let given = period.map(BillingPeriod::parse).transpose().map_err(|e| CurError::Input { path: "--period".into(), reason: e.to_string() })?;
-    let files = cur_files(paths)?;
-    if files.is_empty() {
+    let (files, manifests) = cur_files(paths)?;
+    if files.is_empty() && manifests.is_empty() {
         return Err(CurError::Input { path: paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "), reason: "no CUR files (.parquet, .csv, .csv.gz) found".into() });
     }
     let gov = local::governance_for(config).await?;
     let mut done = Vec::new();
+    // Deliveries first: a downloaded export's manifest says which of its
+    // files count; the files it covers are not ingested again one by one.
+    let mut covered = Vec::new();
+    for m in &manifests {
+        let (d, c) = ingest_manifest(&gov, m, threads).await?;
+        done.extend(d);
+        covered.extend(c);
+    }
     for file in files {
+        let canonical = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+        if covered.iter().any(|folder| canonical.starts_with(folder)) {
+            continue;
+        }
         let started = Instant::now();
         let progress = std::sync::Arc::new(Progress::default());
         let ticker = spawn_progress(&progress, started);
@@ -187,6 +287,7 @@ pub async fn ingest(config: &Config, paths: &[PathBuf], period: Option<&str>, th
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.clone());
         let source = domain::cur::source::source_identity(&absolute.to_string_lossy().replace('\\', "/"), &name);
         let stored = gov.store_source_facts(SourceFacts { period, source: &source, facts: &facts, rows: stats.rows, principal_column: stats.principal_column, version: None, delivery: None }).await?;
+        let stored = format!("{stored:?}").to_lowercase();
         done.push(Ingested { file: path, period, rows: stats.rows, ai_facts: facts.len(), stored, seconds: started.elapsed().as_secs_f64() });
     }
     Ok(match format {
@@ -201,7 +302,7 @@ pub async fn ingest(config: &Config, paths: &[PathBuf], period: Option<&str>, th
                         d.period.to_string(),
                         d.rows.to_string(),
                         d.ai_facts.to_string(),
-                        format!("{:?}", d.stored).to_lowercase(),
+                        d.stored.clone(),
                         format!("{:.0}", d.rows as f64 / d.seconds.max(1e-6)),
                     ]
                 })

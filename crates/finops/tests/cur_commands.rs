@@ -149,3 +149,49 @@ fn gen_import_ingest_report_and_reconcile() {
     refused(finops(&home, &["gen-cur", "--rows", "10", "--ai-share", "1.5", "--out", dir.path().join("x.parquet").to_str().expect("path")]), 2, "--ai-share");
     assert_eq!(report(), r, "nothing stored changed");
 }
+
+/// A downloaded Data Export with its manifest: `finops ingest` of the folder
+/// takes the delivery from `metadata/…Manifest.json`; a refresh listing fewer
+/// parts retires the rest; the same manifest again changes nothing.
+#[test]
+fn ingest_of_an_export_folder_follows_its_manifest() {
+    let dir = tempfile::tempdir().expect("dir");
+    let home = dir.path().join("home");
+    let export = dir.path().join("dl/ai-costs");
+    let data = export.join("data/BILLING_PERIOD=2026-03");
+    let meta = export.join("metadata/BILLING_PERIOD=2026-03");
+    std::fs::create_dir_all(&data).expect("dirs");
+    std::fs::create_dir_all(&meta).expect("dirs");
+    for (n, seed) in [(1, "5"), (2, "6")] {
+        let f = data.join(format!("ai-costs-0000{n}.snappy.parquet"));
+        ok(finops(&home, &["gen-cur", "--rows", "6000", "--ai-share", "0.3", "--seed", seed, "--period", "2026-03", "--out", f.to_str().expect("path")]));
+        std::fs::remove_file(data.join(format!("ai-costs-0000{n}.snappy.import.json"))).expect("fixture");
+    }
+    let manifest = |exec: &str, parts: &[u32]| {
+        let files: Vec<String> = parts.iter().map(|n| format!("s3://bucket/cur/ai-costs/data/BILLING_PERIOD=2026-03/ai-costs-0000{n}.snappy.parquet")).collect();
+        std::fs::write(meta.join("ai-costs-Manifest.json"), serde_json::json!({"executionId": exec, "dataFiles": files}).to_string()).expect("manifest");
+    };
+    let ingest = || -> Value { serde_json::from_str(&ok(finops(&home, &["--format", "json", "ingest", export.to_str().expect("path")]))).expect("json") };
+    let total = || -> Decimal {
+        let r: Value = serde_json::from_str(&ok(finops(&home, &["report", "attribution", "--period", "2026-03", "--format", "json"]))).expect("json");
+        dec(&r["ai_total"])
+    };
+    manifest("exec-1", &[1, 2]);
+    let first = ingest();
+    assert_eq!(first.as_array().map(Vec::len), Some(2), "{first}");
+    assert!(first.as_array().expect("rows").iter().all(|r| r["stored"] == "new"), "{first}");
+    let both = total();
+    manifest("exec-2", &[1]);
+    let second = ingest();
+    let stored: Vec<&str> = second.as_array().expect("rows").iter().map(|r| r["stored"].as_str().unwrap_or_default()).collect();
+    assert_eq!(stored, ["unchanged", "retired"], "{second}");
+    let one = total();
+    assert!(one < both && one > Decimal::ZERO);
+    let again = ingest();
+    assert!(again.as_array().expect("rows").iter().all(|r| r["stored"] == "unchanged"), "{again}");
+    assert_eq!(total(), one);
+    // A manifest that is not Data Exports' shape is refused by name.
+    std::fs::write(meta.join("ai-costs-Manifest.json"), "{}").expect("manifest");
+    refused(finops(&home, &["ingest", export.to_str().expect("path")]), 2, "ai-costs-Manifest.json");
+    assert_eq!(total(), one, "nothing stored changed");
+}
