@@ -509,13 +509,9 @@ pub fn read_file(path: &Path, threads: usize, progress: &Progress) -> Result<(Fa
             .collect();
         workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err(malformed("a decoding thread panicked")))).collect()
     });
-    // Merged into the largest part: the others' facts are interned once more,
-    // the largest's not at all.
-    let mut parts = results.into_iter().collect::<Result<Vec<Facts>, ReadError>>()?;
-    parts.sort_by_key(Facts::len);
-    let mut facts = parts.pop().unwrap_or_default();
-    for p in parts {
-        facts.merge(&p);
+    let mut facts = Facts::default();
+    for r in results {
+        facts.absorb(r?);
     }
     let rows = u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0);
     Ok((facts, ReadStats { rows, principal_column: layout.principal_column }))

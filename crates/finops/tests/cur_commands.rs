@@ -45,11 +45,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 /// shows the difference and exits 2.
 #[test]
 fn reconcile_fails_when_facts_lose_a_row() {
-    let dir = tempfile::tempdir().expect("dir");
-    let home = dir.path().join("home");
-    let data = dir.path().join("export/data/BILLING_PERIOD=2026-03");
-    std::fs::create_dir_all(&data).expect("dirs");
-    let file = data.join("part-0.parquet");
+    let (_dir, home, _data, file) = export_layout();
     ok(finops(&home, &["gen-cur", "--rows", "20000", "--ai-share", "0.3", "--seed", "4", "--period", "2026-03", "--out", file.to_str().expect("path")]));
     ok(finops(&home, &["ingest", file.to_str().expect("path")]));
     let rec: Value = serde_json::from_str(&ok(finops(&home, &["report", "reconcile", "--period", "2026-03", "--format", "json"]))).expect("json");
@@ -75,17 +71,23 @@ fn reconcile_fails_when_facts_lose_a_row() {
     assert_eq!(differences, dropped, "the difference is exactly the dropped fact's cost");
 }
 
+/// A home, and a Data Exports data folder with the path of its first part.
+fn export_layout() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("dir");
+    let home = dir.path().join("home");
+    let data = dir.path().join("export/data/BILLING_PERIOD=2026-03");
+    std::fs::create_dir_all(&data).expect("dirs");
+    let file = data.join("part-0.parquet");
+    (dir, home, data, file)
+}
+
 fn dec(v: &Value) -> Decimal {
     v.as_str().expect("amounts are decimal strings").parse().expect("decimal")
 }
 
 #[test]
 fn gen_import_ingest_report_and_reconcile() {
-    let dir = tempfile::tempdir().expect("dir");
-    let home = dir.path().join("home");
-    let data = dir.path().join("export/data/BILLING_PERIOD=2026-03");
-    std::fs::create_dir_all(&data).expect("dirs");
-    let file = data.join("part-0.parquet");
+    let (dir, home, data, file) = export_layout();
     ok(finops(&home, &["gen-cur", "--rows", "40000", "--ai-share", "0.2", "--seed", "9", "--period", "2026-03", "--out", file.to_str().expect("path")]));
     ok(finops(&home, &["import", data.join("part-0.import.json").to_str().expect("path")]));
     let ingested: Value = serde_json::from_str(&ok(finops(&home, &["--format", "json", "ingest", dir.path().join("export").to_str().expect("path")]))).expect("json");

@@ -262,6 +262,16 @@ impl Facts {
         self.ai.retain(|k, v| keep(resolve(strings, accounts, k), v));
     }
 
+    /// Takes another source's facts in, merging the smaller side into the
+    /// larger: re-interning a million facts costs more than the report that
+    /// reads them, so the larger side is never copied.
+    pub fn absorb(&mut self, mut other: Facts) {
+        if other.len() > self.len() {
+            std::mem::swap(self, &mut other);
+        }
+        self.merge(&other);
+    }
+
     /// Distinct AI facts.
     pub fn len(&self) -> usize {
         self.ai.len()
@@ -289,18 +299,8 @@ impl Facts {
         c.facts
             .iter()
             .map(|(k, v)| {
-                let key = FactRef {
-                    usage_day: k.usage_day,
-                    account: c.accounts[k.account as usize],
-                    product_code: s(k.product_code),
-                    usage_type: s(k.usage_type),
-                    operation: s(k.operation),
-                    line_item_type: s(k.line_item_type),
-                    resource_id: k.resource_id.map(s),
-                    principal: k.principal.map(s),
-                    workspace: k.workspace.map(s),
-                };
-                (key, *v)
+                let fields = [k.product_code, k.usage_type, k.operation, k.line_item_type];
+                (fact_ref(k.usage_day, c.accounts[k.account as usize], fields, [k.resource_id, k.principal, k.workspace], s), *v)
             })
             .collect()
     }
@@ -393,17 +393,24 @@ pub struct FactCodes {
 }
 
 fn resolve<'a>(strings: &'a Interner<Box<str>>, accounts: &'a Interner<AccountId>, k: &Key) -> FactRef<'a> {
-    let s = |x: Sym| &**strings.get(x);
+    let fields = [k.product_code, k.usage_type, k.operation, k.line_item_type];
+    fact_ref(k.usage_day, accounts.get(k.account), fields, [k.resource_id, k.principal, k.workspace], |x| &**strings.get(x))
+}
+
+/// A key's strings looked up through `s`, in `FactRef`'s field order:
+/// product code, usage type, operation, line item type; then resource,
+/// principal, workspace.
+fn fact_ref<'a, T: Copy>(usage_day: NaiveDate, account: &'a AccountId, f: [T; 4], o: [Option<T>; 3], s: impl Fn(T) -> &'a str) -> FactRef<'a> {
     FactRef {
-        usage_day: k.usage_day,
-        account: accounts.get(k.account),
-        product_code: s(k.product_code),
-        usage_type: s(k.usage_type),
-        operation: s(k.operation),
-        line_item_type: s(k.line_item_type),
-        resource_id: k.resource_id.map(s),
-        principal: k.principal.map(s),
-        workspace: k.workspace.map(s),
+        usage_day,
+        account,
+        product_code: s(f[0]),
+        usage_type: s(f[1]),
+        operation: s(f[2]),
+        line_item_type: s(f[3]),
+        resource_id: o[0].map(&s),
+        principal: o[1].map(&s),
+        workspace: o[2].map(&s),
     }
 }
 

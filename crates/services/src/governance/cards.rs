@@ -93,7 +93,7 @@ impl Governance {
         periods.dedup();
         let mut facts = Facts::default();
         for p in periods {
-            facts.merge(&self.period_facts(p).await?);
+            facts.absorb(self.period_facts(p).await?);
         }
         Ok(facts)
     }

@@ -263,7 +263,7 @@ impl Governance {
         let mut facts = Facts::default();
         for m in self.period_sources(period).await? {
             let (f, m) = self.source_facts(&m).await?;
-            facts.merge(&f);
+            facts.absorb(f);
             for (a, cost) in m.non_ai {
                 *facts.non_ai.entry(a).or_default() += cost;
             }
