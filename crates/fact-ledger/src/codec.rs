@@ -80,6 +80,9 @@ fn mantissa(d: Decimal, scale: i8, column: &str) -> Result<i128, CodecError> {
     }
 }
 
+/// A stored decimal. Usage amounts come back normalised (they print as they
+/// were summed); costs keep the file's scale, since `Money` normalises when it
+/// is written out and normalising a million costs is a tenth of a report.
 fn decimal_of(m: i128, scale: i8, column: &str) -> Result<Decimal, CodecError> {
     let mut m = m;
     let mut scale = u32::try_from(scale).map_err(|_| CodecError::Corrupt(format!("{column} has a negative scale")))?;
@@ -89,7 +92,8 @@ fn decimal_of(m: i128, scale: i8, column: &str) -> Result<Decimal, CodecError> {
         m /= 10;
         scale -= 1;
     }
-    Decimal::try_from_i128_with_scale(m, scale).map(|d| d.normalize()).map_err(|e| CodecError::Corrupt(format!("{column} {m}e-{scale}: {e}")))
+    let d = Decimal::try_from_i128_with_scale(m, scale).map_err(|e| CodecError::Corrupt(format!("{column} {m}e-{scale}: {e}")))?;
+    Ok(if column == "cost" { d } else { d.normalize() })
 }
 
 fn keys(codes: &[(FactCodes, &FactValue)], f: impl Fn(&FactCodes) -> Option<u32>) -> Result<Int32Array, CodecError> {

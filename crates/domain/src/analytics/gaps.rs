@@ -471,7 +471,8 @@ fn model_name(catalog: &PriceCatalog, usage: &Usage) -> Option<String> {
 
 /// The seven scenarios' findings for one period.
 pub fn detect(input: &DetectionInput) -> Vec<Observation> {
-    let mut acc: BTreeMap<Scenario, HashMap<String, Acc>> = BTreeMap::new();
+    type Fast = foldhash::fast::RandomState;
+    let mut acc: BTreeMap<Scenario, HashMap<String, Acc, Fast>> = BTreeMap::new();
     let mut attributed: BTreeMap<WorkloadId, Acc> = BTreeMap::new();
     // Scopes by the base model they approve.
     let mut scoped: BTreeMap<&str, Vec<&ModelApprovalScope>> = BTreeMap::new();
@@ -491,8 +492,12 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
         arn: Option<String>,
         role_name: Option<String>,
     }
-    let mut usage_info: HashMap<&str, UsageInfo> = HashMap::new();
-    let mut role_info: HashMap<&str, RoleInfo> = HashMap::new();
+    let mut usage_info: HashMap<&str, UsageInfo, Fast> = HashMap::default();
+    let mut role_info: HashMap<&str, RoleInfo, Fast> = HashMap::default();
+    // Composite gap keys, formatted once per distinct (principal or account,
+    // usage type) they derive from.
+    let mut budget_keys: HashMap<(Option<&str>, &str), String, Fast> = HashMap::default();
+    let mut scope_keys: HashMap<(&AccountId, &str), String, Fast> = HashMap::default();
     for (k, v, outcome) in outcomes(input.period, input.facts, input.attributor) {
         let ut = usage_info.entry(k.usage_type).or_insert_with(|| {
             let d = decode(k.usage_type);
@@ -542,7 +547,8 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
                 Reason::NoBudgetAllocation => {
                     let p = role.and_then(|r| r.arn.as_deref()).or(k.principal).unwrap_or_default();
                     let m = ut.model.as_deref().unwrap_or(k.usage_type);
-                    put(Scenario::NoBudgetAllocation, &format!("{p}|{m}"), &|| GapContext { model: Some(m.to_owned()), region: region.cloned(), ..role_ctx() })
+                    let key = budget_keys.entry((k.principal, k.usage_type)).or_insert_with(|| format!("{p}|{m}"));
+                    put(Scenario::NoBudgetAllocation, key, &|| GapContext { model: Some(m.to_owned()), region: region.cloned(), ..role_ctx() })
                 }
                 Reason::UnallocatedGuardrail => {
                     let g = k.resource_id.map(str::to_owned).unwrap_or_else(|| format!("(no guardrail ARN in {})", k.account));
@@ -555,7 +561,8 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
         if let (Some(m), Some(r)) = (ut.scoped_model.as_deref(), region) {
             if let Some(scopes) = scoped.get(m) {
                 if !scopes.iter().any(|s| s.covers(k.account, r)) {
-                    put(Scenario::OutOfBudgetScope, &format!("{m}|{}|{r}", k.account), &|| GapContext {
+                    let key = scope_keys.entry((k.account, k.usage_type)).or_insert_with(|| format!("{m}|{}|{r}", k.account));
+                    put(Scenario::OutOfBudgetScope, key, &|| GapContext {
                         model: Some(m.to_owned()),
                         account: Some(k.account.clone()),
                         region: Some(r.clone()),
