@@ -386,6 +386,11 @@ async fn attributed_in(w: &World, facts: &Facts, workload: &str, wk: IsoWeek) ->
         .sum()
 }
 
+/// The Product Owner who owns a card's workload (the fixture's owners sit under `assist`).
+fn owner_of(c: &SpendCard) -> Actor {
+    actor(c.owner.as_str(), Persona::ProductOwner, &["assist"])
+}
+
 async fn card(w: &World, id: &str) -> SpendCard {
     w.gov.get_card(&finops_lead(), id).await.expect("card")
 }
@@ -413,13 +418,20 @@ pub async fn cards_are_built_reviewed_and_rolled_up(w: World) {
     let olga = portfolio_owner();
     let ids: Vec<String> = w.gov.cards(&lead, week()).await.expect("cards").into_iter().map(|c| c.id).collect();
     assert_eq!(ids.len(), 4);
-    w.gov.accept_card(&pat, &chat.id).await.expect("accept");
+    // Another Product Owner in scope reads the card but cannot settle it.
+    let err = w.gov.accept_card(&pat, &chat.id).await.unwrap_err();
+    assert!(matches!(&err, GovernanceError::Forbidden(m) if m.contains("po-chat@example.com")), "{err:?}");
+    assert!(audit_actions(&w, "spend_card", &chat.id).await.iter().any(|a| a.0 == "forbidden:ReviewCard" && a.1 == "pat@example.com"), "the refusal is audited");
+    assert_eq!(card(&w, &chat.id).await.status, CardStatus::Open);
+    w.gov.accept_card(&owner_of(&chat), &chat.id).await.expect("accept");
     let search_id = format!("{}.search", week());
     let search = card(&w, &search_id).await;
+    let search_owner = owner_of(&search);
     let line = search.lines.first().map(|l| l.id.clone()).unwrap_or_default();
-    let err = w.gov.dispute_card(&pat, &search_id, DisputeInput { lines: vec!["nope".into()], reason: "x".into() }).await.unwrap_err();
+    assert!(matches!(w.gov.dispute_card(&pat, &search_id, DisputeInput { lines: vec![line.clone()], reason: "not mine".into() }).await, Err(GovernanceError::Forbidden(_))));
+    let err = w.gov.dispute_card(&search_owner, &search_id, DisputeInput { lines: vec!["nope".into()], reason: "x".into() }).await.unwrap_err();
     assert!(matches!(&err, GovernanceError::Invalid(f) if f.field == "lines"), "{err:?}");
-    w.gov.dispute_card(&pat, &search_id, DisputeInput { lines: vec![line], reason: "load test, not production".into() }).await.expect("dispute");
+    w.gov.dispute_card(&search_owner, &search_id, DisputeInput { lines: vec![line], reason: "load test, not production".into() }).await.expect("dispute");
     assert_eq!(w.gov.disputed_cards(&lead).await.expect("queue").iter().map(|c| c.id.clone()).collect::<Vec<_>>(), std::slice::from_ref(&search_id));
     assert!(matches!(w.gov.resolve_dispute(&pat, &search_id, ResolveInput { rationale: "mine".into() }).await, Err(GovernanceError::Forbidden(_))));
 
@@ -430,8 +442,9 @@ pub async fn cards_are_built_reviewed_and_rolled_up(w: World) {
     w.gov.resolve_dispute(&lead, &search_id, ResolveInput { rationale: "agreed: moved to the test budget".into() }).await.expect("resolve");
     assert!(w.gov.disputed_cards(&lead).await.expect("queue").is_empty());
     for id in &ids {
-        if card(&w, id).await.status == CardStatus::Open {
-            w.gov.accept_card(&pat, id).await.expect("accept");
+        let c = card(&w, id).await;
+        if c.status == CardStatus::Open {
+            w.gov.accept_card(&owner_of(&c), id).await.expect("accept");
         }
     }
     assert!(matches!(w.gov.approve_rollup(&pat, &assist, week(), RollupInput::default()).await, Err(GovernanceError::Forbidden(_))));
@@ -445,7 +458,7 @@ pub async fn cards_are_built_reviewed_and_rolled_up(w: World) {
     assert!(matches!(err, GovernanceError::Conflict(_)), "an approved rollup is immutable: {err:?}");
     assert_eq!(w.gov.get_rollup(&olga, &assist, week()).await.expect("rollup"), r);
     let trail: Vec<String> = w.gov.audit_trail(&lead, "spend_card", &search_id).await.expect("audit").into_iter().map(|a| a.action).collect();
-    assert_eq!(trail, ["build", "dispute", "forbidden:ResolveDispute", "resolve"]);
+    assert_eq!(trail, ["build", "forbidden:ReviewCard", "dispute", "forbidden:ResolveDispute", "resolve"]);
 }
 
 pub async fn late_data_leaves_settled_cards_alone_and_lands_on_the_next_card(w: World) {
@@ -454,13 +467,13 @@ pub async fn late_data_leaves_settled_cards_alone_and_lands_on_the_next_card(w: 
     store(&w, "s3://cur/feb.parquet", &facts).await;
     w.gov.import(&finops_lead(), fixture()).await.expect("import");
     w.gov.build_cards(week()).await.expect("build");
-    let pat = actor("pat@example.com", Persona::ProductOwner, &["assist"]);
     let chat_id = format!("{}.chat", week());
     let search_id = format!("{}.search", week());
-    w.gov.accept_card(&pat, &chat_id).await.expect("accept");
+    w.gov.accept_card(&owner_of(&card(&w, &chat_id).await), &chat_id).await.expect("accept");
     let settled = card(&w, &chat_id).await;
-    let search_line = card(&w, &search_id).await.lines.first().map(|l| l.id.clone()).expect("search has usage");
-    w.gov.dispute_card(&pat, &search_id, DisputeInput { lines: vec![search_line], reason: "looks high".into() }).await.expect("dispute");
+    let search = card(&w, &search_id).await;
+    let search_line = search.lines.first().map(|l| l.id.clone()).expect("search has usage");
+    w.gov.dispute_card(&owner_of(&search), &search_id, DisputeInput { lines: vec![search_line], reason: "looks high".into() }).await.expect("dispute");
 
     // Late CUR: more chat and search usage on 25 February.
     let mut late = Facts::default();

@@ -141,7 +141,7 @@ pub async fn run(home: &Path, keep: bool, format: Format) -> Result<String, Demo
         tokens.mint(&actor, expires).map_err(|e| DemoError::Unexpected(e.to_string()))
     };
     let fl = mint("fiona@example.com", domain::Persona::FinOpsLead, "retail")?;
-    let po = mint("pat@example.com", domain::Persona::ProductOwner, "digital")?;
+    let po = mint(DEMO_PO, domain::Persona::ProductOwner, "digital")?;
     let ce = mint("casey@example.com", domain::Persona::CloudEngineer, "retail")?;
 
     api.call(&fl, Method::POST, "/hierarchy", Some(hierarchy())).await?;
@@ -185,7 +185,8 @@ pub async fn run(home: &Path, keep: bool, format: Format) -> Result<String, Demo
             "audit": audit,
         }));
     }
-    let analytics = analytics(&gov, &dir, &api, &fl, &po).await?;
+    let owner_token = |user: &str| mint(user, domain::Persona::ProductOwner, "digital");
+    let analytics = analytics(&gov, &dir, &api, &fl, &po, &owner_token).await?;
     server.abort();
     let summary = json!({"home": if keep { Value::String(dir.display().to_string()) } else { Value::Null }, "api": api.base, "workloads": report, "analytics": analytics});
     Ok(match format {
@@ -194,12 +195,22 @@ pub async fn run(home: &Path, keep: bool, format: Format) -> Result<String, Demo
     })
 }
 
+/// The demo's Product Owner, who requests, claims and reviews its workloads.
+const DEMO_PO: &str = "pat@example.com";
+
 /// The demo's second half: a generated month of CUR for last week's month, with
 /// the generator's governance state placed under the demo's portfolios, ingested
 /// (the ingest event runs the gap detector through the local bus, as the rule
 /// does in AWS), then attribution, gaps, the week's cards (built as Monday's
 /// schedule does; the Product Owner accepts one) and maturity over the API.
-async fn analytics(gov: &std::sync::Arc<services::governance::Governance>, dir: &Path, api: &Api, fl: &str, po: &str) -> Result<Value, DemoError> {
+async fn analytics(
+    gov: &std::sync::Arc<services::governance::Governance>,
+    dir: &Path,
+    api: &Api,
+    fl: &str,
+    po: &str,
+    owner_token: &dyn Fn(&str) -> Result<String, DemoError>,
+) -> Result<Value, DemoError> {
     let unexpected = |e: &dyn std::fmt::Display| DemoError::Unexpected(e.to_string());
     let today = chrono::Utc::now().date_naive();
     let week = domain::analytics::cards::week_to_build(today);
@@ -230,8 +241,11 @@ async fn analytics(gov: &std::sync::Arc<services::governance::Governance>, dir: 
     let gaps = api.call(fl, Method::GET, &format!("/gaps?period={period}"), None).await?;
     gov.build_cards(week).await.map_err(|e| unexpected(&e))?;
     let mut cards = api.call(po, Method::GET, &format!("/cards?week={week}"), None).await?;
-    if let Some(first) = cards.as_array().and_then(|c| c.first()).and_then(|c| c["id"].as_str()).map(String::from) {
-        api.call(po, Method::POST, &format!("/cards/{first}/accept"), None).await?;
+    // A card is settled by its workload's owner only: the first card's owner
+    // accepts it.
+    let first = cards.as_array().and_then(|c| c.first()).and_then(|c| Some((c["id"].as_str()?.to_owned(), c["owner"].as_str()?.to_owned())));
+    if let Some((first, owner)) = first {
+        api.call(&owner_token(&owner)?, Method::POST, &format!("/cards/{first}/accept"), None).await?;
         cards = api.call(po, Method::GET, &format!("/cards?week={week}"), None).await?;
     }
     let maturity = api.call(fl, Method::GET, &format!("/maturity?period={period}"), None).await?;

@@ -238,6 +238,7 @@ impl Governance {
     pub async fn accept_card(&self, actor: &Actor, id: &str) -> Result<SpendCard> {
         self.authorize(actor, Action::ReviewCard, &entity(id)).await?;
         let (mut card, v) = self.load_card(actor, id).await?;
+        self.owner_reviews(actor, &card).await?;
         let before = card.status;
         card.accept().map_err(map_card_error)?;
         self.save_card(actor, before, &card, v, ("accept", None), vec![]).await?;
@@ -248,11 +249,23 @@ impl Governance {
     pub async fn dispute_card(&self, actor: &Actor, id: &str, input: DisputeInput) -> Result<SpendCard> {
         self.authorize(actor, Action::ReviewCard, &entity(id)).await?;
         let (mut card, v) = self.load_card(actor, id).await?;
+        self.owner_reviews(actor, &card).await?;
         let before = card.status;
         card.dispute(input.lines.clone(), &input.reason, actor, self.clock.now()).map_err(map_card_error)?;
         let correlation = self.save_card(actor, before, &card, v, ("dispute", Some(input.reason.trim())), vec![]).await?;
         self.publish(vec![self.event(events::SPEND_CARD_DISPUTED, &correlation, json!({"card": card.id, "lines": input.lines, "reason": input.reason.trim()}))]).await;
         Ok(card)
+    }
+
+    /// A card is accepted or disputed by its workload's owner only: another
+    /// Product Owner in scope may read it, not settle it (a dispute is the
+    /// FinOps Lead's to resolve). A refusal is audited.
+    async fn owner_reviews(&self, actor: &Actor, card: &SpendCard) -> Result<()> {
+        if card.owner == actor.user {
+            return Ok(());
+        }
+        let reason = format!("only the workload's owner ({}) accepts or disputes card {}", card.owner, card.id);
+        Err(self.audit_refusal(actor, &entity(&card.id), "ReviewCard", &reason).await)
     }
 
     /// The FinOps Lead's queue: disputed cards waiting for a resolution.
