@@ -155,12 +155,13 @@ async fn actions_world(w: &World) -> (String, WorkloadId, services::governance::
     let helper = w.gov.approve_request(&finops_lead(), &r.id, crate::governed_suite::approval()).await.expect("approve");
     w.gov
         .claim(
-            &po,
+            &finops_lead(),
             ClaimInput {
                 workload: helper.workload.clone(),
                 kind: ClaimKind::IamRole,
                 arn: format!("arn:aws:iam::{ACCT}:role/{}", helper.role_name),
                 claimed_at: NaiveDate::from_ymd_opt(2026, 2, 1),
+                rationale: Some("the role served this workload since February".into()),
             },
         )
         .await

@@ -112,15 +112,25 @@ pub async fn claims_apply_from_their_claim_date_and_nothing_before_moves(w: Worl
     for why in Reason::ALL {
         assert!(reason(&before, why) > Money::ZERO, "{why:?} appears in generated CUR");
     }
-    // The PO claims the orphan role from the 20th: only usage from the 20th moves.
+    // The orphan role is claimed from the 20th, a date already reported: only
+    // the FinOps Lead backdates, with a rationale; only usage from the 20th moves.
     let claim_day = NaiveDate::from_ymd_opt(2026, 2, 20).expect("day");
-    w.gov
-        .claim(
-            &product_owner(),
-            ClaimInput { workload: WorkloadId::parse("chat").expect("id"), kind: ClaimKind::IamRole, arn: "arn:aws:iam::111122223333:role/finops-orphan-zz99".into(), claimed_at: Some(claim_day) },
-        )
-        .await
-        .expect("claim");
+    let backdated = |rationale: Option<&str>| ClaimInput {
+        workload: WorkloadId::parse("chat").expect("id"),
+        kind: ClaimKind::IamRole,
+        arn: "arn:aws:iam::111122223333:role/finops-orphan-zz99".into(),
+        claimed_at: Some(claim_day),
+        rationale: rationale.map(String::from),
+    };
+    let err = w.gov.claim(&product_owner(), backdated(Some("mine since the 20th"))).await.unwrap_err();
+    assert!(matches!(&err, GovernanceError::Forbidden(m) if m.contains("FinOps Lead")), "a claimant cannot move reported spend: {err:?}");
+    assert_eq!(w.gov.claim(&lead, backdated(None)).await.unwrap_err().field(), Some("rationale"));
+    assert_eq!(w.gov.attribution_report(&lead, period()).await.expect("report"), before, "refusals move nothing");
+    w.gov.claim(&lead, backdated(Some("chat took the role over on the 20th; invoices confirm"))).await.expect("claim");
+    let key = domain::governance::claims::ClaimTarget::parse(ClaimKind::IamRole, "arn:aws:iam::111122223333:role/finops-orphan-zz99").expect("target").key;
+    let trail = w.gov.audit_trail(&lead, "claim", &key).await.expect("audit");
+    assert!(trail.iter().any(|r| r.action.starts_with("forbidden") && r.actor.user == product_owner().user), "the refusal is audited");
+    assert!(trail.iter().any(|r| r.action == "claim_backdated" && r.rationale.as_deref().is_some_and(|x| x.contains("invoices"))), "{trail:?}");
     let after = w.gov.attribution_report(&lead, period()).await.expect("report");
     let orphan = |from: NaiveDate| -> Money {
         facts

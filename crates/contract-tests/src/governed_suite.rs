@@ -95,7 +95,7 @@ pub async fn the_full_path_from_request_to_live(w: World) {
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0].kind, "ready_to_claim");
 
-    let claim = w.gov.claim(&po, ClaimInput { workload: a.workload.clone(), kind: ClaimKind::IamRole, arn: role_arn, claimed_at: None }).await.expect("claim");
+    let claim = w.gov.claim(&po, ClaimInput { workload: a.workload.clone(), kind: ClaimKind::IamRole, arn: role_arn, claimed_at: None, rationale: None }).await.expect("claim");
     assert_eq!(claim.claimed_at.to_string(), "2026-03-02");
     assert_eq!(w.gov.get_workload(&po, &a.workload).await.expect("workload").status, WorkloadStatus::Live);
 
@@ -210,7 +210,7 @@ pub async fn separation_of_duties_holds_for_every_persona(w: World) {
                         (ClaimKind::Guardrail, format!("arn:aws:bedrock:us-east-1:111122223333:guardrail/g{i}{}", a.workload.as_str().len()))
                     };
                     let key = domain::governance::claims::ClaimTarget::parse(kind, &arn).expect("target").key;
-                    (w.gov.claim(&who, ClaimInput { workload: a.workload, kind, arn, claimed_at: None }).await.map(|_| ()), ("claim".into(), key))
+                    (w.gov.claim(&who, ClaimInput { workload: a.workload, kind, arn, claimed_at: None, rationale: None }).await.map(|_| ()), ("claim".into(), key))
                 }
             };
             match (allowed, result) {
@@ -244,7 +244,7 @@ pub async fn one_anchor_belongs_to_one_workload_at_a_time(w: World) {
     let (_, a1) = approved(&w, "First").await;
     let (_, a2) = approved(&w, "Second").await;
     let arn = "arn:aws:iam::111122223333:role/shared-role".to_owned();
-    let claim = |wl: &domain::WorkloadId, arn: &str| ClaimInput { workload: wl.clone(), kind: ClaimKind::IamRole, arn: arn.to_owned(), claimed_at: None };
+    let claim = |wl: &domain::WorkloadId, arn: &str| ClaimInput { workload: wl.clone(), kind: ClaimKind::IamRole, arn: arn.to_owned(), claimed_at: None, rationale: None };
     w.gov.claim(&po, claim(&a1.workload, &arn)).await.expect("first claim");
     let err = w.gov.claim(&po, claim(&a2.workload, &arn)).await.unwrap_err();
     assert!(matches!(&err, GovernanceError::Conflict(m) if m.contains(a1.workload.as_str())), "{err}");

@@ -23,6 +23,8 @@ pub enum Action {
     ImportState,
     /// The organisation-wide attribution and reconciliation reports.
     ViewAttribution,
+    /// Record a claim from a date before today (re-attributes reported spend).
+    BackdateClaim,
     /// Attributed spend of the workloads in one's own scope (the report routes,
     /// filtered by hierarchy for everyone but the FinOps Lead).
     ViewSpend,
@@ -38,7 +40,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 20] = [
         Action::SubmitRequest,
         Action::ReviseRequest,
         Action::ApproveRequest,
@@ -53,6 +55,7 @@ impl Action {
         Action::ImportState,
         Action::ViewAttribution,
         Action::ViewSpend,
+        Action::BackdateClaim,
         Action::ActionGap,
         Action::ReviewCard,
         Action::ResolveDispute,
@@ -77,6 +80,7 @@ pub fn permits(persona: Persona, action: Action) -> bool {
         ImportState => persona == FinOpsLead,
         ViewAttribution => matches!(persona, FinOpsLead | Finance),
         ViewSpend => matches!(persona, FinOpsLead | Finance | ProductOwner | PortfolioOwner),
+        BackdateClaim => persona == FinOpsLead,
         ActionGap | ResolveDispute => persona == FinOpsLead,
         ReviewCard => persona == ProductOwner,
         ApproveRollup => persona == PortfolioOwner,
@@ -102,6 +106,7 @@ fn owner_of(action: Action) -> &'static str {
         ImportState => "the FinOps Lead",
         ViewAttribution => "the FinOps Lead or Finance",
         ViewSpend => "the FinOps Lead, Finance, Product and Portfolio Owners",
+        BackdateClaim => "the FinOps Lead, with a rationale",
         ActionGap | ResolveDispute => "the FinOps Lead",
         ReviewCard => "the Product Owner",
         ApproveRollup => "the Portfolio Owner",
@@ -138,7 +143,7 @@ mod tests {
             (ProductOwner, &[SubmitRequest, ReviseRequest, ClaimRole, ClaimInferenceProfile, ReleaseClaim, ReviewCard, ViewSpend, Read]),
             (
                 FinOpsLead,
-                &[ApproveRequest, RejectRequest, AssignGuardrail, AssignWorkspace, ReleaseClaim, ManageHierarchy, ImportState, ViewAttribution, ViewSpend, ActionGap, ResolveDispute, Read],
+                &[ApproveRequest, RejectRequest, AssignGuardrail, AssignWorkspace, ReleaseClaim, ManageHierarchy, ImportState, ViewAttribution, ViewSpend, BackdateClaim, ActionGap, ResolveDispute, Read],
             ),
             (CloudEngineer, &[WorkTask, Read]),
             (PortfolioOwner, &[ApproveRollup, ViewSpend, Read]),

@@ -22,9 +22,14 @@ pub struct ClaimInput {
     pub workload: WorkloadId,
     pub kind: ClaimKind,
     pub arn: String,
-    /// Defaults to today; may not be in the future.
+    /// Defaults to today; may not be in the future. A claim dates from when
+    /// it is made: an earlier date moves attribution backwards, so it is the
+    /// FinOps Lead's alone, with a rationale, and audited as a backdating.
     #[serde(default)]
     pub claimed_at: Option<NaiveDate>,
+    /// Why a claim is backdated (required then).
+    #[serde(default)]
+    pub rationale: Option<String>,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -60,11 +65,18 @@ impl Governance {
     pub async fn claim(&self, actor: &Actor, input: ClaimInput) -> Result<Claim> {
         let target = ClaimTarget::parse(input.kind, &input.arn).map_err(GovernanceError::Invalid)?;
         let e = EntityRef::new("claim", &target.key);
-        self.authorize(actor, action_for(input.kind), &e).await?;
         let today = self.clock.now().date_naive();
         let claimed_at = input.claimed_at.unwrap_or(today);
+        let backdated = claimed_at < today;
+        // Backdating re-attributes spend already reported: the FinOps Lead's
+        // decision, not the claimant's.
+        self.authorize(actor, if backdated { Action::BackdateClaim } else { action_for(input.kind) }, &e).await?;
         if claimed_at > today {
             return Err(GovernanceError::invalid("claimed_at", "may not be in the future: spend is attributed from the claim date forward, never ahead"));
+        }
+        let rationale = input.rationale.as_deref().map(str::trim).filter(|r| !r.is_empty());
+        if backdated && rationale.is_none() {
+            return Err(GovernanceError::invalid("rationale", "is required to backdate a claim: it moves attribution already reported"));
         }
         let (mut workload, wv) = self.load_workload(&input.workload).await.map_err(|err| match err {
             GovernanceError::NotFound { .. } => GovernanceError::invalid("workload", format!("workload {} does not exist", input.workload)),
@@ -76,7 +88,11 @@ impl Governance {
         let lock_version = self.free_lock(&target).await?;
         let claim = Claim { target: target.clone(), workload: workload.id.clone(), claimed_at, claimed_by: actor.user.clone(), released_at: None, released_by: None };
         let correlation = self.ids.next_id();
-        let mut ops = self.claim_ops(&claim, lock_version, actor, None, &correlation)?;
+        let mut ops = self.claim_ops(&claim, lock_version, actor, rationale, &correlation)?;
+        if backdated {
+            let states = (Some(today.to_string()), Some(claimed_at.to_string()));
+            ops.push(self.audit(e.clone(), "claim_backdated", (states.0.as_deref(), states.1.as_deref()), actor, rationale, &correlation)?);
+        }
         if workload.status == WorkloadStatus::ReadyToClaim {
             workload.status = WorkloadStatus::Live;
             ops.push(put_over(workload_item(&workload)?, wv));
