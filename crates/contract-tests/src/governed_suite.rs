@@ -102,6 +102,24 @@ pub async fn the_full_path_from_request_to_live(w: World) {
     assert_eq!(actions(&w, "business_request", r.id.as_str()).await, ["create", "submit", "approve", "generate_tasks"]);
     assert_eq!(actions(&w, "task", &task.id).await, ["complete_step:1", "complete_step:2", "complete_step:3", "complete_step:4"]);
     assert_eq!(actions(&w, "workload", a.workload.as_str()).await, ["approve", "generate_tasks", "ready_to_claim", "claim"]);
+
+    // Audit trails follow their entity's scope: outside it a trail is refused
+    // (and the refusal audited), as reading the entity itself is.
+    let outsiders = [
+        crate::governed_world::actor("olly@example.com", domain::Persona::ProductOwner, &["payments"]),
+        crate::governed_world::actor("cyd@example.com", domain::Persona::CloudEngineer, &["payments"]),
+        crate::governed_world::actor("fran@example.com", domain::Persona::Finance, &["payments"]),
+    ];
+    for outsider in &outsiders {
+        for (kind, id) in [("business_request", r.id.as_str()), ("task", task.id.as_str()), ("workload", a.workload.as_str())] {
+            let got = w.gov.audit_trail(outsider, kind, id).await;
+            assert!(matches!(got, Err(services::governance::GovernanceError::Forbidden(_))), "{} read the {kind} trail: {got:?}", outsider.user);
+        }
+    }
+    assert!(actions(&w, "workload", a.workload.as_str()).await.iter().any(|x| x == "forbidden:out_of_scope"), "refusals are audited");
+    assert!(w.gov.audit_trail(&po, "workload", a.workload.as_str()).await.is_ok(), "the owner in scope reads it");
+    let claim_trail = w.gov.audit_trail(&po, "claim", &claim.target.key).await;
+    assert!(matches!(claim_trail, Err(services::governance::GovernanceError::Forbidden(_))), "organisation-level trails are the FinOps Lead's and Finance's");
 }
 
 pub async fn a_duplicate_approval_event_creates_no_second_task_set(w: World) {

@@ -269,9 +269,28 @@ impl Governance {
         }
     }
 
-    /// The audit trail of one entity, oldest first.
+    /// The audit trail of one entity, oldest first, for whoever may see the
+    /// entity itself: a workload, request, task or card by the same scope
+    /// check as reading it (an out-of-scope caller is refused and audited), a
+    /// hierarchy node within the caller's scope, and every other record
+    /// (gaps, claims, CUR sources and deliveries, reports) only by those who
+    /// see the organisation's spend: the FinOps Lead and Finance.
     pub async fn audit_trail(&self, actor: &Actor, kind: &str, id: &str) -> Result<Vec<AuditRecord>> {
-        self.authorize(actor, Action::Read, &EntityRef::new(kind, id)).await?;
+        let e = EntityRef::new(kind, id);
+        self.authorize(actor, Action::Read, &e).await?;
+        let bad = |err: domain::ParseError| GovernanceError::invalid("id", err.to_string());
+        match kind {
+            "workload" => drop(self.get_workload(actor, &domain::WorkloadId::parse(id).map_err(bad)?).await?),
+            "business_request" | "request" => drop(self.get_request(actor, &domain::RequestId::parse(id).map_err(bad)?).await?),
+            "task" => drop(self.get_task(actor, id).await?),
+            "spend_card" => drop(self.get_card(actor, id).await?),
+            "node" => {
+                let node = NodeId::parse(id).map_err(bad)?;
+                self.require_scope(actor, &self.hierarchy().await?, &node, &e).await?;
+            }
+            _ if actor.persona == Persona::System => {}
+            _ => self.authorize(actor, Action::ViewAttribution, &e).await?,
+        }
         let items = self.store.query_all(&crate::audit::audit_partition(kind, id), &SkRange::All).await?;
         items.iter().map(|i| crate::audit::from_attrs(&i.attrs).map_err(|e| GovernanceError::Internal(e.to_string()))).collect()
     }
