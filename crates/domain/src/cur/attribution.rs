@@ -24,7 +24,8 @@ use crate::ids::WorkloadId;
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Reason {
-    /// No `line_item_iam_principal` column, or an empty principal on a non-guardrail row.
+    /// No `line_item_iam_principal` column, or an empty principal, on a
+    /// non-guardrail row (guardrail rows never carry a principal).
     AttributionNotEnabled,
     /// A guardrail row whose ARN nobody claimed.
     UnallocatedGuardrail,
@@ -173,11 +174,13 @@ impl Attributor {
         if let Some(p) = line.workspace.and_then(|ws| self.claims.periods(ClaimKind::Workspace, ws)) {
             anchors.push((Anchor::Workspace, p));
         }
-        let principal_empty = line.principal.is_none_or(|p| p.trim().is_empty());
-        let reason = if line.principal.is_none() || (principal_empty && !line.is_guardrail()) {
-            Unclaimed::Fixed(Reason::AttributionNotEnabled)
-        } else if line.is_guardrail() {
+        // Guardrail rows carry no principal even when IAM data is on, so an
+        // unclaimed guardrail is always `unallocated_guardrail` (PRODUCT.md),
+        // never `attribution_not_enabled`, whether or not the column exists.
+        let reason = if line.is_guardrail() {
             Unclaimed::Fixed(Reason::UnallocatedGuardrail)
+        } else if line.principal.is_none_or(|p| p.trim().is_empty()) {
+            Unclaimed::Fixed(Reason::AttributionNotEnabled)
         } else {
             match &role {
                 None => Unclaimed::Fixed(Reason::NoBudgetAllocation),
@@ -338,6 +341,20 @@ mod tests {
         // the finops- prefix.
         let wide = Attributor { broad_roles: vec![RolePattern::parse("*AdministratorAccess*").unwrap()], ..attributor() };
         assert_eq!(wide.attribute(&line("2026-03-15", &u, Some(&broad_finops), None)), Outcome::Unattributed { reason: Reason::BroadRole });
+    }
+
+    /// A guardrail row in a file without the principal column is still an
+    /// unallocated guardrail (it was `attribution_not_enabled`).
+    #[test]
+    fn guardrail_rows_never_take_attribution_not_enabled() {
+        let a = attributor();
+        let g = decode("USE1-Guardrail-ContentPolicyUnitsConsumed").usage;
+        let unclaimed = "arn:aws:bedrock:us-east-1:111122223333:guardrail/unclaimed1";
+        for principal in [None, Some(""), Some(" ")] {
+            let mut l = line("2026-03-15", &g, principal, Some(unclaimed));
+            l.operation = "ApplyGuardrail";
+            assert_eq!(a.attribute(&l), Outcome::Unattributed { reason: Reason::UnallocatedGuardrail }, "{principal:?}");
+        }
     }
 
     #[test]
