@@ -110,7 +110,7 @@ async fn cards(gov: &Governance, week: Option<&str>, format: Format) -> Result<S
                         c.estimate.to_string(),
                         c.variance.round_cents().to_string(),
                         c.variance_pct.map(|p| format!("{p}%")).unwrap_or_else(|| "-".into()),
-                        format!("{:?}", c.flag).to_lowercase(),
+                        serde_json::to_value(c.flag).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
                         c.cache_hit_rate.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
                         c.adjustments.round_cents().to_string(),
                         c.status.as_str().into(),

@@ -66,13 +66,16 @@ pub enum Flag {
     Ok,
     Warn,
     Critical,
+    /// Spend with no estimate to measure it against: it asks the owner for an
+    /// estimate; it is not a variance, so it is neither warn nor critical.
+    NoEstimate,
 }
 
 /// Variance in percent of the estimate (`None` without an estimate) and its flag.
-/// Spend with no estimate at all is critical: nobody planned for it.
+/// Spend with no estimate at all is flagged `NoEstimate`, not as a variance.
 pub fn flag(actual: Money, estimate: Money, t: &Thresholds) -> (Option<Decimal>, Flag) {
     if estimate.is_zero() || estimate.is_negative() {
-        let f = if actual.amount() > Decimal::ZERO { Flag::Critical } else { Flag::Ok };
+        let f = if actual.amount() > Decimal::ZERO { Flag::NoEstimate } else { Flag::Ok };
         return (None, f);
     }
     let pct = (actual - estimate).amount() * Decimal::ONE_HUNDRED / estimate.amount();

@@ -55,7 +55,7 @@ fn flags_switch_strictly_above_the_thresholds() {
     assert_eq!(flag(m("125"), e, &t), (Some("25".parse().unwrap()), Flag::Warn));
     assert_eq!(flag(m("125.01"), e, &t).1, Flag::Critical);
     assert_eq!(flag(m("40"), e, &t), (Some("-60".parse().unwrap()), Flag::Ok));
-    assert_eq!(flag(m("1"), Money::ZERO, &t), (None, Flag::Critical), "spend with no estimate");
+    assert_eq!(flag(m("1"), Money::ZERO, &t), (None, Flag::NoEstimate), "spend with no estimate is not a variance");
     assert_eq!(flag(Money::ZERO, Money::ZERO, &t), (None, Flag::Ok));
     let custom = Thresholds { warn_pct: "5".parse().unwrap(), critical_pct: "50".parse().unwrap() };
     assert_eq!(flag(m("106"), e, &custom).1, Flag::Warn);
