@@ -42,7 +42,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, LedgerError> 
 impl FactLedger for FsLedger {
     async fn write(&self, key: &str, facts: &Facts) -> Result<Written, LedgerError> {
         let path = self.path(key)?;
-        let (bytes, digest) = super::encode(key, facts).await?;
+        let (bytes, digest) = super::encode(key, facts)?;
         let out = super::written(key, &bytes, digest);
         blocking(move || {
             let dir = path.parent().ok_or_else(|| LedgerError::BadKey { key: path.display().to_string(), reason: "has no folder".into() })?;

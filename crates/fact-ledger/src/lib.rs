@@ -24,7 +24,7 @@ fn hex(bytes: &[u8]) -> String {
 /// need a copy of them, which is the memory a large month cannot spare. The
 /// callers (one ingest per CLI run or Lambda invocation) have nothing else to
 /// run meanwhile.
-async fn encode(key: &str, facts: &Facts) -> Result<(Vec<u8>, String), LedgerError> {
+fn encode(key: &str, facts: &Facts) -> Result<(Vec<u8>, String), LedgerError> {
     let bytes = codec::encode(facts).map_err(|e| LedgerError::Unrepresentable(format!("{key}: {e}")))?;
     let digest = hex(&Sha256::digest(&bytes));
     Ok((bytes, digest))

@@ -40,7 +40,7 @@ fn map_err<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(what: 
 impl FactLedger for S3Ledger {
     async fn write(&self, key: &str, facts: &Facts) -> Result<Written, LedgerError> {
         check_key(key)?;
-        let (bytes, digest) = super::encode(key, facts).await?;
+        let (bytes, digest) = super::encode(key, facts)?;
         let out = super::written(key, &bytes, digest);
         self.client
             .put_object()

@@ -117,7 +117,7 @@ struct LocalExport {
 
 impl LocalExport {
     fn path(&self, location: &str) -> PathBuf {
-        let key = location.strip_prefix("s3://").and_then(|r| r.split_once('/')).map_or(location, |(_, k)| k);
+        let key = domain::cur::source::s3_key(location);
         self.root.join(domain::cur::source::source_identity(key, key))
     }
 }

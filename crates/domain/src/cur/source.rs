@@ -23,6 +23,12 @@ pub fn source_identity(path: &str, fallback: &str) -> String {
     parts[start..].join("/")
 }
 
+/// The key of an `s3://bucket/key` location (a manifest's `dataFiles`), or
+/// the location itself when it is not one.
+pub fn s3_key(location: &str) -> &str {
+    location.strip_prefix("s3://").and_then(|r| r.split_once('/')).map_or(location, |(_, k)| k)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

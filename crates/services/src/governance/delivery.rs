@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use domain::cur::delivery::{export_of, Delivery};
-use domain::cur::source::source_identity;
+use domain::cur::source::{s3_key, source_identity};
 use domain::{BillingPeriod, EntityRef};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -70,11 +70,6 @@ fn delivery_key(period: BillingPeriod, execution: &str) -> ItemKey {
     ItemKey::new(period_pk(period), format!("DELIVERY#{}", source_key(execution)))
 }
 
-/// The key part of `s3://bucket/key`, or the location itself.
-fn key_of(location: &str) -> &str {
-    location.strip_prefix("s3://").and_then(|r| r.split_once('/')).map_or(location, |(_, k)| k)
-}
-
 impl Governance {
     pub async fn ingest_delivery(&self, src: &dyn CurSource, d: &Delivery) -> Result<DeliverySummary> {
         let key = delivery_key(d.period, &d.execution);
@@ -88,7 +83,7 @@ impl Governance {
         let mut changed = false;
         let mut listed = BTreeSet::new();
         for file in &d.files {
-            let identity = source_identity(key_of(file), file);
+            let identity = source_identity(s3_key(file), file);
             listed.insert(identity.clone());
             let Some(version) = src.version(file).await? else {
                 out.missing.push(identity);

@@ -26,23 +26,20 @@ use super::{decode, keys, query_index_all, Governance, Result};
 /// What part of the organisation a caller's reports cover.
 enum Scope {
     Organisation,
-    /// Workloads under these nodes; `unattributed` says whether the caller
-    /// also sees spend nobody owns.
-    Nodes { nodes: Vec<NodeId>, unattributed: bool },
+    /// Workloads under these nodes (of `hierarchy`, loaded once);
+    /// `unattributed` says whether the caller also sees spend nobody owns.
+    Nodes { nodes: Vec<NodeId>, unattributed: bool, hierarchy: Hierarchy },
 }
 
 impl Scope {
-    fn sees(&self, h: &Hierarchy, workload: &WorkloadId) -> bool {
-        match self {
-            Scope::Organisation => true,
-            Scope::Nodes { nodes, .. } => nodes.iter().any(|n| h.contains(n, &NodeId::from(workload))),
-        }
+    fn sees(&self, workload: &WorkloadId) -> bool {
+        self.sees_node(&NodeId::from(workload))
     }
 
-    fn sees_node(&self, h: &Hierarchy, node: &NodeId) -> bool {
+    fn sees_node(&self, node: &NodeId) -> bool {
         match self {
             Scope::Organisation => true,
-            Scope::Nodes { nodes, .. } => nodes.iter().any(|n| h.contains(n, node)),
+            Scope::Nodes { nodes, hierarchy, .. } => nodes.iter().any(|n| hierarchy.contains(n, node)),
         }
     }
 
@@ -62,19 +59,16 @@ impl Governance {
             return Ok(Scope::Organisation);
         }
         self.authorize(actor, Action::ViewSpend, &EntityRef::new(what, period.to_string())).await?;
-        Ok(match actor.persona {
-            Persona::FinOpsLead => Scope::Organisation,
-            Persona::Finance => {
-                let h = self.hierarchy().await?;
-                // Scoped to a root: the whole organisation.
-                if actor.scope.iter().any(|n| h.node(n).is_some_and(|x| x.parent.is_none())) {
-                    Scope::Organisation
-                } else {
-                    Scope::Nodes { nodes: actor.scope.clone(), unattributed: true }
-                }
-            }
-            _ => Scope::Nodes { nodes: actor.scope.clone(), unattributed: false },
-        })
+        if actor.persona == Persona::FinOpsLead {
+            return Ok(Scope::Organisation);
+        }
+        let hierarchy = self.hierarchy().await?;
+        let finance = actor.persona == Persona::Finance;
+        // Finance scoped to a root sees the whole organisation.
+        if finance && actor.scope.iter().any(|n| hierarchy.node(n).is_some_and(|x| x.parent.is_none())) {
+            return Ok(Scope::Organisation);
+        }
+        Ok(Scope::Nodes { nodes: actor.scope.clone(), unattributed: finance, hierarchy })
     }
 
     pub async fn attribution_report(&self, actor: &Actor, period: BillingPeriod) -> Result<AttributionReport> {
@@ -83,10 +77,7 @@ impl Governance {
         let full = report(period, &facts, &self.attributor().await?);
         Ok(match &scope {
             Scope::Organisation => full,
-            Scope::Nodes { unattributed, .. } => {
-                let h = self.hierarchy().await?;
-                scoped(full, &h, &scope, *unattributed)
-            }
+            Scope::Nodes { unattributed, .. } => scoped(full, &scope, *unattributed),
         })
     }
 
@@ -107,7 +98,7 @@ impl Governance {
         let facts = self.period_facts(period).await?;
         let r = report(period, &facts, &self.attributor().await?);
         let h = self.hierarchy().await?;
-        Ok(rollup(&r, &h).into_iter().filter(|n| scope.sees_node(&h, &n.node)).collect())
+        Ok(rollup(&r, &h).into_iter().filter(|n| scope.sees_node(&n.node)).collect())
     }
 
     /// The legacy shared-account split, beside attribution. A workload is "in"
@@ -131,8 +122,7 @@ impl Governance {
         }
         let mut v = legacy_split(period, &facts, &self.attributor().await?, &by_account);
         if let Scope::Nodes { unattributed, .. } = &scope {
-            let h = self.hierarchy().await?;
-            v.by_workload.retain(|w| scope.sees(&h, &w.workload));
+            v.by_workload.retain(|w| scope.sees(&w.workload));
             if !unattributed {
                 v.unallocated = Money::ZERO;
             }
@@ -145,8 +135,8 @@ impl Governance {
 /// The report as a scoped caller sees it: the workloads in scope, with the
 /// totals recomputed from what is shown so the parts still add up. The
 /// per-account lines mix every team's spend, so a scoped caller gets none.
-fn scoped(full: AttributionReport, h: &Hierarchy, scope: &Scope, unattributed: bool) -> AttributionReport {
-    let by_workload: Vec<_> = full.by_workload.into_iter().filter(|w| scope.sees(h, &w.workload)).collect();
+fn scoped(full: AttributionReport, scope: &Scope, unattributed: bool) -> AttributionReport {
+    let by_workload: Vec<_> = full.by_workload.into_iter().filter(|w| scope.sees(&w.workload)).collect();
     let attributed: Money = by_workload.iter().map(|w| w.cost).sum();
     let (unattributed_total, by_reason, adjustments) =
         if unattributed { (full.unattributed, full.unattributed_by_reason, full.adjustments) } else { (Money::ZERO, Vec::new(), Money::ZERO) };
