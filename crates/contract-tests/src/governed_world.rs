@@ -105,7 +105,13 @@ impl Delivery for Inline {
 /// Embedded: redb in memory, the in-process bus. With `lose_events` the task
 /// generator is not attached, so approvals' events are lost (dead-lettered).
 pub async fn embedded(lose_events: bool) -> World {
-    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::in_memory().expect("store"));
+    embedded_wrapped(lose_events, |s| s).await
+}
+
+/// The embedded world on a store wrapped by `wrap`: for tests that make the
+/// store misbehave (fail, or panic) at a chosen moment.
+pub async fn embedded_wrapped(lose_events: bool, wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>) -> World {
+    let store: Arc<dyn Store> = wrap(Arc::new(EmbeddedStore::in_memory().expect("store")));
     let bus = Arc::new(LocalBus::new(ROUTES));
     let clock = clock();
     let dir = tempfile::tempdir().expect("ledger folder");

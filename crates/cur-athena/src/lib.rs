@@ -121,7 +121,9 @@ pub fn facts_from_rows(rows: impl IntoIterator<Item = Vec<Option<String>>>) -> R
         let text = |i: usize| row[i].clone().unwrap_or_default();
         let dec = |i: usize, column: &'static str| {
             let t = text(i);
-            Decimal::from_str(t.trim()).map_err(|e| bad(column, &t, e.to_string()))
+            let d = Decimal::from_str(t.trim()).map_err(|e| bad(column, &t, e.to_string()))?;
+            Money::bounded(d).map_err(|rule| bad(column, &t, rule))?;
+            Ok(d)
         };
         let account = AccountId::parse(&text(2)).map_err(|e| bad("account", &text(2), e.rule))?;
         let cost = Money::new(dec(11, "cost")?);

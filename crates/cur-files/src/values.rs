@@ -12,9 +12,12 @@ pub(crate) fn decimal(row: u64, column: &'static str, raw: &str) -> Result<Decim
     if t.is_empty() {
         return Ok(Decimal::ZERO);
     }
-    Decimal::from_str(t)
+    let d = Decimal::from_str(t)
         .or_else(|_| Decimal::from_scientific(t))
-        .map_err(|e| ReadError::BadValue { row, column, value: raw.to_owned(), reason: e.to_string() })
+        .map_err(|e| ReadError::BadValue { row, column, value: raw.to_owned(), reason: e.to_string() })?;
+    // One bound for every amount, so no sum of a file's rows can overflow.
+    domain::Money::bounded(d).map_err(|rule| ReadError::BadValue { row, column, value: raw.to_owned(), reason: rule })?;
+    Ok(d)
 }
 
 /// CUR's Parquet stores amounts as doubles. The decimal CUR meant is the

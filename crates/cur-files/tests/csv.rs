@@ -88,3 +88,18 @@ fn bad_values_and_garbage_are_named() {
     let ragged = format!("{HEADER}\n1,2,3\n");
     assert!(matches!(read(ragged.as_bytes()).unwrap_err(), ReadError::Malformed { .. }));
 }
+
+#[test]
+fn amounts_beyond_the_bound_are_named_before_any_sum_can_overflow() {
+    // Two 5e28 costs would overflow Decimal when summed: the first is refused
+    // by name instead, and nothing of the file is handed over.
+    let huge = BEDROCK.replace(",0.001,", ",50000000000000000000000000000,");
+    let mut seen = 0;
+    let err = read_csv(file(&[&huge, &huge]).as_bytes(), |_| seen += 1).unwrap_err();
+    assert!(matches!(&err, ReadError::BadValue { row: 1, column: "line_item_unblended_cost", .. }), "{err}");
+    assert!(err.to_string().contains("10^15"), "{err}");
+    let sci = BEDROCK.replace(",0.001,", ",5e28,");
+    assert!(matches!(read(file(&[&sci]).as_bytes()).unwrap_err(), ReadError::BadValue { column: "line_item_unblended_cost", .. }));
+    let at_bound = BEDROCK.replace(",0.001,", ",1000000000000000,");
+    assert_eq!(read(file(&[&at_bound]).as_bytes()).unwrap()[0].cost.to_string(), "1000000000000000");
+}

@@ -82,6 +82,7 @@ impl fmt::Display for Level {
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HierarchyNode {
     pub id: NodeId,
     pub level: Level,

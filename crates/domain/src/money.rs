@@ -19,6 +19,12 @@ pub struct Money(Decimal);
 impl Money {
     pub const WHAT: &'static str = "money amount";
     pub const ZERO: Money = Money(Decimal::ZERO);
+    /// The largest magnitude any input may carry: 10^15 dollars, a thousand
+    /// times the largest cloud bill there is. Every amount that enters from
+    /// outside (API bodies, imports, CUR cells, stored records) passes
+    /// [`Money::parse`] or [`Money::bounded`], so sums of up to ~10^13 inputs
+    /// stay inside `Decimal`'s range (7.9 × 10^28) and can never overflow.
+    pub const MAX_INPUT: Money = Money(Decimal::from_parts(0xA4C6_8000, 0x0003_8D7E, 0, false, 0));
 
     pub fn new(amount: Decimal) -> Self {
         Self(amount)
@@ -35,9 +41,17 @@ impl Money {
         if !shape_ok {
             return Err(ParseError::new(Self::WHAT, s, "must be a decimal number such as 12.34"));
         }
-        Decimal::from_str(t)
-            .map(Self)
-            .map_err(|e| ParseError::new(Self::WHAT, s, format!("not representable exactly: {e}")))
+        let d = Decimal::from_str(t).map_err(|e| ParseError::new(Self::WHAT, s, format!("not representable exactly: {e}")))?;
+        Self::bounded(d).map_err(|rule| ParseError::new(Self::WHAT, s, rule))
+    }
+
+    /// `amount` if its magnitude is at most [`Money::MAX_INPUT`]; otherwise the
+    /// rule it broke, for the caller's error.
+    pub fn bounded(amount: Decimal) -> Result<Self, String> {
+        if amount.abs() > Self::MAX_INPUT.0 {
+            return Err("is beyond the bound on any amount, 10^15 (1000000000000000) in magnitude".to_owned());
+        }
+        Ok(Self(amount))
     }
 
     pub fn amount(self) -> Decimal {
@@ -56,6 +70,13 @@ impl Money {
     /// and for comparisons "to the cent": sums are always taken on exact amounts.
     pub fn round_cents(self) -> Self {
         Self(self.0.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+    }
+
+    /// The sum, held at `Decimal`'s bound instead of panicking. For views that
+    /// sum stored user input: bounded inputs never get near it, and a record
+    /// from before the bounds must not take a read view down for everyone.
+    pub fn saturating_add(self, other: Money) -> Money {
+        Self(self.0.saturating_add(other.0))
     }
 
     /// The amount with trailing zeros removed: the canonical wire form.
@@ -162,6 +183,19 @@ mod tests {
             let e = Money::parse(bad).unwrap_err();
             assert_eq!(e.what, "money amount", "{bad}");
         }
+    }
+
+    #[test]
+    fn amounts_beyond_the_input_bound_are_refused_by_name() {
+        assert_eq!(Money::MAX_INPUT.amount(), Decimal::from(1_000_000_000_000_000_i64));
+        assert!(Money::parse("1000000000000000").is_ok());
+        assert!(Money::parse("-1000000000000000").is_ok());
+        for big in ["1000000000000000.01", "79228162514264337593543950335", "-5000000000000000"] {
+            let e = Money::parse(big).unwrap_err();
+            assert!(e.to_string().contains("10^15"), "{big}: {e}");
+        }
+        let e = serde_json::from_str::<Money>("\"79228162514264337593543950335\"").unwrap_err();
+        assert!(e.to_string().contains("10^15"), "{e}");
     }
 
     #[test]

@@ -32,10 +32,14 @@ pub enum CurError {
 }
 
 impl CurError {
-    /// 2 for input the user must fix, 1 for everything else.
+    /// 2 for input or configuration the user must fix (a bad file, a store
+    /// another `finops` holds, a missing setting), 1 for everything else.
     pub fn exit_code(&self) -> u8 {
+        use services::ports::StoreError;
         match self {
             CurError::Read { .. } | CurError::Input { .. } => 2,
+            CurError::Local(local::LocalError::Store(StoreError::NotConfigured { .. })) => 2,
+            CurError::Local(local::LocalError::Secret { .. } | local::LocalError::Setup(_)) => 2,
             CurError::Governance(g) if g.status() == 400 || g.status() == 409 => 2,
             _ => 1,
         }

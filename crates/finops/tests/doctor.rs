@@ -55,6 +55,15 @@ fn a_store_in_use_fails_the_check_with_exit_code_1() {
 }
 
 #[test]
+fn a_store_another_finops_holds_is_a_configuration_error_exit_2() {
+    let home = tempfile::tempdir().unwrap();
+    let _held = store_embedded::EmbeddedStore::open_home(home.path()).unwrap();
+    let out = finops(&["--home", home.path().to_str().unwrap(), "report", "attribution", "--period", "2026-03"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("in use by another finops process"));
+}
+
+#[test]
 fn bad_configuration_is_named_with_exit_code_2() {
     let out = finops(&["doctor"], &[("FINOPS_STORE", "postgres")]);
     assert_eq!(out.status.code(), Some(2));

@@ -1,12 +1,12 @@
 //! Routes for allocation gaps, maturity, the attribution reports, spend cards
 //! and rollups.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use domain::{BillingPeriod, IsoWeek, NodeId};
 use serde::Deserialize;
 use services::governance::{DisputeInput, GapActionInput, ResolveInput, RollupInput};
 
-use super::{ok, ApiError, ApiResult, Body, Caller, ErrorBody, Gov};
+use super::{ok, ApiError, ApiResult, Body, Caller, ErrorBody, Gov, Params};
 
 #[derive(Deserialize)]
 pub(crate) struct PeriodQuery {
@@ -33,7 +33,7 @@ fn portfolio(raw: &str) -> Result<NodeId, ApiError> {
 }
 
 #[utoipa::path(get, path = "/gaps", tag = "analytics", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = services::governance::GapsReport), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
-pub(crate) async fn list_gaps(State(gov): Gov, Caller(actor): Caller, Query(q): Query<PeriodQuery>) -> ApiResult {
+pub(crate) async fn list_gaps(State(gov): Gov, Caller(actor): Caller, Params(q): Params<PeriodQuery>) -> ApiResult {
     ok(gov.gaps_report(&actor, period(&q)?).await?)
 }
 
@@ -48,12 +48,12 @@ pub(crate) async fn gap_action(State(gov): Gov, Caller(actor): Caller, Path(id):
 }
 
 #[utoipa::path(get, path = "/maturity", tag = "analytics", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = services::governance::MaturityReport), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
-pub(crate) async fn maturity(State(gov): Gov, Caller(actor): Caller, Query(q): Query<PeriodQuery>) -> ApiResult {
+pub(crate) async fn maturity(State(gov): Gov, Caller(actor): Caller, Params(q): Params<PeriodQuery>) -> ApiResult {
     ok(gov.maturity(&actor, period(&q)?).await?)
 }
 
 #[utoipa::path(get, path = "/cards", tag = "analytics", params(("week" = String, Query, description = "YYYY-Www")), responses((status = 200, body = Vec<domain::analytics::cards::SpendCard>), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
-pub(crate) async fn list_cards(State(gov): Gov, Caller(actor): Caller, Query(q): Query<WeekQuery>) -> ApiResult {
+pub(crate) async fn list_cards(State(gov): Gov, Caller(actor): Caller, Params(q): Params<WeekQuery>) -> ApiResult {
     ok(gov.cards(&actor, week(q.week.as_deref())?).await?)
 }
 
@@ -93,21 +93,21 @@ pub(crate) async fn approve_rollup(State(gov): Gov, Caller(actor): Caller, Path(
 }
 
 #[utoipa::path(get, path = "/reports/attribution", tag = "reports", description = "Attributed and unattributed AI spend of a billing period. The FinOps Lead sees the organisation; Finance its subtree's workloads plus what nobody owns; Product and Portfolio Owners the workloads in their scope (`scope` says which).", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = domain::cur::facts::AttributionReport), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 500, description = "Stored facts could not be read", body = ErrorBody), (status = 503, description = "Store or ledger unavailable; retry", body = ErrorBody)))]
-pub(crate) async fn report_attribution(State(gov): Gov, Caller(actor): Caller, Query(q): Query<PeriodQuery>) -> ApiResult {
+pub(crate) async fn report_attribution(State(gov): Gov, Caller(actor): Caller, Params(q): Params<PeriodQuery>) -> ApiResult {
     ok(gov.attribution_report(&actor, period(&q)?).await?)
 }
 
 #[utoipa::path(get, path = "/reports/reconcile", tag = "reports", description = "Per account: the bill as read = attributed + unattributed + adjustments + non-AI + rows outside the period. The FinOps Lead and Finance only.", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = domain::cur::views::Reconciliation), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 500, description = "Stored facts could not be read", body = ErrorBody), (status = 503, description = "Store or ledger unavailable; retry", body = ErrorBody)))]
-pub(crate) async fn report_reconcile(State(gov): Gov, Caller(actor): Caller, Query(q): Query<PeriodQuery>) -> ApiResult {
+pub(crate) async fn report_reconcile(State(gov): Gov, Caller(actor): Caller, Params(q): Params<PeriodQuery>) -> ApiResult {
     ok(gov.reconciliation(&actor, period(&q)?).await?)
 }
 
 #[utoipa::path(get, path = "/reports/hierarchy", tag = "reports", description = "Attributed spend rolled up E1–E4, over the nodes in the caller's scope.", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = Vec<domain::cur::views::NodeCost>), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 500, description = "Stored facts could not be read", body = ErrorBody), (status = 503, description = "Store or ledger unavailable; retry", body = ErrorBody)))]
-pub(crate) async fn report_hierarchy(State(gov): Gov, Caller(actor): Caller, Query(q): Query<PeriodQuery>) -> ApiResult {
+pub(crate) async fn report_hierarchy(State(gov): Gov, Caller(actor): Caller, Params(q): Params<PeriodQuery>) -> ApiResult {
     ok(gov.attribution_rollup(&actor, period(&q)?).await?)
 }
 
 #[utoipa::path(get, path = "/reports/legacy", tag = "reports", description = "The legacy shared-account split beside attribution, scoped like the attribution report.", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = domain::cur::views::LegacyView), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 500, description = "Stored facts could not be read", body = ErrorBody), (status = 503, description = "Store or ledger unavailable; retry", body = ErrorBody)))]
-pub(crate) async fn report_legacy(State(gov): Gov, Caller(actor): Caller, Query(q): Query<PeriodQuery>) -> ApiResult {
+pub(crate) async fn report_legacy(State(gov): Gov, Caller(actor): Caller, Params(q): Params<PeriodQuery>) -> ApiResult {
     ok(gov.legacy_view(&actor, period(&q)?).await?)
 }

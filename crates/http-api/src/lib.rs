@@ -20,6 +20,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use domain::governance::approval::ApprovalInput;
 use domain::governance::request::{RequestDraft, RequestStatus};
+use domain::governance::authz::Action;
 use domain::{Actor, HierarchyNode, RequestId, WorkloadId};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -101,16 +102,107 @@ impl<T: DeserializeOwned> Body<T> {
     }
 }
 
+/// `application/json`, with parameters (`; charset=utf-8`) or without, and
+/// nothing else: `application/jsonfoo` is another type.
+fn is_json(content_type: &str) -> bool {
+    content_type.split(';').next().is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
 impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
     type Rejection = ApiError;
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
         let ct = req.headers().get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        if !ct.starts_with("application/json") {
+        if !is_json(&ct) {
             return Err(ApiError { status: StatusCode::UNSUPPORTED_MEDIA_TYPE, code: "invalid", message: "send Content-Type: application/json".into(), field: Some("body".into()) });
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| ApiError::invalid("body", e.to_string()))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            let status = e.status();
+            let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "invalid" };
+            ApiError { status, code, message: e.body_text(), field: Some("body".into()) }
+        })?;
         Self::parse(&bytes).map(Body)
     }
+}
+
+/// Query-string parameters whose errors are the JSON error body, naming the
+/// query, like every other failure.
+pub(crate) struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state).await.map(|Query(v)| Params(v)).map_err(|e| ApiError::invalid("query", e.body_text()))
+    }
+}
+
+/// What a route that takes a body may do: the actions (any one suffices) and
+/// the entity its refusal is audited on, as the operation itself would audit
+/// it (`{id}` is the route's first path parameter).
+struct RouteGuard {
+    actions: &'static [Action],
+    kind: &'static str,
+    id: Option<&'static str>,
+}
+
+fn route_guard(method: &axum::http::Method, path: &str) -> Option<RouteGuard> {
+    use Action::*;
+    if method == axum::http::Method::GET {
+        return None;
+    }
+    let g = |actions: &'static [Action], kind: &'static str, id: Option<&'static str>| Some(RouteGuard { actions, kind, id });
+    match path {
+        "/requests" => g(&[SubmitRequest], "business_request", Some("new")),
+        "/requests/{id}/submit" => g(&[SubmitRequest], "business_request", None),
+        "/requests/{id}" => g(&[ReviseRequest], "business_request", None),
+        "/requests/{id}/approve" => g(&[ApproveRequest], "business_request", None),
+        "/requests/{id}/reject" => g(&[RejectRequest], "business_request", None),
+        "/claims" => g(&[ClaimRole, ClaimInferenceProfile, AssignGuardrail, AssignWorkspace, BackdateClaim], "claim", Some("new")),
+        "/claims/release" => g(&[ReleaseClaim], "claim", Some("release")),
+        "/hierarchy" => g(&[ManageHierarchy], "hierarchy", Some("nodes")),
+        "/tasks/{id}/steps/{step}/complete" => g(&[WorkTask], "task", None),
+        "/gaps/{id}/actions" => g(&[ActionGap], "gap", None),
+        "/cards/{id}/accept" | "/cards/{id}/dispute" => g(&[ReviewCard], "spend_card", None),
+        "/cards/{id}/resolve" => g(&[ResolveDispute], "spend_card", None),
+        "/rollups/{portfolio}/{week}/approve" => g(&[ApproveRollup], "rollup", None),
+        _ => None,
+    }
+}
+
+/// Authorize first: a caller whose persona may not act on a route gets the
+/// audited 403 before its body is parsed, so a wrong persona is told 403,
+/// never 400 about a body it was not allowed to send.
+async fn authorize_route(State(gov): Gov, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let matched = req.extensions().get::<axum::extract::MatchedPath>().map(|m| m.as_str().to_owned());
+    let actor = req.extensions().get::<Actor>().cloned();
+    if let (Some(path), Some(actor)) = (matched, actor) {
+        if let Some(guard) = route_guard(req.method(), &path) {
+            // The first path parameter is the entity's id: /requests/{id}/…,
+            // /cards/{id}/…; a rollup is audited as week.portfolio.
+            let segments: Vec<&str> = req.uri().path().trim_start_matches('/').split('/').collect();
+            let id = match (guard.id, guard.kind) {
+                (Some(id), _) => id.to_owned(),
+                (None, "rollup") => format!("{}.{}", segments.get(2).copied().unwrap_or_default(), segments.get(1).copied().unwrap_or_default()),
+                (None, _) => segments.get(1).copied().unwrap_or_default().to_owned(),
+            };
+            if let Err(e) = gov.authorize_any(&actor, guard.actions, &domain::EntityRef::new(guard.kind, id)).await {
+                return ApiError::from(e).into_response();
+            }
+        }
+    }
+    next.run(req).await
+}
+
+/// A handler's panic becomes a 500 with the JSON error body, never a dropped
+/// connection. Panics are bugs (inputs are bounded, sums checked): this is the
+/// last line, and it logs what it caught.
+fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> axum::http::Response<String> {
+    let what = err.downcast_ref::<String>().map(String::as_str).or_else(|| err.downcast_ref::<&str>().copied()).unwrap_or("a panic");
+    tracing::error!(panic = what, "a handler panicked");
+    let body = json!({"error": "internal", "message": "the server failed on this request; it has been logged"}).to_string();
+    let mut resp = axum::http::Response::new(body);
+    *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    resp.headers_mut().insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+    resp
 }
 
 fn request_id(raw: &str) -> Result<RequestId, ApiError> {
@@ -331,9 +423,11 @@ pub fn router_for(gov: Arc<Governance>, groups: &[RouteGroup]) -> Router {
             .route("/rollups/{portfolio}/{week}", get(analytics::get_rollup))
             .route("/rollups/{portfolio}/{week}/approve", post(analytics::approve_rollup));
     }
-    r.fallback(|| async { ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: "no such route".into(), field: None } })
+    r.route_layer(axum::middleware::from_fn_with_state(gov.clone(), authorize_route))
+        .fallback(|| async { ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: "no such route".into(), field: None } })
         .method_not_allowed_fallback(|| async { ApiError { status: StatusCode::METHOD_NOT_ALLOWED, code: "method_not_allowed", message: "this route does not take that method".into(), field: None } })
         .with_state(gov)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
 }
 
 #[utoipa::path(get, path = "/health", tag = "governance", responses((status = 200, description = "The API is up")), security(()))]
@@ -365,7 +459,7 @@ async fn define_hierarchy(State(gov): Gov, Caller(actor): Caller, Body(nodes): B
 }
 
 #[utoipa::path(get, path = "/requests", tag = "governance", params(("status" = Option<String>, Query, description = "Draft, Submitted, Approved or Rejected")), responses((status = 200, body = Vec<domain::governance::request::BusinessRequest>), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
-async fn list_requests(State(gov): Gov, Caller(actor): Caller, Query(f): Query<StatusFilter>) -> ApiResult {
+async fn list_requests(State(gov): Gov, Caller(actor): Caller, Params(f): Params<StatusFilter>) -> ApiResult {
     let status = match f.status.as_deref() {
         None => None,
         Some(s) => Some(
@@ -409,7 +503,7 @@ async fn reject_request(State(gov): Gov, Caller(actor): Caller, Path(id): Path<S
 }
 
 #[utoipa::path(get, path = "/tasks", tag = "governance", params(("open" = Option<bool>, Query, description = "Only tasks not yet Implemented (default true)")), responses((status = 200, body = Vec<domain::governance::tasks::Task>), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
-async fn list_tasks(State(gov): Gov, Caller(actor): Caller, Query(f): Query<OpenFilter>) -> ApiResult {
+async fn list_tasks(State(gov): Gov, Caller(actor): Caller, Params(f): Params<OpenFilter>) -> ApiResult {
     ok(gov.list_tasks(&actor, f.open.unwrap_or(true)).await?)
 }
 

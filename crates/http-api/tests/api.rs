@@ -194,3 +194,130 @@ async fn the_route_table_is_what_each_group_serves() {
         }
     }
 }
+
+/// Issue 12, item 3: amounts and counts are bounded at the edge, so the
+/// inputs that once panicked a handler (and then every caller of the gaps and
+/// maturity views) are 400s naming the field, and nothing is stored.
+#[tokio::test]
+async fn amounts_and_counts_beyond_their_bounds_are_400s_not_panics() {
+    let w = embedded(false).await;
+    let (po, fl) = (product_owner(), finops_lead());
+    let max = "79228162514264337593543950335";
+    let mut ha = serde_json::to_value(draft("Chat")).unwrap();
+    ha["availability"] = json!("high_availability");
+    ha["estimate"] = json!({"kind": "monthly_dollars", "amount": max});
+    let (s, e) = call(&w, Some(&po), Method::POST, "/estimates", Some(ha.clone())).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("estimate")), "{e}");
+    assert!(e["message"].as_str().unwrap().contains("10^15"), "{e}");
+    let mut baseline = serde_json::to_value(draft("Chat")).unwrap();
+    baseline["business_case"] = json!({"value_type": "cost_saving", "annual_baseline": max, "target_pct": "10"});
+    let (s, e) = call(&w, Some(&po), Method::POST, "/requests", Some(baseline)).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("business_case.annual_baseline")), "{e}");
+    let mut tokens = serde_json::to_value(draft("Chat")).unwrap();
+    tokens["estimate"] = json!({"kind": "monthly_tokens", "input": u64::MAX, "output": 1, "cache_read": 0});
+    let (s, e) = call(&w, Some(&po), Method::POST, "/estimates", Some(tokens)).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("estimate.input")), "{e}");
+    let (_, listed) = call(&w, Some(&fl), Method::GET, "/requests", None).await;
+    assert_eq!(listed, json!([]), "nothing stored");
+    // The largest amount allowed still estimates, with the HA premium.
+    ha["estimate"]["amount"] = json!("1000000000000000");
+    let (s, r) = call(&w, Some(&po), Method::POST, "/estimates", Some(ha)).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["high"], "1100000000000000");
+}
+
+/// A store that panics once told to: the stand-in for any bug in a handler.
+struct PanicSwitch {
+    inner: Arc<dyn services::ports::Store>,
+    on: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl PanicSwitch {
+    fn check(&self) {
+        assert!(!self.on.load(std::sync::atomic::Ordering::SeqCst), "the store exploded");
+    }
+}
+
+#[async_trait::async_trait]
+impl services::ports::Store for PanicSwitch {
+    async fn get(&self, key: &services::ports::ItemKey) -> Result<Option<services::ports::Item>, services::ports::StoreError> {
+        self.check();
+        self.inner.get(key).await
+    }
+    async fn put(&self, item: services::ports::ItemData, condition: services::ports::Condition) -> Result<u64, services::ports::StoreError> {
+        self.check();
+        self.inner.put(item, condition).await
+    }
+    async fn query(&self, pk: &str, range: &services::ports::SkRange, page: services::ports::PageRequest) -> Result<services::ports::Page, services::ports::StoreError> {
+        self.check();
+        self.inner.query(pk, range, page).await
+    }
+    async fn query_index(&self, pk: &str, range: &services::ports::SkRange, page: services::ports::PageRequest) -> Result<services::ports::Page, services::ports::StoreError> {
+        self.check();
+        self.inner.query_index(pk, range, page).await
+    }
+    async fn transact(&self, ops: Vec<services::ports::WriteOp>) -> Result<(), services::ports::StoreError> {
+        self.check();
+        self.inner.transact(ops).await
+    }
+}
+
+#[tokio::test]
+async fn a_panic_in_a_handler_is_a_500_with_the_json_error_body() {
+    let on = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let switch = on.clone();
+    let w = contract_tests::governed_world::embedded_wrapped(false, move |inner| Arc::new(PanicSwitch { inner, on: switch })).await;
+    assert_eq!(call(&w, Some(&finops_lead()), Method::GET, "/requests", None).await.0, StatusCode::OK);
+    on.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (s, e) = call(&w, Some(&finops_lead()), Method::GET, "/requests", None).await;
+    assert_eq!((s, e["error"].as_str()), (StatusCode::INTERNAL_SERVER_ERROR, Some("internal")), "{e}");
+    assert!(!e["message"].as_str().unwrap().contains("exploded"), "the panic's text is logged, not shown: {e}");
+}
+
+/// Issue 12, item 7: unknown fields refused, 413 for a body over the limit,
+/// query errors as the JSON body, authorization before parsing, and the exact
+/// JSON media type.
+#[tokio::test]
+async fn bodies_queries_and_media_types_are_checked_strictly_and_after_authorization() {
+    let w = embedded(false).await;
+    let (po, fl, ce) = (product_owner(), finops_lead(), cloud_engineer());
+    let mut extra = serde_json::to_value(draft("Chat")).unwrap();
+    extra["colour"] = json!("blue");
+    let (s, e) = call(&w, Some(&po), Method::POST, "/requests", Some(extra)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("colour"), "{e}");
+    let (_, r) = call(&w, Some(&po), Method::POST, "/requests", body(draft("Chat"))).await;
+    let id = r["id"].as_str().unwrap().to_owned();
+    call(&w, Some(&po), Method::POST, &format!("/requests/{id}/submit"), None).await;
+    let mut a = serde_json::to_value(approval()).unwrap();
+    a["budget_override"] = json!("1");
+    let (s, e) = call(&w, Some(&fl), Method::POST, &format!("/requests/{id}/approve"), Some(a)).await;
+    assert!(s == StatusCode::BAD_REQUEST && e["message"].as_str().unwrap().contains("budget_override"), "{s} {e}");
+    let (s, e) = call(&w, Some(&po), Method::POST, "/claims", Some(json!({"workload": "w", "kind": "iam_role", "arn": "arn:aws:iam::111122223333:role/x", "owner": "me"}))).await;
+    assert!(s == StatusCode::BAD_REQUEST && e["message"].as_str().unwrap().contains("owner"), "{s} {e}");
+
+    let big = format!("{{\"description\": \"{}\"}}", "x".repeat(3 << 20));
+    let (s, e) = raw(&w, &po, "/requests", "application/json", &big).await;
+    assert_eq!((s, e["error"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("too_large")), "{e}");
+
+    let (s, e) = call(&w, Some(&ce), Method::GET, "/tasks?open=perhaps", None).await;
+    assert_eq!((s, e["error"].as_str(), e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid"), Some("query")), "{e}");
+    let (s, e) = call(&w, Some(&fl), Method::GET, "/gaps?period=2026-03&period=2026-04", None).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("query")), "{e}");
+
+    // A Cloud Engineer sending garbage to a Product Owner's route is refused
+    // for who they are (audited), not for the garbage.
+    let (s, e) = raw(&w, &ce, "/requests", "application/json", "{not json").await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+    let (s, _) = raw(&w, &ce, &format!("/requests/{id}/approve"), "application/json", "[]").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (_, trail) = call(&w, Some(&fl), Method::GET, &format!("/audit/business_request/{id}"), None).await;
+    assert!(trail.as_array().unwrap().iter().any(|r| r["action"] == "forbidden:ApproveRequest" && r["actor"]["persona"] == "CloudEngineer"), "{trail}");
+
+    for ct in ["application/jsonfoo", "text/json", "application/json-patch+json"] {
+        let (s, _) = raw(&w, &po, "/requests", ct, &serde_json::to_string(&draft("Chat")).unwrap()).await;
+        assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct}");
+    }
+    let (s, _) = raw(&w, &po, "/requests", "Application/JSON; charset=utf-8", &serde_json::to_string(&draft("Chat")).unwrap()).await;
+    assert_eq!(s, StatusCode::CREATED);
+}

@@ -69,6 +69,7 @@ impl EmbeddedStore {
                 message: format!("cannot create {}: {e}", dir.display()),
             })?;
         }
+        owner_only(path).map_err(|e| StoreError::NotConfigured { message: format!("cannot create {} owner-only: {e}", path.display()) })?;
         let db = Database::create(path).map_err(|e| StoreError::NotConfigured {
             message: match e {
                 redb::DatabaseError::DatabaseAlreadyOpen => {
@@ -115,6 +116,21 @@ impl EmbeddedStore {
         let db = Arc::clone(&self.db);
         tokio::task::spawn_blocking(move || f(&db)).await.map_err(unavailable)?
     }
+}
+
+/// The store holds the whole governance record (requests, business cases,
+/// claims, audit), so only its owner may read it, like the token secret: the
+/// file is created 0600, and an older file is narrowed to 0600.
+#[cfg(unix)]
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+#[cfg(not(unix))]
+fn owner_only(_: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 fn decode(key: &ItemKey, bytes: &[u8]) -> Result<Stored, StoreError> {
@@ -359,6 +375,21 @@ mod tests {
         assert_eq!(item.attrs["n"], json!(1));
         assert_eq!(item.version, 1);
         drop(reopened);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_store_file_is_owner_only_even_if_it_was_not() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("finops-embedded-{}", uuid_like()));
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        drop(EmbeddedStore::open_home(&dir).unwrap());
+        let file = dir.join(STORE_FILE);
+        assert_eq!(mode(&file), 0o600);
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        drop(EmbeddedStore::open_home(&dir).unwrap());
+        assert_eq!(mode(&file), 0o600, "an older 0644 file is narrowed");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -617,8 +617,8 @@ pub fn value_at_stake<'a>(cases: impl IntoIterator<Item = &'a BusinessCase>) -> 
     let mut v = ValueAtStake::default();
     for c in cases {
         match c.value_type {
-            ValueType::CostSaving => v.cost_saving += c.annual_opportunity(),
-            ValueType::RevenueDriving => v.revenue_driving += c.annual_opportunity(),
+            ValueType::CostSaving => v.cost_saving = v.cost_saving.saturating_add(c.annual_opportunity()),
+            ValueType::RevenueDriving => v.revenue_driving = v.revenue_driving.saturating_add(c.annual_opportunity()),
         }
     }
     v

@@ -200,11 +200,11 @@ pub fn assess(input: &MaturityInput) -> Maturity {
             Some(t) if t <= j.due => on_time += 1,
             Some(_) => {
                 late_done += 1;
-                delayed += j.monthly_value;
+                delayed = delayed.saturating_add(j.monthly_value);
             }
             None if input.now > j.due => {
                 overdue += 1;
-                delayed += j.monthly_value;
+                delayed = delayed.saturating_add(j.monthly_value);
             }
             None => {}
         }

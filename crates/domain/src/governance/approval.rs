@@ -60,6 +60,7 @@ pub const INVOKE_ACTIONS: [&str; 2] = ["bedrock:InvokeModel", "bedrock:InvokeMod
 /// What the FinOps Lead decides in the four approval steps.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ApprovalInput {
     pub platform: Platform,
     pub model: ModelId,

@@ -111,13 +111,11 @@ impl ImportDoc {
             if hierarchy.node(&NodeId::from(&w.id)).is_some() {
                 return Err(FieldError::new(at("id"), format!("{} is already a hierarchy node", w.id)));
             }
-            if w.monthly_estimate.is_some_and(|m| m.is_negative()) {
-                return Err(FieldError::new(at("monthly_estimate"), "may not be negative"));
+            if w.monthly_estimate.is_some_and(|m| m.is_negative() || m > Money::MAX_INPUT) {
+                return Err(FieldError::new(at("monthly_estimate"), "must be 0 to 10^15"));
             }
             if let Some(bc) = &w.business_case {
-                if bc.annual_baseline.is_negative() || bc.target_pct.is_sign_negative() {
-                    return Err(FieldError::new(at("business_case"), "baseline and target_pct may not be negative"));
-                }
+                bc.validate(&at("business_case"))?;
             }
             if !workloads.insert(w.id.clone()) {
                 return Err(FieldError::new(at("id"), format!("workload {} exists already or appears twice", w.id)));
@@ -200,6 +198,9 @@ mod tests {
             ("/claims/0/arn", serde_json::json!("arn:aws:iam::1:role/x"), "claims[0].arn"),
             ("/claims/0/claimed_at", serde_json::json!("2026-05-01"), "claims[0].claimed_at"),
             ("/hierarchy/2/parent", serde_json::json!("ghost"), "hierarchy"),
+            ("/workloads/0/business_case/target_pct", serde_json::json!("79228162514264337593543950335"), "workloads[0].business_case.target_pct"),
+            ("/workloads/0/business_case/annual_baseline", serde_json::json!("0"), "workloads[0].business_case.annual_baseline"),
+            ("/workloads/0/monthly_estimate", serde_json::json!("-1"), "workloads[0].monthly_estimate"),
         ];
         for (pointer, value, field) in cases {
             let mut d = doc();
@@ -217,6 +218,10 @@ mod tests {
         let mut d = doc();
         d["workloads"][0]["monthly_estimate"] = serde_json::json!(1200.5);
         assert!(validate(d).is_err());
+        // The baseline that once took the gaps and maturity views down.
+        let mut d = doc();
+        d["workloads"][0]["business_case"]["annual_baseline"] = serde_json::json!("79228162514264337593543950335");
+        assert!(validate(d).unwrap_err().rule.contains("10^15"));
         let mut d = doc();
         d["workloads"][0]["colour"] = serde_json::json!("blue");
         assert!(validate(d).unwrap_err().rule.contains("colour"));

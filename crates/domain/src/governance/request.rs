@@ -45,10 +45,15 @@ pub enum Availability {
     HighAvailability,
 }
 
+/// The most tokens of one kind a monthly estimate may name: 10^15, a million
+/// times a large estate's month, and small enough that three of them add up
+/// inside `u64`.
+pub const MAX_TOKENS: u64 = 1_000_000_000_000_000;
+
 /// The PO's monthly budget, in dollars or in tokens.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EstimateInput {
     MonthlyDollars { amount: Money },
     MonthlyTokens { input: u64, output: u64, cache_read: u64 },
@@ -57,6 +62,7 @@ pub enum EstimateInput {
 /// The inputs of a Coding estimate.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CodingProfile {
     pub developers: u32,
     /// Share of the workday spent using AI, in percent (0 < x ≤ 100).
@@ -75,6 +81,7 @@ pub enum ValueType {
 /// Declared, not realised, value: what the investment is funded to produce.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BusinessCase {
     pub value_type: ValueType,
     pub annual_baseline: Money,
@@ -84,9 +91,27 @@ pub struct BusinessCase {
 }
 
 impl BusinessCase {
-    /// Declared annual opportunity = baseline × target %.
+    /// Declared annual opportunity = baseline × target %. Validated cases are
+    /// far inside `Decimal`'s range; the checked product keeps a read view
+    /// serving (saturated, never a panic) even for a record written before the
+    /// bounds existed.
     pub fn annual_opportunity(&self) -> Money {
-        self.annual_baseline * (self.target_pct / Decimal::ONE_HUNDRED)
+        let pct = self.target_pct.checked_div(Decimal::ONE_HUNDRED).unwrap_or(Decimal::MAX);
+        Money::new(self.annual_baseline.amount().checked_mul(pct).unwrap_or(Decimal::MAX))
+    }
+
+    /// The bounds every business case keeps, wherever it enters (a request or
+    /// an import): a baseline above 0 and within [`Money::MAX_INPUT`], a target
+    /// above 0 and at most 1000 %. `at` prefixes the field names.
+    pub fn validate(&self, at: &str) -> Result<(), FieldError> {
+        let amount = self.annual_baseline.amount();
+        if amount <= Decimal::ZERO || amount > Money::MAX_INPUT.amount() {
+            return Err(FieldError::new(format!("{at}.annual_baseline"), "must be more than 0 and at most 10^15"));
+        }
+        if self.target_pct <= Decimal::ZERO || self.target_pct > Decimal::from(1000) {
+            return Err(FieldError::new(format!("{at}.target_pct"), "must be more than 0 and at most 1000"));
+        }
+        Ok(())
     }
 
     /// A month's share of the declared opportunity, to the cent.
@@ -99,7 +124,7 @@ impl BusinessCase {
 /// spend rolls up to the parent).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Target {
     NewWorkload { name: String, portfolio: NodeId },
     ExistingWorkload { workload: WorkloadId },
@@ -108,6 +133,7 @@ pub enum Target {
 /// Everything the PO fills in; validated as a whole by [`RequestDraft::validate`].
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RequestDraft {
     pub target: Target,
     pub use_case: UseCase,
@@ -158,21 +184,23 @@ impl RequestDraft {
             None if self.use_case != UseCase::Coding => {
                 return Err(FieldError::new("estimate", "a monthly budget in dollars or tokens is required"))
             }
-            Some(EstimateInput::MonthlyDollars { amount }) if amount.amount() <= Decimal::ZERO => {
-                return Err(FieldError::new("estimate.amount", "must be more than 0"))
+            Some(EstimateInput::MonthlyDollars { amount }) if amount.amount() <= Decimal::ZERO || *amount > Money::MAX_INPUT => {
+                return Err(FieldError::new("estimate.amount", "must be more than 0 and at most 10^15"))
             }
-            Some(EstimateInput::MonthlyTokens { input, output, cache_read }) if input + output + cache_read == 0 => {
-                return Err(FieldError::new("estimate", "at least one token count must be more than 0"))
+            Some(EstimateInput::MonthlyTokens { input, output, cache_read }) => {
+                for (name, n) in [("input", input), ("output", output), ("cache_read", cache_read)] {
+                    if *n > MAX_TOKENS {
+                        return Err(FieldError::new(format!("estimate.{name}"), "must be at most 10^15 tokens a month"));
+                    }
+                }
+                if input + output + cache_read == 0 {
+                    return Err(FieldError::new("estimate", "at least one token count must be more than 0"));
+                }
             }
             _ => {}
         }
         if let Some(bc) = &self.business_case {
-            if bc.annual_baseline.amount() <= Decimal::ZERO {
-                return Err(FieldError::new("business_case.annual_baseline", "must be more than 0"));
-            }
-            if bc.target_pct <= Decimal::ZERO || bc.target_pct > Decimal::from(1000) {
-                return Err(FieldError::new("business_case.target_pct", "must be more than 0 and at most 1000"));
-            }
+            bc.validate("business_case")?;
         }
         Ok(())
     }
@@ -317,6 +345,11 @@ pub(crate) mod tests {
     #[test]
     fn opportunity_is_baseline_times_target() {
         assert_eq!(draft().business_case.unwrap().annual_opportunity(), Money::parse("60000").unwrap());
+        // A record from before the bounds saturates instead of panicking every
+        // caller of the gaps and maturity views.
+        let huge = BusinessCase { value_type: ValueType::CostSaving, annual_baseline: Money::new(Decimal::MAX), target_pct: Decimal::from(1000) };
+        assert_eq!(huge.annual_opportunity().amount(), Decimal::MAX);
+        assert!(huge.monthly_opportunity().amount() > Decimal::ZERO);
     }
 
     #[test]
@@ -347,6 +380,12 @@ pub(crate) mod tests {
             ),
             (Box::new(|d| d.business_case.as_mut().unwrap().target_pct = Decimal::ZERO), "business_case.target_pct"),
             (Box::new(|d| d.business_case.as_mut().unwrap().annual_baseline = Money::ZERO), "business_case.annual_baseline"),
+            (Box::new(|d| d.business_case.as_mut().unwrap().annual_baseline = Money::new(Decimal::MAX)), "business_case.annual_baseline"),
+            (Box::new(|d| d.business_case.as_mut().unwrap().target_pct = Decimal::MAX), "business_case.target_pct"),
+            (Box::new(|d| d.estimate = Some(EstimateInput::MonthlyDollars { amount: Money::new(Decimal::MAX) })), "estimate.amount"),
+            // u64::MAX + 1 wrapped to a misleading "at least one must be more than 0".
+            (Box::new(|d| d.estimate = Some(EstimateInput::MonthlyTokens { input: u64::MAX, output: 1, cache_read: 0 })), "estimate.input"),
+            (Box::new(|d| d.estimate = Some(EstimateInput::MonthlyTokens { input: 1, output: 1, cache_read: MAX_TOKENS + 1 })), "estimate.cache_read"),
         ];
         for (mutate, field) in cases {
             let mut d = draft();

@@ -18,6 +18,7 @@ use crate::ports::store::{IndexKey, ItemData, ItemKey, WriteOp};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ClaimInput {
     pub workload: WorkloadId,
     pub kind: ClaimKind,
@@ -34,6 +35,7 @@ pub struct ClaimInput {
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReleaseInput {
     pub kind: ClaimKind,
     pub arn: String,

@@ -211,6 +211,26 @@ impl Governance {
         }
     }
 
+    /// The persona check of a route that may carry any of `actions`, before its
+    /// body is read: a caller whose persona holds none of them gets the audited
+    /// 403 at once, not a 400 about a body they were never allowed to send.
+    /// Scope and state are still checked by the operation itself.
+    pub async fn authorize_any(&self, actor: &Actor, actions: &[Action], entity: &EntityRef) -> Result<()> {
+        let mut first = None;
+        for a in actions {
+            match authorize(actor, *a) {
+                Ok(()) => return Ok(()),
+                Err(f) => {
+                    first.get_or_insert(f);
+                }
+            }
+        }
+        match first {
+            Some(f) => Err(self.refuse(actor, entity, f).await),
+            None => Ok(()),
+        }
+    }
+
     /// Audits a refusal and returns the error to give the caller.
     pub(crate) async fn refuse(&self, actor: &Actor, entity: &EntityRef, f: Forbidden) -> GovernanceError {
         let reason = f.reason.clone();

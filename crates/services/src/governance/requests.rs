@@ -35,6 +35,7 @@ pub struct ApprovalRecord {
 /// A rejection's input.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Decision {
     pub rationale: String,
 }
