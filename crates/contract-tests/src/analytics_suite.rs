@@ -522,3 +522,46 @@ pub async fn maturity_reports_the_four_dimensions_from_state(w: World) {
     assert_eq!(dims["Process Efficiency"].figures, "0 of 0 request-to-live journeys within SLA (0 overdue in flight)");
     assert!(matches!(w.gov.maturity(&product_owner(), period()).await, Err(GovernanceError::Forbidden(_))));
 }
+
+/// Issue 12 item 4: Finance scoped to a portfolio sees the gaps of its
+/// workloads and of the accounts they run in, not the organisation's, and
+/// maturity measured over the same; the FinOps Lead and root-scoped Finance
+/// keep the organisation. A gap outside the caller's scope is refused, audited.
+pub async fn gaps_and_maturity_follow_the_callers_scope(w: World) {
+    let dir = tempfile::tempdir().expect("dir");
+    let facts = generated(dir.path(), 23, 6000, 0.5);
+    store(&w, "s3://cur/feb.parquet", &facts).await;
+    let lead = finops_lead();
+    w.gov.import(&lead, fixture()).await.expect("import");
+    w.gov.detect_gaps(period()).await.expect("detect");
+    let all = w.gov.gaps_report(&lead, period()).await.expect("lead's gaps");
+    assert!(all.scope.is_none());
+    // The fixture's workloads (all under `assist`) run in these two accounts.
+    let theirs: Vec<AccountId> = ["111122223333", "444455556666"].iter().map(|a| AccountId::parse(a).expect("account")).collect();
+    let outside = all.gaps.iter().find(|g| g.context.workload.is_none() && g.context.accounts_seen().iter().all(|a| !theirs.contains(a))).expect("a gap in another account");
+
+    let assist = actor("fran@example.com", Persona::Finance, &["assist"]);
+    let mine = w.gov.gaps_report(&assist, period()).await.expect("assist's gaps");
+    assert_eq!(mine.scope, Some(vec![NodeId::parse("assist").expect("node")]));
+    assert!(!mine.gaps.is_empty() && mine.gaps.len() < all.gaps.len(), "{} of {}", mine.gaps.len(), all.gaps.len());
+    assert!(mine.gaps.iter().all(|g| g.context.workload.is_some() || g.context.accounts_seen().iter().any(|a| theirs.contains(a))));
+    assert!(mine.open_spend < all.open_spend);
+    assert_eq!(mine.by_scenario.iter().map(|s| s.open).sum::<usize>(), mine.open);
+    assert!(matches!(w.gov.get_gap(&assist, &outside.id).await, Err(GovernanceError::Forbidden(_))));
+    assert!(audit_actions(&w, "gap", &outside.id).await.iter().any(|(a, who, _)| a.starts_with("forbidden") && who == "fran@example.com"));
+    assert_eq!(w.gov.get_gap(&assist, &mine.gaps[0].id).await.expect("in scope").id, mine.gaps[0].id);
+
+    let payments = actor("pia@example.com", Persona::Finance, &["payments"]);
+    let none = w.gov.gaps_report(&payments, period()).await.expect("payments' gaps");
+    assert!(none.gaps.is_empty() && none.open_spend == Money::ZERO && none.value_at_stake == Default::default());
+    let root = actor("fred@example.com", Persona::Finance, &["retail"]);
+    assert_eq!(w.gov.gaps_report(&root, period()).await.expect("org").gaps, all.gaps);
+
+    let org = w.gov.maturity(&lead, period()).await.expect("maturity");
+    let scoped = w.gov.maturity(&payments, period()).await.expect("payments' maturity");
+    assert_eq!(scoped.scope, Some(vec![NodeId::parse("payments").expect("node")]));
+    let dim = |m: &services::governance::MaturityReport, name: &str| m.maturity.dimensions.iter().find(|d| d.name == name).map(|d| d.figures.clone()).expect("dimension");
+    assert_ne!(dim(&org, "Estimate Coverage"), dim(&scoped, "Estimate Coverage"));
+    assert!(dim(&scoped, "Estimate Coverage").starts_with("0 of 0"), "{}", dim(&scoped, "Estimate Coverage"));
+    assert_eq!(w.gov.maturity(&root, period()).await.expect("org").maturity, org.maturity);
+}

@@ -141,7 +141,8 @@ macro_rules! analytics_tests {
             a_gap_that_stops_holding_resolves_and_reopens_with_its_history,
             cards_are_built_reviewed_and_rolled_up,
             late_data_leaves_settled_cards_alone_and_lands_on_the_next_card,
-            maturity_reports_the_four_dimensions_from_state
+            maturity_reports_the_four_dimensions_from_state,
+            gaps_and_maturity_follow_the_callers_scope
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

@@ -385,7 +385,15 @@ fn fill_row<'a>(c: &mut Cols<'a>, rng: &mut Rng, spec: &Spec, estate: Option<&'a
         let kind = AI_KINDS.iter().find(|k| pick < k.weight || { pick -= k.weight; false }).unwrap_or(&AI_KINDS[0]);
         let ut = kind.usage_types[rng.below(kind.usage_types.len())];
         let principal = kind.principals[rng.below(kind.principals.len())];
-        let account = principal.split(':').nth(4).filter(|a| !a.is_empty()).unwrap_or(ACCOUNTS[rng.below(2)]);
+        // Rows without a principal: model calls land in an account whose export
+        // has no principal data (its Attribution Not Enabled gap); guardrail
+        // and workspace rows, which never carry one, stay in the shared accounts.
+        let shared = ACCOUNTS[rng.below(2)];
+        let account = match principal.split(':').nth(4).filter(|a| !a.is_empty()) {
+            Some(a) => a,
+            None if kind.operation == "InvokeModel" && kind.resource.is_empty() => ACCOUNTS[3],
+            None => shared,
+        };
         let credit = !tax && kind.billing_entity == "AWS" && rng.below(150) == 0;
         let (lit, cost) = match (tax, credit) {
             (true, _) => ("Tax", rng.amount(2)),

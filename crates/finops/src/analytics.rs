@@ -76,12 +76,17 @@ async fn gaps(gov: &Governance, period: &str, format: Format) -> Result<String, 
         Format::Json => json(&lines),
         Format::Table => {
             let mut out = format!(
-                "{period}: {} open gaps, {} of open spend; declared value at stake: Cost Saving {} / Revenue Driving {} a year\n\n",
+                "{period}: {} open gaps, {} of open spend (each dollar once); declared value at stake: Cost Saving {} / Revenue Driving {} a year\n",
                 r.open,
                 r.open_spend.round_cents(),
                 r.value_at_stake.cost_saving.round_cents(),
                 r.value_at_stake.revenue_driving.round_cents()
             );
+            // Per scenario, a dollar in two gaps shows in both.
+            for s in &r.by_scenario {
+                out.push_str(&format!("  {:<28} {:>4} open  {}\n", s.scenario.as_str(), s.open, s.spend.round_cents()));
+            }
+            out.push('\n');
             out.push_str(&table(
                 &["ID", "SCENARIO", "KEY", "SPEND", "STATUS", "FIRST SEEN", "LAST SEEN"],
                 &r.gaps.iter().zip(&lines).map(|(g, l)| [l.id.clone(), l.scenario.clone(), l.key.clone(), g.spend.round_cents().to_string(), l.status.clone(), l.first_seen.clone(), l.last_seen.clone()]).collect::<Vec<_>>(),

@@ -6,7 +6,8 @@
 //! kept, a gap whose condition no longer holds is Resolved automatically, and a
 //! Resolved gap that reappears is reopened with its history. Nothing is deleted.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -193,6 +194,19 @@ pub struct GapContext {
     pub accounts: Vec<AccountId>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<Region>,
+    /// Spend this gap shares with other gaps (by gap id): a dollar of an
+    /// unapproved region can also be unclaimed, say. The headline counts it
+    /// once ([`headline`]); each gap still shows all of its own spend.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared: Vec<SharedSpend>,
+}
+
+/// Spend counted in this gap and in gap `gap` too.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedSpend {
+    pub gap: String,
+    pub spend: Money,
 }
 
 impl GapContext {
@@ -487,6 +501,7 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
         model: Option<String>,
         /// The catalogue model of a token usage, for the scope check.
         scoped_model: Option<String>,
+        guardrail: bool,
     }
     struct RoleInfo {
         arn: Option<String>,
@@ -498,6 +513,12 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
     // usage type) they derive from.
     let mut budget_keys: HashMap<(Option<&str>, &str), String, Fast> = HashMap::default();
     let mut scope_keys: HashMap<(&AccountId, &str), String, Fast> = HashMap::default();
+    let mut with_principal: HashSet<&str, Fast> = HashSet::default();
+    // Out-of-scope spend that another gap counts too: by out-of-scope key, the
+    // other gap's id; and what is attributed to a workload, which takes a
+    // Missing Business Case gap only once every fact is seen.
+    let mut shared: HashMap<String, BTreeMap<String, Money>, Fast> = HashMap::default();
+    let mut shared_with_workload: BTreeMap<(String, WorkloadId), Money> = BTreeMap::new();
     for (k, v, outcome) in outcomes(input.period, input.facts, input.attributor) {
         let ut = usage_info.entry(k.usage_type).or_insert_with(|| {
             let d = decode(k.usage_type);
@@ -509,8 +530,13 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
                 Usage::Tokens { model: token, .. } => input.catalog.by_cur_token(token).map(|e| e.model_id.to_string()),
                 _ => None,
             };
-            UsageInfo { region, model: model_name(input.catalog, &d.usage), scoped_model }
+            UsageInfo { region, model: model_name(input.catalog, &d.usage), scoped_model, guardrail: matches!(d.usage, Usage::Guardrail { .. }) }
         });
+        // Attribution Not Enabled is an account's condition: raised only where
+        // no non-guardrail AI row of the account has a principal.
+        if !ut.guardrail && k.operation != "ApplyGuardrail" && k.principal.is_some_and(|p| !p.trim().is_empty()) {
+            with_principal.insert(k.account.as_str());
+        }
         let role = k.principal.map(|p| {
             &*role_info.entry(p).or_insert_with(|| {
                 let parsed = Principal::parse(p).ok();
@@ -532,6 +558,7 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
             account: Some(k.account.clone()),
             ..GapContext::default()
         };
+        let mut other: Option<(Scenario, Cow<'_, str>)> = None;
         match &outcome {
             Outcome::Adjustment => continue,
             Outcome::Attributed { workload, .. } => match attributed.get_mut(workload) {
@@ -540,19 +567,30 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
             },
             Outcome::Unattributed { reason } => match reason {
                 Reason::AttributionNotEnabled => {
-                    put(Scenario::AttributionNotEnabled, k.account.as_str(), &|| GapContext { account: Some(k.account.clone()), ..GapContext::default() })
+                    put(Scenario::AttributionNotEnabled, k.account.as_str(), &|| GapContext { account: Some(k.account.clone()), ..GapContext::default() });
+                    other = Some((Scenario::AttributionNotEnabled, Cow::Borrowed(k.account.as_str())));
                 }
-                Reason::BroadRole => put(Scenario::UnattributedSpend, role.and_then(|r| r.arn.as_deref()).unwrap_or_default(), &role_ctx),
-                Reason::UnclaimedWorkload => put(Scenario::UnclaimedWorkload, role.and_then(|r| r.arn.as_deref()).unwrap_or_default(), &role_ctx),
+                Reason::BroadRole => {
+                    let key = role.and_then(|r| r.arn.as_deref()).unwrap_or_default();
+                    put(Scenario::UnattributedSpend, key, &role_ctx);
+                    other = Some((Scenario::UnattributedSpend, Cow::Borrowed(key)));
+                }
+                Reason::UnclaimedWorkload => {
+                    let key = role.and_then(|r| r.arn.as_deref()).unwrap_or_default();
+                    put(Scenario::UnclaimedWorkload, key, &role_ctx);
+                    other = Some((Scenario::UnclaimedWorkload, Cow::Borrowed(key)));
+                }
                 Reason::NoBudgetAllocation => {
                     let p = role.and_then(|r| r.arn.as_deref()).or(k.principal).unwrap_or_default();
                     let m = ut.model.as_deref().unwrap_or(k.usage_type);
                     let key = budget_keys.entry((k.principal, k.usage_type)).or_insert_with(|| format!("{p}|{m}"));
-                    put(Scenario::NoBudgetAllocation, key, &|| GapContext { model: Some(m.to_owned()), region: region.cloned(), ..role_ctx() })
+                    put(Scenario::NoBudgetAllocation, key, &|| GapContext { model: Some(m.to_owned()), region: region.cloned(), ..role_ctx() });
+                    other = Some((Scenario::NoBudgetAllocation, Cow::Owned(key.clone())));
                 }
                 Reason::UnallocatedGuardrail => {
                     let g = k.resource_id.map(str::to_owned).unwrap_or_else(|| format!("(no guardrail ARN in {})", k.account));
-                    put(Scenario::UnallocatedGuardrailCost, &g, &|| GapContext { guardrail: Some(g.clone()), account: Some(k.account.clone()), ..GapContext::default() })
+                    put(Scenario::UnallocatedGuardrailCost, &g, &|| GapContext { guardrail: Some(g.clone()), account: Some(k.account.clone()), ..GapContext::default() });
+                    other = Some((Scenario::UnallocatedGuardrailCost, Cow::Owned(g)));
                 }
                 Reason::BeforeClaim => {}
             },
@@ -568,6 +606,15 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
                         region: Some(r.clone()),
                         ..GapContext::default()
                     });
+                    match (&other, &outcome) {
+                        (Some((scenario, other_key)), _) => {
+                            *shared.entry(key.clone()).or_default().entry(gap_id(input.period, *scenario, other_key)).or_default() += v.cost;
+                        }
+                        (None, Outcome::Attributed { workload, .. }) => {
+                            *shared_with_workload.entry((key.clone(), workload.clone())).or_default() += v.cost;
+                        }
+                        (None, _) => {}
+                    }
                 }
             }
         }
@@ -588,6 +635,22 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
         a.context = GapContext { workload: Some(w.id.clone()), owner: Some(w.owner.clone()), ..GapContext::default() };
         acc.entry(Scenario::MissingBusinessCase).or_default().insert(w.id.to_string(), a);
     }
+    if let Some(ane) = acc.get_mut(&Scenario::AttributionNotEnabled) {
+        ane.retain(|account, _| !with_principal.contains(account.as_str()));
+    }
+    let missing_case = acc.get(&Scenario::MissingBusinessCase);
+    for ((key, workload), spend) in shared_with_workload {
+        if missing_case.is_some_and(|m| m.contains_key(workload.as_str())) {
+            *shared.entry(key).or_default().entry(gap_id(input.period, Scenario::MissingBusinessCase, workload.as_str())).or_default() += spend;
+        }
+    }
+    if let Some(oobs) = acc.get_mut(&Scenario::OutOfBudgetScope) {
+        for (key, a) in oobs.iter_mut() {
+            if let Some(with) = shared.remove(key) {
+                a.context.shared = with.into_iter().map(|(gap, spend)| SharedSpend { gap, spend }).collect();
+            }
+        }
+    }
     acc.into_iter()
         .flat_map(|(scenario, by_key)| {
             let mut by_key: Vec<(String, Acc)> = by_key.into_iter().collect();
@@ -602,6 +665,47 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
             Observation { scenario, key, spend: a.spend, first_seen: a.first.unwrap_or(day), last_seen: a.last.unwrap_or(day), context }
         })
         .collect()
+}
+
+/// One scenario's open gaps and their spend.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScenarioSpend {
+    pub scenario: Scenario,
+    pub open: usize,
+    pub spend: Money,
+}
+
+/// The open gaps in one figure that counts each dollar once, and each
+/// scenario's open spend (which, summed, may count a dollar twice: a dollar
+/// can be out of budget scope and unclaimed at once).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GapsHeadline {
+    pub open: usize,
+    /// Open spend, each dollar once.
+    pub open_spend: Money,
+    pub by_scenario: Vec<ScenarioSpend>,
+}
+
+/// Open spend counted once: every open gap's spend, less what an open gap
+/// shares with another open gap (a fact lies in at most one gap besides an
+/// out-of-scope one, so subtracting each shared amount once is exact).
+pub fn headline<'a>(gaps: impl IntoIterator<Item = &'a Gap>) -> GapsHeadline {
+    let open: Vec<&Gap> = gaps.into_iter().filter(|g| g.is_open()).collect();
+    let open_ids: BTreeSet<&str> = open.iter().map(|g| g.id.as_str()).collect();
+    let mut by: BTreeMap<Scenario, (usize, Money)> = BTreeMap::new();
+    let mut once = Money::ZERO;
+    for g in &open {
+        let e = by.entry(g.scenario).or_default();
+        e.0 += 1;
+        e.1 += g.spend;
+        once += g.spend;
+        for s in g.context.shared.iter().filter(|s| open_ids.contains(s.gap.as_str())) {
+            once -= s.spend;
+        }
+    }
+    GapsHeadline { open: open.len(), open_spend: once, by_scenario: by.into_iter().map(|(scenario, (open, spend))| ScenarioSpend { scenario, open, spend }).collect() }
 }
 
 /// Declared value at stake: the annual opportunity of the business cases, Cost

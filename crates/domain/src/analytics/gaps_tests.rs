@@ -392,3 +392,53 @@ fn value_at_stake_keeps_cost_saving_and_revenue_apart() {
     assert_eq!(v.cost_saving, Money::parse("144000").unwrap());
     assert_eq!(v.revenue_driving, Money::parse("100000").unwrap());
 }
+
+/// Issue 12 item 8: Attribution Not Enabled is an account's condition. An
+/// account whose other AI rows carry principals (principal data is on) does
+/// not raise it for a few rows without one, and guardrail rows (never with a
+/// principal) neither raise it nor count as principals.
+#[test]
+fn attribution_not_enabled_is_raised_per_account_only_where_no_row_has_a_principal() {
+    let x = session("x", OTHER);
+    let obs = World::new().detect(vec![
+        row(3, ACCT, HAIKU_IN, None, "1"),
+        guardrail_row(3, "arn:aws:bedrock:us-east-1:111122223333:guardrail/g1", "0.5"),
+        row(4, OTHER, HAIKU_IN, None, "2"),
+        row(5, OTHER, HAIKU_IN, Some(&x), "3"),
+    ]);
+    let g = of(&obs, Scenario::AttributionNotEnabled);
+    assert_eq!(g.iter().map(|o| (o.key.as_str(), o.spend)).collect::<Vec<_>>(), [(ACCT, Money::parse("1").unwrap())]);
+    assert_eq!(of(&obs, Scenario::UnallocatedGuardrailCost).len(), 1);
+}
+
+/// Issue 12 item 13: a dollar out of budget scope and unattributed lies in two
+/// gaps; each gap shows it, the headline counts it once.
+#[test]
+fn the_headline_counts_a_dollar_in_two_gaps_once() {
+    let mut w = World::new();
+    w.scopes.push(scope(HAIKU, ACCT, "us-east-1"));
+    w.workloads.push(workload("chat", Some(1), true, false));
+    let claimed = session("finops-chat-ab12", ACCT);
+    let x = session("x", OTHER);
+    let obs = w.detect(vec![
+        row(5, ACCT, HAIKU_IN, Some(&claimed), "1"),                        // attributed, in scope: missing case only
+        row(6, ACCT, "USW2-Claude3Haiku-input-tokens", Some(&claimed), "2"), // attributed, out of scope: both
+        row(7, OTHER, HAIKU_IN, Some(&x), "4"),                              // no budget allocation and out of scope
+        row(8, OTHER, "USE1-NovaLite-input-tokens", Some(&x), "8"),          // no budget allocation only
+    ]);
+    let gaps = reconcile(period(), &[], obs, at(10));
+    let spend = |s: Scenario| gaps.iter().filter(|g| g.scenario == s).map(|g| g.spend).sum::<Money>();
+    assert_eq!(spend(Scenario::OutOfBudgetScope), Money::parse("6").unwrap());
+    assert_eq!(spend(Scenario::MissingBusinessCase), Money::parse("3").unwrap());
+    assert_eq!(spend(Scenario::NoBudgetAllocation), Money::parse("12").unwrap());
+    let h = headline(&gaps);
+    assert_eq!(h.open_spend, Money::parse("15").unwrap(), "1 + 2 + 4 + 8, each dollar once; the gaps list 21");
+    assert_eq!(h.by_scenario.iter().map(|s| s.spend).sum::<Money>(), Money::parse("21").unwrap());
+    assert_eq!(h.open, gaps.len());
+    // A shared gap that is resolved no longer shares: its dollars count in the open one.
+    let mut some_closed = gaps.clone();
+    for g in some_closed.iter_mut().filter(|g| g.scenario == Scenario::MissingBusinessCase) {
+        g.auto_resolve(at(11));
+    }
+    assert_eq!(headline(&some_closed).open_spend, Money::parse("14").unwrap(), "the resolved case's 3 drops out; its 2 still counts, out of scope");
+}

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use domain::analytics::gaps::{detect, period_of_gap_id, reconcile, value_at_stake, DetectionInput, Gap, GapAction, GapError, GapStatus, Observation, ValueAtStake, WorkloadFacts};
+use domain::analytics::gaps::{detect, headline, period_of_gap_id, reconcile, value_at_stake, DetectionInput, Gap, GapAction, GapError, GapStatus, Observation, ScenarioSpend, ValueAtStake, WorkloadFacts};
 use domain::governance::approval::{ApprovalInput, ModelApprovalScope, Platform, Priority};
 use domain::governance::authz::Action;
 use domain::governance::claims::{Claim, ClaimKind, ClaimTarget};
@@ -41,7 +41,13 @@ pub struct GapsReport {
     /// Declared annual opportunity of the workloads in view.
     pub value_at_stake: ValueAtStake,
     pub open: usize,
+    /// Open spend with each dollar counted once (a dollar can lie in two
+    /// gaps; `by_scenario` counts it in each).
     pub open_spend: Money,
+    pub by_scenario: Vec<ScenarioSpend>,
+    /// The nodes the report is filtered to; absent for the organisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<domain::NodeId>>,
     pub gaps: Vec<Gap>,
 }
 
@@ -198,18 +204,17 @@ impl Governance {
         Ok(summary)
     }
 
-    /// The stored gaps of a period (FinOps Lead and Finance), largest spend first.
+    /// The stored gaps of a period (FinOps Lead and Finance), largest spend
+    /// first, filtered to the caller's scope; the headline counts each dollar
+    /// once and each scenario's spend is given beside it.
     pub async fn gaps_report(&self, actor: &Actor, period: BillingPeriod) -> Result<GapsReport> {
-        if actor.persona != domain::Persona::System {
-            self.authorize(actor, Action::ViewAttribution, &EntityRef::new("gaps", period.to_string())).await?;
-        }
-        let mut gaps: Vec<Gap> = self.stored_gaps(period).await?.into_iter().map(|(g, _)| g).collect();
+        let scope = self.analytics_scope(actor, "gaps", period).await?;
+        let mut gaps: Vec<Gap> = self.stored_gaps(period).await?.into_iter().map(|(g, _)| g).filter(|g| scope.sees_gap(&g.context)).collect();
         gaps.sort_by(|a, b| b.spend.cmp(&a.spend).then_with(|| a.scenario.cmp(&b.scenario)).then_with(|| a.key.cmp(&b.key)));
         let profiles = self.workload_profiles().await?;
-        let h = self.hierarchy().await?;
-        let cases = profiles.values().filter(|p| actor.persona == domain::Persona::System || actor.can_see(&h, &p.workload.node())).filter_map(|p| p.business_case.as_ref());
-        let open: Vec<&Gap> = gaps.iter().filter(|g| g.is_open()).collect();
-        Ok(GapsReport { period, value_at_stake: value_at_stake(cases), open: open.len(), open_spend: open.iter().map(|g| g.spend).sum(), gaps })
+        let cases = profiles.values().filter(|p| scope.sees_workload(&p.workload.id)).filter_map(|p| p.business_case.as_ref());
+        let h = headline(&gaps);
+        Ok(GapsReport { period, value_at_stake: value_at_stake(cases), open: h.open, open_spend: h.open_spend, by_scenario: h.by_scenario, scope: scope.scope.nodes(), gaps })
     }
 
     async fn load_gap(&self, id: &str) -> Result<(Gap, u64)> {
@@ -220,8 +225,9 @@ impl Governance {
 
     pub async fn get_gap(&self, actor: &Actor, id: &str) -> Result<Gap> {
         let (g, _) = self.load_gap(id).await?;
-        if actor.persona != domain::Persona::System {
-            self.authorize(actor, Action::ViewAttribution, &entity(id)).await?;
+        let scope = self.analytics_scope(actor, "gap", g.period).await?;
+        if !scope.sees_gap(&g.context) {
+            return Err(self.audit_refusal(actor, &entity(id), "ViewAttribution", "the gap lies outside your scope: none of its workloads or accounts is yours").await);
         }
         Ok(g)
     }

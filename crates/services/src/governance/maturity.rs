@@ -9,10 +9,9 @@ use domain::analytics::maturity::{assess, ClaimedWorkload, Journey, Maturity, Mo
 use domain::cur::attribution::Outcome;
 use domain::cur::facts::{outcomes, report};
 use domain::cur::usage_type::{decode, Usage};
-use domain::governance::authz::Action;
 use domain::governance::request::BusinessRequest;
 use domain::governance::tasks::{Task, TaskStatus};
-use domain::{Actor, BillingPeriod, EntityRef, Money, RequestId};
+use domain::{Actor, BillingPeriod, Money, RequestId};
 use serde::{Deserialize, Serialize};
 
 use super::{decode as decode_item, get_typed, keys, query_index_all, Governance, Result};
@@ -22,19 +21,25 @@ use crate::ports::store::ItemKey;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MaturityReport {
     pub period: BillingPeriod,
+    /// The nodes the report is measured over; absent for the organisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<domain::NodeId>>,
     #[serde(flatten)]
     pub maturity: Maturity,
 }
 
 impl Governance {
     pub async fn maturity(&self, actor: &Actor, period: BillingPeriod) -> Result<MaturityReport> {
-        if actor.persona != domain::Persona::System {
-            self.authorize(actor, Action::ViewAttribution, &EntityRef::new("maturity", period.to_string())).await?;
+        // A scoped caller's maturity is measured over what it may see: the
+        // spend of its workloads' accounts, their gaps, workloads and journeys.
+        let scope = self.analytics_scope(actor, "maturity", period).await?;
+        let mut facts = self.period_facts(period).await?;
+        if scope.accounts.is_some() {
+            facts.retain(|k, _| scope.sees_account(k.account));
         }
-        let facts = self.period_facts(period).await?;
         let attributor = self.attributor().await?;
         let r = report(period, &facts, &attributor);
-        let observations = self.observe_gaps(period).await?;
+        let observations: Vec<_> = self.observe_gaps(period).await?.into_iter().filter(|o| scope.sees_gap(&o.context)).collect();
         let scopes = self.approval_scopes().await?;
         let approved: BTreeSet<&str> = scopes.iter().map(|s| s.model.base_model()).collect();
 
@@ -66,7 +71,7 @@ impl Governance {
         let profiles = self.workload_profiles().await?;
         let workloads = profiles
             .values()
-            .filter(|p| p.claimed_since.is_some_and(|d| d <= period.last_day()))
+            .filter(|p| p.claimed_since.is_some_and(|d| d <= period.last_day()) && scope.sees_workload(&p.workload.id))
             .map(|p| ClaimedWorkload { workload: p.workload.id.clone(), has_estimate: p.has_estimate(), spend: by_workload.get(&p.workload.id).copied().unwrap_or(Money::ZERO) })
             .collect();
 
@@ -89,6 +94,9 @@ impl Governance {
                 None
             };
             let req: Option<(BusinessRequest, u64)> = get_typed(self.store.as_ref(), ItemKey::new(keys::request(&request), keys::META)).await?;
+            if scope.accounts.is_some() && req.as_ref().is_none_or(|(r, _)| !scope.sees_node(&Self::request_node(&r.draft))) {
+                continue;
+            }
             let monthly_value = req.and_then(|(r, _)| r.draft.business_case).map_or(Money::ZERO, |c| c.monthly_opportunity());
             journeys.push(Journey { request, due, live_at, monthly_value });
         }
@@ -102,6 +110,6 @@ impl Governance {
             journeys,
             now: self.clock.now(),
         });
-        Ok(MaturityReport { period, maturity })
+        Ok(MaturityReport { period, scope: scope.scope.nodes(), maturity })
     }
 }

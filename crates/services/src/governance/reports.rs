@@ -8,14 +8,18 @@
 //!   reconciliation (they belong to no subtree, and Finance owns the bill);
 //! - Product and Portfolio Owners see the attributed spend of the workloads in
 //!   their scope, and nothing unattributed;
-//! - reconciliation is for the FinOps Lead and Finance only.
+//! - reconciliation is for the FinOps Lead and Finance only;
+//! - gaps and maturity are the FinOps Lead's and Finance's; scoped Finance sees
+//!   the gaps of its workloads and of the accounts they run in
+//!   ([`AnalyticsScope`]), and maturity measured over the same.
 //!
 //! A report filtered to a scope says so (`scope`), and its parts still add up
 //! to its totals.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use domain::cur::facts::{report, AttributionReport};
+use domain::analytics::gaps::GapContext;
 use domain::cur::views::{legacy_split, reconcile, rollup, LegacyView, NodeCost, Reconciliation};
 use domain::governance::approval::ModelApprovalScope;
 use domain::governance::authz::Action;
@@ -24,7 +28,7 @@ use domain::{AccountId, Actor, BillingPeriod, EntityRef, Hierarchy, Money, NodeI
 use super::{decode, keys, query_index_all, Governance, Result};
 
 /// What part of the organisation a caller's reports cover.
-enum Scope {
+pub(crate) enum Scope {
     Organisation,
     /// Workloads under these nodes (of `hierarchy`, loaded once);
     /// `unattributed` says whether the caller also sees spend nobody owns.
@@ -43,10 +47,45 @@ impl Scope {
         }
     }
 
-    fn nodes(&self) -> Option<Vec<NodeId>> {
+    pub(crate) fn nodes(&self) -> Option<Vec<NodeId>> {
         match self {
             Scope::Organisation => None,
             Scope::Nodes { nodes, .. } => Some(nodes.clone()),
+        }
+    }
+}
+
+/// A scope as the gap and maturity views apply it. Gaps are spend nobody owns,
+/// so they belong to no node: a scoped caller sees a gap when it names a
+/// workload in scope, or lies in an account where a workload in scope is
+/// approved or has a claim (that account's spend is its teams' business).
+pub(crate) struct AnalyticsScope {
+    pub(crate) scope: Scope,
+    /// `None` for the organisation.
+    pub(crate) accounts: Option<BTreeSet<AccountId>>,
+}
+
+impl AnalyticsScope {
+    pub(crate) fn organisation() -> Self {
+        Self { scope: Scope::Organisation, accounts: None }
+    }
+
+    pub(crate) fn sees_workload(&self, workload: &WorkloadId) -> bool {
+        self.scope.sees(workload)
+    }
+
+    pub(crate) fn sees_node(&self, node: &NodeId) -> bool {
+        self.scope.sees_node(node)
+    }
+
+    pub(crate) fn sees_account(&self, account: &AccountId) -> bool {
+        self.accounts.as_ref().is_none_or(|a| a.contains(account))
+    }
+
+    pub(crate) fn sees_gap(&self, c: &GapContext) -> bool {
+        match &self.accounts {
+            None => true,
+            Some(accounts) => c.workload.as_ref().is_some_and(|w| self.scope.sees(w)) || c.accounts_seen().iter().any(|a| accounts.contains(a)),
         }
     }
 }
@@ -69,6 +108,47 @@ impl Governance {
             return Ok(Scope::Organisation);
         }
         Ok(Scope::Nodes { nodes: actor.scope.clone(), unattributed: finance, hierarchy })
+    }
+
+    /// The scope of the gap and maturity views: the FinOps Lead and Finance
+    /// only (refused and audited otherwise), the organisation for the FinOps
+    /// Lead and root-scoped Finance, else the caller's subtree and its accounts.
+    pub(crate) async fn analytics_scope(&self, actor: &Actor, what: &str, period: BillingPeriod) -> Result<AnalyticsScope> {
+        if actor.persona == Persona::System {
+            return Ok(AnalyticsScope::organisation());
+        }
+        self.authorize(actor, Action::ViewAttribution, &EntityRef::new(what, period.to_string())).await?;
+        let scope = self.report_scope(actor, what, period).await?;
+        let accounts = match &scope {
+            Scope::Organisation => None,
+            Scope::Nodes { .. } => Some(
+                self.workload_accounts()
+                    .await?
+                    .into_iter()
+                    .filter(|(_, workloads)| workloads.iter().any(|w| scope.sees(w)))
+                    .map(|(a, _)| a)
+                    .collect(),
+            ),
+        };
+        Ok(AnalyticsScope { scope, accounts })
+    }
+
+    /// The workloads "in" each account: an approval scope or a claimed role
+    /// names the account.
+    pub(crate) async fn workload_accounts(&self) -> Result<BTreeMap<AccountId, Vec<WorkloadId>>> {
+        let mut by_account: BTreeMap<AccountId, Vec<WorkloadId>> = BTreeMap::new();
+        for item in query_index_all(self.store.as_ref(), keys::SCOPES_INDEX).await? {
+            let s: ModelApprovalScope = decode(&item.attrs)?;
+            for a in s.accounts {
+                by_account.entry(a).or_default().push(s.workload.clone());
+            }
+        }
+        for c in self.all_claims().await? {
+            if let Some(account) = c.target.arn.split(':').nth(4).and_then(|a| AccountId::parse(a).ok()) {
+                by_account.entry(account).or_default().push(c.workload.clone());
+            }
+        }
+        Ok(by_account)
     }
 
     pub async fn attribution_report(&self, actor: &Actor, period: BillingPeriod) -> Result<AttributionReport> {
@@ -108,18 +188,7 @@ impl Governance {
     pub async fn legacy_view(&self, actor: &Actor, period: BillingPeriod) -> Result<LegacyView> {
         let scope = self.report_scope(actor, "legacy", period).await?;
         let facts = self.period_facts(period).await?;
-        let mut by_account: BTreeMap<AccountId, Vec<WorkloadId>> = BTreeMap::new();
-        for item in query_index_all(self.store.as_ref(), keys::SCOPES_INDEX).await? {
-            let s: ModelApprovalScope = decode(&item.attrs)?;
-            for a in s.accounts {
-                by_account.entry(a).or_default().push(s.workload.clone());
-            }
-        }
-        for c in self.all_claims().await? {
-            if let Some(account) = c.target.arn.split(':').nth(4).and_then(|a| AccountId::parse(a).ok()) {
-                by_account.entry(account).or_default().push(c.workload.clone());
-            }
-        }
+        let by_account = self.workload_accounts().await?;
         let mut v = legacy_split(period, &facts, &self.attributor().await?, &by_account);
         if let Scope::Nodes { unattributed, .. } = &scope {
             v.by_workload.retain(|w| scope.sees(&w.workload));

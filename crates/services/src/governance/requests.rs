@@ -84,7 +84,7 @@ pub(crate) fn workload_item(w: &Workload) -> Result<ItemData> {
 impl Governance {
     /// The node a request is scoped by: the portfolio of a new workload, or the
     /// workload an AI component is added to.
-    fn request_node(draft: &RequestDraft) -> NodeId {
+    pub(crate) fn request_node(draft: &RequestDraft) -> NodeId {
         match &draft.target {
             Target::NewWorkload { portfolio, .. } => portfolio.clone(),
             Target::ExistingWorkload { workload } => NodeId::from(workload),
