@@ -80,14 +80,20 @@ impl From<Persona> for String {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Actor {
+    /// Who acts: an identifier the user cannot change (the token's `sub`), so
+    /// ownership, inboxes and separation of duties can never be taken over by
+    /// editing a profile.
     pub user: UserId,
     pub persona: Persona,
     pub scope: Vec<NodeId>,
+    /// A verified email, for people reading the record; never an identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 impl Actor {
     pub fn new(user: UserId, persona: Persona, scope: Vec<NodeId>) -> Self {
-        Self { user, persona, scope }
+        Self { user, persona, scope, email: None }
     }
 
     /// Row-level security: whether `node` lies inside this actor's scope.

@@ -105,15 +105,13 @@ fn claim_list(v: &str) -> Vec<&str> {
 /// The claim naming the caller's hierarchy scope (a Cognito custom attribute).
 pub const SCOPE_CLAIM: &str = "custom:finops_scope";
 
-/// The actor from JWT claims verified by API Gateway. A user in several persona
+/// The actor from JWT claims verified by API Gateway. The user is the token's
+/// `sub`, which Cognito never changes and never reuses; `email` can be edited
+/// by its owner (and a freed address taken by someone else), so it is kept for
+/// display, and only when `email_verified` says so. A user in several persona
 /// groups picks one with the `X-FinOps-Persona` header; with one group it is used.
 pub fn actor_from_claims(claims: &HashMap<String, String>, chosen_persona: Option<&str>) -> Result<Actor, AuthError> {
-    let user = claims
-        .get("email")
-        .or_else(|| claims.get("cognito:username"))
-        .or_else(|| claims.get("username"))
-        .or_else(|| claims.get("sub"))
-        .ok_or_else(|| AuthError("the token names no user".into()))?;
+    let user = claims.get("sub").filter(|s| !s.trim().is_empty()).ok_or_else(|| AuthError("the token has no `sub`: users are identified by it".into()))?;
     let groups: Vec<Persona> = claims
         .get("cognito:groups")
         .map(|g| claim_list(g).into_iter().filter_map(|g| Persona::parse(g).ok()).filter(|p| p.is_human()).collect())
@@ -131,7 +129,9 @@ pub fn actor_from_claims(claims: &HashMap<String, String>, chosen_persona: Optio
         (None, _) => return Err(AuthError("several persona groups: choose one with X-FinOps-Persona".into())),
     };
     let scope = claims.get(SCOPE_CLAIM).map(|s| claim_list(s)).unwrap_or_default();
-    to_actor(user, persona.as_str(), scope.into_iter())
+    let mut actor = to_actor(user, persona.as_str(), scope.into_iter())?;
+    actor.email = claims.get("email").filter(|_| claims.get("email_verified").is_some_and(|v| v == "true")).cloned();
+    Ok(actor)
 }
 
 #[cfg(test)]
@@ -165,6 +165,7 @@ mod tests {
     #[test]
     fn jwt_claims_map_groups_to_personas() {
         let mut c = HashMap::from([
+            ("sub".to_string(), "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".to_string()),
             ("email".to_string(), "fiona@example.com".to_string()),
             ("cognito:groups".to_string(), "[FinOpsLead]".to_string()),
             (SCOPE_CLAIM.to_string(), "retail,corp".to_string()),
@@ -180,5 +181,30 @@ mod tests {
         c.remove("email");
         c.remove("cognito:groups");
         assert!(actor_from_claims(&c, None).is_err());
+    }
+
+    /// Issue 12 item 2: the user is the immutable `sub`. A user who changes
+    /// their email (or a newcomer given a freed address) is not someone else,
+    /// and an unverified email is never shown.
+    #[test]
+    fn users_are_their_sub_and_email_is_display_only() {
+        let sub = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+        let claims = |email: &str, verified: &str| {
+            HashMap::from([
+                ("sub".to_string(), sub.to_string()),
+                ("email".to_string(), email.to_string()),
+                ("email_verified".to_string(), verified.to_string()),
+                ("cognito:groups".to_string(), "[ProductOwner]".to_string()),
+                ("cognito:username".to_string(), "pat".to_string()),
+            ])
+        };
+        let before = actor_from_claims(&claims("pat@example.com", "true"), None).unwrap();
+        let after = actor_from_claims(&claims("fiona@example.com", "true"), None).unwrap();
+        assert_eq!((before.user.as_str(), after.user.as_str()), (sub, sub));
+        assert_eq!(after.email.as_deref(), Some("fiona@example.com"));
+        assert_eq!(actor_from_claims(&claims("x@example.com", "false"), None).unwrap().email, None);
+        let mut no_sub = claims("pat@example.com", "true");
+        no_sub.remove("sub");
+        assert!(actor_from_claims(&no_sub, None).unwrap_err().0.contains("sub"), "email and username never stand in for sub");
     }
 }

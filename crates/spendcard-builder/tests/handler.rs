@@ -35,7 +35,7 @@ async fn a_card_is_accepted_through_the_lambda() {
     accept["requestContext"]["http"]["path"] = "/cards/2026-W09.chat/accept".into();
     // Another Product Owner in scope may not settle the chat workload's card.
     let mut other = accept.clone();
-    other["requestContext"]["authorizer"]["jwt"]["claims"]["email"] = "pat@example.com".into();
+    other["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = "pat@example.com".into();
     let (status, body) = response(&runtime_wiring::handle_http(routes.clone(), other, Context::default()).await.unwrap());
     assert_eq!(status, 403, "{body}");
     let (status, body) = response(&runtime_wiring::handle_http(routes.clone(), accept.clone(), Context::default()).await.unwrap());
