@@ -58,10 +58,12 @@ fn every_generated_policy_passes_parliament() {
         for (regions, geo) in [(&["us-east-1"][..], None), (&["us-east-1", "us-west-2"][..], Some("us")), (&["eu-west-1"][..], Some("global"))] {
             for agentic in [false, true] {
                 for partition in [Partition::Aws, Partition::AwsUsGov] {
-                    let doc = permission_policy(&scope(model, regions, geo, agentic), &acct, partition);
-                    let path = dir.path().join(format!("permission-{n}.json"));
-                    std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-                    n += 1;
+                    for map in [false, true] {
+                        let doc = permission_policy(&scope(model, regions, geo, agentic), &acct, partition, map);
+                        let path = dir.path().join(format!("permission-{n}.json"));
+                        std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+                        n += 1;
+                    }
                 }
             }
         }

@@ -53,8 +53,22 @@ fn foundation_model_arn(partition: Partition, region: &str, model: &str) -> Stri
     format!("arn:{}:bedrock:{region}::foundation-model/{model}", partition.as_str())
 }
 
-/// The permission policy for one account under an approval scope.
-pub fn permission_policy(scope: &ModelApprovalScope, account: &AccountId, partition: Partition) -> Value {
+/// The tag the MAP task puts on the workload's application inference profile,
+/// and the policy's test for "this workload's profile".
+pub const WORKLOAD_TAG: &str = "finops:workload";
+
+/// The application inference profile ARNs of an account in the approved
+/// regions. Profile ids are made by Bedrock at creation, so the policy names
+/// them by pattern and tells the workload's own apart by its tag.
+fn application_profiles(scope: &ModelApprovalScope, account: &AccountId, partition: Partition) -> Vec<String> {
+    scope.regions.iter().map(|r| format!("arn:{}:bedrock:{r}:{account}:application-inference-profile/*", partition.as_str())).collect()
+}
+
+/// The permission policy for one account under an approval scope. With
+/// `map_profile`, the workload calls through its MAP application inference
+/// profile (MAP credit is earned only there), so the policy allows that
+/// profile (tagged for the workload) and still denies every other one.
+pub fn permission_policy(scope: &ModelApprovalScope, account: &AccountId, partition: Partition, map_profile: bool) -> Value {
     let model = scope.model.base_model();
     let mut statements = Vec::new();
     let direct: Vec<String> = scope.regions.iter().map(|r| foundation_model_arn(partition, r.as_str(), model)).collect();
@@ -89,6 +103,25 @@ pub fn permission_policy(scope: &ModelApprovalScope, account: &AccountId, partit
         }));
         allowed.extend(profiles);
         allowed.push(any_region);
+    }
+    if map_profile {
+        let app = application_profiles(scope, account, partition);
+        let tag = format!("aws:ResourceTag/{WORKLOAD_TAG}");
+        statements.push(json!({
+            "Sid": "InvokeWorkloadMapProfile",
+            "Effect": "Allow",
+            "Action": INVOKE_ACTIONS,
+            "Resource": app,
+            "Condition": { "StringEquals": { tag.clone(): scope.workload.as_str() } },
+        }));
+        statements.push(json!({
+            "Sid": "DenyOtherApplicationProfiles",
+            "Effect": "Deny",
+            "Action": INVOKE_ACTIONS,
+            "Resource": app,
+            "Condition": { "StringNotEquals": { tag: scope.workload.as_str() } },
+        }));
+        allowed.extend(app);
     }
     statements.push(json!({
         "Sid": "DenyEveryOtherModel",
@@ -147,25 +180,98 @@ mod tests {
     #[test]
     fn only_the_approved_model_in_the_approved_region() {
         let acct = AccountId::parse("111122223333").unwrap();
-        let p = permission_policy(&scope(None, false), &acct, Partition::Aws);
+        let p = permission_policy(&scope(None, false), &acct, Partition::Aws, false);
         let s = p["Statement"].as_array().unwrap();
         assert_eq!(s[0]["Resource"], json!(["arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"]));
         assert_eq!(s[1]["Effect"], "Deny");
         assert_eq!(s[1]["NotResource"], s[0]["Resource"]);
         assert_eq!(s[2]["Condition"]["Bool"]["aws:ViaAWSMCPService"], "true");
         assert!(!p.to_string().contains("InvokedModelId"), "no such condition key exists");
-        let agentic = permission_policy(&scope(None, true), &acct, Partition::Aws);
+        let agentic = permission_policy(&scope(None, true), &acct, Partition::Aws, false);
         assert!(!agentic.to_string().contains("ViaAWSMCPService"));
     }
 
     #[test]
     fn cross_region_uses_the_profile_and_its_condition_key() {
         let acct = AccountId::parse("111122223333").unwrap();
-        let p = permission_policy(&scope(Some("us"), false), &acct, Partition::Aws);
+        let p = permission_policy(&scope(Some("us"), false), &acct, Partition::Aws, false);
         let s = p["Statement"].as_array().unwrap();
         let profile = "arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.anthropic.claude-3-haiku-20240307-v1:0";
         assert_eq!(s[1]["Resource"], json!([profile]));
         assert_eq!(s[2]["Resource"], "arn:aws:bedrock:*::foundation-model/anthropic.claude-3-haiku-20240307-v1:0");
         assert_eq!(s[2]["Condition"]["ArnEquals"]["bedrock:InferenceProfileArn"], json!([profile]));
+    }
+
+    /// A small IAM evaluator for one request, statement by statement: explicit
+    /// deny wins, then an allow, else the implicit deny. Resources match with
+    /// IAM's `*` wildcard; conditions on a resource tag are checked against
+    /// `tags`, and a condition on a key the request lacks does not hold.
+    fn evaluate(policy: &Value, action: &str, resource: &str, tags: &[(&str, &str)]) -> (&'static str, Vec<String>) {
+        fn glob(pattern: &str, s: &str) -> bool {
+            match pattern.split_once('*') {
+                None => pattern == s,
+                Some((head, rest)) => s.starts_with(head) && (0..=s.len() - head.len()).any(|i| glob(rest, &s[head.len() + i..])),
+            }
+        }
+        let list = |v: &Value| -> Vec<String> { v.as_array().map_or_else(|| vec![v.as_str().unwrap_or_default().to_owned()], |a| a.iter().map(|x| x.as_str().unwrap_or_default().to_owned()).collect()) };
+        let mut trace = Vec::new();
+        let (mut allowed, mut denied) = (false, false);
+        for st in policy["Statement"].as_array().unwrap() {
+            let actions = list(&st["Action"]);
+            if !actions.iter().any(|a| glob(a, action)) {
+                continue;
+            }
+            let resource_matches = match (st.get("Resource"), st.get("NotResource")) {
+                (Some(r), _) => list(r).iter().any(|p| glob(p, resource)),
+                (_, Some(nr)) => !list(nr).iter().any(|p| glob(p, resource)),
+                _ => false,
+            };
+            let conditions_hold = st.get("Condition").and_then(Value::as_object).is_none_or(|c| {
+                c.iter().all(|(op, kv)| {
+                    kv.as_object().unwrap().iter().all(|(key, want)| {
+                        let got = key.strip_prefix("aws:ResourceTag/").and_then(|t| tags.iter().find(|(k, _)| *k == t).map(|(_, v)| *v));
+                        match (op.as_str(), got) {
+                            ("StringEquals", Some(g)) => list(want).iter().any(|w| w == g),
+                            ("StringNotEquals", Some(g)) => !list(want).iter().any(|w| w == g),
+                            ("StringNotEquals", None) => true,
+                            _ => false,
+                        }
+                    })
+                })
+            });
+            if resource_matches && conditions_hold {
+                trace.push(format!("{} {}", st["Sid"].as_str().unwrap_or("?"), st["Effect"].as_str().unwrap_or("?")));
+                match st["Effect"].as_str() {
+                    Some("Deny") => denied = true,
+                    Some("Allow") => allowed = true,
+                    _ => {}
+                }
+            }
+        }
+        (if denied { "Deny" } else if allowed { "Allow" } else { "ImplicitDeny" }, trace)
+    }
+
+    /// Issue 12 item 9: the MAP task's profile was denied by the workload's own
+    /// policy (DenyEveryOtherModel left it out). Now the workload's tagged
+    /// profile is allowed through every statement, another workload's profile
+    /// and an untagged one are denied, and without MAP nothing changes.
+    #[test]
+    fn the_map_profile_is_callable_by_its_workload_only() {
+        let acct = AccountId::parse("111122223333").unwrap();
+        let profile = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/k3n8xq2mz1ab";
+        let model = "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0";
+        let map = permission_policy(&scope(None, false), &acct, Partition::Aws, true);
+        let (verdict, trace) = evaluate(&map, "bedrock:InvokeModel", profile, &[(WORKLOAD_TAG, "chat")]);
+        assert_eq!(verdict, "Allow", "{trace:?}");
+        assert_eq!(trace, ["InvokeWorkloadMapProfile Allow"]);
+        assert_eq!(evaluate(&map, "bedrock:InvokeModel", model, &[]).0, "Allow", "the base model stays callable");
+        let (other, trace) = evaluate(&map, "bedrock:InvokeModelWithResponseStream", profile, &[(WORKLOAD_TAG, "someone-else")]);
+        assert_eq!(other, "Deny", "{trace:?}");
+        assert_eq!(evaluate(&map, "bedrock:InvokeModel", profile, &[]).0, "Deny", "an untagged profile");
+        let west = "arn:aws:bedrock:us-west-2:111122223333:application-inference-profile/k3n8xq2mz1ab";
+        assert_eq!(evaluate(&map, "bedrock:InvokeModel", west, &[(WORKLOAD_TAG, "chat")]).0, "Deny", "outside the approved regions");
+        let plain = permission_policy(&scope(None, false), &acct, Partition::Aws, false);
+        let (before, trace) = evaluate(&plain, "bedrock:InvokeModel", profile, &[(WORKLOAD_TAG, "chat")]);
+        assert_eq!((before, trace), ("Deny", vec!["DenyEveryOtherModel Deny".to_owned()]), "what the MAP workload met before");
     }
 }
