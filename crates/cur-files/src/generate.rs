@@ -451,7 +451,7 @@ fn batch(schema: &Arc<Schema>, c: &Cols<'_>, spec: &Spec) -> Result<RecordBatch,
         product.values().append_value(c.region[i]);
         product.append(true).map_err(crate::parquet_reader::malformed)?;
         if let Some(ws) = c.workspace[i] {
-            tags.keys().append_value("user_claude_workspace");
+            tags.keys().append_value(domain::cur::WORKSPACE_CUR_KEY);
             tags.values().append_value(ws);
         }
         tags.append(true).map_err(crate::parquet_reader::malformed)?;

@@ -47,9 +47,9 @@ pub const READ_COLUMNS: [&str; 13] = [
     BILLING_ENTITY, PRODUCT, RESOURCE_TAGS,
 ];
 
-/// `resource_tags` keys that name a Claude Platform workspace on a CCU row. CUR
-/// 2.0 writes user tags as `user_<key>`; the first key present wins.
-pub const WORKSPACE_TAG_KEYS: [&str; 3] = ["user_claude_workspace", "user_anthropic_workspace_id", "user_workspace"];
+/// The `resource_tags` key that names a Claude Platform workspace on a CCU
+/// row: the tag the Cloud Engineer's task writes ([`domain::cur::WORKSPACE_TAG`]).
+pub const WORKSPACE_TAG_KEYS: [&str; 1] = [domain::cur::WORKSPACE_CUR_KEY];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {

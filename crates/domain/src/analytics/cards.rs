@@ -162,6 +162,7 @@ pub fn week_lines(week: IsoWeek, facts: &Facts, attributor: &Attributor, catalog
                 Usage::Tokens { model, token, .. } => (catalog.by_cur_token(model).map_or_else(|| model.clone(), |m| m.model_id.to_string()), Some(*token)),
                 Usage::Marketplace { token, .. } => ("marketplace".into(), Some(*token)),
                 Usage::Guardrail { policy } => (format!("guardrail:{policy}"), None),
+                Usage::ClaudeConsumptionUnits { .. } => ("claude-platform:ccu".into(), None),
                 Usage::SearchUnits { model } => (format!("search:{model}"), None),
                 Usage::Unknown { .. } => (k.usage_type.to_owned(), None),
             };

@@ -79,12 +79,25 @@ pub enum Usage {
         /// `ContentPolicy`, `SensitiveInformationPolicyPaid`, …
         policy: String,
     },
+    /// Claude Platform's Claude Consumption Units, sold through Marketplace
+    /// (`MP:{REGION}_CCU-Units`) at [`CCU_PRICE`] each.
+    ClaudeConsumptionUnits {
+        region_code: String,
+    },
     SearchUnits {
         model: String,
     },
     Unknown {
         reason: String,
     },
+}
+
+/// The list price of one Claude Consumption Unit: $0.01 (PRODUCT.md, Platforms).
+pub const CCU_PRICE: rust_decimal::Decimal = rust_decimal::Decimal::from_parts(1, 0, 0, false, 2);
+
+/// What `units` CCU cost at list price, exactly.
+pub fn ccu_cost(units: rust_decimal::Decimal) -> crate::money::Money {
+    crate::money::Money::new(units * CCU_PRICE)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -211,6 +224,9 @@ fn marketplace(raw: &str, location: Location, mp: &str) -> UsageType {
         Some(m) => (m, true),
         None => (metric, false),
     };
+    if metric == "CCU" && !global {
+        return UsageType { raw: raw.to_owned(), location, usage: Usage::ClaudeConsumptionUnits { region_code: code.to_owned() } };
+    }
     let token = match metric {
         "InputTokenCount" => TokenType::Input,
         "OutputTokenCount" => TokenType::Output,
@@ -263,12 +279,24 @@ mod tests {
         assert_eq!(decode("EU-Qwen3-32B-output-tokens-batch").location, Location::Geo("EU".into()));
     }
 
+    /// Issue 12 item 11: Claude Platform's CCU lines decode (they were
+    /// Unknown), priced at $0.01 a unit.
+    #[test]
+    fn claude_consumption_units_decode_at_a_cent_each() {
+        let u = decode("USE1-MP:USE1_CCU-Units");
+        assert_eq!(u.usage, Usage::ClaudeConsumptionUnits { region_code: "USE1".into() });
+        assert_eq!(u.location, Location::Region(Region::parse("us-east-1").unwrap()));
+        assert_eq!(ccu_cost(rust_decimal::Decimal::from(12_345)), crate::money::Money::parse("123.45").unwrap());
+        assert_eq!(CCU_PRICE.to_string(), "0.01");
+    }
+
     #[test]
     fn unknown_forms_are_kept_with_a_reason() {
         for (raw, why) in [
             ("USE1-NovaLite-input-tokens-turbo", "unknown suffix"),
             ("USE1-NovaLite-widgets", "no token-type marker"),
             ("USE1-MP:USE1_Foo-Units", "unknown Marketplace metric"),
+            ("USE1-MP:USE1_CCU_Global-Units", "unknown Marketplace metric"),
             ("USE1-NovaLite-input-tokens-1-hour", "1-hour TTL"),
             ("*-input-tokens", "not a usage type"),
         ] {

@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::approval::{add_business_days, ModelApprovalScope, Platform, Priority};
-use super::iam::{permission_policy, trust_policy};
+use super::iam::{permission_policy, trust_policy, WORKLOAD_TAG};
 use super::request::Runtime;
 use crate::arn::Partition;
+use crate::cur::WORKSPACE_TAG;
 use crate::ids::{AccountId, ModelId, Region, RequestId, UserId, WorkloadId};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -164,6 +165,28 @@ pub struct DeveloperHandoff {
     pub role_arns: Vec<String>,
     pub model_id: String,
     pub regions: Vec<String>,
+    /// For a MAP workload: the application inference profile to call instead
+    /// of `model_id` (MAP credit is earned only through it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_profile: Option<MapProfileHandoff>,
+}
+
+/// The MAP application inference profile a developer calls: its name, where
+/// it lives, and the command that prints its ARN (Bedrock makes the id at
+/// creation, so the ARN is looked up, not predicted).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapProfileHandoff {
+    pub name: String,
+    pub account: AccountId,
+    pub region: String,
+    pub arn_lookup: String,
+    pub invoke_note: String,
+}
+
+/// The name of a workload's MAP application inference profile.
+pub fn map_profile_name(workload: &WorkloadId) -> String {
+    format!("finops-{workload}-map")
 }
 
 /// Everything task generation needs, gathered from the request and its approval.
@@ -219,7 +242,7 @@ fn enable_access(plan: &TaskPlan, account: &AccountId) -> Vec<Step> {
         step(
             "Apply the permission policy (approved model and regions only)",
             vec![
-                json_file("permission-policy.json", &permission_policy(scope, account, plan.partition)),
+                json_file("permission-policy.json", &permission_policy(scope, account, plan.partition, plan.map_mpe_id.is_some())),
                 format!("aws iam put-role-policy --role-name {role} --policy-name finops-bedrock-access --policy-document file://permission-policy.json"),
             ],
             Some(format!("https://console.aws.amazon.com/iam/home#/roles/details/{role}?section=permissions")),
@@ -260,8 +283,11 @@ pub fn generate(plan: &TaskPlan, approved_at: DateTime<Utc>) -> Vec<Task> {
                 TaskKind::ClaudeCreateWorkspace,
                 account.clone(),
                 vec![step(
-                    &format!("Create the Claude Platform workspace {ws} and tag it finops:workload={}", scope.workload),
-                    vec![format!("# In the Claude Platform console: create workspace {ws}; add tag finops:workload={}", scope.workload)],
+                    &format!("Create the Claude Platform workspace {ws} and tag it {WORKSPACE_TAG}={ws}"),
+                    vec![
+                        format!("# In the Claude Platform console: create workspace {ws}; add tag {WORKSPACE_TAG}={ws}"),
+                        format!("aws ce update-cost-allocation-tags-status --cost-allocation-tags-status TagKey={WORKSPACE_TAG},Status=Active"),
+                    ],
                     Some(format!("https://{region}.console.aws.amazon.com/marketplace/home?region={region}#/subscriptions")),
                 )],
                 false,
@@ -270,8 +296,8 @@ pub fn generate(plan: &TaskPlan, approved_at: DateTime<Utc>) -> Vec<Task> {
                 TaskKind::ClaudeValidateWorkspace,
                 account.clone(),
                 vec![step(
-                    &format!("Validate workspace {ws}: model {} enabled, CCU usage carries the workload tag", scope.model),
-                    vec![format!("aws ce list-cost-allocation-tags --status Active --query \"CostAllocationTags[?TagKey=='finops:workload']\"")],
+                    &format!("Validate workspace {ws}: model {} enabled, CCU usage carries the {WORKSPACE_TAG} tag", scope.model),
+                    vec![format!("aws ce list-cost-allocation-tags --status Active --query \"CostAllocationTags[?TagKey=='{WORKSPACE_TAG}']\"")],
                     None,
                 )],
                 true,
@@ -286,14 +312,14 @@ pub fn generate(plan: &TaskPlan, approved_at: DateTime<Utc>) -> Vec<Task> {
                 let account = scope.accounts[0].clone();
                 let region = scope.regions[0].as_str();
                 let model = scope.model.base_model();
-                let name = format!("finops-{}-map", scope.workload);
+                let name = map_profile_name(&scope.workload);
                 specs.push((
                     TaskKind::MapInferenceProfile,
                     account,
                     vec![step(
                         &format!("Create application inference profile {name} tagged map-migrated=mig{mpe}"),
                         vec![format!(
-                            "aws bedrock create-inference-profile --inference-profile-name {name} --model-source copyFrom=arn:{}:bedrock:{region}::foundation-model/{model} --tags key=map-migrated,value=mig{mpe} key=finops:workload,value={} --region {region}",
+                            "aws bedrock create-inference-profile --inference-profile-name {name} --model-source copyFrom=arn:{}:bedrock:{region}::foundation-model/{model} --tags key=map-migrated,value=mig{mpe} key={WORKLOAD_TAG},value={} --region {region}",
                             plan.partition.as_str(),
                             scope.workload
                         )],
@@ -378,7 +404,7 @@ pub fn scope_change_task(plan: &TaskPlan, change: &ScopeChange, n: usize, at: Da
             steps.push(step(
                 "Replace the permission policy with the widened one (approved model, accounts and regions only)",
                 vec![
-                    json_file("permission-policy.json", &permission_policy(scope, account, plan.partition)),
+                    json_file("permission-policy.json", &permission_policy(scope, account, plan.partition, plan.map_mpe_id.is_some())),
                     format!("aws iam put-role-policy --role-name {role} --policy-name finops-bedrock-access --policy-document file://permission-policy.json"),
                 ],
                 Some(format!("https://console.aws.amazon.com/iam/home#/roles/details/{role}?section=permissions")),
@@ -438,11 +464,25 @@ pub fn handoff(tasks: &[Task], scope: &ModelApprovalScope, role_name: &str, part
         Some(geo) => ModelId::parse(&format!("{geo}.{}", scope.model.base_model())).unwrap_or_else(|_| scope.model.clone()),
         None => scope.model.clone(),
     };
+    let map_profile = tasks.iter().find(|t| t.kind == TaskKind::MapInferenceProfile).and_then(|t| {
+        let region = scope.regions.first()?.to_string();
+        let name = map_profile_name(&scope.workload);
+        Some(MapProfileHandoff {
+            arn_lookup: format!(
+                "aws bedrock list-inference-profiles --type-equals APPLICATION --region {region} --query \"inferenceProfileSummaries[?inferenceProfileName=='{name}'].inferenceProfileArn\" --output text"
+            ),
+            invoke_note: "pass this profile's ARN as modelId: the role allows it, and MAP credit is earned only through it".into(),
+            name,
+            account: t.account.clone(),
+            region,
+        })
+    });
     Some(DeveloperHandoff {
         workload: scope.workload.clone(),
         role_arns: scope.accounts.iter().map(|a| format!("arn:{}:iam::{a}:role/{role_name}", partition.as_str())).collect(),
         model_id: model_id.to_string(),
         regions: scope.regions.iter().map(|r| r.to_string()).collect(),
+        map_profile,
     })
 }
 
@@ -522,6 +562,30 @@ mod tests {
         assert_eq!(tasks.len(), 2);
         assert_eq!(tasks[1].kind, TaskKind::MapInferenceProfile);
         assert!(tasks[1].steps[0].commands[0].contains("key=map-migrated,value=mig12345"));
+        // The profile is tagged with the tag the role's policy allows it by.
+        assert!(tasks[1].steps[0].commands[0].contains(&format!("key={},value=support-chatbot", super::super::iam::WORKLOAD_TAG)));
+        let policy = tasks[0].steps.iter().flat_map(|s| &s.commands).find(|c| c.contains("permission-policy.json <<")).unwrap();
+        assert!(policy.contains("InvokeWorkloadMapProfile") && policy.contains("application-inference-profile/*"), "{policy}");
+    }
+
+    /// Issue 12 item 9: the MAP workload's handoff names the profile to call
+    /// (and how to get its ARN), not only the base model.
+    #[test]
+    fn a_map_workload_is_handed_its_profile() {
+        let s = scope(Platform::Bedrock, &["111122223333"]);
+        let mut tasks = generate(&plan(&s, "r", Some("12345")), Utc::now());
+        let ce = UserId::parse("ce").unwrap();
+        for t in tasks.iter_mut() {
+            for n in 1..=t.steps.len() {
+                t.complete_step(n, &ce, Utc::now()).unwrap();
+            }
+        }
+        let h = handoff(&tasks, &s, "r", Partition::Aws).unwrap();
+        let p = h.map_profile.expect("the MAP profile is handed off");
+        assert_eq!((p.name.as_str(), p.region.as_str(), p.account.as_str()), ("finops-support-chatbot-map", "us-east-1", "111122223333"));
+        assert!(p.arn_lookup.contains("inferenceProfileName=='finops-support-chatbot-map'"), "{}", p.arn_lookup);
+        let plain = generate(&plan(&s, "r", None), Utc::now());
+        assert!(plain.iter().all(|t| t.kind != TaskKind::MapInferenceProfile));
     }
 
     #[test]
@@ -530,6 +594,9 @@ mod tests {
         let mut tasks = generate(&plan(&s, "finops-support-chatbot-ab12", None), Utc::now());
         let kinds: Vec<TaskKind> = tasks.iter().map(|t| t.kind).collect();
         assert_eq!(kinds, [TaskKind::ClaudeCreateWorkspace, TaskKind::ClaudeValidateWorkspace, TaskKind::ClaudeLambdaRole]);
+        // The task tags the workspace with the tag the CUR readers read.
+        assert!(tasks[0].steps[0].commands.iter().any(|c| c.contains(&format!("{}=", crate::cur::WORKSPACE_TAG))));
+        assert!(tasks[1].steps[0].commands[0].contains(&format!("TagKey=='{}'", crate::cur::WORKSPACE_TAG)));
         assert_eq!(tasks[1].status, TaskStatus::Locked);
         assert_eq!(tasks[1].depends_on.as_deref(), Some(tasks[0].id.as_str()));
         let ce = UserId::parse("ce").unwrap();
