@@ -514,12 +514,14 @@ pub async fn maturity_reports_the_four_dimensions_from_state(w: World) {
     let attribution = dims["Workload Attribution"];
     let ai = (r.attributed + r.unattributed).amount();
     let want = (r.attributed.amount() * Decimal::ONE_HUNDRED / ai).round_dp_with_strategy(1, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
-    assert_eq!(attribution.score, want);
+    assert_eq!(attribution.score, Some(want));
     assert_eq!(attribution.worth, r.unattributed);
     // chat and search carry estimates; support-bot and analytics do not.
-    assert_eq!(dims["Estimate Coverage"].score, Decimal::from(50));
+    assert_eq!(dims["Estimate Coverage"].score, Some(Decimal::from(50)));
     assert_eq!(dims["Estimate Coverage"].figures, "2 of 4 claimed workloads have an estimate");
     assert_eq!(dims["Process Efficiency"].figures, "0 of 0 request-to-live journeys within SLA (0 overdue in flight)");
+    assert_eq!(dims["Process Efficiency"].score, None, "nothing to measure is not a zero");
+    assert!(mat.maturity.note.as_deref().is_some_and(|n| n.contains("Process Efficiency")));
     assert!(matches!(w.gov.maturity(&product_owner(), period()).await, Err(GovernanceError::Forbidden(_))));
 }
 

@@ -142,9 +142,12 @@ async fn maturity(gov: &Governance, period: Option<&str>, format: Format) -> Res
                 &["DIMENSION", "WEIGHT", "SCORE", "FIGURES", "WORTH", "NEXT MOVE"],
                 &m.dimensions
                     .iter()
-                    .map(|d| [d.name.clone(), format!("{}%", d.weight_pct), d.score.to_string(), d.figures.clone(), d.worth.round_cents().to_string(), d.next_move.clone()])
+                    .map(|d| [d.name.clone(), format!("{}%", d.weight_pct), d.score.map_or_else(|| "not measured".to_owned(), |s| s.to_string()), d.figures.clone(), d.worth.round_cents().to_string(), d.next_move.clone()])
                     .collect::<Vec<_>>(),
             ));
+            if let Some(note) = &m.note {
+                out.push_str(&format!("\nNote: {note}\n"));
+            }
             out
         }
     })

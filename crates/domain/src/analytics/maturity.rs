@@ -87,10 +87,14 @@ pub struct MaturityInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dimension {
     pub name: String,
-    /// Weight in the overall score, in percent.
+    /// Weight in the overall score, in percent (before renormalising over the
+    /// measured dimensions).
     pub weight_pct: u32,
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
-    pub score: Decimal,
+    /// 0–100; `None` when there is nothing to measure yet (no claimed
+    /// workload, no journey, no AI spend): such a dimension is left out of
+    /// the overall score instead of counting as 0.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub score: Option<Decimal>,
     pub figures: String,
     pub next_move: String,
     /// What closing this dimension's gap is worth.
@@ -104,15 +108,15 @@ pub struct Maturity {
     pub overall: Decimal,
     pub tier: Tier,
     pub dimensions: Vec<Dimension>,
+    /// Says which dimensions were not measured and that the overall score is
+    /// weighted over the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
-/// `part ÷ whole × 100`, exact; 0 when there is nothing to measure.
-fn pct(part: Decimal, whole: Decimal) -> Decimal {
-    if whole.is_zero() {
-        Decimal::ZERO
-    } else {
-        part * Decimal::ONE_HUNDRED / whole
-    }
+/// `part ÷ whole × 100` to one place; `None` when there is nothing to measure.
+fn score(part: Decimal, whole: Decimal) -> Option<Decimal> {
+    (!whole.is_zero()).then(|| round1(part * Decimal::ONE_HUNDRED / whole))
 }
 
 fn round1(d: Decimal) -> Decimal {
@@ -144,7 +148,7 @@ pub fn assess(input: &MaturityInput) -> Maturity {
     let attribution = Dimension {
         name: "Workload Attribution".into(),
         weight_pct: 40,
-        score: round1(pct(input.attributed.amount(), input.ai_spend.amount())),
+        score: score(input.attributed.amount(), input.ai_spend.amount()),
         figures: format!("{} attributed, {} unattributed, {} open gaps", compact_usd(input.attributed), compact_usd(unattributed), input.open_gaps),
         next_move: if unattributed.amount() > Decimal::ZERO {
             "Work the open allocation gaps, largest spend first: claim finops- roles, give broad-role users dedicated roles, enable IAM principal data".into()
@@ -162,7 +166,7 @@ pub fn assess(input: &MaturityInput) -> Maturity {
     let model_governance = Dimension {
         name: "Model Governance".into(),
         weight_pct: 25,
-        score: round1(pct(Decimal::from(governed), Decimal::from(active))),
+        score: score(Decimal::from(governed), Decimal::from(active)),
         figures: format!("{governed} of {active} active models approved, in scope and gap-free"),
         next_move: if ungoverned.is_empty() {
             "Review approval scopes when usage moves to new accounts or regions".into()
@@ -181,7 +185,7 @@ pub fn assess(input: &MaturityInput) -> Maturity {
     let estimate_coverage = Dimension {
         name: "Estimate Coverage".into(),
         weight_pct: 20,
-        score: round1(pct(Decimal::from(estimated), Decimal::from(claimed))),
+        score: score(Decimal::from(estimated), Decimal::from(claimed)),
         figures: format!("{estimated} of {claimed} claimed workloads have an estimate"),
         next_move: if missing.is_empty() {
             "Re-confirm estimates when a card is flagged critical".into()
@@ -213,7 +217,7 @@ pub fn assess(input: &MaturityInput) -> Maturity {
     let process = Dimension {
         name: "Process Efficiency".into(),
         weight_pct: 15,
-        score: round1(pct(Decimal::from(on_time), Decimal::from(measured))),
+        score: score(Decimal::from(on_time), Decimal::from(measured)),
         figures: format!("{on_time} of {measured} request-to-live journeys within SLA ({overdue} overdue in flight)"),
         next_move: if overdue > 0 {
             format!("Unblock the {overdue} overdue journeys: their Cloud Engineer tasks are past their SLA")
@@ -226,8 +230,16 @@ pub fn assess(input: &MaturityInput) -> Maturity {
     };
 
     let dims = [attribution, model_governance, estimate_coverage, process];
-    let overall = round1(dims.iter().map(|d| d.score * Decimal::from(d.weight_pct)).sum::<Decimal>() / Decimal::ONE_HUNDRED);
-    Maturity { overall, tier: tier(overall), dimensions: dims.into() }
+    // Weighted over the measured dimensions only, their weights renormalised:
+    // "0 of 0 journeys" is not a failing grade.
+    let weight: Decimal = dims.iter().filter(|d| d.score.is_some()).map(|d| Decimal::from(d.weight_pct)).sum();
+    let weighted: Decimal = dims.iter().filter_map(|d| d.score.map(|s| s * Decimal::from(d.weight_pct))).sum();
+    let overall = if weight.is_zero() { Decimal::ZERO } else { round1(weighted / weight) };
+    let unmeasured: Vec<&str> = dims.iter().filter(|d| d.score.is_none()).map(|d| d.name.as_str()).collect();
+    let note = (!unmeasured.is_empty()).then(|| {
+        format!("{} not measured (nothing to measure yet); the overall score is weighted over the other dimensions, their weights renormalised", unmeasured.join(", "))
+    });
+    Maturity { overall, tier: tier(overall), dimensions: dims.into(), note }
 }
 
 #[cfg(test)]
@@ -298,14 +310,15 @@ mod tests {
         assert_eq!(
             scores,
             [
-                ("Workload Attribution", 40, d("43.6")),
-                ("Model Governance", 25, d("60.0")),
-                ("Estimate Coverage", 20, d("66.7")),
-                ("Process Efficiency", 15, d("50.0")),
+                ("Workload Attribution", 40, Some(d("43.6"))),
+                ("Model Governance", 25, Some(d("60.0"))),
+                ("Estimate Coverage", 20, Some(d("66.7"))),
+                ("Process Efficiency", 15, Some(d("50.0"))),
             ]
         );
         assert_eq!(r.overall, d("53.3"));
         assert_eq!(r.tier, Tier::Crawl);
+        assert_eq!(r.note, None);
         assert_eq!(r.dimensions[0].figures, "$480K attributed, $620K unattributed, 14 open gaps");
         let worth: Vec<_> = r.dimensions.iter().map(|x| x.worth).collect();
         assert_eq!(worth, [m("620000"), m("54000"), m("720"), m("3000")]);
@@ -335,7 +348,23 @@ mod tests {
         let empty = MaturityInput { ai_spend: Money::ZERO, attributed: Money::ZERO, open_gaps: 0, models: vec![], workloads: vec![], journeys: vec![], now: t(1) };
         let r = assess(&empty);
         assert_eq!((r.overall, r.tier), (d("0"), Tier::NotStarted));
+        assert!(r.dimensions.iter().all(|x| x.score.is_none()));
         assert_eq!(r.dimensions[0].next_move, "Ingest a month of CUR 2.0 with IAM principal data");
+    }
+
+    /// Issue 12 item 14: a dimension with nothing to measure ("0 of 0
+    /// journeys") is not measured, left out of the overall score with the
+    /// other weights renormalised, and the report says so.
+    #[test]
+    fn a_dimension_with_nothing_to_measure_is_left_out_not_scored_zero() {
+        let mut f = fixture();
+        f.journeys.clear();
+        let r = assess(&f);
+        assert_eq!(r.dimensions[3].score, None);
+        assert_eq!(r.dimensions[3].figures, "0 of 0 request-to-live journeys within SLA (0 overdue in flight)");
+        // (0.40 × 43.6 + 0.25 × 60 + 0.20 × 66.7) ÷ 0.85 = 45.78 ÷ 0.85 = 53.858… → 53.9, not 45.8.
+        assert_eq!(r.overall, d("53.9"));
+        assert!(r.note.as_deref().is_some_and(|n| n.contains("Process Efficiency not measured") && n.contains("renormalised")), "{:?}", r.note);
     }
 
     #[test]
