@@ -567,3 +567,43 @@ pub async fn gaps_and_maturity_follow_the_callers_scope(w: World) {
     assert!(dim(&scoped, "Estimate Coverage").starts_with("0 of 0"), "{}", dim(&scoped, "Estimate Coverage"));
     assert_eq!(w.gov.maturity(&root, period()).await.expect("org").maturity, org.maturity);
 }
+
+/// Issue 12 item 15: imported approvals and roles are first-class. Adding
+/// scope to an imported approval (no request or approval record behind it)
+/// gives the Cloud Engineer a task on the workload's claimed role, and an
+/// imported workload's role name seen unclaimed in another account notifies
+/// that workload's owner.
+pub async fn gap_actions_work_on_imported_state(w: World) {
+    let lead = finops_lead();
+    w.gov.import(&lead, fixture()).await.expect("import");
+    // chat is approved for Haiku in 111122223333/us-east-1 and claims
+    // finops-chat-ab12 there; that role name also runs unclaimed in 444455556666,
+    // and Haiku runs in us-west-2 outside the imported scope.
+    let other = "444455556666";
+    let mut f = Facts::default();
+    for r in [
+        row(4, ACCT, "USW2-Claude3Haiku-input-tokens", Some(&session("finops-chat-ab12")), "6.00"),
+        row(5, other, "USE1-NovaLite-input-tokens", Some(&format!("arn:aws:sts::{other}:assumed-role/finops-chat-ab12/app")), "2.50"),
+    ] {
+        f.add(r);
+    }
+    store(&w, "s3://cur/feb-imported.parquet", &f).await;
+    w.gov.detect_gaps(period()).await.expect("detect");
+    let gaps = stored_gaps(&w).await;
+
+    let g = find(&gaps, Scenario::OutOfBudgetScope, "us-west-2");
+    let out = w.gov.gap_action(&lead, &g.id, input(GapAction::AddScope, "chat serves the west coast too")).await.expect("add scope on an imported approval");
+    let task_id = out.outcome["task"].as_str().expect("a task").to_owned();
+    let task = w.gov.get_task(&cloud_engineer(), &task_id).await.expect("task");
+    assert_eq!(task.workload.as_str(), "chat");
+    let commands = task.steps.iter().flat_map(|s| s.commands.iter()).cloned().collect::<Vec<_>>().join("\n");
+    assert!(commands.contains("--role-name finops-chat-ab12"), "the claimed role: {commands}");
+    assert!(out.outcome["scope"]["regions"].as_array().is_some_and(|r| r.iter().any(|x| x == "us-west-2")));
+
+    let g = find(&gaps, Scenario::UnclaimedWorkload, "finops-chat-ab12");
+    let out = w.gov.gap_action(&lead, &g.id, input(GapAction::NotifyOwner, "claim your role in the search account")).await.expect("notify an imported workload's owner");
+    assert_eq!(out.outcome["workload"], "chat");
+    let owner = out.outcome["notified"].as_str().expect("owner").to_owned();
+    let po = actor(&owner, Persona::ProductOwner, &["assist"]);
+    assert!(w.gov.inbox(&po).await.expect("inbox").iter().any(|m| m.kind == "claim_role"), "the owner is told");
+}

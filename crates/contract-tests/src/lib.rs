@@ -142,7 +142,8 @@ macro_rules! analytics_tests {
             cards_are_built_reviewed_and_rolled_up,
             late_data_leaves_settled_cards_alone_and_lands_on_the_next_card,
             maturity_reports_the_four_dimensions_from_state,
-            gaps_and_maturity_follow_the_callers_scope
+            gaps_and_maturity_follow_the_callers_scope,
+            gap_actions_work_on_imported_state
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

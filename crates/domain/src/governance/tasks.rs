@@ -194,7 +194,10 @@ pub fn map_profile_name(workload: &WorkloadId) -> String {
 pub struct TaskPlan<'a> {
     pub scope: &'a ModelApprovalScope,
     pub workload_name: &'a str,
-    pub runtime: Runtime,
+    /// Where the workload runs; `None` for an imported workload, whose role in
+    /// a new account then copies the trust policy of its role in an account
+    /// where it exists.
+    pub runtime: Option<Runtime>,
     pub role_name: &'a str,
     pub workspace: Option<&'a str>,
     pub map_mpe_id: Option<&'a str>,
@@ -211,6 +214,32 @@ fn step(title: &str, commands: Vec<String>, console_link: Option<String>) -> Ste
     Step { title: title.into(), commands, console_link, done: None }
 }
 
+fn role_tags(scope: &ModelApprovalScope) -> String {
+    format!("Key={WORKLOAD_TAG},Value={} Key=finops:request,Value={}", scope.workload, scope.request)
+}
+
+/// Creating the workload's role in `account`: with the runtime's trust policy,
+/// or (an imported workload, runtime unknown) with a copy of the trust policy
+/// its role has in the scope's first account.
+fn create_role_step(plan: &TaskPlan, account: &AccountId, tags: &str) -> Step {
+    let role = plan.role_name;
+    let create = format!("aws iam create-role --role-name {role} --assume-role-policy-document file://trust-policy.json --tags {tags}");
+    let link = Some(format!("https://console.aws.amazon.com/iam/home#/roles/details/{role}"));
+    match (plan.runtime, plan.scope.accounts.iter().find(|a| *a != account)) {
+        (Some(runtime), _) => step(&format!("Create IAM role {role} in account {account} (trust policy for {runtime:?})"), vec![json_file("trust-policy.json", &trust_policy(runtime, account)), create], link),
+        (None, Some(from)) => step(
+            &format!("Create IAM role {role} in account {account} with the trust policy of {role} in account {from}"),
+            vec![format!("# in account {from}:\naws iam get-role --role-name {role} --query Role.AssumeRolePolicyDocument > trust-policy.json"), format!("# in account {account}:\n{create}")],
+            link,
+        ),
+        (None, None) => step(
+            &format!("Create IAM role {role} in account {account} with the trust policy the workload's runtime needs"),
+            vec![format!("# write trust-policy.json for the workload's runtime (Lambda, ECS, EC2, EKS, AgentCore, App Runner)\n{create}")],
+            link,
+        ),
+    }
+}
+
 fn enable_access(plan: &TaskPlan, account: &AccountId) -> Vec<Step> {
     let scope = plan.scope;
     let model = scope.model.base_model();
@@ -221,24 +250,14 @@ fn enable_access(plan: &TaskPlan, account: &AccountId) -> Vec<Step> {
         .map(|r| format!("aws bedrock get-foundation-model --model-identifier {model} --region {r} --query 'modelDetails.modelLifecycle.status'"))
         .collect();
     let role = plan.role_name;
-    let tags = format!(
-        "Key=finops:workload,Value={} Key=finops:request,Value={}",
-        scope.workload, scope.request
-    );
+    let tags = role_tags(scope);
     vec![
         step(
             &format!("Verify {model} is available in account {account}, region(s) {}", scope.regions.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")),
             verify,
             Some(format!("https://{first_region}.console.aws.amazon.com/bedrock/home?region={first_region}#/modelaccess")),
         ),
-        step(
-            &format!("Create IAM role {role} (trust policy for {:?})", plan.runtime),
-            vec![
-                json_file("trust-policy.json", &trust_policy(plan.runtime, account)),
-                format!("aws iam create-role --role-name {role} --assume-role-policy-document file://trust-policy.json --tags {tags}"),
-            ],
-            Some(format!("https://console.aws.amazon.com/iam/home#/roles/details/{role}")),
-        ),
+        create_role_step(plan, account, &tags),
         step(
             "Apply the permission policy (approved model and regions only)",
             vec![
@@ -389,17 +408,7 @@ pub fn scope_change_task(plan: &TaskPlan, change: &ScopeChange, n: usize, at: Da
                 Some(format!("https://{region}.console.aws.amazon.com/bedrock/home?region={region}#/modelaccess")),
             )];
             if *new_account {
-                steps.push(step(
-                    &format!("Create IAM role {role} in account {account} (trust policy for {:?})", plan.runtime),
-                    vec![
-                        json_file("trust-policy.json", &trust_policy(plan.runtime, account)),
-                        format!(
-                            "aws iam create-role --role-name {role} --assume-role-policy-document file://trust-policy.json --tags Key=finops:workload,Value={} Key=finops:request,Value={}",
-                            scope.workload, scope.request
-                        ),
-                    ],
-                    Some(format!("https://console.aws.amazon.com/iam/home#/roles/details/{role}")),
-                ));
+                steps.push(create_role_step(plan, account, &role_tags(scope)));
             }
             steps.push(step(
                 "Replace the permission policy with the widened one (approved model, accounts and regions only)",
@@ -512,7 +521,7 @@ mod tests {
         TaskPlan {
             scope,
             workload_name: "Support Chatbot",
-            runtime: Runtime::Lambda,
+            runtime: Some(Runtime::Lambda),
             role_name: role,
             workspace: Some("support"),
             map_mpe_id: mpe,

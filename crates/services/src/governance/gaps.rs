@@ -380,9 +380,24 @@ impl Governance {
             GapAction::NotifyOwner => {
                 let role = need(&ctx.role_name, "context.role_name", action)?;
                 let profiles = self.workload_profiles().await?;
-                let w = profiles.values().map(|p| &p.workload).find(|w| w.role_name.as_deref() == Some(role.as_str())).ok_or_else(|| {
-                    GovernanceError::Conflict(format!("no workload was built with role {role}; create a request for it instead"))
-                })?;
+                // The workload whose workflow built the role; for imported
+                // workloads (built before FinOps Center), the one that claims a
+                // role of that name in another account, or whose id the
+                // `finops-<workload>-` name carries.
+                let claimed_by: std::collections::BTreeSet<WorkloadId> = self
+                    .all_claims()
+                    .await?
+                    .into_iter()
+                    .filter(|c| c.target.kind == ClaimKind::IamRole && c.target.arn.rsplit('/').next() == Some(role.as_str()))
+                    .map(|c| c.workload)
+                    .collect();
+                let workloads: Vec<&domain::governance::workload::Workload> = profiles.values().map(|p| &p.workload).collect();
+                let w = workloads
+                    .iter()
+                    .find(|w| w.role_name.as_deref() == Some(role.as_str()))
+                    .or_else(|| workloads.iter().find(|w| claimed_by.contains(&w.id)))
+                    .or_else(|| workloads.iter().filter(|w| role.starts_with(&format!("finops-{}-", w.id))).max_by_key(|w| w.id.as_str().len()))
+                    .ok_or_else(|| GovernanceError::Conflict(format!("no workload was built with role {role}; create a request for it instead")))?;
                 let body = json!({"gap": gap.id, "role_arn": ctx.principal, "workload": w.id, "spend": gap.spend, "period": gap.period, "message": rationale});
                 let op = self.inbox_op(&w.owner, "claim_role", format!("Claim role {role} for {}: it has {} of unclaimed spend", w.name, gap.spend.round_cents()), body.clone())?;
                 let ev = self.event(events::GAP_OWNER_NOTIFIED, correlation, body);

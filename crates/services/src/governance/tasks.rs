@@ -94,7 +94,7 @@ impl Governance {
         TaskPlan {
             scope: &approval.scope,
             workload_name,
-            runtime: req.draft.runtime,
+            runtime: Some(req.draft.runtime),
             role_name: &approval.role_name,
             workspace: approval.input.workspace.as_deref(),
             map_mpe_id: approval.input.map_mpe_id.as_deref(),
@@ -108,12 +108,37 @@ impl Governance {
     /// publish after it) are returned for the caller's transaction; two changes
     /// racing for one number conflict there.
     pub(crate) async fn scope_change(&self, scope: &ModelApprovalScope, change: &ScopeChange, correlation: &str) -> Result<(Task, WriteOp, DomainEvent)> {
-        let (approval, req) = self.approved(&scope.request).await?;
         let (workload, _) = self.load_workload(&scope.workload).await?;
-        let mut plan = self.task_plan(&approval, &req, &workload.name);
-        // Numbered after the approval's own tasks even if they are not generated
-        // yet (their ids are fixed by the approval), and after earlier changes.
-        let first_set = generate(&plan, approval.approved_at).len();
+        let approved = match self.approval(&scope.request).await? {
+            Some(_) => Some(self.approved(&scope.request).await?),
+            None => None,
+        };
+        // An imported scope has no approval or request behind it: its role is
+        // the workload's claimed IAM role, its runtime unknown, no task set.
+        let imported_role;
+        let (mut plan, first_set) = match &approved {
+            Some((approval, req)) => {
+                let plan = self.task_plan(approval, req, &workload.name);
+                // Numbered after the approval's own tasks even if they are not
+                // generated yet (their ids are fixed by the approval).
+                let n = generate(&plan, approval.approved_at).len();
+                (plan, n)
+            }
+            None => {
+                imported_role = self.claimed_role(scope).await?;
+                let plan = TaskPlan {
+                    scope,
+                    workload_name: &workload.name,
+                    runtime: None,
+                    role_name: &imported_role,
+                    workspace: None,
+                    map_mpe_id: None,
+                    priority: domain::governance::approval::Priority::Normal,
+                    partition: self.partition,
+                };
+                (plan, 0)
+            }
+        };
         let mut last = first_set;
         for item in self.store.query_all(&keys::request(&scope.request), &SkRange::Prefix("TASK#".into())).await? {
             let t: Task = decode(&item.attrs)?;
@@ -124,6 +149,23 @@ impl Governance {
         let op = put_new(task_item(&task)?);
         let ev = self.event(events::TASKS_GENERATED, correlation, json!({"request": scope.request, "tasks": [task.id]}));
         Ok((task, op, ev))
+    }
+
+    /// The IAM role an imported scope's workload runs as: its claimed role in
+    /// one of the scope's accounts (imports carry claims, not role names).
+    async fn claimed_role(&self, scope: &ModelApprovalScope) -> Result<String> {
+        let today = self.clock.now().date_naive();
+        let roles: Vec<String> = self
+            .all_claims()
+            .await?
+            .into_iter()
+            .filter(|c| c.workload == scope.workload && c.target.kind == domain::governance::claims::ClaimKind::IamRole && c.released_at.is_none_or(|r| r > today))
+            .filter(|c| c.target.arn.split(':').nth(4).is_some_and(|a| scope.accounts.iter().any(|s| s.as_str() == a)))
+            .filter_map(|c| c.target.arn.rsplit('/').next().map(str::to_owned))
+            .collect();
+        roles.into_iter().next().ok_or_else(|| {
+            GovernanceError::Conflict(format!("workload {} has no claimed IAM role in {}: claim its role, then change its scope", scope.workload, scope.accounts.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")))
+        })
     }
 
     async fn load_task(&self, id: &str) -> Result<(Task, u64)> {
