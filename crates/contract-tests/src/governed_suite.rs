@@ -317,6 +317,49 @@ impl World {
     }
 }
 
+/// Issue 12 item 10: adding scope to a Live workload (a request on the
+/// existing workload) once reset it to Implementing and gave it a new role,
+/// and the old role vanished from the handoff. Now it stays Live with its
+/// role; the new tasks only add the new model to that role's policy.
+pub async fn extending_a_live_workload_keeps_it_live_and_keeps_its_role(w: World) {
+    let (po, fl, ce) = (product_owner(), finops_lead(), cloud_engineer());
+    let (_, first) = approved(&w, "Support Chatbot").await;
+    for t in w.gov.list_tasks(&ce, true).await.expect("tasks") {
+        for n in 1..=t.steps.len() {
+            w.gov.complete_step(&ce, &t.id, n).await.expect("step");
+        }
+    }
+    let role_arn = format!("arn:aws:iam::111122223333:role/{}", first.role_name);
+    w.gov.claim(&po, ClaimInput { workload: first.workload.clone(), kind: ClaimKind::IamRole, arn: role_arn.clone(), claimed_at: None, rationale: None }).await.expect("claim");
+    let before = w.gov.get_workload(&po, &first.workload).await.expect("workload");
+    assert_eq!(before.status, WorkloadStatus::Live);
+
+    let mut more = draft("Support Chatbot");
+    more.target = Target::ExistingWorkload { workload: first.workload.clone() };
+    let r = w.gov.create_request(&po, more).await.expect("create");
+    w.gov.submit_request(&po, &r.id).await.expect("submit");
+    let mut input = approval();
+    input.model = domain::ModelId::parse("amazon.nova-lite-v1:0").expect("model");
+    let second = w.gov.approve_request(&fl, &r.id, input).await.expect("approve the extension");
+    w.pump().await;
+    assert_eq!(second.role_name, first.role_name, "the role is kept");
+    let during = w.gov.get_workload(&po, &first.workload).await.expect("workload");
+    assert_eq!((during.status, during.role_name.as_deref()), (WorkloadStatus::Live, Some(first.role_name.as_str())));
+    assert_eq!(during.handoff, before.handoff, "the handoff still names the role");
+
+    let tasks: Vec<_> = w.gov.list_tasks(&ce, true).await.expect("tasks").into_iter().filter(|t| t.request == r.id).collect();
+    assert_eq!(tasks.len(), 1);
+    let titles: Vec<&str> = tasks[0].steps.iter().map(|s| s.title.as_str()).collect();
+    assert!(!titles.iter().any(|t| t.starts_with("Create IAM role")), "the role exists: {titles:?}");
+    let commands = tasks[0].steps.iter().flat_map(|s| s.commands.iter()).cloned().collect::<Vec<_>>().join("\n");
+    assert!(commands.contains("anthropic.claude-3-haiku") && commands.contains("amazon.nova-lite"), "one policy for both approvals");
+    for n in 1..=tasks[0].steps.len() {
+        w.gov.complete_step(&ce, &tasks[0].id, n).await.expect("step");
+    }
+    let after = w.gov.get_workload(&po, &first.workload).await.expect("workload");
+    assert_eq!((after.status, after.role_name, after.handoff), (WorkloadStatus::Live, before.role_name, before.handoff));
+}
+
 /// Expands every governed-path case into a test for one world. `$make` is an
 /// async fn taking `lose_events: bool` and returning a `World`.
 #[macro_export]
@@ -329,7 +372,8 @@ macro_rules! governed_path_tests {
             bad_input_names_the_field_and_stores_nothing,
             separation_of_duties_holds_for_every_persona,
             one_anchor_belongs_to_one_workload_at_a_time,
-            a_taken_role_name_is_not_reused
+            a_taken_role_name_is_not_reused,
+            extending_a_live_workload_keeps_it_live_and_keeps_its_role
         );
         $crate::governed_path_tests!(@cases $make, true; the_reconciler_repairs_a_lost_approval_event);
     };

@@ -69,67 +69,82 @@ fn application_profiles(scope: &ModelApprovalScope, account: &AccountId, partiti
 /// profile (MAP credit is earned only there), so the policy allows that
 /// profile (tagged for the workload) and still denies every other one.
 pub fn permission_policy(scope: &ModelApprovalScope, account: &AccountId, partition: Partition, map_profile: bool) -> Value {
-    let model = scope.model.base_model();
+    permission_policy_all(&[scope], account, partition, map_profile)
+}
+
+/// The one permission policy of a role that serves several approval scopes
+/// of its workload (a scope extension adds a model or a region): each scope's
+/// allows, and a single deny of everything none of them allows. Two policies,
+/// each denying what it does not name, would deny each other's models.
+pub fn permission_policy_all(scopes: &[&ModelApprovalScope], account: &AccountId, partition: Partition, map_profile: bool) -> Value {
     let mut statements = Vec::new();
-    let direct: Vec<String> = scope.regions.iter().map(|r| foundation_model_arn(partition, r.as_str(), model)).collect();
-    statements.push(json!({
-        "Sid": "InvokeApprovedModel",
-        "Effect": "Allow",
-        "Action": INVOKE_ACTIONS,
-        "Resource": direct,
-    }));
-    let mut allowed = direct.clone();
-    if let Some(geo) = &scope.cross_region_geo {
-        let profiles: Vec<String> = scope
-            .regions
-            .iter()
-            .map(|r| format!("arn:{}:bedrock:{}:{}:inference-profile/{geo}.{model}", partition.as_str(), r, account))
-            .collect();
+    let mut allowed: Vec<String> = Vec::new();
+    let many = scopes.len() > 1;
+    for (i, scope) in scopes.iter().enumerate() {
+        let sid = |name: &str| if many { format!("{name}{}", i + 1) } else { name.to_owned() };
+        let model = scope.model.base_model();
+        let direct: Vec<String> = scope.regions.iter().map(|r| foundation_model_arn(partition, r.as_str(), model)).collect();
         statements.push(json!({
-            "Sid": "InvokeApprovedCrossRegionProfile",
+            "Sid": sid("InvokeApprovedModel"),
             "Effect": "Allow",
             "Action": INVOKE_ACTIONS,
-            "Resource": profiles,
+            "Resource": direct,
         }));
-        // The profile routes to the model in other regions of its geography; allow
-        // those only when the call comes through the approved profile.
-        let any_region = foundation_model_arn(partition, "*", model);
-        statements.push(json!({
-            "Sid": "InvokeModelThroughApprovedProfile",
-            "Effect": "Allow",
-            "Action": INVOKE_ACTIONS,
-            "Resource": any_region,
-            "Condition": { "ArnEquals": { "bedrock:InferenceProfileArn": profiles } },
-        }));
-        allowed.extend(profiles);
-        allowed.push(any_region);
+        allowed.extend(direct);
+        if let Some(geo) = &scope.cross_region_geo {
+            let profiles: Vec<String> = scope
+                .regions
+                .iter()
+                .map(|r| format!("arn:{}:bedrock:{}:{}:inference-profile/{geo}.{model}", partition.as_str(), r, account))
+                .collect();
+            statements.push(json!({
+                "Sid": sid("InvokeApprovedCrossRegionProfile"),
+                "Effect": "Allow",
+                "Action": INVOKE_ACTIONS,
+                "Resource": profiles,
+            }));
+            // The profile routes to the model in other regions of its geography; allow
+            // those only when the call comes through the approved profile.
+            let any_region = foundation_model_arn(partition, "*", model);
+            statements.push(json!({
+                "Sid": sid("InvokeModelThroughApprovedProfile"),
+                "Effect": "Allow",
+                "Action": INVOKE_ACTIONS,
+                "Resource": any_region,
+                "Condition": { "ArnEquals": { "bedrock:InferenceProfileArn": profiles } },
+            }));
+            allowed.extend(profiles);
+            allowed.push(any_region);
+        }
     }
-    if map_profile {
-        let app = application_profiles(scope, account, partition);
+    if let (true, Some(first)) = (map_profile, scopes.first()) {
+        let app: Vec<String> = scopes.iter().flat_map(|s| application_profiles(s, account, partition)).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
         let tag = format!("aws:ResourceTag/{WORKLOAD_TAG}");
         statements.push(json!({
             "Sid": "InvokeWorkloadMapProfile",
             "Effect": "Allow",
             "Action": INVOKE_ACTIONS,
             "Resource": app,
-            "Condition": { "StringEquals": { tag.clone(): scope.workload.as_str() } },
+            "Condition": { "StringEquals": { tag.clone(): first.workload.as_str() } },
         }));
         statements.push(json!({
             "Sid": "DenyOtherApplicationProfiles",
             "Effect": "Deny",
             "Action": INVOKE_ACTIONS,
             "Resource": app,
-            "Condition": { "StringNotEquals": { tag: scope.workload.as_str() } },
+            "Condition": { "StringNotEquals": { tag: first.workload.as_str() } },
         }));
         allowed.extend(app);
     }
+    let mut seen = std::collections::BTreeSet::new();
+    allowed.retain(|a| seen.insert(a.clone()));
     statements.push(json!({
         "Sid": "DenyEveryOtherModel",
         "Effect": "Deny",
         "Action": INVOKE_ACTIONS,
         "NotResource": allowed,
     }));
-    if !scope.agentic_access {
+    if !scopes.iter().any(|s| s.agentic_access) {
         statements.push(json!({
             "Sid": "DenyAgenticAccessViaMcp",
             "Effect": "Deny",
@@ -273,5 +288,26 @@ mod tests {
         let plain = permission_policy(&scope(None, false), &acct, Partition::Aws, false);
         let (before, trace) = evaluate(&plain, "bedrock:InvokeModel", profile, &[(WORKLOAD_TAG, "chat")]);
         assert_eq!((before, trace), ("Deny", vec!["DenyEveryOtherModel Deny".to_owned()]), "what the MAP workload met before");
+    }
+
+    /// Issue 12 item 10: a role serving two scopes gets one policy allowing
+    /// both models; neither model is denied by the other's deny.
+    #[test]
+    fn one_role_two_scopes_one_policy_that_allows_both() {
+        let acct = AccountId::parse("111122223333").unwrap();
+        let haiku = scope(None, false);
+        let mut nova = scope(None, false);
+        nova.model = ModelId::parse("amazon.nova-lite-v1:0").unwrap();
+        nova.regions = vec![Region::parse("us-west-2").unwrap()];
+        let p = permission_policy_all(&[&haiku, &nova], &acct, Partition::Aws, false);
+        let h = "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0";
+        let n = "arn:aws:bedrock:us-west-2::foundation-model/amazon.nova-lite-v1:0";
+        assert_eq!(evaluate(&p, "bedrock:InvokeModel", h, &[]).0, "Allow");
+        assert_eq!(evaluate(&p, "bedrock:InvokeModel", n, &[]).0, "Allow");
+        assert_eq!(evaluate(&p, "bedrock:InvokeModel", "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0", &[]).0, "Deny", "nova only where approved");
+        assert_eq!(p["Statement"].as_array().unwrap().iter().filter(|s| s["Sid"] == "DenyEveryOtherModel").count(), 1);
+        // Two separate policies would have denied each other's model.
+        let alone = permission_policy(&haiku, &acct, Partition::Aws, false);
+        assert_eq!(evaluate(&alone, "bedrock:InvokeModel", n, &[]).0, "Deny");
     }
 }

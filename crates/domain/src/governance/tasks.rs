@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::approval::{add_business_days, ModelApprovalScope, Platform, Priority};
-use super::iam::{permission_policy, trust_policy, WORKLOAD_TAG};
+use super::iam::{permission_policy_all, trust_policy, WORKLOAD_TAG};
 use super::request::Runtime;
 use crate::arn::Partition;
 use crate::cur::WORKSPACE_TAG;
@@ -203,6 +203,24 @@ pub struct TaskPlan<'a> {
     pub map_mpe_id: Option<&'a str>,
     pub priority: Priority,
     pub partition: Partition,
+    /// The workload's earlier approval scopes, served by the same role: a
+    /// scope extension keeps the role, so its policy must keep allowing them.
+    pub prior_scopes: &'a [ModelApprovalScope],
+}
+
+impl TaskPlan<'_> {
+    /// Whether the workload's role exists in `account` already (an earlier
+    /// scope covers it).
+    fn role_exists(&self, account: &AccountId) -> bool {
+        self.prior_scopes.iter().any(|s| s.accounts.contains(account))
+    }
+
+    /// The role's one permission policy in `account`: every scope it serves there.
+    fn role_policy(&self, account: &AccountId) -> serde_json::Value {
+        let mut scopes: Vec<&ModelApprovalScope> = self.prior_scopes.iter().filter(|s| s.accounts.contains(account) && s.request != self.scope.request).collect();
+        scopes.push(self.scope);
+        permission_policy_all(&scopes, account, self.partition, self.map_mpe_id.is_some())
+    }
 }
 
 fn json_file(path: &str, doc: &serde_json::Value) -> String {
@@ -251,30 +269,39 @@ fn enable_access(plan: &TaskPlan, account: &AccountId) -> Vec<Step> {
         .collect();
     let role = plan.role_name;
     let tags = role_tags(scope);
-    vec![
-        step(
-            &format!("Verify {model} is available in account {account}, region(s) {}", scope.regions.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")),
-            verify,
-            Some(format!("https://{first_region}.console.aws.amazon.com/bedrock/home?region={first_region}#/modelaccess")),
-        ),
-        create_role_step(plan, account, &tags),
-        step(
-            "Apply the permission policy (approved model and regions only)",
-            vec![
-                json_file("permission-policy.json", &permission_policy(scope, account, plan.partition, plan.map_mpe_id.is_some())),
-                format!("aws iam put-role-policy --role-name {role} --policy-name finops-bedrock-access --policy-document file://permission-policy.json"),
-            ],
-            Some(format!("https://console.aws.amazon.com/iam/home#/roles/details/{role}?section=permissions")),
-        ),
-        step(
-            "Confirm the role and policy, then mark Implemented",
-            vec![
-                format!("aws iam get-role --role-name {role} --query 'Role.Arn'"),
-                format!("aws iam get-role-policy --role-name {role} --policy-name finops-bedrock-access"),
-            ],
-            None,
-        ),
-    ]
+    let mut steps = vec![step(
+        &format!("Verify {model} is available in account {account}, region(s) {}", scope.regions.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")),
+        verify,
+        Some(format!("https://{first_region}.console.aws.amazon.com/bedrock/home?region={first_region}#/modelaccess")),
+    )];
+    // A scope extension keeps the workload's role: created only in an account
+    // it does not reach yet, and its policy replaced by one that serves every
+    // scope of the workload there.
+    let existing = plan.role_exists(account);
+    if !existing {
+        steps.push(create_role_step(plan, account, &tags));
+    }
+    steps.push(step(
+        if existing {
+            "Replace the role's permission policy with one that adds this approval to the workload's earlier ones"
+        } else {
+            "Apply the permission policy (approved model and regions only)"
+        },
+        vec![
+            json_file("permission-policy.json", &plan.role_policy(account)),
+            format!("aws iam put-role-policy --role-name {role} --policy-name finops-bedrock-access --policy-document file://permission-policy.json"),
+        ],
+        Some(format!("https://console.aws.amazon.com/iam/home#/roles/details/{role}?section=permissions")),
+    ));
+    steps.push(step(
+        "Confirm the role and policy, then mark Implemented",
+        vec![
+            format!("aws iam get-role --role-name {role} --query 'Role.Arn'"),
+            format!("aws iam get-role-policy --role-name {role} --policy-name finops-bedrock-access"),
+        ],
+        None,
+    ));
+    steps
 }
 
 /// The `n`th task of a request (1-based): `{request}-t{n}`.
@@ -413,7 +440,7 @@ pub fn scope_change_task(plan: &TaskPlan, change: &ScopeChange, n: usize, at: Da
             steps.push(step(
                 "Replace the permission policy with the widened one (approved model, accounts and regions only)",
                 vec![
-                    json_file("permission-policy.json", &permission_policy(scope, account, plan.partition, plan.map_mpe_id.is_some())),
+                    json_file("permission-policy.json", &plan.role_policy(account)),
                     format!("aws iam put-role-policy --role-name {role} --policy-name finops-bedrock-access --policy-document file://permission-policy.json"),
                 ],
                 Some(format!("https://console.aws.amazon.com/iam/home#/roles/details/{role}?section=permissions")),
@@ -522,6 +549,7 @@ mod tests {
             scope,
             workload_name: "Support Chatbot",
             runtime: Some(Runtime::Lambda),
+            prior_scopes: &[],
             role_name: role,
             workspace: Some("support"),
             map_mpe_id: mpe,
@@ -575,6 +603,28 @@ mod tests {
         assert!(tasks[1].steps[0].commands[0].contains(&format!("key={},value=support-chatbot", super::super::iam::WORKLOAD_TAG)));
         let policy = tasks[0].steps.iter().flat_map(|s| &s.commands).find(|c| c.contains("permission-policy.json <<")).unwrap();
         assert!(policy.contains("InvokeWorkloadMapProfile") && policy.contains("application-inference-profile/*"), "{policy}");
+    }
+
+    /// Issue 12 item 10: an extension of a workload keeps its role. Where the
+    /// role exists, the task replaces its policy with one serving the old and
+    /// the new scope; only a new account gets the role created.
+    #[test]
+    fn a_scope_extension_keeps_the_role_and_adds_only_what_is_new() {
+        let first = scope(Platform::Bedrock, &["111122223333"]);
+        let mut more = scope(Platform::Bedrock, &["111122223333", "444455556666"]);
+        more.request = RequestId::parse("br-8").unwrap();
+        more.model = ModelId::parse("amazon.nova-lite-v1:0").unwrap();
+        let prior = [first];
+        let mut p = plan(&more, "finops-support-chatbot-ab12", None);
+        p.prior_scopes = &prior;
+        let tasks = generate(&p, Utc::now());
+        assert_eq!(tasks.len(), 2);
+        let titles = |t: &Task| t.steps.iter().map(|s| s.title.clone()).collect::<Vec<_>>();
+        assert!(!titles(&tasks[0]).iter().any(|t| t.starts_with("Create IAM role")), "{:?}", titles(&tasks[0]));
+        assert!(titles(&tasks[1]).iter().any(|t| t.starts_with("Create IAM role finops-support-chatbot-ab12 in account 444455556666")));
+        let policy = tasks[0].steps.iter().flat_map(|s| &s.commands).find(|c| c.contains("permission-policy.json <<")).unwrap();
+        assert!(policy.contains("anthropic.claude-3-haiku") && policy.contains("amazon.nova-lite"), "both scopes: {policy}");
+        assert!(tasks.iter().all(|t| t.steps.iter().flat_map(|s| &s.commands).any(|c| c.contains("--role-name finops-support-chatbot-ab12"))));
     }
 
     /// Issue 12 item 9: the MAP workload's handoff names the profile to call

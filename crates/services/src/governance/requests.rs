@@ -341,8 +341,10 @@ impl Governance {
                 let (mut w, v): (Workload, u64) = get_typed(self.store.as_ref(), ItemKey::new(keys::workload(workload), keys::META))
                     .await?
                     .ok_or_else(|| GovernanceError::invalid("target.workload", format!("workload {workload} does not exist")))?;
+                // A scope extension: the workload keeps its status (a Live
+                // workload stays Live) and its role; the new approval's tasks
+                // add only what the new scope needs.
                 w.requests.push(id.clone());
-                w.status = WorkloadStatus::Approved;
                 (w, Some(v), None)
             }
         };
@@ -375,8 +377,15 @@ impl Governance {
     ) -> Result<ApprovalRecord> {
         let ApprovalPlan { request, version, mut workload, workload_version, new_node, scope, confirmed_estimate, input } = plan;
         let id = &request.id;
+        // An existing workload keeps the role it was built with (or, imported,
+        // the role it claims); only a new workload reserves a new name.
+        let kept = match (workload_version, &workload.role_name) {
+            (Some(_), Some(r)) => Some(r.clone()),
+            (Some(_), None) => self.claimed_role(&scope).await.ok(),
+            (None, _) => None,
+        };
         for attempt in 0..8 {
-            let role = role_name(&workload.name, id, attempt);
+            let role = kept.clone().unwrap_or_else(|| role_name(&workload.name, id, attempt));
             workload.role_name = Some(role.clone());
             let record = ApprovalRecord {
                 request: id.clone(),
@@ -396,7 +405,6 @@ impl Governance {
                     None => put_new(request_item(&request)?),
                 },
                 put_new(ItemData::new(ItemKey::new(keys::request(id), keys::APPROVAL), encode(&record)?)),
-                put_new(ItemData::new(ItemKey::new(keys::role_name(&role), keys::META), encode(&json!({"workload": workload.id, "request": id}))?)),
                 put_new(scope_item(&scope)?),
                 self.audit(entity(id), "approve", (Some("Submitted"), Some("Approved")), actor, Some(&input.rationale), correlation)?,
                 self.audit(EntityRef::new("workload", workload.id.as_str()), "approve", (None, Some("Approved")), actor, Some(&input.rationale), correlation)?,
@@ -405,6 +413,9 @@ impl Governance {
                 None => put_new(workload_item(&workload)?),
                 Some(v) => put_over(workload_item(&workload)?, v),
             });
+            if kept.is_none() {
+                ops.push(put_new(ItemData::new(ItemKey::new(keys::role_name(&role), keys::META), encode(&json!({"workload": workload.id, "request": id}))?)));
+            }
             if let Some(node) = &new_node {
                 ops.push(put_new(super::node_item(node)?));
             }
@@ -413,7 +424,7 @@ impl Governance {
                     self.publish(vec![self.event(events::REQUEST_APPROVED, correlation, json!({"request": id, "workload": workload.id}))]).await;
                     return Ok(record);
                 }
-                Err(StoreError::Conflict { key }) if key.pk == keys::role_name(&role) => continue,
+                Err(StoreError::Conflict { key }) if kept.is_none() && key.pk == keys::role_name(&role) => continue,
                 Err(e) => return Err(conflict(e)),
             }
         }

@@ -41,16 +41,22 @@ impl Governance {
         }
         let (approval, req) = self.approved(request).await?;
         let (mut workload, wv) = self.load_workload(&approval.workload).await?;
-        let tasks = generate(&self.task_plan(&approval, &req, &workload.name), approval.approved_at);
+        let prior = self.prior_scopes(&approval.scope).await?;
+        let tasks = generate(&self.task_plan(&approval, &req, &workload.name, &prior), approval.approved_at);
         let system = Self::system_actor("task-generator");
         let from = workload.status.as_str();
-        workload.status = WorkloadStatus::Implementing;
+        // A new workload starts implementing; an extension of one that is
+        // already being built or running stays where it is.
+        if workload.status == WorkloadStatus::Approved {
+            workload.status = WorkloadStatus::Implementing;
+        }
+        let to = workload.status.as_str();
         let ids: Vec<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
         let mut ops = vec![
             put_new(ItemData::new(set_key, encode(&json!({"tasks": ids, "generated_at": self.clock.now()}))?)),
             put_over(workload_item(&workload)?, wv),
             self.audit(EntityRef::new("business_request", request.as_str()), "generate_tasks", (None, None), &system, Some(&format!("{} task(s) from the approval", tasks.len())), &approval.correlation_id)?,
-            self.audit(EntityRef::new("workload", workload.id.as_str()), "generate_tasks", (Some(from), Some("Implementing")), &system, None, &approval.correlation_id)?,
+            self.audit(EntityRef::new("workload", workload.id.as_str()), "generate_tasks", (Some(from), Some(to)), &system, None, &approval.correlation_id)?,
         ];
         for t in &tasks {
             ops.push(put_new(task_item(t)?));
@@ -90,7 +96,12 @@ impl Governance {
         Ok((approval, req))
     }
 
-    fn task_plan<'a>(&self, approval: &'a ApprovalRecord, req: &BusinessRequest, workload_name: &'a str) -> TaskPlan<'a> {
+    /// The workload's other approval scopes: what its role serves besides `scope`.
+    async fn prior_scopes(&self, scope: &ModelApprovalScope) -> Result<Vec<ModelApprovalScope>> {
+        Ok(self.approval_scopes().await?.into_iter().filter(|s| s.workload == scope.workload && s.request != scope.request).collect())
+    }
+
+    fn task_plan<'a>(&self, approval: &'a ApprovalRecord, req: &BusinessRequest, workload_name: &'a str, prior_scopes: &'a [ModelApprovalScope]) -> TaskPlan<'a> {
         TaskPlan {
             scope: &approval.scope,
             workload_name,
@@ -100,6 +111,7 @@ impl Governance {
             map_mpe_id: approval.input.map_mpe_id.as_deref(),
             priority: approval.input.priority,
             partition: self.partition,
+            prior_scopes,
         }
     }
 
@@ -109,6 +121,7 @@ impl Governance {
     /// racing for one number conflict there.
     pub(crate) async fn scope_change(&self, scope: &ModelApprovalScope, change: &ScopeChange, correlation: &str) -> Result<(Task, WriteOp, DomainEvent)> {
         let (workload, _) = self.load_workload(&scope.workload).await?;
+        let prior = self.prior_scopes(scope).await?;
         let approved = match self.approval(&scope.request).await? {
             Some(_) => Some(self.approved(&scope.request).await?),
             None => None,
@@ -118,7 +131,7 @@ impl Governance {
         let imported_role;
         let (mut plan, first_set) = match &approved {
             Some((approval, req)) => {
-                let plan = self.task_plan(approval, req, &workload.name);
+                let plan = self.task_plan(approval, req, &workload.name, &prior);
                 // Numbered after the approval's own tasks even if they are not
                 // generated yet (their ids are fixed by the approval).
                 let n = generate(&plan, approval.approved_at).len();
@@ -135,6 +148,7 @@ impl Governance {
                     map_mpe_id: None,
                     priority: domain::governance::approval::Priority::Normal,
                     partition: self.partition,
+                    prior_scopes: &prior,
                 };
                 (plan, 0)
             }
@@ -153,7 +167,7 @@ impl Governance {
 
     /// The IAM role an imported scope's workload runs as: its claimed role in
     /// one of the scope's accounts (imports carry claims, not role names).
-    async fn claimed_role(&self, scope: &ModelApprovalScope) -> Result<String> {
+    pub(crate) async fn claimed_role(&self, scope: &ModelApprovalScope) -> Result<String> {
         let today = self.clock.now().date_naive();
         let roles: Vec<String> = self
             .all_claims()
