@@ -369,7 +369,7 @@ pub async fn a_gap_that_stops_holding_resolves_and_reopens_with_its_history(w: W
 
 // ---- spend cards ---------------------------------------------------------------
 
-fn week() -> IsoWeek {
+pub fn week() -> IsoWeek {
     // The world's clock is Monday 2 March 2026: the week to build is 23 Feb .. 1 Mar.
     domain::analytics::cards::week_to_build(NaiveDate::from_ymd_opt(2026, 3, 2).expect("day"))
 }
@@ -388,7 +388,7 @@ async fn attributed_in(w: &World, facts: &Facts, workload: &str, wk: IsoWeek) ->
 }
 
 /// The Product Owner who owns a card's workload (the fixture's owners sit under `assist`).
-fn owner_of(c: &SpendCard) -> Actor {
+pub fn owner_of(c: &SpendCard) -> Actor {
     actor(c.owner.as_str(), Persona::ProductOwner, &["assist"])
 }
 

@@ -311,7 +311,7 @@ pub async fn a_taken_role_name_is_not_reused(w: World) {
 }
 
 impl World {
-    fn gov_time(&self) -> chrono::DateTime<chrono::Utc> {
+    pub fn gov_time(&self) -> chrono::DateTime<chrono::Utc> {
         use services::ports::Clock;
         self.clock.now()
     }

@@ -182,7 +182,7 @@ impl Governance {
             non_ai: facts.non_ai.clone(),
             read_total: facts.read_total.clone(),
             principal_column,
-            digest,
+            digest: digest.clone(),
             ingested_at: self.clock.now(),
             version: version.map(str::to_owned),
             delivery: delivery.map(str::to_owned),
@@ -204,10 +204,18 @@ impl Governance {
             .await;
         if let Err(e) = flip {
             self.discard(&object).await;
-            return Err(match e {
-                StoreError::Conflict { .. } => GovernanceError::Conflict(format!("{source} was ingested concurrently; the other delivery's facts stand")),
-                other => other.into(),
-            });
+            return match e {
+                StoreError::Conflict { key } => {
+                    // A concurrent delivery of the same content is a duplicate,
+                    // not a failure: the facts it stored are these facts.
+                    let now: Option<(SourceManifest, u64)> = get_typed(self.store.as_ref(), key).await?;
+                    match now {
+                        Some((m, _)) if m.digest == digest && m.retired.is_none() => Ok(Stored::Unchanged),
+                        _ => Err(GovernanceError::Conflict(format!("{source} was ingested concurrently; the other delivery's facts stand"))),
+                    }
+                }
+                other => Err(other.into()),
+            };
         }
         match existing {
             Some((old, _)) => {
