@@ -472,8 +472,24 @@ fn batch_error(scan: &Arc<Mutex<Scan>>, e: impl std::fmt::Display) -> ReadError 
     }
 }
 
+/// What a caught panic said, for the error naming it.
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned())).unwrap_or_else(|| "a panic".into())
+}
+
+/// A file the Parquet decoder panics on (it does on some corrupt footers; the
+/// fuzz tests found one) is a malformed file: refused by name, never a
+/// crashed ingest retried for ever.
+fn decoder_panic(p: &(dyn std::any::Any + Send)) -> ReadError {
+    malformed(format!("the Parquet decoder failed on this file: {}", panic_text(p)))
+}
+
 /// Reads a Parquet file from disk, `threads` row groups at a time.
 pub fn read_file(path: &Path, threads: usize, progress: &Progress) -> Result<(Facts, ReadStats), ReadError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_file_unguarded(path, threads, progress))).unwrap_or_else(|p| Err(decoder_panic(p.as_ref())))
+}
+
+fn read_file_unguarded(path: &Path, threads: usize, progress: &Progress) -> Result<(Facts, ReadStats), ReadError> {
     let file = File::open(path)?;
     let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())?;
     let layout = Layout::check(meta.schema())?;
@@ -507,7 +523,7 @@ pub fn read_file(path: &Path, threads: usize, progress: &Progress) -> Result<(Fa
                 })
             })
             .collect();
-        workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err(malformed("a decoding thread panicked")))).collect()
+        workers.into_iter().map(|w| w.join().unwrap_or_else(|p| Err(decoder_panic(p.as_ref())))).collect()
     });
     let mut facts = Facts::default();
     for r in results {
@@ -519,7 +535,15 @@ pub fn read_file(path: &Path, threads: usize, progress: &Progress) -> Result<(Fa
 
 /// Reads Parquet through an asynchronous ranged reader (an S3 object): the
 /// footer first, then each row group's projected column chunks.
-pub async fn read_async<T>(mut input: T) -> Result<(Facts, ReadStats), ReadError>
+pub async fn read_async<T>(input: T) -> Result<(Facts, ReadStats), ReadError>
+where
+    T: AsyncFileReader + Clone + Unpin + Send + 'static,
+{
+    use futures::FutureExt;
+    std::panic::AssertUnwindSafe(read_async_unguarded(input)).catch_unwind().await.unwrap_or_else(|p| Err(decoder_panic(p.as_ref())))
+}
+
+async fn read_async_unguarded<T>(mut input: T) -> Result<(Facts, ReadStats), ReadError>
 where
     T: AsyncFileReader + Clone + Unpin + Send + 'static,
 {

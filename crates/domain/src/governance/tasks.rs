@@ -309,9 +309,14 @@ pub fn task_id(request: &RequestId, n: usize) -> String {
     format!("{request}-t{n}")
 }
 
-/// The request and number a task id names.
+/// The request and number a task id names: exactly the ids [`task_id`]
+/// makes (numbers from 1, no sign or leading zero), so no two spellings name
+/// one task.
 pub fn parse_task_id(id: &str) -> Option<(RequestId, usize)> {
     let (request, n) = id.rsplit_once("-t")?;
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) || n.starts_with('0') {
+        return None;
+    }
     Some((RequestId::parse(request).ok()?, n.parse().ok()?))
 }
 
