@@ -1,5 +1,10 @@
-//! schemathesis (PyPI) fuzzes the local server from its own OpenAPI document and
-//! must find no server error, for a FinOps Lead and a Product Owner.
+//! schemathesis (PyPI) fuzzes the local server from its own OpenAPI document,
+//! on a home populated by `finops demo --keep` (requests, approvals, tasks,
+//! claims, a month of CUR, gaps and cards), for four personas. Every phase
+//! runs, the stateful one following the document's links (create → read →
+//! act), with the checks for server errors, undocumented status codes,
+//! content types, response schemas and schema-invalid input accepted. It must
+//! find nothing.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -30,20 +35,30 @@ fn operations() -> usize {
     doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().keys().filter(|k| methods.contains(&k.as_str())).count()).sum()
 }
 
+const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection";
+
 #[test]
-fn schemathesis_finds_no_server_error() {
+fn schemathesis_finds_nothing_on_a_populated_home() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path().to_str().unwrap();
+    let demo = finops(h).args(["demo", "--keep"]).output().unwrap();
+    assert!(demo.status.success(), "finops demo --keep: {}", String::from_utf8_lossy(&demo.stderr));
     let mut server = finops(h).args(["serve", "--addr", "127.0.0.1:0"]).stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
     let mut reports = Vec::new();
-    for (user, persona, scope) in [("fiona@example.com", "FinOpsLead", "retail"), ("pat@example.com", "ProductOwner", "assist")] {
+    let personas = [
+        ("fiona@example.com", "FinOpsLead", "retail"),
+        ("pat@example.com", "ProductOwner", "assist"),
+        ("casey@example.com", "CloudEngineer", "retail"),
+        ("fran@example.com", "Finance", "assist"),
+    ];
+    for (user, persona, scope) in personas {
         let token = finops(h).args(["token", "--user", user, "--persona", persona, "--scope", scope]).output().unwrap();
         let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
         let out = Command::new(schemathesis())
-            .args(["run", &format!("{base}/openapi.json"), "--checks", "not_a_server_error", "-n", "15", "--generation-deterministic", "--no-color"])
+            .args(["run", &format!("{base}/openapi.json"), "--checks", CHECKS, "--phases", "examples,coverage,fuzzing,stateful", "-n", "30", "--generation-deterministic", "--no-color"])
             .args(["-H", &format!("Authorization: Bearer {token}")])
             .output()
             .unwrap();
@@ -57,5 +72,6 @@ fn schemathesis_finds_no_server_error() {
         assert!(ok, "schemathesis as {persona} found failures:\n{text}");
         let tested = format!("Tested: {}", operations());
         assert!(text.contains(&tested), "every operation must be exercised ({tested}):\n{text}");
+        assert!(text.contains("✅ Stateful"), "the stateful phase must run and pass:\n{text}");
     }
 }

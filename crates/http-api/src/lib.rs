@@ -338,21 +338,89 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// What every route may answer besides its own statuses, documented once:
+/// 500 (a bug, caught and logged) everywhere, and for a route with a body 413
+/// (over the size limit) and 415 (not `application/json`). And the links a
+/// client (and schemathesis's stateful phase) follows from a created thing to
+/// what can be done with it.
+struct CommonResponses;
+
+/// (method, path, status) → links: (name, operation id, parameter, runtime expression).
+type LinkSpec = (&'static str, &'static str, &'static str, &'static [(&'static str, &'static str, &'static str, &'static str)]);
+const LINKS: &[LinkSpec] = &[
+    ("post", "/requests", "201", &[
+        ("GetRequest", "get_request", "id", "$response.body#/id"),
+        ("ReviseRequest", "revise_request", "id", "$response.body#/id"),
+        ("SubmitRequest", "submit_request", "id", "$response.body#/id"),
+        ("ApproveRequest", "approve_request", "id", "$response.body#/id"),
+        ("RejectRequest", "reject_request", "id", "$response.body#/id"),
+    ]),
+    ("post", "/requests/{id}/submit", "200", &[("ApproveRequest", "approve_request", "id", "$response.body#/id"), ("RejectRequest", "reject_request", "id", "$response.body#/id")]),
+    ("post", "/requests/{id}/approve", "200", &[
+        ("GetWorkload", "get_workload", "id", "$response.body#/workload"),
+        ("WorkloadClaims", "workload_claims", "id", "$response.body#/workload"),
+    ]),
+    ("get", "/requests", "200", &[("GetRequest", "get_request", "id", "$response.body#/0/id")]),
+    ("get", "/tasks", "200", &[("GetTask", "get_task", "id", "$response.body#/0/id")]),
+    ("get", "/workloads", "200", &[("GetWorkload", "get_workload", "id", "$response.body#/0/id"), ("WorkloadClaims", "workload_claims", "id", "$response.body#/0/id")]),
+    ("get", "/gaps", "200", &[("GetGap", "get_gap", "id", "$response.body#/gaps/0/id"), ("ActOnGap", "gap_action", "id", "$response.body#/gaps/0/id")]),
+    ("get", "/cards", "200", &[
+        ("GetCard", "get_card", "id", "$response.body#/0/id"),
+        ("AcceptCard", "accept_card", "id", "$response.body#/0/id"),
+        ("DisputeCard", "dispute_card", "id", "$response.body#/0/id"),
+        ("ResolveDispute", "resolve_dispute", "id", "$response.body#/0/id"),
+    ]),
+];
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, ResponseBuilder};
+        let error = |text: &str| RefOr::T(ResponseBuilder::new().description(text).content("application/json", utoipa::openapi::ContentBuilder::new().schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("ErrorBody")))).build()).build());
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            for op in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch] {
+                let Some(op) = op.as_mut() else { continue };
+                if path == "/health" || path == "/openapi.json" {
+                    continue;
+                }
+                let r = &mut op.responses.responses;
+                r.entry("500".into()).or_insert_with(|| error("A server failure; it is logged"));
+                if op.request_body.is_some() {
+                    r.entry("413".into()).or_insert_with(|| error("The body is over the size limit"));
+                    r.entry("415".into()).or_insert_with(|| error("The body is not `application/json`"));
+                }
+            }
+        }
+    }
+}
+
 /// The OpenAPI document, generated from the handlers and types above.
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "FinOps Center governance API", description = "The governed path: Business Requests, approvals, Cloud Engineer tasks, claims. Money is a decimal string."),
     paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::maturity, analytics::report_attribution, analytics::report_reconcile, analytics::report_hierarchy, analytics::report_legacy, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup),
     components(schemas(ErrorBody)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonResponses),
     security(("bearer" = []))
 )]
 pub struct ApiDoc;
 
 /// The document as served at `/openapi.json` and committed as `openapi.json`.
+/// The links are added to the JSON here: utoipa 5.5 writes a link's
+/// `operationId` as `operation_id`, which no client understands.
 pub fn openapi_json() -> String {
     use utoipa::OpenApi;
-    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+    let mut doc = match serde_json::to_value(ApiDoc::openapi()) {
+        Ok(v) => v,
+        Err(e) => return json!({"error": e.to_string()}).to_string(),
+    };
+    for (method, path, status, links) in LINKS {
+        if let Some(resp) = doc.pointer_mut(&format!("/paths/{}/{method}/responses/{status}", path.replace('~', "~0").replace('/', "~1"))) {
+            let map: serde_json::Map<String, Value> =
+                links.iter().map(|(name, operation, param, expr)| ((*name).to_owned(), json!({"operationId": operation, "parameters": {*param: expr}}))).collect();
+            resp["links"] = Value::Object(map);
+        }
+    }
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
 async fn openapi() -> Response {
