@@ -197,3 +197,25 @@ fn ingest_of_an_export_folder_follows_its_manifest() {
     refused(finops(&home, &["ingest", export.to_str().expect("path")]), 2, "ai-costs-Manifest.json");
     assert_eq!(total(), one, "nothing stored changed");
 }
+
+/// Issue 12 item 3: the business-case baseline that once made every later
+/// `report gaps` and `report maturity` exit 101 is refused at import, by name,
+/// exit 2, and nothing is stored.
+#[test]
+fn an_import_beyond_the_money_bound_is_refused_and_stores_nothing() {
+    let home = tempfile::tempdir().expect("home");
+    let doc = serde_json::json!({
+        "hierarchy": [{"id": "retail", "level": 1, "name": "Retail", "parent": null},
+                      {"id": "digital", "level": 2, "name": "Digital", "parent": "retail"},
+                      {"id": "assist", "level": 3, "name": "Assist", "parent": "digital"}],
+        "workloads": [{"id": "chat", "name": "Chat", "node": "assist", "owner": "po@example.com",
+                       "business_case": {"value_type": "cost_saving", "annual_baseline": "79228162514264337593543950335", "target_pct": "10"}}]
+    });
+    let file = home.path().join("import.json");
+    std::fs::write(&file, doc.to_string()).expect("write");
+    refused(finops(home.path(), &["import", file.to_str().expect("path")]), 2, "10^15");
+    let gaps = finops(home.path(), &["report", "gaps", "--period", "2026-03"]);
+    assert!(gaps.status.success(), "{}", String::from_utf8_lossy(&gaps.stderr));
+    let workloads = ok(finops(home.path(), &["report", "maturity", "--period", "2026-03", "--format", "json"]));
+    assert!(!workloads.contains("chat"), "nothing was imported: {workloads}");
+}
