@@ -12,8 +12,9 @@ use std::fmt;
 use crate::error::ParseError;
 use crate::ids::{AccountId, Region};
 
-/// The AWS partition an ARN belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// The AWS partition an ARN belongs to; serialised as in an ARN (`aws`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Partition {
     Aws,
     AwsCn,

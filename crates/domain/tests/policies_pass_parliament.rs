@@ -68,6 +68,19 @@ fn every_generated_policy_passes_parliament() {
             }
         }
     }
+    // The kill switch's denies (whole role and session-scoped) and its SCP.
+    for partition in [Partition::Aws, Partition::AwsUsGov] {
+        let role = domain::governance::enforcement::RoleRef { account: acct.clone(), name: "finops-chat-ab12".into(), partition };
+        let sessions = ["AROAEXAMPLEID12345678:dev001@example.com".to_owned()];
+        for doc in [
+            domain::governance::enforcement::kill_switch_deny(&role, None),
+            domain::governance::enforcement::kill_switch_deny(&role, Some(&sessions)),
+            domain::governance::enforcement::suspended_scp(partition),
+        ] {
+            std::fs::write(dir.path().join(format!("kill-switch-{n}.json")), serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+            n += 1;
+        }
+    }
     let (ok, out) = check(dir.path());
     assert!(ok, "{out}");
     assert!(out.contains(&format!("{n} policies, 0 findings")), "{out}");

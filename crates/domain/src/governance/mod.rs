@@ -5,6 +5,7 @@ pub mod approval;
 pub mod authz;
 pub mod catalog;
 pub mod claims;
+pub mod enforcement;
 pub mod estimate;
 pub mod iam;
 pub mod import;
