@@ -41,6 +41,31 @@ pub struct World {
     pub ledger: Arc<dyn FactLedger>,
     /// Keeps the embedded world's ledger folder alive as long as the world.
     _ledger_dir: Option<tempfile::TempDir>,
+    /// moto's IAM, where the AWS world's roles must exist before the kill
+    /// switch can act on them; `None` in the embedded world (its enforcer
+    /// keeps its own record).
+    pub iam: Option<aws_sdk_iam::Client>,
+    /// The enforcer the service uses, for tests that change IAM by hand.
+    pub enforcer: Arc<dyn services::ports::Enforcer>,
+}
+
+impl World {
+    /// A change made to IAM behind the kill switch's back (drift).
+    pub async fn enforce_by_hand(&self, call: domain::governance::enforcement::IamCall) {
+        self.enforcer.call(&call).await.expect("a change by hand");
+    }
+
+    /// Makes sure an IAM role of this name exists where the world's enforcer acts.
+    pub async fn ensure_role(&self, name: &str) {
+        if let Some(iam) = &self.iam {
+            let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+            match iam.create_role().role_name(name).assume_role_policy_document(trust).send().await {
+                Ok(_) => {}
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_entity_already_exists_exception()) => {}
+                Err(e) => panic!("create role {name} on moto: {e:?}"),
+            }
+        }
+    }
 }
 
 impl World {
@@ -79,15 +104,10 @@ pub fn sample_hierarchy() -> Vec<HierarchyNode> {
     ]
 }
 
-fn governance(store: Arc<dyn Store>, bus: Arc<dyn EventBus>, ledger: Arc<dyn FactLedger>, clock: Arc<FixedClock>, prefix: &str) -> Arc<Governance> {
-    Arc::new(Governance::new(
-        store,
-        bus,
-        ledger,
-        clock,
-        Arc::new(SequentialIds::new(prefix)),
-        Arc::new(PriceCatalog::bundled().expect("catalogue")),
-    ))
+fn governance(store: Arc<dyn Store>, bus: Arc<dyn EventBus>, ledger: Arc<dyn FactLedger>, clock: Arc<FixedClock>, prefix: &str, enforcer: Arc<dyn services::ports::Enforcer>) -> Arc<Governance> {
+    Arc::new(
+        Governance::new(store, bus, ledger, clock, Arc::new(SequentialIds::new(prefix)), Arc::new(PriceCatalog::bundled().expect("catalogue"))).with_enforcer(enforcer),
+    )
 }
 
 fn clock() -> Arc<FixedClock> {
@@ -116,13 +136,14 @@ pub async fn embedded_wrapped(lose_events: bool, wrap: impl FnOnce(Arc<dyn Store
     let clock = clock();
     let dir = tempfile::tempdir().expect("ledger folder");
     let ledger: Arc<dyn FactLedger> = Arc::new(FsLedger::new(dir.path()));
-    let gov = governance(store.clone(), bus.clone(), ledger.clone(), clock.clone(), "id");
+    let enforcer: Arc<dyn services::ports::Enforcer> = Arc::new(enforcers::LocalEnforcer::new(store.clone()));
+    let gov = governance(store.clone(), bus.clone(), ledger.clone(), clock.clone(), "id", enforcer.clone());
     let task_generator: Arc<dyn EventHandler> = Arc::new(TaskGeneratorHandler(gov.clone()));
     if !lose_events {
         bus.register(TASK_GENERATOR, task_generator.clone()).expect("route");
     }
     gov.define_hierarchy(&finops_lead(), sample_hierarchy()).await.expect("hierarchy");
-    World { gov, clock, store, delivery: Box::new(Inline), task_generator, ledger, _ledger_dir: Some(dir) }
+    World { gov, clock, store, delivery: Box::new(Inline), task_generator, ledger, _ledger_dir: Some(dir), iam: None, enforcer }
 }
 
 struct SqsToHandler {
@@ -169,9 +190,11 @@ pub async fn aws(lose_events: bool) -> World {
     let bus: Arc<dyn EventBus> = Arc::new(EventBridgeBus::new(q.eventbridge, &q.bus_name));
     let clock = clock();
     let ledger: Arc<dyn FactLedger> = Arc::new(s3_ledger().await);
-    let gov = governance(store.clone(), bus, ledger.clone(), clock.clone(), "id");
+    let moto = crate::emulators::moto_config().await;
+    let enforcer: Arc<dyn services::ports::Enforcer> = Arc::new(enforcers::IamEnforcer::new(moto.clone(), None, enforcers::DEFAULT_EXECUTION_ROLE));
+    let gov = governance(store.clone(), bus, ledger.clone(), clock.clone(), "id", enforcer.clone());
     let task_generator: Arc<dyn EventHandler> = Arc::new(TaskGeneratorHandler(gov.clone()));
     gov.define_hierarchy(&finops_lead(), sample_hierarchy()).await.expect("hierarchy");
     let delivery = Box::new(SqsToHandler { sqs: q.sqs, queue_url: q.queue_url, handler: task_generator.clone(), lose_events });
-    World { gov, clock, store, delivery, task_generator, ledger, _ledger_dir: None }
+    World { gov, clock, store, delivery, task_generator, ledger, _ledger_dir: None, iam: Some(aws_sdk_iam::Client::new(&moto)), enforcer }
 }

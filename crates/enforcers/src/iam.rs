@@ -1,0 +1,133 @@
+//! The kill switch on IAM: tag, untag, put and delete the inline deny, read
+//! them back. Member accounts are reached through an execution role.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_iam::error::ProvideErrorMetadata;
+use domain::governance::enforcement::{IamCall, RoleRef, RoleState, KILL_SWITCH_POLICY, SUSPENDED_TAG};
+use domain::AccountId;
+use services::ports::{Enforcer, EnforcerError};
+use tokio::sync::Mutex;
+
+/// The execution role's name in member accounts when the template's
+/// parameter is left at its default.
+pub const DEFAULT_EXECUTION_ROLE: &str = "FinOpsCenterEnforcer";
+
+pub struct IamEnforcer {
+    sdk: aws_config::SdkConfig,
+    /// The stack's own account: reached without assuming a role.
+    home: Option<AccountId>,
+    execution_role: String,
+    /// IAM endpoint override (the emulator in tests), applied to assumed clients too.
+    endpoint: Option<String>,
+    clients: Mutex<HashMap<AccountId, aws_sdk_iam::Client>>,
+}
+
+impl IamEnforcer {
+    /// `home`: the account whose roles this process's own credentials reach.
+    pub fn new(sdk: aws_config::SdkConfig, home: Option<AccountId>, execution_role: impl Into<String>) -> Self {
+        let endpoint = sdk.endpoint_url().map(String::from);
+        Self { sdk, home, execution_role: execution_role.into(), endpoint, clients: Mutex::new(HashMap::new()) }
+    }
+
+    /// The IAM client for `account`: the own credentials at home, else the
+    /// execution role's session (assumed once, then cached).
+    async fn client(&self, account: &AccountId) -> Result<aws_sdk_iam::Client, EnforcerError> {
+        let mut clients = self.clients.lock().await;
+        if let Some(c) = clients.get(account) {
+            return Ok(c.clone());
+        }
+        let client = if self.home.as_ref().is_none_or(|h| h == account) {
+            aws_sdk_iam::Client::new(&self.sdk)
+        } else {
+            let arn = format!("arn:aws:iam::{account}:role/{}", self.execution_role);
+            let sts = aws_sdk_sts::Client::new(&self.sdk);
+            let out = sts.assume_role().role_arn(&arn).role_session_name("finops-kill-switch").send().await.map_err(|e| {
+                EnforcerError::Denied(format!("cannot assume {arn}: {}", e.message().unwrap_or(&e.to_string())))
+            })?;
+            let creds = out.credentials().ok_or_else(|| EnforcerError::Denied(format!("{arn} gave no credentials")))?;
+            let provider = aws_sdk_iam::config::Credentials::new(creds.access_key_id(), creds.secret_access_key(), Some(creds.session_token().to_owned()), None, "finops-kill-switch");
+            let mut conf = aws_sdk_iam::config::Builder::from(&self.sdk).credentials_provider(provider);
+            if let Some(e) = &self.endpoint {
+                conf = conf.endpoint_url(e);
+            }
+            aws_sdk_iam::Client::from_conf(conf.build())
+        };
+        clients.insert(account.clone(), client.clone());
+        Ok(client)
+    }
+}
+
+fn classify<E: ProvideErrorMetadata + std::fmt::Display>(role: &RoleRef, e: E) -> EnforcerError {
+    match e.code() {
+        Some("NoSuchEntity") => EnforcerError::NoSuchRole(role.arn()),
+        Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation") => EnforcerError::Denied(format!("{}: {}", role.arn(), e.message().unwrap_or_default())),
+        _ => EnforcerError::Unavailable(format!("{}: {}", role.arn(), e.message().map_or_else(|| e.to_string(), String::from))),
+    }
+}
+
+#[async_trait]
+impl Enforcer for IamEnforcer {
+    async fn observe(&self, role: &RoleRef) -> Result<RoleState, EnforcerError> {
+        let iam = self.client(&role.account).await?;
+        let tags = iam.list_role_tags().role_name(&role.name).send().await.map_err(|e| classify(role, e.into_service_error()))?;
+        let suspended_tag = tags.tags().iter().any(|t| t.key() == SUSPENDED_TAG && t.value() == "true");
+        let deny = match iam.get_role_policy().role_name(&role.name).policy_name(KILL_SWITCH_POLICY).send().await {
+            Ok(p) => {
+                // IAM returns the document URL-encoded (RFC 3986).
+                let text = percent_encoding::percent_decode_str(p.policy_document()).decode_utf8_lossy().into_owned();
+                Some(serde_json::from_str(&text).map_err(|e| EnforcerError::Unavailable(format!("{}: unreadable {KILL_SWITCH_POLICY}: {e}", role.arn())))?)
+            }
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_no_such_entity_exception() {
+                    // Distinguish "no such policy" from "no such role".
+                    iam.get_role().role_name(&role.name).send().await.map_err(|e| classify(role, e.into_service_error()))?;
+                    None
+                } else {
+                    return Err(classify(role, e));
+                }
+            }
+        };
+        Ok(RoleState { suspended_tag, deny })
+    }
+
+    async fn call(&self, call: &IamCall) -> Result<(), EnforcerError> {
+        match call {
+            IamCall::TagRole { role, key, value } => {
+                let tag = aws_sdk_iam::types::Tag::builder().key(key).value(value).build().map_err(|e| EnforcerError::Unavailable(e.to_string()))?;
+                self.client(&role.account).await?.tag_role().role_name(&role.name).tags(tag).send().await.map_err(|e| classify(role, e.into_service_error()))?;
+            }
+            IamCall::UntagRole { role, key } => {
+                self.client(&role.account).await?.untag_role().role_name(&role.name).tag_keys(key).send().await.map_err(|e| classify(role, e.into_service_error()))?;
+            }
+            IamCall::PutRolePolicy { role, policy_name, document } => {
+                let doc = serde_json::to_string(document).map_err(|e| EnforcerError::Unavailable(e.to_string()))?;
+                self.client(&role.account)
+                    .await?
+                    .put_role_policy()
+                    .role_name(&role.name)
+                    .policy_name(policy_name)
+                    .policy_document(doc)
+                    .send()
+                    .await
+                    .map_err(|e| classify(role, e.into_service_error()))?;
+            }
+            IamCall::DeleteRolePolicy { role, policy_name } => {
+                match self.client(&role.account).await?.delete_role_policy().role_name(&role.name).policy_name(policy_name).send().await {
+                    Ok(_) => {}
+                    // Already gone: what a delete wants.
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => {}
+                    Err(e) => return Err(classify(role, e.into_service_error())),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn role_id(&self, role: &RoleRef) -> Result<String, EnforcerError> {
+        let out = self.client(&role.account).await?.get_role().role_name(&role.name).send().await.map_err(|e| classify(role, e.into_service_error()))?;
+        Ok(out.role().map(|r| r.role_id().to_owned()).unwrap_or_default())
+    }
+}

@@ -1,0 +1,207 @@
+//! The kill switch as a service: suspend and resume a workload, the state per
+//! workload, and the reconciler that makes IAM hold what the store says.
+//!
+//! Invariants:
+//! - state is the truth: the desired state and its audit record are written
+//!   first, in one transaction; the IAM calls follow. A call that fails leaves
+//!   the desired state in place, and a retry (or the nightly reconciler)
+//!   completes it, because the calls are planned from what IAM holds;
+//! - suspending a suspended workload, or resuming a resumed one, changes
+//!   nothing and writes no second audit record;
+//! - `dry_run` plans and returns the exact calls and changes nothing.
+
+use domain::governance::authz::Action;
+use domain::governance::claims::ClaimKind;
+use domain::governance::enforcement::{kill_switch_deny, plan, Enforcement, EnforcementState, IamCall, RoleRef};
+use domain::{Actor, EntityRef, IamRoleArn, Persona, WorkloadId};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{decode, encode, events, get_typed, keys, put_new, put_over, query_index_all, Governance, GovernanceError, Result};
+use crate::ports::store::{IndexKey, ItemData, ItemKey};
+use crate::ports::{Enforcer, EnforcerError};
+
+const ENFORCEMENT: &str = "ENFORCEMENT";
+const ENFORCEMENT_INDEX: &str = "ENFORCEMENT";
+
+/// A suspension or resumption as asked.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuspendInput {
+    pub rationale: String,
+    /// Deny a role shared with other workloads as a whole (FinOps Lead only;
+    /// audited as such).
+    #[serde(default)]
+    pub whole_role: bool,
+    /// Plan and return the exact IAM calls; change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// What a suspend or resume did (or, dry, would do).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnforcementOutcome {
+    pub enforcement: Enforcement,
+    /// The IAM calls made (or planned, with `dry_run`), in order.
+    pub calls: Vec<IamCall>,
+    pub dry_run: bool,
+}
+
+fn entity(id: &WorkloadId) -> EntityRef {
+    EntityRef::new("workload", id.as_str())
+}
+
+fn unavailable(e: EnforcerError) -> GovernanceError {
+    match e {
+        EnforcerError::Unavailable(m) => GovernanceError::Unavailable(m),
+        EnforcerError::Denied(m) => GovernanceError::Internal(format!("the enforcer may not act: {m}")),
+        EnforcerError::NoSuchRole(r) => GovernanceError::Conflict(format!("IAM role {r} does not exist; release its claim or recreate it")),
+    }
+}
+
+impl Governance {
+    fn enforcer(&self) -> Result<&dyn Enforcer> {
+        self.enforcer.as_deref().ok_or_else(|| GovernanceError::Unavailable("no enforcer is configured for the kill switch".into()))
+    }
+
+    pub async fn suspend_workload(&self, actor: &Actor, id: &WorkloadId, input: SuspendInput) -> Result<EnforcementOutcome> {
+        self.enforce(actor, id, input, EnforcementState::Suspended).await
+    }
+
+    pub async fn resume_workload(&self, actor: &Actor, id: &WorkloadId, input: SuspendInput) -> Result<EnforcementOutcome> {
+        self.enforce(actor, id, input, EnforcementState::Resumed).await
+    }
+
+    async fn enforce(&self, actor: &Actor, id: &WorkloadId, input: SuspendInput, to: EnforcementState) -> Result<EnforcementOutcome> {
+        let e = entity(id);
+        self.authorize(actor, Action::SuspendWorkload, &e).await?;
+        let (workload, _) = self.load_workload(id).await?;
+        let h = self.hierarchy().await?;
+        self.require_scope(actor, &h, &workload.node(), &e).await?;
+        if actor.persona == Persona::ProductOwner && workload.owner != actor.user {
+            return Err(self.audit_refusal(actor, &e, "SuspendWorkload", &format!("only {}'s owner ({}) or the FinOps Lead may suspend or resume it", workload.id, workload.owner)).await);
+        }
+        if input.whole_role && actor.persona != Persona::FinOpsLead {
+            return Err(self.audit_refusal(actor, &e, "SuspendWorkload", "only the FinOps Lead may force a whole-role deny").await);
+        }
+        if input.rationale.trim().is_empty() {
+            return Err(GovernanceError::invalid("rationale", "is required: say why the workload is suspended or resumed"));
+        }
+        let roles = self.workload_roles(id).await?;
+        if roles.is_empty() {
+            return Err(GovernanceError::Conflict(format!(
+                "{id} has no claimed IAM role to deny: claim its role first (a Claude Platform workload is suspended by disabling its workspace keys)"
+            )));
+        }
+        // A role that other principals share (a broad role) cannot be denied
+        // for this workload alone: refused, unless the FinOps Lead forces it.
+        let broad = self.attributor().await?.broad_roles;
+        if let Some(shared) = roles.iter().find(|r| broad.iter().any(|p| p.matches(&r.name))) {
+            if !input.whole_role && to == EnforcementState::Suspended {
+                return Err(GovernanceError::Conflict(format!(
+                    "{} is a role other workloads share: a deny cannot be scoped to {id} alone; the FinOps Lead may force a whole-role deny (whole_role)",
+                    shared.arn()
+                )));
+            }
+        }
+        let key = ItemKey::new(keys::workload(id), ENFORCEMENT);
+        let existing: Option<(Enforcement, u64)> = get_typed(self.store.as_ref(), key.clone()).await?;
+        let enforcer = self.enforcer()?;
+        let mut calls = Vec::new();
+        for role in &roles {
+            let now = enforcer.observe(role).await.map_err(unavailable)?;
+            let deny = to.denies().then(|| kill_switch_deny(role, None));
+            calls.extend(plan(role, &now, deny.as_ref()));
+        }
+        let record = Enforcement { workload: id.clone(), state: to, roles: roles.clone(), whole_role: input.whole_role, by: actor.user.clone(), persona: actor.persona, at: self.clock.now(), rationale: input.rationale.clone() };
+        if input.dry_run {
+            return Ok(EnforcementOutcome { enforcement: record, calls, dry_run: true });
+        }
+        let unchanged = existing.as_ref().is_some_and(|(r, _)| r.state == to && r.roles == roles);
+        let record = match (&existing, unchanged) {
+            (Some((r, _)), true) => r.clone(),
+            _ => {
+                let correlation = self.ids.next_id();
+                let item = ItemData::new(key, encode(&record)?).with_index(IndexKey::new(ENFORCEMENT_INDEX, id.as_str()));
+                let from = existing.as_ref().map_or(EnforcementState::Active, |(r, _)| r.state);
+                let action = if to == EnforcementState::Suspended { "suspend" } else { "resume" };
+                let action = if input.whole_role { format!("{action}:whole_role") } else { action.to_owned() };
+                self.store
+                    .transact(vec![
+                        match &existing {
+                            None => put_new(item),
+                            Some((_, v)) => put_over(item, *v),
+                        },
+                        self.audit(e.clone(), &action, (Some(from.as_str()), Some(to.as_str())), actor, Some(&input.rationale), &correlation)?,
+                    ])
+                    .await
+                    .map_err(|err| match err {
+                        crate::ports::StoreError::Conflict { .. } => GovernanceError::Conflict(format!("{id}'s enforcement changed meanwhile; look again")),
+                        other => other.into(),
+                    })?;
+                let kind = if to == EnforcementState::Suspended { events::WORKLOAD_SUSPENDED } else { events::WORKLOAD_RESUMED };
+                self.publish(vec![self.event(kind, &correlation, json!({"workload": id, "roles": roles, "state": to}))]).await;
+                record
+            }
+        };
+        // The desired state is stored: now make IAM hold it.
+        for c in &calls {
+            enforcer.call(c).await.map_err(unavailable)?;
+        }
+        Ok(EnforcementOutcome { enforcement: record, calls, dry_run: false })
+    }
+
+    /// The workload's claimed IAM roles, today.
+    async fn workload_roles(&self, id: &WorkloadId) -> Result<Vec<RoleRef>> {
+        let today = self.clock.now().date_naive();
+        let mut roles: Vec<RoleRef> = self
+            .all_claims()
+            .await?
+            .into_iter()
+            .filter(|c| &c.workload == id && c.target.kind == ClaimKind::IamRole && c.released_at.is_none_or(|r| r > today))
+            .filter_map(|c| IamRoleArn::parse(&c.target.arn).ok())
+            .map(|a| RoleRef { account: a.account().clone(), name: a.name().to_owned(), partition: a.partition() })
+            .collect();
+        roles.sort();
+        roles.dedup();
+        Ok(roles)
+    }
+
+    /// Every workload's enforcement record (the FinOps Lead's and Finance's
+    /// view; a Product Owner sees the workloads in their scope).
+    pub async fn enforcement_status(&self, actor: &Actor) -> Result<Vec<Enforcement>> {
+        if actor.persona != Persona::System {
+            self.authorize(actor, Action::Read, &EntityRef::new("enforcement", "all")).await?;
+        }
+        let h = self.hierarchy().await?;
+        let mut out = Vec::new();
+        for item in query_index_all(self.store.as_ref(), ENFORCEMENT_INDEX).await? {
+            let r: Enforcement = decode(&item.attrs)?;
+            if matches!(actor.persona, Persona::FinOpsLead | Persona::System) || actor.can_see(&h, &domain::NodeId::from(&r.workload)) {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Makes IAM hold every workload's desired state again (a deny removed by
+    /// hand comes back) and returns the calls it had to make.
+    pub async fn reconcile_enforcement(&self) -> Result<Vec<IamCall>> {
+        let enforcer = self.enforcer()?;
+        let mut repaired = Vec::new();
+        for r in self.enforcement_status(&Self::system_actor("kill-switch")).await? {
+            for role in &r.roles {
+                let now = enforcer.observe(role).await.map_err(unavailable)?;
+                let deny = r.state.denies().then(|| kill_switch_deny(role, None));
+                for c in plan(role, &now, deny.as_ref()) {
+                    enforcer.call(&c).await.map_err(unavailable)?;
+                    tracing::warn!(workload = %r.workload, call = %c.cli(), "kill switch drift repaired");
+                    repaired.push(c);
+                }
+            }
+        }
+        Ok(repaired)
+    }
+}
