@@ -27,6 +27,6 @@ echo "domain crate: no aws-*, tokio or lambda dependencies"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 
-echo "cfn-lint template.yaml"
-.venv/bin/cfn-lint template.yaml
+echo "cfn-lint template.yaml kill-switch-member-role.yaml"
+.venv/bin/cfn-lint template.yaml kill-switch-member-role.yaml
 echo "cfn-lint: no findings"

@@ -114,6 +114,33 @@ pub enum Command {
         #[command(subcommand)]
         cmd: GapCmd,
     },
+    /// The kill switch (as FinOps Lead): deny a workload's claimed roles every
+    /// model invocation, and tag them suspended.
+    Suspend {
+        workload: String,
+        #[arg(long)]
+        rationale: String,
+        /// Deny a role other workloads share, as a whole (audited as such).
+        #[arg(long)]
+        whole_role: bool,
+        /// Print the exact IAM calls and policy JSON; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Lift a suspension: the deny and the tag come off.
+    Resume {
+        workload: String,
+        #[arg(long)]
+        rationale: String,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The kill switch's state per workload (`status`), or make IAM hold it
+    /// again (`reconcile`, what the nightly run does).
+    Enforcement {
+        #[command(subcommand)]
+        cmd: EnforcementCmd,
+    },
     /// Walk three workloads from request to claim over the local HTTP API, on a
     /// fresh embedded home, and print what happened.
     Demo {
@@ -198,4 +225,12 @@ pub enum View {
     Summary,
     Hierarchy,
     Legacy,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum EnforcementCmd {
+    /// Each workload's enforcement state and its last action.
+    Status,
+    /// Make IAM hold every workload's stored state; print what was repaired.
+    Reconcile,
 }

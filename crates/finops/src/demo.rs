@@ -187,8 +187,16 @@ pub async fn run(home: &Path, keep: bool, format: Format) -> Result<String, Demo
     }
     let owner_token = |user: &str| mint(user, domain::Persona::ProductOwner, "digital");
     let analytics = analytics(&gov, &dir, &api, &fl, &po, &owner_token).await?;
+    // The kill switch: the Product Owner suspends their first workload (the
+    // deny and the tag on its role, recorded by the local enforcer), the
+    // FinOps Lead looks at the state, and the owner resumes it.
+    let first = report.first().and_then(|w| w["workload"]["id"].as_str()).map(String::from).ok_or_else(|| DemoError::Unexpected("no workload to suspend".into()))?;
+    let suspended = api.call(&po, Method::POST, &format!("/workloads/{first}/suspend"), Some(json!({"rationale": "demo: a runaway loop, stop it now"}))).await?;
+    let during = api.call(&fl, Method::GET, "/enforcement", None).await?;
+    let resumed = api.call(&po, Method::POST, &format!("/workloads/{first}/resume"), Some(json!({"rationale": "demo: fixed, resume"}))).await?;
+    let kill_switch = json!({"suspended": suspended, "during": during, "resumed": resumed});
     server.abort();
-    let summary = json!({"home": if keep { Value::String(dir.display().to_string()) } else { Value::Null }, "api": api.base, "workloads": report, "analytics": analytics});
+    let summary = json!({"home": if keep { Value::String(dir.display().to_string()) } else { Value::Null }, "api": api.base, "workloads": report, "analytics": analytics, "kill_switch": kill_switch});
     Ok(match format {
         Format::Json => format!("{}\n", serde_json::to_string_pretty(&summary).unwrap_or_default()),
         Format::Table => render(&summary),
@@ -351,5 +359,12 @@ fn render(summary: &Value) -> String {
         }
     }
     out.push_str(&render_analytics(&summary["analytics"]));
+    let k = &summary["kill_switch"];
+    out.push_str(&format!("\n== Kill switch: {} {}\n", s(&k["suspended"]["enforcement"], "workload"), s(&k["suspended"]["enforcement"], "state")));
+    for c in k["suspended"]["calls"].as_array().into_iter().flatten() {
+        let role = &c["role"];
+        out.push_str(&format!("   {} on {}/{}\n", s(c, "call"), s(role, "account"), s(role, "name")));
+    }
+    out.push_str(&format!("   then {} ({} call(s) to lift it)\n", s(&k["resumed"]["enforcement"], "state"), k["resumed"]["calls"].as_array().map_or(0, Vec::len)));
     out
 }

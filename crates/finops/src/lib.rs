@@ -9,6 +9,7 @@ pub mod config;
 pub mod cur;
 pub mod demo;
 pub mod doctor;
+pub mod enforcement;
 pub mod local;
 pub mod output;
 
@@ -43,6 +44,13 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Ingest { paths, period, threads } => emit("ingest", cur::ingest(&config, &paths, period.as_deref(), threads, cli.format).await),
         Command::Report { report } => emit("report", cur::report(&config, &report, cli.format).await),
         Command::Gap { cmd } => emit("gap", analytics::gap(&config, cmd, cli.format).await),
+        Command::Suspend { workload, rationale, whole_role, dry_run } => {
+            emit("suspend", enforcement::enforce(&config, &workload, services::governance::SuspendInput { rationale, whole_role, dry_run }, true, cli.format).await)
+        }
+        Command::Resume { workload, rationale, dry_run } => {
+            emit("resume", enforcement::enforce(&config, &workload, services::governance::SuspendInput { rationale, whole_role: false, dry_run }, false, cli.format).await)
+        }
+        Command::Enforcement { cmd } => emit("enforcement", enforcement::command(&config, cmd, cli.format).await),
         Command::GenCur { rows, ai_share, seed, period, out, import_out, row_group_rows, principals, sessions, days } => {
             let estate = principals.map(|principals| cur_files::generate::Estate { principals, sessions, days });
             let spec = cur::GenSpec { rows, ai_share, seed, rows_per_group: row_group_rows, estate };

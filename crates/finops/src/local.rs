@@ -35,7 +35,8 @@ pub enum LocalError {
 pub fn governance(home: &Path) -> Result<Arc<Governance>, LocalError> {
     let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open_home(home)?);
     let ledger: Arc<dyn FactLedger> = Arc::new(fact_ledger::FsLedger::new(home));
-    assemble(store, None, ledger)
+    let enforcer: Arc<dyn services::ports::Enforcer> = Arc::new(enforcers::LocalEnforcer::new(store.clone()));
+    assemble(store, None, ledger, enforcer)
 }
 
 /// The governance service on the adapters `config` names: the embedded mode
@@ -61,7 +62,17 @@ pub async fn governance_for(config: &Config) -> Result<Arc<Governance>, LocalErr
         (LedgerChoice::Local { home }, _) => Arc::new(fact_ledger::FsLedger::new(home)),
         (LedgerChoice::S3 { .. }, None) => return Err(LocalError::Setup("no AWS configuration for S3".into())),
     };
-    assemble(store, bus, ledger)
+    // The kill switch: the store's record locally, IAM for a deployed stack
+    // (member accounts through FINOPS_ENFORCER_ROLE).
+    let enforcer: Arc<dyn services::ports::Enforcer> = match (&config.store, &aws) {
+        (StoreChoice::DynamoDb { .. }, Some(sdk)) => Arc::new(enforcers::IamEnforcer::new(
+            sdk.clone(),
+            None,
+            std::env::var("FINOPS_ENFORCER_ROLE").unwrap_or_else(|_| enforcers::DEFAULT_EXECUTION_ROLE.into()),
+        )),
+        _ => Arc::new(enforcers::LocalEnforcer::new(store.clone())),
+    };
+    assemble(store, bus, ledger, enforcer)
 }
 
 /// An S3 client, path-style where `FINOPS_S3_FORCE_PATH_STYLE` asks (emulators).
@@ -70,7 +81,7 @@ fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style).build())
 }
 
-fn assemble(store: Arc<dyn Store>, bus: Option<Arc<dyn EventBus>>, ledger: Arc<dyn FactLedger>) -> Result<Arc<Governance>, LocalError> {
+fn assemble(store: Arc<dyn Store>, bus: Option<Arc<dyn EventBus>>, ledger: Arc<dyn FactLedger>, enforcer: Arc<dyn services::ports::Enforcer>) -> Result<Arc<Governance>, LocalError> {
     let catalog = PriceCatalog::bundled().map_err(LocalError::Setup)?;
     let thresholds = domain::analytics::cards::Thresholds::from_config(
         std::env::var("FINOPS_CARD_WARN_PCT").ok().as_deref(),
@@ -83,7 +94,7 @@ fn assemble(store: Arc<dyn Store>, bus: Option<Arc<dyn EventBus>>, ledger: Arc<d
         (None, Some(l)) => l.clone(),
         (None, None) => return Err(LocalError::Setup("no event bus".into())),
     };
-    let gov = Arc::new(Governance::new(store, bus, ledger, Arc::new(SystemClock), Arc::new(UuidV7Ids), Arc::new(catalog)).with_card_thresholds(thresholds));
+    let gov = Arc::new(Governance::new(store, bus, ledger, Arc::new(SystemClock), Arc::new(UuidV7Ids), Arc::new(catalog)).with_card_thresholds(thresholds).with_enforcer(enforcer));
     if let Some(local) = local {
         local.register(TASK_GENERATOR, Arc::new(TaskGeneratorHandler(gov.clone()))).map_err(LocalError::Setup)?;
         local.register(GAP_DETECTOR, Arc::new(GapDetectorHandler(gov.clone()))).map_err(LocalError::Setup)?;

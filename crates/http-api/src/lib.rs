@@ -164,6 +164,7 @@ fn route_guard(method: &axum::http::Method, path: &str) -> Option<RouteGuard> {
         "/cards/{id}/accept" | "/cards/{id}/dispute" => g(&[ReviewCard], "spend_card", None),
         "/cards/{id}/resolve" => g(&[ResolveDispute], "spend_card", None),
         "/rollups/{portfolio}/{week}/approve" => g(&[ApproveRollup], "rollup", None),
+        "/workloads/{id}/suspend" | "/workloads/{id}/resume" => g(&[SuspendWorkload], "workload", None),
         _ => None,
     }
 }
@@ -251,10 +252,12 @@ pub enum RouteGroup {
     Gaps,
     /// Spend cards, disputes and rollups (spendcard-builder).
     Cards,
+    /// Suspend, resume and the enforcement state (kill-switch).
+    KillSwitch,
 }
 
 impl RouteGroup {
-    pub const ALL: [RouteGroup; 6] = [RouteGroup::Read, RouteGroup::ProductOwner, RouteGroup::FinOpsLead, RouteGroup::CloudEngineer, RouteGroup::Gaps, RouteGroup::Cards];
+    pub const ALL: [RouteGroup; 7] = [RouteGroup::Read, RouteGroup::ProductOwner, RouteGroup::FinOpsLead, RouteGroup::CloudEngineer, RouteGroup::Gaps, RouteGroup::Cards, RouteGroup::KillSwitch];
 
     /// The template's logical id of the function serving this group.
     pub fn function(self) -> &'static str {
@@ -264,6 +267,7 @@ impl RouteGroup {
             RouteGroup::CloudEngineer => "TaskGeneratorFunction",
             RouteGroup::Gaps => "GapDetectorFunction",
             RouteGroup::Cards => "SpendcardBuilderFunction",
+            RouteGroup::KillSwitch => "KillSwitchFunction",
         }
     }
 }
@@ -310,6 +314,9 @@ pub const ROUTE_TABLE: &[(&str, &str, RouteGroup)] = &[
     ("GET", "/disputes", RouteGroup::Cards),
     ("GET", "/rollups/{portfolio}/{week}", RouteGroup::Cards),
     ("POST", "/rollups/{portfolio}/{week}/approve", RouteGroup::Cards),
+    ("POST", "/workloads/{id}/suspend", RouteGroup::KillSwitch),
+    ("POST", "/workloads/{id}/resume", RouteGroup::KillSwitch),
+    ("GET", "/enforcement", RouteGroup::KillSwitch),
 ];
 
 /// Routes that need no caller: liveness and the API's own description.
@@ -397,7 +404,7 @@ impl utoipa::Modify for CommonResponses {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "FinOps Center governance API", description = "The governed path: Business Requests, approvals, Cloud Engineer tasks, claims. Money is a decimal string."),
-    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::maturity, analytics::report_attribution, analytics::report_reconcile, analytics::report_hierarchy, analytics::report_legacy, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup),
+    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::maturity, analytics::report_attribution, analytics::report_reconcile, analytics::report_hierarchy, analytics::report_legacy, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup, suspend_workload, resume_workload, enforcement),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
     security(("bearer" = []))
@@ -490,6 +497,12 @@ pub fn router_for(gov: Arc<Governance>, groups: &[RouteGroup]) -> Router {
             .route("/disputes", get(analytics::disputes))
             .route("/rollups/{portfolio}/{week}", get(analytics::get_rollup))
             .route("/rollups/{portfolio}/{week}/approve", post(analytics::approve_rollup));
+    }
+    if groups.contains(&RouteGroup::KillSwitch) {
+        r = r
+            .route("/workloads/{id}/suspend", post(suspend_workload))
+            .route("/workloads/{id}/resume", post(resume_workload))
+            .route("/enforcement", get(enforcement));
     }
     r.route_layer(axum::middleware::from_fn_with_state(gov.clone(), authorize_route))
         .fallback(|| async { ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: "no such route".into(), field: None } })
@@ -594,6 +607,21 @@ async fn list_workloads(State(gov): Gov, Caller(actor): Caller) -> ApiResult {
 #[utoipa::path(get, path = "/workloads/{id}", tag = "governance", params(("id" = String, Path)), responses((status = 200, body = domain::governance::workload::Workload), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn get_workload(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>) -> ApiResult {
     ok(gov.get_workload(&actor, &workload_id(&id)?).await?)
+}
+
+#[utoipa::path(post, path = "/workloads/{id}/suspend", tag = "kill switch", description = "Suspend a workload: the kill-switch deny and the suspended tag on its claimed roles. Its owner or the FinOps Lead, with a rationale; `dry_run` returns the exact IAM calls and changes nothing; `whole_role` (FinOps Lead) denies a shared role as a whole.", params(("id" = String, Path)), request_body = services::governance::SuspendInput, responses((status = 200, body = services::governance::EnforcementOutcome), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Not the owner or the FinOps Lead (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Nothing to deny, or a shared role without whole_role", body = ErrorBody), (status = 503, description = "Store or IAM unavailable; the desired state stands, retry", body = ErrorBody)))]
+async fn suspend_workload(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>, Body(input): Body<services::governance::SuspendInput>) -> ApiResult {
+    ok(gov.suspend_workload(&actor, &workload_id(&id)?, input).await?)
+}
+
+#[utoipa::path(post, path = "/workloads/{id}/resume", tag = "kill switch", description = "Resume a suspended workload: the deny and the tag come off.", params(("id" = String, Path)), request_body = services::governance::SuspendInput, responses((status = 200, body = services::governance::EnforcementOutcome), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Not the owner or the FinOps Lead (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Nothing to resume", body = ErrorBody), (status = 503, description = "Store or IAM unavailable; the desired state stands, retry", body = ErrorBody)))]
+async fn resume_workload(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>, Body(input): Body<services::governance::SuspendInput>) -> ApiResult {
+    ok(gov.resume_workload(&actor, &workload_id(&id)?, input).await?)
+}
+
+#[utoipa::path(get, path = "/enforcement", tag = "kill switch", description = "Each workload's enforcement state and its last action, in the caller's scope.", responses((status = 200, body = Vec<domain::governance::enforcement::Enforcement>), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden (audited)", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+async fn enforcement(State(gov): Gov, Caller(actor): Caller) -> ApiResult {
+    ok(gov.enforcement_status(&actor).await?)
 }
 
 #[utoipa::path(get, path = "/workloads/{id}/claims", tag = "governance", params(("id" = String, Path)), responses((status = 200, body = Vec<domain::governance::claims::Claim>), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]

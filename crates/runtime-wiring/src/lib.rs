@@ -38,6 +38,13 @@ pub fn ledger_from_env(sdk: &aws_config::SdkConfig) -> Result<Arc<dyn FactLedger
 /// (`FINOPS_EVENT_BUS`) and the fact ledger in S3 (`FINOPS_LEDGER_BUCKET`).
 pub async fn governance_from_env() -> Result<Arc<Governance>, String> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    Ok(Arc::new(governance_on(&sdk)?))
+}
+
+/// The governance service on the stack's adapters, for a function that adds
+/// its own (the kill switch its enforcer) before sharing it.
+pub fn governance_on(sdk: &aws_config::SdkConfig) -> Result<Governance, String> {
+    let sdk = sdk.clone();
     let store = store_dynamodb::DynamoStore::from_env(aws_sdk_dynamodb::Client::new(&sdk)).map_err(|e| e.to_string())?;
     let bus = bus_eventbridge::EventBridgeBus::from_env(aws_sdk_eventbridge::Client::new(&sdk))?;
     let ledger = ledger_from_env(&sdk)?;
@@ -46,9 +53,7 @@ pub async fn governance_from_env() -> Result<Arc<Governance>, String> {
         std::env::var("FINOPS_CARD_WARN_PCT").ok().as_deref(),
         std::env::var("FINOPS_CARD_CRITICAL_PCT").ok().as_deref(),
     )?;
-    Ok(Arc::new(
-        Governance::new(Arc::new(store), Arc::new(bus), ledger, Arc::new(SystemClock), Arc::new(UuidV7Ids), Arc::new(catalog)).with_card_thresholds(thresholds),
-    ))
+    Ok(Governance::new(Arc::new(store), Arc::new(bus), ledger, Arc::new(SystemClock), Arc::new(UuidV7Ids), Arc::new(catalog)).with_card_thresholds(thresholds))
 }
 
 /// The API behind API Gateway: the caller comes from the JWT claims API Gateway's

@@ -146,10 +146,10 @@ mod tests {
         use Action::*;
         use Persona::*;
         let allowed: &[(Persona, &[Action])] = &[
-            (ProductOwner, &[SubmitRequest, ReviseRequest, ClaimRole, ClaimInferenceProfile, ReleaseClaim, ReviewCard, ViewSpend, Read]),
+            (ProductOwner, &[SubmitRequest, ReviseRequest, ClaimRole, ClaimInferenceProfile, ReleaseClaim, ReviewCard, ViewSpend, SuspendWorkload, Read]),
             (
                 FinOpsLead,
-                &[ApproveRequest, RejectRequest, AssignGuardrail, AssignWorkspace, ReleaseClaim, ManageHierarchy, ImportState, ViewAttribution, ViewSpend, BackdateClaim, ActionGap, ResolveDispute, Read],
+                &[ApproveRequest, RejectRequest, AssignGuardrail, AssignWorkspace, ReleaseClaim, ManageHierarchy, ImportState, ViewAttribution, ViewSpend, BackdateClaim, ActionGap, ResolveDispute, SuspendWorkload, Read],
             ),
             (CloudEngineer, &[WorkTask, Read]),
             (PortfolioOwner, &[ApproveRollup, ViewSpend, Read]),

@@ -1,0 +1,65 @@
+//! The kill switch from the terminal: `suspend`, `resume` (each with
+//! `--dry-run`) and `enforcement status|reconcile`, as the local operator
+//! (the FinOps Lead). Locally the enforcer is the store's record; against a
+//! deployed stack (`FINOPS_STORE=dynamodb`) it is IAM.
+
+use domain::WorkloadId;
+use serde::Serialize;
+use services::governance::SuspendInput;
+
+use crate::cli::{EnforcementCmd, Format};
+use crate::config::Config;
+use crate::cur::{operator, CurError};
+use crate::local;
+use crate::output::table;
+
+fn json<T: Serialize>(v: &T) -> String {
+    format!("{}\n", serde_json::to_string_pretty(v).unwrap_or_default())
+}
+
+pub async fn enforce(config: &Config, workload: &str, input: SuspendInput, suspend: bool, format: Format) -> Result<String, CurError> {
+    let id = WorkloadId::parse(workload).map_err(|e| CurError::Input { path: "WORKLOAD".into(), reason: e.to_string() })?;
+    let gov = local::governance_for(config).await?;
+    let mut actor = operator();
+    actor.scope = gov.hierarchy().await?.nodes().filter(|n| n.parent.is_none()).map(|n| n.id.clone()).collect();
+    let out = if suspend { gov.suspend_workload(&actor, &id, input).await? } else { gov.resume_workload(&actor, &id, input).await? };
+    Ok(match format {
+        Format::Json => json(&out),
+        Format::Table => {
+            let verb = if out.dry_run { "would make" } else { "made" };
+            let mut text = format!("{id}: {} ({verb} {} IAM call(s))\n", out.enforcement.state.as_str(), out.calls.len());
+            for c in &out.calls {
+                text.push_str(&format!("  {}\n", c.cli()));
+            }
+            text
+        }
+    })
+}
+
+pub async fn command(config: &Config, cmd: EnforcementCmd, format: Format) -> Result<String, CurError> {
+    let gov = local::governance_for(config).await?;
+    match cmd {
+        EnforcementCmd::Status => {
+            let mut actor = operator();
+            actor.scope = gov.hierarchy().await?.nodes().filter(|n| n.parent.is_none()).map(|n| n.id.clone()).collect();
+            let rows = gov.enforcement_status(&actor).await?;
+            Ok(match format {
+                Format::Json => json(&rows),
+                Format::Table => table(
+                    &["WORKLOAD", "STATE", "ROLES", "BY", "AT", "RATIONALE"],
+                    &rows
+                        .iter()
+                        .map(|r| [r.workload.to_string(), r.state.as_str().into(), r.roles.iter().map(|x| x.arn()).collect::<Vec<_>>().join(" "), r.by.to_string(), r.at.to_rfc3339(), r.rationale.clone()])
+                        .collect::<Vec<_>>(),
+                ),
+            })
+        }
+        EnforcementCmd::Reconcile => {
+            let repaired = gov.reconcile_enforcement().await?;
+            Ok(match format {
+                Format::Json => json(&repaired),
+                Format::Table => format!("{} call(s) to repair drift\n{}", repaired.len(), repaired.iter().map(|c| format!("  {}\n", c.cli())).collect::<String>()),
+            })
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! What the kill-switch function does with one invocation that is not an API
+//! call: the nightly schedule runs the reconciler, which makes IAM hold every
+//! workload's stored enforcement state again (a deny removed by hand comes
+//! back) and reports what it repaired.
+
+use std::sync::Arc;
+
+use domain::AccountId;
+use runtime_wiring::{delivery, Delivery, Rejected};
+use serde_json::{json, Value};
+use services::governance::Governance;
+
+/// The governance service with IAM as its enforcer: the function's own
+/// account is `FINOPS_HOME_ACCOUNT`; member accounts are reached through the
+/// execution role `FINOPS_ENFORCER_ROLE` (default `FinOpsCenterEnforcer`).
+pub fn governance_with_iam(sdk: &aws_config::SdkConfig, var: impl Fn(&str) -> Option<String>) -> Result<Arc<Governance>, String> {
+    let home = match var("FINOPS_HOME_ACCOUNT").filter(|a| !a.trim().is_empty()) {
+        Some(a) => Some(AccountId::parse(a.trim()).map_err(|e| format!("FINOPS_HOME_ACCOUNT: {e}"))?),
+        None => None,
+    };
+    let role = var("FINOPS_ENFORCER_ROLE").filter(|r| !r.trim().is_empty()).unwrap_or_else(|| enforcers::DEFAULT_EXECUTION_ROLE.into());
+    let enforcer = Arc::new(enforcers::IamEnforcer::new(sdk.clone(), home, role));
+    Ok(Arc::new(runtime_wiring::governance_on(sdk)?.with_enforcer(enforcer)))
+}
+
+pub async fn handle(gov: &Governance, event: &Value) -> Result<Value, Rejected> {
+    match delivery(event).map_err(|e| Rejected(format!("kill-switch: {e}")))? {
+        Delivery::Scheduled { .. } => {
+            let repaired = gov.reconcile_enforcement().await.map_err(|e| Rejected(format!("kill-switch: reconcile: {e}")))?;
+            Ok(json!({"repaired": repaired}))
+        }
+        Delivery::Domain(e) => Err(Rejected(format!("kill-switch: does not handle {:?}", e.detail_type))),
+    }
+}
