@@ -131,12 +131,26 @@ pub async fn embedded(lose_events: bool) -> World {
 /// The embedded world on a store wrapped by `wrap`: for tests that make the
 /// store misbehave (fail, or panic) at a chosen moment.
 pub async fn embedded_wrapped(lose_events: bool, wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>) -> World {
+    embedded_on(lose_events, wrap, |e| e).await
+}
+
+/// The embedded world with its enforcer wrapped by `wrap_enforcer`: for tests
+/// that make IAM fail at a chosen moment.
+pub async fn embedded_with_enforcer(wrap_enforcer: impl FnOnce(Arc<dyn services::ports::Enforcer>) -> Arc<dyn services::ports::Enforcer>) -> World {
+    embedded_on(false, |s| s, wrap_enforcer).await
+}
+
+async fn embedded_on(
+    lose_events: bool,
+    wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+    wrap_enforcer: impl FnOnce(Arc<dyn services::ports::Enforcer>) -> Arc<dyn services::ports::Enforcer>,
+) -> World {
     let store: Arc<dyn Store> = wrap(Arc::new(EmbeddedStore::in_memory().expect("store")));
     let bus = Arc::new(LocalBus::new(ROUTES));
     let clock = clock();
     let dir = tempfile::tempdir().expect("ledger folder");
     let ledger: Arc<dyn FactLedger> = Arc::new(FsLedger::new(dir.path()));
-    let enforcer: Arc<dyn services::ports::Enforcer> = Arc::new(enforcers::LocalEnforcer::new(store.clone()));
+    let enforcer: Arc<dyn services::ports::Enforcer> = wrap_enforcer(Arc::new(enforcers::LocalEnforcer::new(store.clone())));
     let gov = governance(store.clone(), bus.clone(), ledger.clone(), clock.clone(), "id", enforcer.clone());
     let task_generator: Arc<dyn EventHandler> = Arc::new(TaskGeneratorHandler(gov.clone()));
     if !lose_events {
