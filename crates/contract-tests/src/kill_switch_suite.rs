@@ -113,13 +113,80 @@ pub async fn wrong_personas_and_shared_roles_are_refused(w: World) {
     assert!(trail.iter().any(|r| r.action == "suspend:whole_role"));
 }
 
+/// A critical spend card raises the workload's alert (Active → Alerting,
+/// once, however often the card is rebuilt); the FinOps Lead takes it
+/// (Investigating), and a suspension follows from there.
+pub async fn a_critical_card_raises_an_alert_the_lead_investigates(w: World) {
+    let name = role_name();
+    let (_, a) = approved(&w, "Chat").await;
+    w.ensure_role(&name).await;
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/{name}");
+    let fl = finops_lead();
+    let since = chrono::NaiveDate::from_ymd_opt(2026, 2, 1);
+    w.gov
+        .claim(&fl, ClaimInput { workload: a.workload.clone(), kind: ClaimKind::IamRole, arn, claimed_at: since, rationale: Some("the role served Chat since February".into()) })
+        .await
+        .expect("claim");
+    // 5,000 dollars in the card's week against a 1,200-a-month estimate.
+    let mut facts = domain::cur::facts::Facts::default();
+    facts.add(domain::cur::facts::CurRow {
+        usage_day: chrono::NaiveDate::from_ymd_opt(2026, 2, 25).expect("day"),
+        account: domain::AccountId::parse(ACCOUNT).expect("account"),
+        product_code: "AmazonBedrock".into(),
+        billing_entity: "AWS".into(),
+        product_name: "Amazon Bedrock".into(),
+        usage_type: "USE1-Claude3Haiku-input-tokens".into(),
+        operation: "InvokeModel".into(),
+        line_item_type: "Usage".into(),
+        resource_id: None,
+        principal: Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/{name}/app")),
+        workspace: None,
+        usage_amount: rust_decimal::Decimal::from(1_000_000),
+        cost: rust_decimal::Decimal::from(5000),
+    });
+    w.gov
+        .store_source_facts(services::governance::SourceFacts { period: crate::attribution_suite::period(), source: "s3://cur/feb.csv", facts: &facts, rows: 1, principal_column: true, version: None, delivery: None })
+        .await
+        .expect("facts");
+    let week = crate::analytics_suite::week();
+    w.gov.build_cards(week).await.expect("cards");
+    let card = w.gov.get_card(&fl, &format!("{week}.{}", a.workload)).await.expect("card");
+    assert_eq!(card.flag, domain::analytics::cards::Flag::Critical, "{card:?}");
+    let state = |w: &World| {
+        let gov = w.gov.clone();
+        let id = a.workload.clone();
+        async move { gov.enforcement_status(&finops_lead()).await.expect("status").into_iter().find(|e| e.workload == id).map(|e| e.state) }
+    };
+    assert_eq!(state(&w).await, Some(EnforcementState::Alerting));
+    let trail = w.gov.audit_trail(&fl, "workload", a.workload.as_str()).await.expect("audit");
+    assert_eq!(trail.iter().filter(|r| r.action == "alert").count(), 1);
+    assert!(matches!(w.gov.investigate_workload(&product_owner(), &a.workload, "mine").await, Err(GovernanceError::Forbidden(_))));
+    assert!(matches!(w.gov.investigate_workload(&fl, &a.workload, " ").await, Err(GovernanceError::Invalid(_))));
+    let taken = w.gov.investigate_workload(&fl, &a.workload, "looking at the agent's logs").await.expect("investigate");
+    assert_eq!(taken.state, EnforcementState::Investigating);
+    assert!(matches!(w.gov.investigate_workload(&fl, &a.workload, "again").await, Err(GovernanceError::Conflict(_))));
+    w.gov.suspend_workload(&fl, &a.workload, input("confirmed runaway")).await.expect("suspend");
+    assert_eq!(state(&w).await, Some(EnforcementState::Suspended));
+    let trail = w.gov.audit_trail(&fl, "workload", a.workload.as_str()).await.expect("audit");
+    let path: Vec<(Option<String>, Option<String>)> = trail.iter().filter(|r| ["alert", "investigate", "suspend"].contains(&r.action.as_str())).map(|r| (r.from_state.clone(), r.to_state.clone())).collect();
+    assert_eq!(
+        path,
+        [
+            (Some("Active".into()), Some("Alerting".into())),
+            (Some("Alerting".into()), Some("Investigating".into())),
+            (Some("Investigating".into()), Some("Suspended".into())),
+        ]
+    );
+}
+
 #[macro_export]
 macro_rules! kill_switch_tests {
     ($make:path) => {
         $crate::kill_switch_tests!(@cases $make;
             suspend_puts_the_exact_deny_and_tag_and_resume_removes_both,
             a_dry_run_changes_nothing_and_drift_is_repaired,
-            wrong_personas_and_shared_roles_are_refused
+            wrong_personas_and_shared_roles_are_refused,
+            a_critical_card_raises_an_alert_the_lead_investigates
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

@@ -165,6 +165,7 @@ fn route_guard(method: &axum::http::Method, path: &str) -> Option<RouteGuard> {
         "/cards/{id}/resolve" => g(&[ResolveDispute], "spend_card", None),
         "/rollups/{portfolio}/{week}/approve" => g(&[ApproveRollup], "rollup", None),
         "/workloads/{id}/suspend" | "/workloads/{id}/resume" => g(&[SuspendWorkload], "workload", None),
+        "/workloads/{id}/investigate" => g(&[ActionGap], "workload", None),
         _ => None,
     }
 }
@@ -316,6 +317,7 @@ pub const ROUTE_TABLE: &[(&str, &str, RouteGroup)] = &[
     ("POST", "/rollups/{portfolio}/{week}/approve", RouteGroup::Cards),
     ("POST", "/workloads/{id}/suspend", RouteGroup::KillSwitch),
     ("POST", "/workloads/{id}/resume", RouteGroup::KillSwitch),
+    ("POST", "/workloads/{id}/investigate", RouteGroup::KillSwitch),
     ("GET", "/enforcement", RouteGroup::KillSwitch),
 ];
 
@@ -404,7 +406,7 @@ impl utoipa::Modify for CommonResponses {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "FinOps Center governance API", description = "The governed path: Business Requests, approvals, Cloud Engineer tasks, claims. Money is a decimal string."),
-    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::maturity, analytics::report_attribution, analytics::report_reconcile, analytics::report_hierarchy, analytics::report_legacy, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup, suspend_workload, resume_workload, enforcement),
+    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::maturity, analytics::report_attribution, analytics::report_reconcile, analytics::report_hierarchy, analytics::report_legacy, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup, suspend_workload, resume_workload, investigate_workload, enforcement),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
     security(("bearer" = []))
@@ -502,6 +504,7 @@ pub fn router_for(gov: Arc<Governance>, groups: &[RouteGroup]) -> Router {
         r = r
             .route("/workloads/{id}/suspend", post(suspend_workload))
             .route("/workloads/{id}/resume", post(resume_workload))
+            .route("/workloads/{id}/investigate", post(investigate_workload))
             .route("/enforcement", get(enforcement));
     }
     r.route_layer(axum::middleware::from_fn_with_state(gov.clone(), authorize_route))
@@ -617,6 +620,18 @@ async fn suspend_workload(State(gov): Gov, Caller(actor): Caller, Path(id): Path
 #[utoipa::path(post, path = "/workloads/{id}/resume", tag = "kill switch", description = "Resume a suspended workload: the deny and the tag come off.", params(("id" = String, Path)), request_body = services::governance::SuspendInput, responses((status = 200, body = services::governance::EnforcementOutcome), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Not the owner or the FinOps Lead (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Nothing to resume", body = ErrorBody), (status = 503, description = "Store or IAM unavailable; the desired state stands, retry", body = ErrorBody)))]
 async fn resume_workload(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>, Body(input): Body<services::governance::SuspendInput>) -> ApiResult {
     ok(gov.resume_workload(&actor, &workload_id(&id)?, input).await?)
+}
+
+/// The FinOps Lead's note when taking an alert.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvestigateInput {
+    pub rationale: String,
+}
+
+#[utoipa::path(post, path = "/workloads/{id}/investigate", tag = "kill switch", description = "The FinOps Lead takes a workload's alert (raised by a critical spend card): Alerting → Investigating, audited with the rationale.", params(("id" = String, Path)), request_body = InvestigateInput, responses((status = 200, body = domain::governance::enforcement::Enforcement), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Not the FinOps Lead (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "No alert to take", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+async fn investigate_workload(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>, Body(input): Body<InvestigateInput>) -> ApiResult {
+    ok(gov.investigate_workload(&actor, &workload_id(&id)?, &input.rationale).await?)
 }
 
 #[utoipa::path(get, path = "/enforcement", tag = "kill switch", description = "Each workload's enforcement state and its last action, in the caller's scope.", responses((status = 200, body = Vec<domain::governance::enforcement::Enforcement>), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden (audited)", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]

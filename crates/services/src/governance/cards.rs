@@ -160,6 +160,8 @@ impl Governance {
                 thresholds: &self.card_thresholds,
                 at: now,
             });
+            let fresh_flag = fresh.flag;
+            let fresh_reason = format!("spend card {week} is critical: {} against {} estimated", fresh.actual.round_cents(), fresh.estimate);
             let ops = match current {
                 None => {
                     out.built += 1;
@@ -185,10 +187,15 @@ impl Governance {
                     }
                 },
             };
+            let critical = (fresh_flag == domain::analytics::cards::Flag::Critical).then(|| fresh_reason.clone());
             self.store.transact(ops).await.map_err(|e| match e {
                 StoreError::Conflict { .. } => GovernanceError::Conflict(format!("card {week}.{wid} changed while it was built; run the build again")),
                 other => other.into(),
             })?;
+            // A critical card raises the kill switch's alert (Alerting).
+            if let Some(reason) = critical {
+                self.raise_alert(&wid, &reason, &correlation).await?;
+            }
         }
         if out.built + out.updated > 0 {
             self.publish(vec![self.event(events::SPEND_CARDS_BUILT, &correlation, json!({"week": week, "summary": out}))]).await;

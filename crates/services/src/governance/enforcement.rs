@@ -153,6 +153,61 @@ impl Governance {
         Ok(EnforcementOutcome { enforcement: record, calls, dry_run: false })
     }
 
+    /// A critical spend card raises the workload's alert (Active or Resumed →
+    /// Alerting), audited by the system with the card's figures. A workload
+    /// already alerting, under investigation or suspended is left as it is, so
+    /// rebuilding the card raises nothing twice.
+    pub(crate) async fn raise_alert(&self, id: &WorkloadId, reason: &str, correlation: &str) -> Result<bool> {
+        let key = ItemKey::new(keys::workload(id), ENFORCEMENT);
+        let existing: Option<(Enforcement, u64)> = get_typed(self.store.as_ref(), key.clone()).await?;
+        let from = existing.as_ref().map_or(EnforcementState::Active, |(r, _)| r.state);
+        if !matches!(from, EnforcementState::Active | EnforcementState::Resumed) {
+            return Ok(false);
+        }
+        let system = Self::system_actor("spendcard-builder");
+        let roles = self.workload_roles(id).await?;
+        let record = Enforcement { workload: id.clone(), state: EnforcementState::Alerting, roles, whole_role: false, by: system.user.clone(), persona: system.persona, at: self.clock.now(), rationale: reason.to_owned() };
+        let item = ItemData::new(key, encode(&record)?).with_index(IndexKey::new(ENFORCEMENT_INDEX, id.as_str()));
+        let write = match &existing {
+            None => put_new(item),
+            Some((_, v)) => put_over(item, *v),
+        };
+        match self.store.transact(vec![write, self.audit(entity(id), "alert", (Some(from.as_str()), Some("Alerting")), &system, Some(reason), correlation)?]).await {
+            Ok(()) => Ok(true),
+            // Someone acted on the workload meanwhile: their state stands.
+            Err(crate::ports::StoreError::Conflict { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The FinOps Lead takes an alert: Alerting → Investigating, with a rationale.
+    pub async fn investigate_workload(&self, actor: &Actor, id: &WorkloadId, rationale: &str) -> Result<Enforcement> {
+        let e = entity(id);
+        self.authorize(actor, Action::ActionGap, &e).await?;
+        if rationale.trim().is_empty() {
+            return Err(GovernanceError::invalid("rationale", "is required: say who investigates and why"));
+        }
+        let key = ItemKey::new(keys::workload(id), ENFORCEMENT);
+        let (mut record, v): (Enforcement, u64) = get_typed(self.store.as_ref(), key.clone())
+            .await?
+            .ok_or_else(|| GovernanceError::Conflict(format!("{id} has no alert to investigate")))?;
+        if record.state != EnforcementState::Alerting {
+            return Err(GovernanceError::Conflict(format!("{id} is {}; only an alerting workload can be taken for investigation", record.state.as_str())));
+        }
+        record.state = EnforcementState::Investigating;
+        (record.by, record.persona, record.at, record.rationale) = (actor.user.clone(), actor.persona, self.clock.now(), rationale.to_owned());
+        let correlation = self.ids.next_id();
+        let item = ItemData::new(key, encode(&record)?).with_index(IndexKey::new(ENFORCEMENT_INDEX, id.as_str()));
+        self.store
+            .transact(vec![put_over(item, v), self.audit(e, "investigate", (Some("Alerting"), Some("Investigating")), actor, Some(rationale), &correlation)?])
+            .await
+            .map_err(|err| match err {
+                crate::ports::StoreError::Conflict { .. } => GovernanceError::Conflict(format!("{id}'s enforcement changed meanwhile; look again")),
+                other => other.into(),
+            })?;
+        Ok(record)
+    }
+
     /// The workload's claimed IAM roles, today.
     async fn workload_roles(&self, id: &WorkloadId) -> Result<Vec<RoleRef>> {
         let today = self.clock.now().date_naive();
