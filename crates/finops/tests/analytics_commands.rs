@@ -2,28 +2,15 @@
 //! detection through the local bus's route), report gaps / cards / maturity,
 //! gap actions, and bad input refused by name with nothing changed.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-fn finops(home: &Path, args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_finops"));
-    for k in ["FINOPS_HOME", "FINOPS_STORE", "FINOPS_TABLE", "FINOPS_BUS", "FINOPS_EVENT_BUS", "FINOPS_CARD_WARN_PCT", "FINOPS_CARD_CRITICAL_PCT"] {
-        c.env_remove(k);
-    }
-    c.arg("--home").arg(home).args(args).output().expect("finops runs")
-}
-
-fn ok(out: Output) -> String {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf-8")
-}
+mod common;
+use common::{finops, ok};
 
 fn refused(out: Output, needle: &str) {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains(needle), "{needle:?} not in {err}");
+    common::refused(out, 2, needle)
 }
 
 fn json(out: Output) -> Value {

@@ -4,29 +4,12 @@
 //! keeping what was stored.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-fn finops(home: &Path, args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_finops"));
-    for k in ["FINOPS_HOME", "FINOPS_STORE", "FINOPS_TABLE", "FINOPS_BUS", "FINOPS_EVENT_BUS", "FINOPS_LEDGER_BUCKET"] {
-        c.env_remove(k);
-    }
-    c.arg("--home").arg(home).args(args).output().expect("finops runs")
-}
-
-fn ok(out: Output) -> String {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf-8")
-}
-
-fn refused(out: Output, code: i32, needle: &str) {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(code), "{err}");
-    assert!(err.contains(needle), "{needle:?} not in {err}");
-}
+mod common;
+use common::{finops, ok, refused};
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();

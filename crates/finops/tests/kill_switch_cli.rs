@@ -2,21 +2,8 @@
 //! embedded home: a dry run prints the exact calls and changes nothing, the
 //! real run makes them once, and a bad workload id is refused by name.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn finops(home: &Path, args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_finops"));
-    for k in ["FINOPS_HOME", "FINOPS_STORE", "FINOPS_TABLE", "FINOPS_BUS", "FINOPS_EVENT_BUS", "FINOPS_LEDGER_BUCKET"] {
-        c.env_remove(k);
-    }
-    c.arg("--home").arg(home).args(args).output().expect("finops runs")
-}
-
-fn ok(out: Output) -> String {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("utf-8")
-}
+mod common;
+use common::{finops, ok};
 
 #[test]
 fn suspend_dry_run_then_real_then_resume() {
