@@ -100,7 +100,8 @@ pub async fn detected_gaps_match_attribution_and_redetection_writes_nothing(w: W
 
 const ACCT: &str = "111122223333";
 
-fn row(day: u32, account: &str, usage_type: &str, principal: Option<&str>, cost: &str) -> CurRow {
+/// A February Bedrock usage row.
+pub fn row(day: u32, account: &str, usage_type: &str, principal: Option<&str>, cost: &str) -> CurRow {
     CurRow {
         usage_day: NaiveDate::from_ymd_opt(2026, 2, day).expect("day"),
         account: AccountId::parse(account).expect("account"),

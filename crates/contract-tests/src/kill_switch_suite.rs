@@ -129,21 +129,8 @@ pub async fn a_critical_card_raises_an_alert_the_lead_investigates(w: World) {
         .expect("claim");
     // 5,000 dollars in the card's week against a 1,200-a-month estimate.
     let mut facts = domain::cur::facts::Facts::default();
-    facts.add(domain::cur::facts::CurRow {
-        usage_day: chrono::NaiveDate::from_ymd_opt(2026, 2, 25).expect("day"),
-        account: domain::AccountId::parse(ACCOUNT).expect("account"),
-        product_code: "AmazonBedrock".into(),
-        billing_entity: "AWS".into(),
-        product_name: "Amazon Bedrock".into(),
-        usage_type: "USE1-Claude3Haiku-input-tokens".into(),
-        operation: "InvokeModel".into(),
-        line_item_type: "Usage".into(),
-        resource_id: None,
-        principal: Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/{name}/app")),
-        workspace: None,
-        usage_amount: rust_decimal::Decimal::from(1_000_000),
-        cost: rust_decimal::Decimal::from(5000),
-    });
+    let principal = format!("arn:aws:sts::{ACCOUNT}:assumed-role/{name}/app");
+    facts.add(crate::analytics_suite::row(25, ACCOUNT, "USE1-Claude3Haiku-input-tokens", Some(&principal), "5000"));
     w.gov
         .store_source_facts(services::governance::SourceFacts { period: crate::attribution_suite::period(), source: "s3://cur/feb.csv", facts: &facts, rows: 1, principal_column: true, version: None, delivery: None })
         .await
