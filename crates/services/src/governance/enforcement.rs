@@ -53,6 +53,11 @@ fn entity(id: &WorkloadId) -> EntityRef {
     EntityRef::new("workload", id.as_str())
 }
 
+/// The deny a role must carry in `state` (none unless suspended).
+fn desired(state: EnforcementState, role: &RoleRef) -> Option<serde_json::Value> {
+    state.denies().then(|| kill_switch_deny(role, None))
+}
+
 fn unavailable(e: EnforcerError) -> GovernanceError {
     match e {
         EnforcerError::Unavailable(m) => GovernanceError::Unavailable(m),
@@ -112,8 +117,7 @@ impl Governance {
         let mut calls = Vec::new();
         for role in &roles {
             let now = enforcer.observe(role).await.map_err(unavailable)?;
-            let deny = to.denies().then(|| kill_switch_deny(role, None));
-            calls.extend(plan(role, &now, deny.as_ref()));
+            calls.extend(plan(role, &now, desired(to, role).as_ref()));
         }
         let record = Enforcement { workload: id.clone(), state: to, roles: roles.clone(), whole_role: input.whole_role, by: actor.user.clone(), persona: actor.persona, at: self.clock.now(), rationale: input.rationale.clone() };
         if input.dry_run {
@@ -209,7 +213,7 @@ impl Governance {
     }
 
     /// The workload's claimed IAM roles, today.
-    async fn workload_roles(&self, id: &WorkloadId) -> Result<Vec<RoleRef>> {
+    pub(crate) async fn workload_roles(&self, id: &WorkloadId) -> Result<Vec<RoleRef>> {
         let today = self.clock.now().date_naive();
         let mut roles: Vec<RoleRef> = self
             .all_claims()
@@ -249,8 +253,7 @@ impl Governance {
         for r in self.enforcement_status(&Self::system_actor("kill-switch")).await? {
             for role in &r.roles {
                 let now = enforcer.observe(role).await.map_err(unavailable)?;
-                let deny = r.state.denies().then(|| kill_switch_deny(role, None));
-                for c in plan(role, &now, deny.as_ref()) {
+                for c in plan(role, &now, desired(r.state, role).as_ref()) {
                     enforcer.call(&c).await.map_err(unavailable)?;
                     tracing::warn!(workload = %r.workload, call = %c.cli(), "kill switch drift repaired");
                     repaired.push(c);

@@ -168,15 +168,7 @@ impl Governance {
     /// The IAM role an imported scope's workload runs as: its claimed role in
     /// one of the scope's accounts (imports carry claims, not role names).
     pub(crate) async fn claimed_role(&self, scope: &ModelApprovalScope) -> Result<String> {
-        let today = self.clock.now().date_naive();
-        let roles: Vec<String> = self
-            .all_claims()
-            .await?
-            .into_iter()
-            .filter(|c| c.workload == scope.workload && c.target.kind == domain::governance::claims::ClaimKind::IamRole && c.released_at.is_none_or(|r| r > today))
-            .filter(|c| c.target.arn.split(':').nth(4).is_some_and(|a| scope.accounts.iter().any(|s| s.as_str() == a)))
-            .filter_map(|c| c.target.arn.rsplit('/').next().map(str::to_owned))
-            .collect();
+        let roles: Vec<String> = self.workload_roles(&scope.workload).await?.into_iter().filter(|r| scope.accounts.contains(&r.account)).map(|r| r.name).collect();
         roles.into_iter().next().ok_or_else(|| {
             GovernanceError::Conflict(format!("workload {} has no claimed IAM role in {}: claim its role, then change its scope", scope.workload, scope.accounts.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")))
         })
