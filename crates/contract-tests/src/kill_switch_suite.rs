@@ -7,6 +7,8 @@
 use domain::governance::claims::ClaimKind;
 use domain::governance::enforcement::{kill_switch_deny, EnforcementState, IamCall, RoleRef, KILL_SWITCH_POLICY, SUSPENDED_TAG};
 use domain::{Partition, Persona, WorkloadId};
+use domain::governance::approval::Platform;
+use domain::governance::tasks::{TaskKind, TaskStatus};
 use services::governance::{ClaimInput, GovernanceError, SuspendInput};
 
 use crate::emulators::unique_name;
@@ -25,7 +27,7 @@ async fn claimed(w: &World, role_name: &str) -> (WorkloadId, RoleRef) {
     w.ensure_role(role_name).await;
     let arn = format!("arn:aws:iam::{ACCOUNT}:role/{role_name}");
     w.gov.claim(&product_owner(), ClaimInput { workload: a.workload.clone(), kind: ClaimKind::IamRole, arn, claimed_at: None, rationale: None }).await.map_err(|e| format!("{e:?}")).expect("claim");
-    (a.workload, RoleRef { account: domain::AccountId::parse(ACCOUNT).expect("account"), name: role_name.into(), partition: Partition::Aws })
+    (a.workload, RoleRef::role(domain::AccountId::parse(ACCOUNT).expect("account"), role_name, Partition::Aws))
 }
 
 fn role_name() -> String {
@@ -38,7 +40,7 @@ pub async fn suspend_puts_the_exact_deny_and_tag_and_resume_removes_both(w: Worl
     let po = product_owner();
     let out = w.gov.suspend_workload(&po, &id, input("runaway agent loop")).await.expect("suspend");
     assert_eq!(out.enforcement.state, EnforcementState::Suspended);
-    let deny = kill_switch_deny(&role, None);
+    let deny = kill_switch_deny(&role, "");
     assert_eq!(
         out.calls,
         [
@@ -166,6 +168,76 @@ pub async fn a_critical_card_raises_an_alert_the_lead_investigates(w: World) {
     );
 }
 
+/// A per-user session of a shared role is claimed by its workload and denied
+/// alone: an inline deny of its own, conditioned on `aws:userid` =
+/// `ROLEID:session` with the role's real unique id, and no tag on the role
+/// (the tag's SCP would stop every session). Forcing the whole role widens
+/// the deny and lifts the session's own.
+pub async fn a_claimed_session_of_a_shared_role_is_denied_alone(w: World) {
+    let (_, a) = approved(&w, "Coding").await;
+    let shared = format!("AWSReservedSSO_Developer_{}", &role_name()[..8]);
+    w.ensure_role(&shared).await;
+    let arn = format!("arn:aws:sts::{ACCOUNT}:assumed-role/{shared}/dev001@example.com");
+    w.gov.claim(&product_owner(), ClaimInput { workload: a.workload.clone(), kind: ClaimKind::RoleSession, arn, claimed_at: None, rationale: None }).await.expect("claim the session");
+    let role = RoleRef::role(domain::AccountId::parse(ACCOUNT).expect("account"), &shared, Partition::Aws);
+    let session = RoleRef { session: Some("dev001@example.com".into()), ..role.clone() };
+    let out = w.gov.suspend_workload(&product_owner(), &a.workload, input("a runaway agent in dev001's session")).await.expect("a session deny is scoped");
+    let role_id = w.enforcer.role_id(&role).await.expect("role id");
+    assert!(role_id.starts_with("AROA"), "{role_id}");
+    let deny = kill_switch_deny(&session, &role_id);
+    assert_eq!(deny["Statement"][0]["Condition"]["StringEquals"]["aws:userid"], format!("{role_id}:dev001@example.com"));
+    assert_eq!(out.calls, [IamCall::PutRolePolicy { role: session.clone(), policy_name: "finops-kill-switch-dev001@example.com".into(), document: deny.clone() }]);
+    let held = w.enforcer.observe(&role).await.expect("observe");
+    assert!(!held.suspended_tag, "the shared role is not tagged");
+    assert_eq!(held.policies.get("finops-kill-switch-dev001@example.com"), Some(&deny));
+    assert!(w.gov.suspend_workload(&product_owner(), &a.workload, input("again")).await.expect("again").calls.is_empty());
+
+    let forced = w.gov.suspend_workload(&finops_lead(), &a.workload, SuspendInput { whole_role: true, ..input("every session, now") }).await.expect("forced");
+    assert_eq!(forced.enforcement.roles, std::slice::from_ref(&role));
+    let held = w.enforcer.observe(&role).await.expect("observe");
+    assert!(held.suspended_tag);
+    assert_eq!(held.policies.keys().collect::<Vec<_>>(), [KILL_SWITCH_POLICY], "the session's own deny is lifted once the role's covers it");
+    w.gov.resume_workload(&finops_lead(), &a.workload, input("fixed")).await.expect("resume");
+    let held = w.enforcer.observe(&role).await.expect("observe");
+    assert!(!held.suspended_tag && held.policies.is_empty(), "{held:?}");
+}
+
+/// A Claude Platform workload's calls use workspace keys IAM cannot stop:
+/// suspending it opens a Cloud Engineer task with the exact key step and is
+/// recorded as pending until that task is Implemented.
+pub async fn a_claude_platform_workload_is_pending_manual_until_its_keys_are_off(w: World) {
+    let id = crate::governed_suite::submitted(&w, "Claims").await;
+    let input_claude = domain::governance::approval::ApprovalInput { platform: Platform::ClaudePlatform, workspace: Some("claims-ws".into()), ..crate::governed_suite::approval() };
+    let a = w.gov.approve_request(&finops_lead(), &id, input_claude).await.expect("approve");
+    w.pump().await;
+    w.gov
+        .claim(&finops_lead(), ClaimInput { workload: a.workload.clone(), kind: ClaimKind::Workspace, arn: "claims-ws".into(), claimed_at: None, rationale: None })
+        .await
+        .expect("claim the workspace");
+    let out = w.gov.suspend_workload(&product_owner(), &a.workload, input("over budget")).await.expect("suspend");
+    assert!(out.calls.is_empty(), "no IAM call can stop a workspace key");
+    assert!(out.enforcement.pending_manual);
+    let [task_id] = out.enforcement.manual_tasks.as_slice() else { panic!("one task: {:?}", out.enforcement.manual_tasks) };
+    let ce = actor("casey@example.com", Persona::CloudEngineer, &["assist"]);
+    let task = w.gov.get_task(&ce, task_id).await.expect("the task");
+    assert_eq!((task.kind, task.status), (TaskKind::ClaudeWorkspaceKeys, TaskStatus::Open));
+    assert!(task.steps[0].commands.iter().any(|c| c.contains("workspace_id=claims-ws") && c.contains("\"status\":\"inactive\"")), "{:?}", task.steps[0].commands);
+    let pending = |w: &World| {
+        let gov = w.gov.clone();
+        let wl = a.workload.clone();
+        async move { gov.enforcement_status(&finops_lead()).await.expect("status").into_iter().find(|e| e.workload == wl).map(|e| e.pending_manual) }
+    };
+    assert_eq!(pending(&w).await, Some(true));
+    for n in 1..=task.steps.len() {
+        w.gov.complete_step(&ce, task_id, n).await.expect("step");
+    }
+    assert_eq!(pending(&w).await, Some(false), "done by hand: in force");
+    assert!(w.gov.suspend_workload(&product_owner(), &a.workload, input("again")).await.expect("again").enforcement.manual_tasks == out.enforcement.manual_tasks, "a repeat opens no second task");
+    let resumed = w.gov.resume_workload(&product_owner(), &a.workload, input("budget raised")).await.expect("resume");
+    let reopen = w.gov.get_task(&ce, &resumed.enforcement.manual_tasks[0]).await.expect("the resume task");
+    assert!(reopen.steps[0].title.starts_with("Re-enable"), "{}", reopen.steps[0].title);
+}
+
 #[macro_export]
 macro_rules! kill_switch_tests {
     ($make:path) => {
@@ -173,7 +245,9 @@ macro_rules! kill_switch_tests {
             suspend_puts_the_exact_deny_and_tag_and_resume_removes_both,
             a_dry_run_changes_nothing_and_drift_is_repaired,
             wrong_personas_and_shared_roles_are_refused,
-            a_critical_card_raises_an_alert_the_lead_investigates
+            a_critical_card_raises_an_alert_the_lead_investigates,
+            a_claimed_session_of_a_shared_role_is_denied_alone,
+            a_claude_platform_workload_is_pending_manual_until_its_keys_are_off
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

@@ -70,13 +70,11 @@ fn every_generated_policy_passes_parliament() {
     }
     // The kill switch's denies (whole role and session-scoped) and its SCP.
     for partition in [Partition::Aws, Partition::AwsUsGov] {
-        let role = domain::governance::enforcement::RoleRef { account: acct.clone(), name: "finops-chat-ab12".into(), partition };
-        let sessions = ["AROAEXAMPLEID12345678:dev001@example.com".to_owned()];
-        for doc in [
-            domain::governance::enforcement::kill_switch_deny(&role, None),
-            domain::governance::enforcement::kill_switch_deny(&role, Some(&sessions)),
-            domain::governance::enforcement::suspended_scp(partition),
-        ] {
+        use domain::governance::enforcement::{kill_switch_deny, model_block_deny, suspended_scp, RoleRef};
+        let role = RoleRef::role(acct.clone(), "finops-chat-ab12", partition);
+        let session = RoleRef { session: Some("dev001@example.com".into()), ..role.clone() };
+        let blocks = model_block_deny(partition, &["anthropic.claude-3-haiku-20240307-v1:0".into(), "amazon.nova-lite-v1:0".into()]).expect("a block");
+        for doc in [kill_switch_deny(&role, ""), kill_switch_deny(&session, "AROAEXAMPLEID12345678"), blocks, suspended_scp(partition)] {
             std::fs::write(dir.path().join(format!("kill-switch-{n}.json")), serde_json::to_string_pretty(&doc).unwrap()).unwrap();
             n += 1;
         }

@@ -1,11 +1,11 @@
 //! The kill switch on IAM: tag, untag, put and delete the inline deny, read
 //! them back. Member accounts are reached through an execution role.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_iam::error::ProvideErrorMetadata;
-use domain::governance::enforcement::{IamCall, RoleRef, RoleState, KILL_SWITCH_POLICY, SUSPENDED_TAG};
+use domain::governance::enforcement::{IamCall, RoleRef, RoleState, FINOPS_POLICY_PREFIX, SUSPENDED_TAG};
 use domain::AccountId;
 use services::ports::{Enforcer, EnforcerError};
 use tokio::sync::Mutex;
@@ -73,24 +73,21 @@ impl Enforcer for IamEnforcer {
         let iam = self.client(&role.account).await?;
         let tags = iam.list_role_tags().role_name(&role.name).send().await.map_err(|e| classify(role, e.into_service_error()))?;
         let suspended_tag = tags.tags().iter().any(|t| t.key() == SUSPENDED_TAG && t.value() == "true");
-        let deny = match iam.get_role_policy().role_name(&role.name).policy_name(KILL_SWITCH_POLICY).send().await {
-            Ok(p) => {
-                // IAM returns the document URL-encoded (RFC 3986).
-                let text = percent_encoding::percent_decode_str(p.policy_document()).decode_utf8_lossy().into_owned();
-                Some(serde_json::from_str(&text).map_err(|e| EnforcerError::Unavailable(format!("{}: unreadable {KILL_SWITCH_POLICY}: {e}", role.arn())))?)
-            }
-            Err(e) => {
-                let e = e.into_service_error();
-                if e.is_no_such_entity_exception() {
-                    // Distinguish "no such policy" from "no such role".
-                    iam.get_role().role_name(&role.name).send().await.map_err(|e| classify(role, e.into_service_error()))?;
-                    None
-                } else {
-                    return Err(classify(role, e));
-                }
-            }
-        };
-        Ok(RoleState { suspended_tag, deny })
+        let mut names = Vec::new();
+        let mut pages = iam.list_role_policies().role_name(&role.name).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify(role, e.into_service_error()))?;
+            names.extend(page.policy_names().iter().filter(|n| n.starts_with(FINOPS_POLICY_PREFIX)).cloned());
+        }
+        let mut policies = BTreeMap::new();
+        for name in names {
+            let p = iam.get_role_policy().role_name(&role.name).policy_name(&name).send().await.map_err(|e| classify(role, e.into_service_error()))?;
+            // IAM returns the document URL-encoded (RFC 3986).
+            let text = percent_encoding::percent_decode_str(p.policy_document()).decode_utf8_lossy().into_owned();
+            let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| EnforcerError::Unavailable(format!("{}: unreadable {name}: {e}", role.arn())))?;
+            policies.insert(name, doc);
+        }
+        Ok(RoleState { suspended_tag, policies })
     }
 
     async fn call(&self, call: &IamCall) -> Result<(), EnforcerError> {

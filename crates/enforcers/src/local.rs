@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use domain::governance::enforcement::{IamCall, RoleRef, RoleState, SUSPENDED_TAG};
+use domain::governance::enforcement::{IamCall, RoleRef, RoleState, FINOPS_POLICY_PREFIX, SUSPENDED_TAG};
 use serde_json::{json, Value};
 use services::ports::store::{Attributes, Condition, ItemData, ItemKey, Store, StoreError};
 use services::ports::{Enforcer, EnforcerError};
@@ -40,7 +40,7 @@ impl Enforcer for LocalEnforcer {
         let (v, _) = self.load(role).await?;
         Ok(RoleState {
             suspended_tag: v["tags"][SUSPENDED_TAG] == "true",
-            deny: v["policies"].get(domain::governance::enforcement::KILL_SWITCH_POLICY).cloned(),
+            policies: v["policies"].as_object().map(|m| m.iter().filter(|(k, _)| k.starts_with(FINOPS_POLICY_PREFIX)).map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
         })
     }
 

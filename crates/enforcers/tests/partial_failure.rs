@@ -43,7 +43,7 @@ async fn world(fail: usize) -> (contract_tests::governed_world::World, domain::W
         .claim(&product_owner(), ClaimInput { workload: a.workload.clone(), kind: ClaimKind::IamRole, arn: "arn:aws:iam::111122223333:role/finops-chat-x1".into(), claimed_at: None, rationale: None })
         .await
         .expect("claim");
-    let role = RoleRef { account: domain::AccountId::parse("111122223333").unwrap(), name: "finops-chat-x1".into(), partition: domain::Partition::Aws };
+    let role = RoleRef::role(domain::AccountId::parse("111122223333").unwrap(), "finops-chat-x1", domain::Partition::Aws);
     (w, a.workload, role)
 }
 
@@ -55,11 +55,11 @@ async fn a_failed_policy_write_is_completed_by_the_retry() {
     assert!(matches!(first, Err(GovernanceError::Unavailable(_))), "{first:?}");
     // The desired state stands, audited once.
     assert_eq!(w.gov.enforcement_status(&finops_lead()).await.unwrap()[0].state, EnforcementState::Suspended);
-    assert!(w.enforcer.observe(&role).await.unwrap().deny.is_none(), "IAM does not hold it yet");
+    assert!(w.enforcer.observe(&role).await.unwrap().policies.is_empty(), "IAM does not hold it yet");
     let retry = w.gov.suspend_workload(&product_owner(), &id, input).await.expect("the retry");
     assert_eq!(retry.calls.len(), 2, "{:?}", retry.calls);
     let held = w.enforcer.observe(&role).await.unwrap();
-    assert!(held.deny.is_some() && held.suspended_tag);
+    assert!(!held.policies.is_empty() && held.suspended_tag);
     let trail = w.gov.audit_trail(&finops_lead(), "workload", id.as_str()).await.unwrap();
     assert_eq!(trail.iter().filter(|r| r.action == "suspend").count(), 1, "one decision, one record");
 }
@@ -70,6 +70,6 @@ async fn the_reconciler_completes_what_a_failure_left() {
     assert!(w.gov.suspend_workload(&finops_lead(), &id, SuspendInput { rationale: "stop".into(), ..Default::default() }).await.is_err());
     let repaired = w.gov.reconcile_enforcement().await.expect("reconcile");
     assert_eq!(repaired.len(), 2, "{repaired:?}");
-    assert!(w.enforcer.observe(&role).await.unwrap().deny.is_some());
+    assert!(w.enforcer.observe(&role).await.unwrap().policies.contains_key(domain::governance::enforcement::KILL_SWITCH_POLICY));
     assert!(w.gov.reconcile_enforcement().await.expect("again").is_empty());
 }

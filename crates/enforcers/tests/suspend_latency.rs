@@ -27,12 +27,12 @@ async fn suspend_to_deny_in_place() {
             .claim(&product_owner(), ClaimInput { workload: a.workload.clone(), kind: ClaimKind::IamRole, arn: format!("arn:aws:iam::111122223333:role/{name}"), claimed_at: None, rationale: None })
             .await
             .expect("claim");
-        let role = RoleRef { account: domain::AccountId::parse("111122223333").expect("account"), name, partition: domain::Partition::Aws };
+        let role = RoleRef::role(domain::AccountId::parse("111122223333").expect("account"), name, domain::Partition::Aws);
         let start = Instant::now();
         w.gov.suspend_workload(&product_owner(), &a.workload, SuspendInput { rationale: "bench".into(), ..Default::default() }).await.expect("suspend");
         let held = w.enforcer.observe(&role).await.expect("observe");
         times.push(start.elapsed());
-        assert!(held.deny.is_some() && held.suspended_tag, "the deny is in place");
+        assert!(held.policies.contains_key(domain::governance::enforcement::KILL_SWITCH_POLICY) && held.suspended_tag, "the deny is in place");
         assert_eq!(KILL_SWITCH_POLICY, "finops-kill-switch");
     }
     times.sort();

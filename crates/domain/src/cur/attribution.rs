@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::usage_type::Usage;
-use crate::arn::{Principal, RolePattern};
+use crate::arn::{Principal, RoleKey, RolePattern};
 use crate::governance::claims::{Claim, ClaimKind, ClaimTarget};
 use crate::ids::WorkloadId;
 
@@ -66,6 +66,8 @@ impl Reason {
 #[serde(rename_all = "snake_case")]
 pub enum Anchor {
     InferenceProfile,
+    /// A claimed session of a role (ahead of a claim on the whole role).
+    Session,
     Role,
     Guardrail,
     Workspace,
@@ -126,6 +128,10 @@ impl ClaimBook {
         self.by_key.get(&key).map(Vec::as_slice)
     }
 
+    fn session_periods(&self, role: &RoleKey, session: &str) -> Option<&[Claim]> {
+        self.by_key.get(&ClaimTarget::session_key(role, session)).map(Vec::as_slice)
+    }
+
 }
 
 /// The rules, with their configuration.
@@ -162,6 +168,14 @@ impl Attributor {
             Some(Ok(p)) => p.role_key().map(|k| (k, p.normalized_arn())),
             _ => None,
         };
+        // A claimed session of the role is more specific than the role: it goes first.
+        let session = match (&principal, &role) {
+            (Some(Ok(p)), Some((k, _))) => p.session().and_then(|s| self.claims.session_periods(k, s)),
+            _ => None,
+        };
+        if let Some(p) = session {
+            anchors.push((Anchor::Session, p));
+        }
         let role_periods = role.as_ref().and_then(|(_, arn)| self.claims.periods(ClaimKind::IamRole, arn));
         if let Some(p) = role_periods {
             anchors.push((Anchor::Role, p));
@@ -310,6 +324,27 @@ mod tests {
         let mut ccu = line("2026-03-15", &u, Some(""), None);
         ccu.workspace = Some("wrkspc_claims");
         assert!(matches!(a.attribute(&ccu), Outcome::Attributed { anchor: Anchor::Workspace, .. }));
+    }
+
+    #[test]
+    fn a_claimed_session_of_a_shared_role_carries_only_that_session() {
+        let sso = "AWSReservedSSO_AdministratorAccess_0123abcd";
+        let dev = format!("arn:aws:sts::111122223333:assumed-role/{sso}/dev001@example.com");
+        let mut claims: Vec<Claim> = vec![claim(ClaimKind::RoleSession, &dev, "coding", "2026-03-05", None)];
+        // A session of a claimed role goes to its own claim first, then the role's.
+        let on_role = "arn:aws:sts::111122223333:assumed-role/finops-chat-ab12/batch-7";
+        claims.push(claim(ClaimKind::RoleSession, on_role, "batch", "2026-03-01", None));
+        claims.push(claim(ClaimKind::IamRole, ROLE, "chat", "2026-03-01", None));
+        let a = Attributor { claims: ClaimBook::new(claims), broad_roles: RolePattern::defaults() };
+        let u = decode("USE1-Claude3Haiku-input-tokens").usage;
+        let coding = WorkloadId::parse("coding").unwrap();
+        assert_eq!(a.attribute(&line("2026-03-15", &u, Some(&dev), None)), Outcome::Attributed { workload: coding, anchor: Anchor::Session });
+        let other = format!("arn:aws:sts::111122223333:assumed-role/{sso}/dev002@example.com");
+        assert_eq!(a.attribute(&line("2026-03-15", &u, Some(&other), None)), Outcome::Unattributed { reason: Reason::BroadRole }, "another session of the shared role is not claimed");
+        assert_eq!(a.attribute(&line("2026-03-04", &u, Some(&dev), None)), Outcome::Unattributed { reason: Reason::BroadRole }, "never before the claim");
+        assert!(matches!(a.attribute(&line("2026-03-15", &u, Some(on_role), None)), Outcome::Attributed { anchor: Anchor::Session, ref workload } if workload.as_str() == "batch"));
+        let rest = session("finops-chat-ab12");
+        assert!(matches!(a.attribute(&line("2026-03-15", &u, Some(&rest), None)), Outcome::Attributed { anchor: Anchor::Role, ref workload } if workload.as_str() == "chat"));
     }
 
     #[test]

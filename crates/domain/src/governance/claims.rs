@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::FieldError;
-use crate::arn::{GuardrailArn, IamRoleArn, InferenceProfileArn, InferenceProfileKind};
+use crate::arn::{GuardrailArn, IamRoleArn, InferenceProfileArn, InferenceProfileKind, Principal, RoleKey};
 use crate::ids::{UserId, WorkloadId};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -15,6 +15,11 @@ use crate::ids::{UserId, WorkloadId};
 #[serde(rename_all = "snake_case")]
 pub enum ClaimKind {
     IamRole,
+    /// One STS session name of a role (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`):
+    /// a per-user coding session of a role many people share. It carries that
+    /// session's spend to the workload ahead of any claim on the whole role, and
+    /// the kill switch can deny that session alone.
+    RoleSession,
     InferenceProfile,
     Guardrail,
     Workspace,
@@ -38,6 +43,13 @@ impl ClaimTarget {
                 let r = IamRoleArn::parse(raw).map_err(bad)?;
                 (r.to_string(), format!("role:{}", r.key()))
             }
+            ClaimKind::RoleSession => match Principal::parse(raw).map_err(bad)? {
+                Principal::Role { partition, account, name, session: Some(session), .. } => {
+                    let key = Self::session_key(&RoleKey { account: account.clone(), name: name.clone() }, &session);
+                    (format!("arn:{}:sts::{account}:assumed-role/{name}/{session}", partition.as_str()), key)
+                }
+                _ => return Err(FieldError::new("arn", "a role session is arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION")),
+            },
             ClaimKind::InferenceProfile => {
                 let p = InferenceProfileArn::parse(raw).map_err(bad)?;
                 if p.kind() != InferenceProfileKind::Application {
@@ -58,6 +70,12 @@ impl ClaimTarget {
             }
         };
         Ok(Self { kind, arn, key })
+    }
+
+    /// A role session's identity: what a CUR principal `assumed-role/ROLE/SESSION`
+    /// joins on, built without reparsing the ARN.
+    pub fn session_key(role: &RoleKey, session: &str) -> String {
+        format!("session:{role}/{session}")
     }
 }
 
@@ -102,6 +120,11 @@ mod tests {
         assert!(ClaimTarget::parse(ClaimKind::InferenceProfile, "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc123def456").is_ok());
         assert!(ClaimTarget::parse(ClaimKind::Guardrail, "arn:aws:bedrock:us-east-1:111122223333:guardrail/abcd1234").is_ok());
         assert!(ClaimTarget::parse(ClaimKind::Workspace, "wrkspc_01ABC").is_ok());
+        let session = ClaimTarget::parse(ClaimKind::RoleSession, "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Dev_0a1b/dev001@example.com").unwrap();
+        assert_eq!(session.key, "session:111122223333:role/AWSReservedSSO_Dev_0a1b/dev001@example.com");
+        assert_ne!(session.key, role.key, "a session is its own anchor, apart from its role");
+        let e = ClaimTarget::parse(ClaimKind::RoleSession, "arn:aws:iam::111122223333:role/finops-chat-ab12").unwrap_err();
+        assert!(e.rule.contains("assumed-role/ROLE/SESSION"), "{}", e.rule);
         assert!(ClaimTarget::parse(ClaimKind::Workspace, "has space").is_err());
     }
 

@@ -9,6 +9,8 @@
 //! plans only what is left, and the nightly reconciler repairs drift (a deny
 //! removed by hand) with the same function.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -19,6 +21,9 @@ use crate::ids::{AccountId, UserId, WorkloadId};
 
 /// The inline deny a suspended role carries.
 pub const KILL_SWITCH_POLICY: &str = "finops-kill-switch";
+/// Every inline policy the kill switch owns on a role starts so; the
+/// enforcers read these and leave every other policy alone.
+pub const FINOPS_POLICY_PREFIX: &str = "finops-";
 /// The tag a suspended role carries (an SCP can deny on it, so the role
 /// cannot lift its own suspension).
 pub const SUSPENDED_TAG: &str = "finops:suspended";
@@ -57,7 +62,8 @@ impl EnforcementState {
     }
 }
 
-/// One IAM role a workload runs as, in one account.
+/// One IAM role a workload runs as, in one account; with `session`, only that
+/// STS session of it (a claimed session of a role others share).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RoleRef {
@@ -65,11 +71,36 @@ pub struct RoleRef {
     pub name: String,
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub partition: Partition,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
 }
 
 impl RoleRef {
+    pub fn role(account: AccountId, name: impl Into<String>, partition: Partition) -> Self {
+        Self { account, name: name.into(), partition, session: None }
+    }
+
+    /// The role's ARN (what IAM calls act on, session or not).
     pub fn arn(&self) -> String {
         format!("arn:{}:iam::{}:role/{}", self.partition.as_str(), self.account, self.name)
+    }
+
+    /// What the deny stops: the role, or its one session.
+    pub fn principal(&self) -> String {
+        match &self.session {
+            None => self.arn(),
+            Some(s) => format!("arn:{}:sts::{}:assumed-role/{}/{s}", self.partition.as_str(), self.account, self.name),
+        }
+    }
+
+    /// The inline policy that suspends it: one per session, so suspending and
+    /// resuming one developer's session never rewrites another's deny. Session
+    /// names (`[\w+=,.@-]`, ≤ 64) are valid in policy names (≤ 128).
+    pub fn policy_name(&self) -> String {
+        match &self.session {
+            None => KILL_SWITCH_POLICY.to_owned(),
+            Some(s) => format!("{KILL_SWITCH_POLICY}-{s}"),
+        }
     }
 }
 
@@ -77,8 +108,8 @@ impl RoleRef {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RoleState {
     pub suspended_tag: bool,
-    /// The `finops-kill-switch` inline policy's document, if attached.
-    pub deny: Option<Value>,
+    /// The role's `finops-*` inline policies, by name.
+    pub policies: BTreeMap<String, Value>,
 }
 
 /// One IAM call, exactly as the adapter makes it (and `--dry-run` prints it).
@@ -116,10 +147,12 @@ impl IamCall {
 }
 
 /// The inline deny of a suspended role: every model invocation, on every
-/// foundation model, system and application inference profile. With
-/// `sessions`, only those sessions of the role (`aws:userid` is
-/// `ROLEID:session-name`), for a role other workloads' sessions share.
-pub fn kill_switch_deny(role: &RoleRef, sessions: Option<&[String]>) -> Value {
+/// foundation model, system and application inference profile. For a session
+/// ref, only that session: `aws:userid` of an assumed-role session is
+/// `ROLEID:session-name`, where `role_id` is the role's unique id (`AROA…`,
+/// from `iam:GetRole`; a recreated role gets a new one, so it is read each time
+/// the deny is planned). `role_id` is not read for a whole role.
+pub fn kill_switch_deny(role: &RoleRef, role_id: &str) -> Value {
     let p = role.partition.as_str();
     let mut statement = json!({
         "Sid": "FinOpsKillSwitch",
@@ -131,10 +164,35 @@ pub fn kill_switch_deny(role: &RoleRef, sessions: Option<&[String]>) -> Value {
             format!("arn:{p}:bedrock:*:{}:application-inference-profile/*", role.account),
         ],
     });
-    if let Some(s) = sessions {
-        statement["Condition"] = json!({ "StringLike": { "aws:userid": s } });
+    if let Some(s) = &role.session {
+        statement["Condition"] = json!({ "StringEquals": { "aws:userid": format!("{role_id}:{s}") } });
     }
     json!({ "Version": "2012-10-17", "Statement": [statement] })
+}
+
+/// The inline policy that carries an account's model blocks on each of its
+/// workload roles (where Organizations is not available to do it in one SCP).
+pub const MODEL_BLOCK_POLICY: &str = "finops-model-blocks";
+
+/// The deny of blocked models: invoking a model through any inference profile
+/// needs permission on the foundation model itself in the serving region, so
+/// denying `foundation-model/MODEL` in every region stops every path to it
+/// (direct, cross-region system profiles, application profiles). Regions are
+/// `*` because a cross-region profile serves from regions the block never saw.
+/// `None` when nothing is blocked (the policy is removed).
+pub fn model_block_deny(partition: Partition, models: &[String]) -> Option<Value> {
+    if models.is_empty() {
+        return None;
+    }
+    let p = partition.as_str();
+    let mut models: Vec<&String> = models.iter().collect();
+    models.sort();
+    models.dedup();
+    let resources: Vec<String> = models.iter().map(|m| format!("arn:{p}:bedrock:*::foundation-model/{m}")).collect();
+    Some(json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Sid": "FinOpsModelBlocks", "Effect": "Deny", "Action": DENIED_ACTIONS, "Resource": resources }],
+    }))
 }
 
 /// The organisation's one SCP: the same actions denied to any principal
@@ -154,31 +212,37 @@ pub fn suspended_scp(partition: Partition) -> Value {
 }
 
 /// The calls that take `role` from `now` to `desired` (suspended with
-/// `deny`, or not suspended), in the order that stops spend first: the deny
-/// before the tag when suspending, the tag off before the deny when resuming
-/// is harmless either way, so the deny goes last (spend stays stopped until
-/// the very end).
+/// `deny`, or not suspended). Suspending writes the deny before the tag, so
+/// spend stops with the first call; resuming removes the tag first and the
+/// deny last, so spend stays stopped until the very end. A session ref is
+/// never tagged: the tag (and the SCP that reads it) stops the whole role.
 pub fn plan(role: &RoleRef, now: &RoleState, desired: Option<&Value>) -> Vec<IamCall> {
+    let tag = role.session.is_none() && desired.is_some();
     let mut calls = Vec::new();
-    match desired {
-        Some(deny) => {
-            if now.deny.as_ref() != Some(deny) {
-                calls.push(IamCall::PutRolePolicy { role: role.clone(), policy_name: KILL_SWITCH_POLICY.into(), document: deny.clone() });
-            }
-            if !now.suspended_tag {
-                calls.push(IamCall::TagRole { role: role.clone(), key: SUSPENDED_TAG.into(), value: "true".into() });
-            }
-        }
-        None => {
-            if now.suspended_tag {
-                calls.push(IamCall::UntagRole { role: role.clone(), key: SUSPENDED_TAG.into() });
-            }
-            if now.deny.is_some() {
-                calls.push(IamCall::DeleteRolePolicy { role: role.clone(), policy_name: KILL_SWITCH_POLICY.into() });
-            }
-        }
+    if desired.is_some() {
+        calls.extend(plan_policy(role, now, &role.policy_name(), desired));
+    }
+    if role.session.is_none() && now.suspended_tag != tag {
+        calls.push(match tag {
+            true => IamCall::TagRole { role: role.clone(), key: SUSPENDED_TAG.into(), value: "true".into() },
+            false => IamCall::UntagRole { role: role.clone(), key: SUSPENDED_TAG.into() },
+        });
+    }
+    if desired.is_none() {
+        calls.extend(plan_policy(role, now, &role.policy_name(), None));
     }
     calls
+}
+
+/// The call (if any) that makes the inline policy `name` on `role` hold
+/// `desired` (or be absent). The kill switch's denies and the model blocks'
+/// share it, each owning its own policy name on the role.
+pub fn plan_policy(role: &RoleRef, now: &RoleState, name: &str, desired: Option<&Value>) -> Option<IamCall> {
+    match (now.policies.get(name), desired) {
+        (held, Some(d)) if held != Some(d) => Some(IamCall::PutRolePolicy { role: role.clone(), policy_name: name.to_owned(), document: d.clone() }),
+        (Some(_), None) => Some(IamCall::DeleteRolePolicy { role: role.clone(), policy_name: name.to_owned() }),
+        _ => None,
+    }
 }
 
 /// A workload's enforcement record: the desired state and who set it.
@@ -193,6 +257,14 @@ pub struct Enforcement {
     /// The deny covers whole roles shared with other workloads (a FinOps
     /// Lead's forced suspension).
     pub whole_role: bool,
+    /// The Cloud Engineer tasks that do by hand what IAM cannot (a Claude
+    /// Platform workspace's keys), opened by this state change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manual_tasks: Vec<String>,
+    /// Some of those tasks are not Implemented yet: the state is recorded but
+    /// not yet in force everywhere (`pending_manual`).
+    #[serde(default)]
+    pub pending_manual: bool,
     pub by: UserId,
     pub persona: Persona,
     pub at: DateTime<Utc>,
@@ -204,20 +276,21 @@ mod tests {
     use super::*;
 
     fn role() -> RoleRef {
-        RoleRef { account: AccountId::parse("111122223333").unwrap(), name: "finops-chat-ab12".into(), partition: Partition::Aws }
+        RoleRef::role(AccountId::parse("111122223333").unwrap(), "finops-chat-ab12", Partition::Aws)
     }
 
     #[test]
     fn suspending_plans_the_deny_then_the_tag_and_nothing_once_done() {
-        let deny = kill_switch_deny(&role(), None);
+        let deny = kill_switch_deny(&role(), "");
         let calls = plan(&role(), &RoleState::default(), Some(&deny));
         assert_eq!(calls.len(), 2);
         assert!(matches!(&calls[0], IamCall::PutRolePolicy { policy_name, document, .. } if policy_name == KILL_SWITCH_POLICY && *document == deny));
         assert!(matches!(&calls[1], IamCall::TagRole { key, value, .. } if key == SUSPENDED_TAG && value == "true"));
-        let done = RoleState { suspended_tag: true, deny: Some(deny.clone()) };
+        let held = |deny: &Value| BTreeMap::from([(KILL_SWITCH_POLICY.to_owned(), deny.clone())]);
+        let done = RoleState { suspended_tag: true, policies: held(&deny) };
         assert!(plan(&role(), &done, Some(&deny)).is_empty(), "the same call twice changes nothing");
         // A partial failure (the deny written, the tag not) plans only the rest.
-        let half = RoleState { suspended_tag: false, deny: Some(deny.clone()) };
+        let half = RoleState { suspended_tag: false, policies: held(&deny) };
         assert_eq!(plan(&role(), &half, Some(&deny)).len(), 1);
         // Resuming removes both; resuming again plans nothing.
         assert_eq!(plan(&role(), &done, None).len(), 2);
@@ -226,7 +299,7 @@ mod tests {
 
     #[test]
     fn the_deny_covers_every_invoke_path_and_a_session_scope_narrows_it() {
-        let d = kill_switch_deny(&role(), None);
+        let d = kill_switch_deny(&role(), "");
         let s = &d["Statement"][0];
         assert_eq!(s["Effect"], "Deny");
         assert_eq!(s["Action"], json!(["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]));
@@ -239,17 +312,47 @@ mod tests {
             ])
         );
         assert!(s.get("Condition").is_none());
-        let scoped = kill_switch_deny(&role(), Some(&["AROAEXAMPLEID:dev001@example.com".to_owned()]));
-        assert_eq!(scoped["Statement"][0]["Condition"]["StringLike"]["aws:userid"], json!(["AROAEXAMPLEID:dev001@example.com"]));
+        let session = RoleRef { session: Some("dev001@example.com".into()), ..role() };
+        let scoped = kill_switch_deny(&session, "AROAEXAMPLEID");
+        assert_eq!(scoped["Statement"][0]["Condition"]["StringEquals"]["aws:userid"], "AROAEXAMPLEID:dev001@example.com");
+        assert_eq!(scoped["Statement"][0]["Resource"], s["Resource"]);
         let scp = suspended_scp(Partition::Aws);
         assert_eq!(scp["Statement"][0]["Condition"]["StringEquals"]["aws:PrincipalTag/finops:suspended"], "true");
     }
 
     #[test]
     fn the_cli_form_names_the_role_account_and_document() {
-        let c = &plan(&role(), &RoleState::default(), Some(&kill_switch_deny(&role(), None)))[0];
+        let c = &plan(&role(), &RoleState::default(), Some(&kill_switch_deny(&role(), "")))[0];
         let cli = c.cli();
         assert!(cli.starts_with("aws iam put-role-policy --role-name finops-chat-ab12 --policy-name finops-kill-switch --policy-document '{"), "{cli}");
         assert!(cli.ends_with("# account 111122223333"));
+    }
+
+    #[test]
+    fn model_blocks_deny_each_model_in_every_region_once() {
+        assert_eq!(model_block_deny(Partition::Aws, &[]), None);
+        let d = model_block_deny(Partition::Aws, &["b.model-v1:0".into(), "a.model-v1:0".into(), "b.model-v1:0".into()]).unwrap();
+        assert_eq!(d["Statement"][0]["Resource"], json!(["arn:aws:bedrock:*::foundation-model/a.model-v1:0", "arn:aws:bedrock:*::foundation-model/b.model-v1:0"]));
+        assert_eq!(d["Statement"][0]["Effect"], "Deny");
+    }
+
+    #[test]
+    fn a_session_has_its_own_policy_and_is_never_tagged() {
+        let session = RoleRef { session: Some("dev001@example.com".into()), ..role() };
+        assert_eq!(session.policy_name(), "finops-kill-switch-dev001@example.com");
+        assert_eq!(session.principal(), "arn:aws:sts::111122223333:assumed-role/finops-chat-ab12/dev001@example.com");
+        let deny = kill_switch_deny(&session, "AROAEXAMPLEID");
+        let calls = plan(&session, &RoleState::default(), Some(&deny));
+        assert_eq!(calls.len(), 1, "the deny alone: a tag would stop every session of the role");
+        assert!(matches!(&calls[0], IamCall::PutRolePolicy { policy_name, .. } if *policy_name == session.policy_name()));
+        // Another session's deny on the same role is left alone by this one's resume,
+        // and so is the role's tag held by a whole-role suspension.
+        let other = RoleRef { session: Some("dev002@example.com".into()), ..role() };
+        let now = RoleState {
+            suspended_tag: true,
+            policies: BTreeMap::from([(session.policy_name(), deny.clone()), (other.policy_name(), kill_switch_deny(&other, "AROAEXAMPLEID"))]),
+        };
+        let resume = plan(&session, &now, None);
+        assert_eq!(resume, vec![IamCall::DeleteRolePolicy { role: session.clone(), policy_name: session.policy_name() }]);
     }
 }

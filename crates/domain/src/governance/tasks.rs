@@ -29,6 +29,9 @@ pub enum TaskKind {
     WidenAccess,
     /// Usage outside the approved scope (Flag CE to move on a gap): move it in.
     MoveIntoScope,
+    /// The kill switch on a Claude Platform workspace, whose calls IAM cannot
+    /// stop: disable (or, on resume, re-enable) the workspace's API keys.
+    ClaudeWorkspaceKeys,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -491,6 +494,43 @@ pub fn scope_change_task(plan: &TaskPlan, change: &ScopeChange, n: usize, at: Da
         account,
         status: TaskStatus::Open,
         due: add_business_days(at, plan.priority.sla_business_days()),
+        depends_on: None,
+        steps,
+    }
+}
+
+/// The Cloud Engineer's task that suspends (or resumes) a Claude Platform
+/// workspace by its API keys: IAM cannot stop calls made with a workspace key,
+/// so the kill switch records the suspension as pending until this is done.
+/// Due at once: spend continues until it is.
+pub fn workspace_keys_task(scope: &ModelApprovalScope, account: AccountId, workspace: &str, suspend: bool, n: usize, at: DateTime<Utc>) -> Task {
+    const ADMIN: &str = "https://api.anthropic.com/v1/organizations/api_keys";
+    const HEADERS: &str = "-H \"x-api-key: $ANTHROPIC_ADMIN_KEY\" -H \"anthropic-version: 2023-06-01\"";
+    let (verb, from, to) = if suspend { ("Disable", "active", "inactive") } else { ("Re-enable", "inactive", "active") };
+    let list = format!("curl -s \"{ADMIN}?workspace_id={workspace}&status={from}&limit=1000\" {HEADERS} | jq -r '.data[].id'");
+    let steps = vec![
+        step(
+            &format!("{verb} every API key of Claude Platform workspace {workspace} ({} workload {})", if suspend { "suspends" } else { "resumes" }, scope.workload),
+            vec![
+                "# with an Admin API key of the Claude Platform organisation".into(),
+                format!("for KEY in $({list}); do curl -s -X POST \"{ADMIN}/$KEY\" {HEADERS} -H \"content-type: application/json\" -d '{{\"status\":\"{to}\"}}'; done"),
+            ],
+            Some("https://console.anthropic.com/settings/keys".into()),
+        ),
+        step(
+            &format!("Confirm workspace {workspace} has no {from} key left, then mark Implemented"),
+            vec![format!("test -z \"$({list})\" && echo 'no {from} keys'")],
+            None,
+        ),
+    ];
+    Task {
+        id: task_id(&scope.request, n),
+        request: scope.request.clone(),
+        workload: scope.workload.clone(),
+        kind: TaskKind::ClaudeWorkspaceKeys,
+        account,
+        status: TaskStatus::Open,
+        due: at,
         depends_on: None,
         steps,
     }

@@ -51,7 +51,7 @@ struct ActiveLock {
 
 fn action_for(kind: ClaimKind) -> Action {
     match kind {
-        ClaimKind::IamRole => Action::ClaimRole,
+        ClaimKind::IamRole | ClaimKind::RoleSession => Action::ClaimRole,
         ClaimKind::InferenceProfile => Action::ClaimInferenceProfile,
         ClaimKind::Guardrail => Action::AssignGuardrail,
         ClaimKind::Workspace => Action::AssignWorkspace,

@@ -12,13 +12,16 @@
 
 use domain::governance::authz::Action;
 use domain::governance::claims::ClaimKind;
+
+use domain::governance::approval::Platform;
 use domain::governance::enforcement::{kill_switch_deny, plan, Enforcement, EnforcementState, IamCall, RoleRef};
-use domain::{Actor, EntityRef, IamRoleArn, Persona, WorkloadId};
+use domain::governance::tasks::{parse_task_id, workspace_keys_task, Task, TaskStatus};
+use domain::{Actor, EntityRef, Persona, Principal, WorkloadId};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{decode, encode, events, get_typed, keys, put_new, put_over, query_index_all, Governance, GovernanceError, Result};
-use crate::ports::store::{IndexKey, ItemData, ItemKey};
+use crate::ports::store::{IndexKey, ItemData, ItemKey, SkRange};
 use crate::ports::{Enforcer, EnforcerError};
 
 const ENFORCEMENT: &str = "ENFORCEMENT";
@@ -53,9 +56,17 @@ fn entity(id: &WorkloadId) -> EntityRef {
     EntityRef::new("workload", id.as_str())
 }
 
-/// The deny a role must carry in `state` (none unless suspended).
-fn desired(state: EnforcementState, role: &RoleRef) -> Option<serde_json::Value> {
-    state.denies().then(|| kill_switch_deny(role, None))
+/// The deny a role (or session) must carry in `state`: none unless
+/// suspended. A session's deny names the role's unique id, read now.
+async fn desired(enforcer: &dyn Enforcer, state: EnforcementState, role: &RoleRef) -> Result<Option<serde_json::Value>> {
+    if !state.denies() {
+        return Ok(None);
+    }
+    let id = match role.session {
+        Some(_) => enforcer.role_id(role).await.map_err(unavailable)?,
+        None => String::new(),
+    };
+    Ok(Some(kill_switch_deny(role, &id)))
 }
 
 fn unavailable(e: EnforcerError) -> GovernanceError {
@@ -94,19 +105,24 @@ impl Governance {
         if input.rationale.trim().is_empty() {
             return Err(GovernanceError::invalid("rationale", "is required: say why the workload is suspended or resumed"));
         }
-        let roles = self.workload_roles(id).await?;
-        if roles.is_empty() {
-            return Err(GovernanceError::Conflict(format!(
-                "{id} has no claimed IAM role to deny: claim its role first (a Claude Platform workload is suspended by disabling its workspace keys)"
-            )));
+        let mut roles = self.workload_roles(id).await?;
+        if input.whole_role {
+            // Forced: each claimed session widens to its whole role.
+            roles = roles.into_iter().map(|r| RoleRef { session: None, ..r }).collect();
+            roles.dedup();
         }
-        // A role that other principals share (a broad role) cannot be denied
-        // for this workload alone: refused, unless the FinOps Lead forces it.
+        let workspaces = self.workload_workspaces(id).await?;
+        if roles.is_empty() && workspaces.is_empty() {
+            return Err(GovernanceError::Conflict(format!("{id} has no claimed IAM role, role session or Claude Platform workspace to stop: claim what it runs as first")));
+        }
+        // A whole role that other principals share (a broad role) cannot be
+        // denied for this workload alone: refused, unless the FinOps Lead
+        // forces it. A claimed session of it can be, and is.
         let broad = self.attributor().await?.broad_roles;
-        if let Some(shared) = roles.iter().find(|r| broad.iter().any(|p| p.matches(&r.name))) {
+        if let Some(shared) = roles.iter().find(|r| r.session.is_none() && broad.iter().any(|p| p.matches(&r.name))) {
             if !input.whole_role && to == EnforcementState::Suspended {
                 return Err(GovernanceError::Conflict(format!(
-                    "{} is a role other workloads share: a deny cannot be scoped to {id} alone; the FinOps Lead may force a whole-role deny (whole_role)",
+                    "{} is a role other workloads share: a deny cannot be scoped to {id} alone (claim the workload's own sessions of it instead); the FinOps Lead may force a whole-role deny (whole_role)",
                     shared.arn()
                 )));
             }
@@ -117,13 +133,35 @@ impl Governance {
         let mut calls = Vec::new();
         for role in &roles {
             let now = enforcer.observe(role).await.map_err(unavailable)?;
-            calls.extend(plan(role, &now, desired(to, role).as_ref()));
+            calls.extend(plan(role, &now, desired(enforcer, to, role).await?.as_ref()));
         }
-        let record = Enforcement { workload: id.clone(), state: to, roles: roles.clone(), whole_role: input.whole_role, by: actor.user.clone(), persona: actor.persona, at: self.clock.now(), rationale: input.rationale.clone() };
+        // What the last state denied and this one no longer names (a session
+        // widened to its role, a claim released) is lifted, or it would stay
+        // denied with no record pointing at it.
+        for stale in existing.iter().flat_map(|(r, _)| r.roles.iter()).filter(|r| !roles.contains(r)) {
+            let now = enforcer.observe(stale).await.map_err(unavailable)?;
+            calls.extend(plan(stale, &now, None));
+        }
+        let mut record = Enforcement {
+            workload: id.clone(),
+            state: to,
+            roles: roles.clone(),
+            whole_role: input.whole_role,
+            manual_tasks: Vec::new(),
+            pending_manual: false,
+            by: actor.user.clone(),
+            persona: actor.persona,
+            at: self.clock.now(),
+            rationale: input.rationale.clone(),
+        };
+        let unchanged = existing.as_ref().is_some_and(|(r, _)| r.state == to && r.roles == roles);
+        // What IAM cannot stop, a Cloud Engineer does: one task per workspace.
+        let manual = if unchanged { Vec::new() } else { self.workspace_tasks(id, &workspaces, to == EnforcementState::Suspended).await? };
+        record.manual_tasks = manual.iter().map(|t| t.id.clone()).collect();
+        record.pending_manual = !manual.is_empty();
         if input.dry_run {
             return Ok(EnforcementOutcome { enforcement: record, calls, dry_run: true });
         }
-        let unchanged = existing.as_ref().is_some_and(|(r, _)| r.state == to && r.roles == roles);
         let record = match (&existing, unchanged) {
             (Some((r, _)), true) => r.clone(),
             _ => {
@@ -132,21 +170,29 @@ impl Governance {
                 let from = existing.as_ref().map_or(EnforcementState::Active, |(r, _)| r.state);
                 let action = if to == EnforcementState::Suspended { "suspend" } else { "resume" };
                 let action = if input.whole_role { format!("{action}:whole_role") } else { action.to_owned() };
+                let mut ops = vec![
+                    match &existing {
+                        None => put_new(item),
+                        Some((_, v)) => put_over(item, *v),
+                    },
+                    self.audit(e.clone(), &action, (Some(from.as_str()), Some(to.as_str())), actor, Some(&input.rationale), &correlation)?,
+                ];
+                for t in &manual {
+                    ops.push(put_new(super::tasks::task_item(t)?));
+                }
                 self.store
-                    .transact(vec![
-                        match &existing {
-                            None => put_new(item),
-                            Some((_, v)) => put_over(item, *v),
-                        },
-                        self.audit(e.clone(), &action, (Some(from.as_str()), Some(to.as_str())), actor, Some(&input.rationale), &correlation)?,
-                    ])
+                    .transact(ops)
                     .await
                     .map_err(|err| match err {
                         crate::ports::StoreError::Conflict { .. } => GovernanceError::Conflict(format!("{id}'s enforcement changed meanwhile; look again")),
                         other => other.into(),
                     })?;
                 let kind = if to == EnforcementState::Suspended { events::WORKLOAD_SUSPENDED } else { events::WORKLOAD_RESUMED };
-                self.publish(vec![self.event(kind, &correlation, json!({"workload": id, "roles": roles, "state": to}))]).await;
+                let mut published = vec![self.event(kind, &correlation, json!({"workload": id, "roles": roles, "state": to, "manual_tasks": record.manual_tasks}))];
+                if !manual.is_empty() {
+                    published.push(self.event(events::TASKS_GENERATED, &correlation, json!({"workload": id, "tasks": record.manual_tasks})));
+                }
+                self.publish(published).await;
                 record
             }
         };
@@ -170,7 +216,18 @@ impl Governance {
         }
         let system = Self::system_actor("spendcard-builder");
         let roles = self.workload_roles(id).await?;
-        let record = Enforcement { workload: id.clone(), state: EnforcementState::Alerting, roles, whole_role: false, by: system.user.clone(), persona: system.persona, at: self.clock.now(), rationale: reason.to_owned() };
+        let record = Enforcement {
+            workload: id.clone(),
+            state: EnforcementState::Alerting,
+            roles,
+            whole_role: false,
+            manual_tasks: Vec::new(),
+            pending_manual: false,
+            by: system.user.clone(),
+            persona: system.persona,
+            at: self.clock.now(),
+            rationale: reason.to_owned(),
+        };
         let item = ItemData::new(key, encode(&record)?).with_index(IndexKey::new(ENFORCEMENT_INDEX, id.as_str()));
         let write = match &existing {
             None => put_new(item),
@@ -212,20 +269,64 @@ impl Governance {
         Ok(record)
     }
 
-    /// The workload's claimed IAM roles, today.
+    /// What the workload runs as in IAM today: its claimed roles and its
+    /// claimed sessions of roles (a session ref is denied alone).
     pub(crate) async fn workload_roles(&self, id: &WorkloadId) -> Result<Vec<RoleRef>> {
         let today = self.clock.now().date_naive();
-        let mut roles: Vec<RoleRef> = self
-            .all_claims()
-            .await?
-            .into_iter()
-            .filter(|c| &c.workload == id && c.target.kind == ClaimKind::IamRole && c.released_at.is_none_or(|r| r > today))
-            .filter_map(|c| IamRoleArn::parse(&c.target.arn).ok())
-            .map(|a| RoleRef { account: a.account().clone(), name: a.name().to_owned(), partition: a.partition() })
-            .collect();
+        let mut roles: Vec<RoleRef> = Vec::new();
+        for c in self.all_claims().await? {
+            if &c.workload != id || c.released_at.is_some_and(|r| r <= today) {
+                continue;
+            }
+            let principal = match c.target.kind {
+                ClaimKind::IamRole | ClaimKind::RoleSession => Principal::parse(&c.target.arn).ok(),
+                _ => None,
+            };
+            if let Some(Principal::Role { partition, account, name, session, .. }) = principal {
+                roles.push(RoleRef { account, name, partition, session });
+            }
+        }
         roles.sort();
         roles.dedup();
         Ok(roles)
+    }
+
+    /// The Claude Platform workspaces the workload has claimed, today.
+    async fn workload_workspaces(&self, id: &WorkloadId) -> Result<Vec<String>> {
+        let today = self.clock.now().date_naive();
+        let mut ws: Vec<String> = self
+            .all_claims()
+            .await?
+            .into_iter()
+            .filter(|c| &c.workload == id && c.target.kind == ClaimKind::Workspace && c.released_at.is_none_or(|r| r > today))
+            .map(|c| c.target.arn)
+            .collect();
+        ws.sort();
+        ws.dedup();
+        Ok(ws)
+    }
+
+    /// One Cloud Engineer task per workspace, filed under the workload's
+    /// Claude Platform scope (numbered after that request's tasks).
+    async fn workspace_tasks(&self, id: &WorkloadId, workspaces: &[String], suspend: bool) -> Result<Vec<Task>> {
+        if workspaces.is_empty() {
+            return Ok(Vec::new());
+        }
+        let scope = self
+            .approval_scopes()
+            .await?
+            .into_iter()
+            .filter(|s| &s.workload == id && s.platform == Platform::ClaudePlatform)
+            .max_by_key(|s| s.approved_at)
+            .ok_or_else(|| GovernanceError::Conflict(format!("{id} claims a Claude Platform workspace but has no approved Claude Platform scope to file the key task under")))?;
+        let account = scope.accounts.first().cloned().ok_or_else(|| GovernanceError::Internal(format!("scope {} has no account", scope.request)))?;
+        let mut last = 0;
+        for item in self.store.query_all(&keys::request(&scope.request), &SkRange::Prefix("TASK#".into())).await? {
+            let t: Task = decode(&item.attrs)?;
+            last = last.max(parse_task_id(&t.id).map_or(0, |(_, n)| n));
+        }
+        let now = self.clock.now();
+        Ok(workspaces.iter().enumerate().map(|(i, ws)| workspace_keys_task(&scope, account.clone(), ws, suspend, last + 1 + i, now)).collect())
     }
 
     /// Every workload's enforcement record (the FinOps Lead's and Finance's
@@ -237,12 +338,30 @@ impl Governance {
         let h = self.hierarchy().await?;
         let mut out = Vec::new();
         for item in query_index_all(self.store.as_ref(), ENFORCEMENT_INDEX).await? {
-            let r: Enforcement = decode(&item.attrs)?;
+            let mut r: Enforcement = decode(&item.attrs)?;
+            if r.pending_manual {
+                r.pending_manual = self.any_task_open(&r.manual_tasks).await?;
+            }
             if matches!(actor.persona, Persona::FinOpsLead | Persona::System) || actor.can_see(&h, &domain::NodeId::from(&r.workload)) {
                 out.push(r);
             }
         }
         Ok(out)
+    }
+
+    /// Whether any of these tasks is not Implemented yet (state is the truth:
+    /// a suspension stops pending when its tasks are done, with no second write).
+    async fn any_task_open(&self, ids: &[String]) -> Result<bool> {
+        for id in ids {
+            let Some(request) = keys::request_of_task(id) else { continue };
+            let key = ItemKey::new(keys::request(&request), keys::task_sk(id));
+            if let Some((t, _)) = get_typed::<Task>(self.store.as_ref(), key).await? {
+                if t.status != TaskStatus::Implemented {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// Makes IAM hold every workload's desired state again (a deny removed by
@@ -253,7 +372,7 @@ impl Governance {
         for r in self.enforcement_status(&Self::system_actor("kill-switch")).await? {
             for role in &r.roles {
                 let now = enforcer.observe(role).await.map_err(unavailable)?;
-                for c in plan(role, &now, desired(r.state, role).as_ref()) {
+                for c in plan(role, &now, desired(enforcer, r.state, role).await?.as_ref()) {
                     enforcer.call(&c).await.map_err(unavailable)?;
                     tracing::warn!(workload = %r.workload, call = %c.cli(), "kill switch drift repaired");
                     repaired.push(c);

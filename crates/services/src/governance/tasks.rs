@@ -21,7 +21,7 @@ use crate::ports::store::{IndexKey, ItemData, ItemKey, SkRange, StoreError, Writ
 /// The task generator's logical id in `template.yaml` (its routing-table name).
 pub const TASK_GENERATOR: &str = "TaskGeneratorFunction";
 
-fn task_item(t: &Task) -> Result<ItemData> {
+pub(crate) fn task_item(t: &Task) -> Result<ItemData> {
     let open = t.status != TaskStatus::Implemented;
     Ok(ItemData::new(ItemKey::new(keys::request(&t.request), keys::task_sk(&t.id)), encode(t)?)
         .with_index(IndexKey::new(keys::tasks_index(open), format!("{}#{}", t.due.format("%Y-%m-%dT%H:%M:%SZ"), t.id))))
@@ -168,7 +168,10 @@ impl Governance {
     /// The IAM role an imported scope's workload runs as: its claimed role in
     /// one of the scope's accounts (imports carry claims, not role names).
     pub(crate) async fn claimed_role(&self, scope: &ModelApprovalScope) -> Result<String> {
-        let roles: Vec<String> = self.workload_roles(&scope.workload).await?.into_iter().filter(|r| scope.accounts.contains(&r.account)).map(|r| r.name).collect();
+        // Whole roles only: a permission policy attaches to a role, and a claimed
+        // session of a shared role is not this workload's to change.
+        let roles: Vec<String> =
+            self.workload_roles(&scope.workload).await?.into_iter().filter(|r| r.session.is_none() && scope.accounts.contains(&r.account)).map(|r| r.name).collect();
         roles.into_iter().next().ok_or_else(|| {
             GovernanceError::Conflict(format!("workload {} has no claimed IAM role in {}: claim its role, then change its scope", scope.workload, scope.accounts.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")))
         })

@@ -20,7 +20,9 @@ pub enum EnforcerError {
 
 #[async_trait]
 pub trait Enforcer: Send + Sync {
-    /// What IAM holds for `role`: the suspended tag and the kill-switch deny.
+    /// What IAM holds for `role`: the suspended tag and the role's inline
+    /// policies named `finops-*` (the kill switch's denies, the model blocks).
+    /// A session ref reads its role.
     /// Errors: `NoSuchRole`, `Denied`, `Unavailable`.
     async fn observe(&self, role: &RoleRef) -> Result<RoleState, EnforcerError>;
 
