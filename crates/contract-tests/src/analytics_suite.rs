@@ -22,7 +22,7 @@ fn m(s: &str) -> Money {
     Money::parse(s).expect("money")
 }
 
-async fn store(w: &World, source: &str, facts: &Facts) {
+pub(crate) async fn store(w: &World, source: &str, facts: &Facts) {
     w.gov
         .store_source_facts(SourceFacts { period: period(), source, facts, rows: facts.ai_rows(), principal_column: true, version: None, delivery: None })
         .await
@@ -37,11 +37,11 @@ pub async fn store_generated(w: &World, seed: u64) {
     w.gov.import(&finops_lead(), fixture()).await.expect("import");
 }
 
-async fn stored_gaps(w: &World) -> Vec<Gap> {
+pub(crate) async fn stored_gaps(w: &World) -> Vec<Gap> {
     w.gov.gaps_report(&finops_lead(), period()).await.expect("gaps").gaps
 }
 
-fn find<'a>(gaps: &'a [Gap], s: Scenario, key_part: &str) -> &'a Gap {
+pub(crate) fn find<'a>(gaps: &'a [Gap], s: Scenario, key_part: &str) -> &'a Gap {
     gaps.iter().find(|g| g.scenario == s && g.key.contains(key_part)).unwrap_or_else(|| panic!("no {s} gap with {key_part}: {gaps:#?}"))
 }
 
@@ -119,7 +119,7 @@ pub fn row(day: u32, account: &str, usage_type: &str, principal: Option<&str>, c
     }
 }
 
-fn session(role: &str) -> String {
+pub(crate) fn session(role: &str) -> String {
     format!("arn:aws:sts::{ACCT}:assumed-role/{role}/app")
 }
 
@@ -172,7 +172,7 @@ async fn actions_world(w: &World) -> (String, WorkloadId, services::governance::
     (chatbot.role_name.clone(), helper.workload, chatbot)
 }
 
-fn input(action: GapAction, rationale: &str) -> GapActionInput {
+pub(crate) fn input(action: GapAction, rationale: &str) -> GapActionInput {
     GapActionInput { action, rationale: rationale.into(), owner: None, portfolio: None, name: None, workload: None, request: None, suspend: false }
 }
 

@@ -238,6 +238,74 @@ pub async fn a_claude_platform_workload_is_pending_manual_until_its_keys_are_off
     assert!(reopen.steps[0].title.starts_with("Re-enable"), "{}", reopen.steps[0].title);
 }
 
+/// A gap's Block denies the model on every role that runs AI in the
+/// account (the claimed ones and the gap's own principal), applied from state
+/// (twice changes nothing, drift is repaired), and lifting it takes the deny
+/// off and stamps the block, which stays in the record.
+/// A Nova gap on an unclaimed role `etl-…` in the account, blocked by the
+/// FinOps Lead: the block's id and that role.
+pub async fn blocked(w: &World) -> (String, RoleRef) {
+    use crate::analytics_suite as a;
+    use domain::analytics::gaps::{GapAction, Scenario};
+    let etl = format!("etl-{}", &role_name()[3..11]);
+    w.ensure_role(&etl).await;
+    let mut facts = domain::cur::facts::Facts::default();
+    facts.add(a::row(5, ACCOUNT, "USE1-NovaLite-input-tokens", Some(&a::session(&etl)), "3.00"));
+    a::store(w, "s3://cur/feb-block.parquet", &facts).await;
+    w.gov.detect_gaps(crate::attribution_suite::period()).await.expect("detect");
+    let gaps = a::stored_gaps(w).await;
+    let g = a::find(&gaps, Scenario::NoBudgetAllocation, &etl);
+    let out = w.gov.gap_action(&finops_lead(), &g.id, a::input(GapAction::Block, "Nova is not approved for ETL")).await.expect("block");
+    let id = out.outcome["blocked"]["id"].as_str().expect("a block id").to_owned();
+    (id, RoleRef::role(domain::AccountId::parse(ACCOUNT).expect("account"), &etl, Partition::Aws))
+}
+
+pub async fn a_blocked_model_is_denied_on_its_accounts_roles_until_lifted(w: World) {
+    use domain::governance::enforcement::{model_block_deny, MODEL_BLOCK_POLICY};
+    let (_, claimed_role) = claimed(&w, &role_name()).await;
+    let (id, etl_role) = blocked(&w).await;
+    let etl = etl_role.name.clone();
+    let fl = finops_lead();
+
+    // What the ModelBlocked consumer does, delivered twice.
+    let deny = model_block_deny(Partition::Aws, &["amazon.nova-lite-v1:0".into()]).expect("a deny");
+    let applied = w.gov.apply_model_blocks().await.expect("apply");
+    let mut put: Vec<&str> = applied
+        .iter()
+        .map(|c| match c {
+            IamCall::PutRolePolicy { role, policy_name, document } if policy_name == MODEL_BLOCK_POLICY && *document == deny => role.name.as_str(),
+            other => panic!("only the block's deny: {other:?}"),
+        })
+        .collect();
+    put.sort();
+    let mut want = [claimed_role.name.as_str(), etl.as_str()];
+    want.sort();
+    assert_eq!(put, want);
+    assert!(w.gov.apply_model_blocks().await.expect("again").is_empty(), "a duplicate delivery changes nothing");
+    assert_eq!(w.enforcer.observe(&etl_role).await.expect("observe").policies.get(MODEL_BLOCK_POLICY), Some(&deny));
+    // Removed by hand: the nightly reconciler puts it back.
+    w.enforce_by_hand(IamCall::DeleteRolePolicy { role: etl_role.clone(), policy_name: MODEL_BLOCK_POLICY.into() }).await;
+    assert_eq!(w.gov.reconcile_enforcement().await.expect("reconcile").len(), 1);
+
+    // Listing: the FinOps Lead and Finance; lifting: the FinOps Lead, with a reason.
+    let fran = actor("fran@example.com", Persona::Finance, &["retail"]);
+    assert!(w.gov.list_blocks(&fran).await.expect("finance sees blocks").iter().any(|b| b.id == id));
+    assert!(matches!(w.gov.list_blocks(&product_owner()).await, Err(GovernanceError::Forbidden(_))));
+    let lift = |r: &str| services::governance::LiftInput { rationale: r.into() };
+    assert!(matches!(w.gov.lift_block(&product_owner(), &id, lift("mine")).await, Err(GovernanceError::Forbidden(_))));
+    assert!(matches!(w.gov.lift_block(&fl, &id, lift(" ")).await, Err(GovernanceError::Invalid(_))));
+    assert!(matches!(w.gov.lift_block(&fl, "gap-202602-0000000000000000.b9", lift("no such")).await, Err(GovernanceError::NotFound { .. })));
+    let (lifted, calls) = w.gov.lift_block(&fl, &id, lift("Nova approved for ETL after review")).await.expect("lift");
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(calls.iter().all(|c| matches!(c, IamCall::DeleteRolePolicy { policy_name, .. } if policy_name == MODEL_BLOCK_POLICY)));
+    assert_eq!(lifted.lifted.as_ref().map(|l| l.rationale.as_str()), Some("Nova approved for ETL after review"));
+    assert!(w.enforcer.observe(&etl_role).await.expect("observe").policies.is_empty());
+    assert!(w.gov.lift_block(&fl, &id, lift("again")).await.expect("lift again").1.is_empty());
+    let trail = w.gov.audit_trail(&fl, "block", &id).await.expect("audit");
+    assert_eq!(trail.iter().filter(|r| r.action == "lift").count(), 1, "lifted once, audited once");
+    assert!(w.gov.list_blocks(&fl).await.expect("blocks").iter().any(|b| b.id == id && b.lifted.is_some()), "a lifted block stays in the record");
+}
+
 #[macro_export]
 macro_rules! kill_switch_tests {
     ($make:path) => {
@@ -247,7 +315,8 @@ macro_rules! kill_switch_tests {
             wrong_personas_and_shared_roles_are_refused,
             a_critical_card_raises_an_alert_the_lead_investigates,
             a_claimed_session_of_a_shared_role_is_denied_alone,
-            a_claude_platform_workload_is_pending_manual_until_its_keys_are_off
+            a_claude_platform_workload_is_pending_manual_until_its_keys_are_off,
+            a_blocked_model_is_denied_on_its_accounts_roles_until_lifted
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

@@ -135,8 +135,9 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// The kill switch's state per workload (`status`), or make IAM hold it
-    /// again (`reconcile`, what the nightly run does).
+    /// The kill switch's state per workload (`status`), make IAM hold it
+    /// again (`reconcile`, what the nightly run does), list model blocks
+    /// (`blocks`) or lift one (`lift`).
     Enforcement {
         #[command(subcommand)]
         cmd: EnforcementCmd,
@@ -231,6 +232,15 @@ pub enum View {
 pub enum EnforcementCmd {
     /// Each workload's enforcement state and its last action.
     Status,
-    /// Make IAM hold every workload's stored state; print what was repaired.
+    /// Make IAM hold every workload's stored state and every model block;
+    /// print what was repaired.
     Reconcile,
+    /// Every model block raised from a gap, lifted or not.
+    Blocks,
+    /// Lift a model block: its deny comes off the account's roles.
+    Lift {
+        block: String,
+        #[arg(long)]
+        rationale: String,
+    },
 }

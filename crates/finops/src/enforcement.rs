@@ -1,5 +1,5 @@
 //! The kill switch from the terminal: `suspend`, `resume` (each with
-//! `--dry-run`) and `enforcement status|reconcile`, as the local operator
+//! `--dry-run`) and `enforcement status|reconcile|blocks|lift`, as the local operator
 //! (the FinOps Lead). Locally the enforcer is the store's record; against a
 //! deployed stack (`FINOPS_STORE=dynamodb`) it is IAM.
 
@@ -46,12 +46,46 @@ pub async fn command(config: &Config, cmd: EnforcementCmd, format: Format) -> Re
             Ok(match format {
                 Format::Json => json(&rows),
                 Format::Table => table(
-                    &["WORKLOAD", "STATE", "ROLES", "BY", "AT", "RATIONALE"],
+                    &["WORKLOAD", "STATE", "PRINCIPALS", "PENDING", "BY", "AT", "RATIONALE"],
                     &rows
                         .iter()
-                        .map(|r| [r.workload.to_string(), r.state.as_str().into(), r.roles.iter().map(|x| x.arn()).collect::<Vec<_>>().join(" "), r.by.to_string(), r.at.to_rfc3339(), r.rationale.clone()])
+                        .map(|r| {
+                            [
+                                r.workload.to_string(),
+                                r.state.as_str().into(),
+                                r.roles.iter().map(|x| x.principal()).collect::<Vec<_>>().join(" "),
+                                if r.pending_manual { format!("manual: {}", r.manual_tasks.join(" ")) } else { String::new() },
+                                r.by.to_string(),
+                                r.at.to_rfc3339(),
+                                r.rationale.clone(),
+                            ]
+                        })
                         .collect::<Vec<_>>(),
                 ),
+            })
+        }
+        EnforcementCmd::Blocks => {
+            let blocks = gov.list_blocks(&operator()).await?;
+            Ok(match format {
+                Format::Json => json(&blocks),
+                Format::Table => table(
+                    &["BLOCK", "MODEL", "ACCOUNTS", "BY", "AT", "LIFTED", "RATIONALE"],
+                    &blocks
+                        .iter()
+                        .map(|b| {
+                            let accounts = b.accounts.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(" ");
+                            let lifted = b.lifted.as_ref().map_or_else(String::new, |l| format!("{} by {}: {}", l.at.to_rfc3339(), l.by, l.rationale));
+                            [b.id.clone(), b.model.clone(), accounts, b.by.to_string(), b.at.to_rfc3339(), lifted, b.rationale.clone()]
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+            })
+        }
+        EnforcementCmd::Lift { block, rationale } => {
+            let (b, calls) = gov.lift_block(&operator(), &block, services::governance::LiftInput { rationale }).await?;
+            Ok(match format {
+                Format::Json => json(&serde_json::json!({"block": b, "calls": calls})),
+                Format::Table => format!("{}: {} lifted ({} IAM call(s))\n{}", b.id, b.model, calls.len(), calls.iter().map(|c| format!("  {}\n", c.cli())).collect::<String>()),
             })
         }
         EnforcementCmd::Reconcile => {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bus_local::LocalBus;
 use domain::governance::catalog::PriceCatalog;
 use http_api::auth::LocalTokens;
-use services::governance::{GapDetectorHandler, Governance, TaskGeneratorHandler, GAP_DETECTOR, TASK_GENERATOR};
+use services::governance::{GapDetectorHandler, Governance, ModelBlockHandler, TaskGeneratorHandler, GAP_DETECTOR, KILL_SWITCH, TASK_GENERATOR};
 use services::ports::{EventBus, FactLedger, Store, SystemClock, UuidV7Ids};
 
 use crate::config::{BusChoice, Config, LedgerChoice, StoreChoice};
@@ -98,6 +98,7 @@ fn assemble(store: Arc<dyn Store>, bus: Option<Arc<dyn EventBus>>, ledger: Arc<d
     if let Some(local) = local {
         local.register(TASK_GENERATOR, Arc::new(TaskGeneratorHandler(gov.clone()))).map_err(LocalError::Setup)?;
         local.register(GAP_DETECTOR, Arc::new(GapDetectorHandler(gov.clone()))).map_err(LocalError::Setup)?;
+        local.register(KILL_SWITCH, Arc::new(ModelBlockHandler(gov.clone()))).map_err(LocalError::Setup)?;
     }
     Ok(gov)
 }

@@ -34,3 +34,36 @@ fn suspend_dry_run_then_real_then_resume() {
     let missing = finops(h, &["suspend", "chat", "--rationale", " "]);
     assert_eq!(missing.status.code(), Some(2), "{}", String::from_utf8_lossy(&missing.stderr));
 }
+
+/// A gap's Block reaches the kill switch through the local bus's route
+/// (`ModelBlocked` → KillSwitchFunction): the deny is on the account's roles
+/// in the local record at once; `enforcement lift` takes it off, and a bad
+/// block id or an empty rationale is refused by name.
+#[test]
+fn a_block_from_a_gap_is_in_force_until_lifted() {
+    let dir = tempfile::tempdir().expect("dir");
+    let home = dir.path().join("home");
+    let file = dir.path().join("feb.parquet");
+    ok(finops(&home, &["gen-cur", "--rows", "20000", "--ai-share", "0.3", "--seed", "5", "--period", "2026-02", "--out", file.to_str().expect("path")]));
+    ok(finops(&home, &["import", dir.path().join("feb.import.json").to_str().expect("path")]));
+    ok(finops(&home, &["ingest", file.to_str().expect("path")]));
+    let gaps: serde_json::Value = serde_json::from_str(&ok(finops(&home, &["--format", "json", "report", "gaps", "--period", "2026-02"]))).expect("json");
+    let gap = gaps.as_array().expect("gaps").iter().find(|g| g["scenario"] == "no_budget_allocation" && g["key"].as_str().is_some_and(|k| k.contains(":role/") && k.ends_with("|amazon.nova-lite-v1:0"))).expect("a role's Nova gap");
+    let out: serde_json::Value =
+        serde_json::from_str(&ok(finops(&home, &["--format", "json", "gap", "action", gap["id"].as_str().expect("id"), "--action", "block", "--rationale", "not approved here"]))).expect("json");
+    let block = out["outcome"]["blocked"]["id"].as_str().expect("block id").to_owned();
+
+    let blocks = ok(finops(&home, &["enforcement", "blocks"]));
+    assert!(blocks.contains(&block), "{blocks}");
+    // Applied already by the event: nothing left for the reconciler.
+    assert!(ok(finops(&home, &["enforcement", "reconcile"])).starts_with("0 call(s)"), "the ModelBlocked route applied the block");
+    let missing = finops(&home, &["enforcement", "lift", &block, "--rationale", " "]);
+    assert_eq!(missing.status.code(), Some(2), "{}", String::from_utf8_lossy(&missing.stderr));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("rationale"));
+    let unknown = finops(&home, &["enforcement", "lift", "gap-202602-0000000000000000.b0", "--rationale", "x"]);
+    assert_ne!(unknown.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("gap-202602-0000000000000000.b0"), "{}", String::from_utf8_lossy(&unknown.stderr));
+    let lifted = ok(finops(&home, &["enforcement", "lift", &block, "--rationale", "approved after review"]));
+    assert!(lifted.contains("lifted") && lifted.contains("aws iam delete-role-policy") && lifted.contains("finops-model-blocks"), "{lifted}");
+    assert!(ok(finops(&home, &["enforcement", "lift", &block, "--rationale", "again"])).contains("(0 IAM call(s))"), "lifting twice changes nothing");
+}

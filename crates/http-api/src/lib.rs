@@ -23,7 +23,7 @@ use domain::governance::request::{RequestDraft, RequestStatus};
 use domain::governance::authz::Action;
 use domain::{Actor, HierarchyNode, RequestId, WorkloadId};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use services::governance::{ClaimInput, Decision, Governance, GovernanceError, ReleaseInput};
 
@@ -166,6 +166,7 @@ fn route_guard(method: &axum::http::Method, path: &str) -> Option<RouteGuard> {
         "/rollups/{portfolio}/{week}/approve" => g(&[ApproveRollup], "rollup", None),
         "/workloads/{id}/suspend" | "/workloads/{id}/resume" => g(&[SuspendWorkload], "workload", None),
         "/workloads/{id}/investigate" => g(&[ActionGap], "workload", None),
+        "/blocks/{id}/lift" => g(&[ActionGap], "block", None),
         _ => None,
     }
 }
@@ -319,6 +320,8 @@ pub const ROUTE_TABLE: &[(&str, &str, RouteGroup)] = &[
     ("POST", "/workloads/{id}/resume", RouteGroup::KillSwitch),
     ("POST", "/workloads/{id}/investigate", RouteGroup::KillSwitch),
     ("GET", "/enforcement", RouteGroup::KillSwitch),
+    ("GET", "/blocks", RouteGroup::KillSwitch),
+    ("POST", "/blocks/{id}/lift", RouteGroup::KillSwitch),
 ];
 
 /// Routes that need no caller: liveness and the API's own description.
@@ -406,7 +409,7 @@ impl utoipa::Modify for CommonResponses {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "FinOps Center governance API", description = "The governed path: Business Requests, approvals, Cloud Engineer tasks, claims. Money is a decimal string."),
-    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::maturity, analytics::report_attribution, analytics::report_reconcile, analytics::report_hierarchy, analytics::report_legacy, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup, suspend_workload, resume_workload, investigate_workload, enforcement),
+    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::maturity, analytics::report_attribution, analytics::report_reconcile, analytics::report_hierarchy, analytics::report_legacy, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup, suspend_workload, resume_workload, investigate_workload, enforcement, list_blocks, lift_block),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
     security(("bearer" = []))
@@ -505,7 +508,9 @@ pub fn router_for(gov: Arc<Governance>, groups: &[RouteGroup]) -> Router {
             .route("/workloads/{id}/suspend", post(suspend_workload))
             .route("/workloads/{id}/resume", post(resume_workload))
             .route("/workloads/{id}/investigate", post(investigate_workload))
-            .route("/enforcement", get(enforcement));
+            .route("/enforcement", get(enforcement))
+            .route("/blocks", get(list_blocks))
+            .route("/blocks/{id}/lift", post(lift_block));
     }
     r.route_layer(axum::middleware::from_fn_with_state(gov.clone(), authorize_route))
         .fallback(|| async { ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: "no such route".into(), field: None } })
@@ -637,6 +642,24 @@ async fn investigate_workload(State(gov): Gov, Caller(actor): Caller, Path(id): 
 #[utoipa::path(get, path = "/enforcement", tag = "kill switch", description = "Each workload's enforcement state and its last action, in the caller's scope.", responses((status = 200, body = Vec<domain::governance::enforcement::Enforcement>), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden (audited)", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn enforcement(State(gov): Gov, Caller(actor): Caller) -> ApiResult {
     ok(gov.enforcement_status(&actor).await?)
+}
+
+#[utoipa::path(get, path = "/blocks", tag = "kill switch", description = "Every model block raised from an allocation gap, lifted or not: the model, the accounts it is denied in, who blocked it and why. The FinOps Lead and Finance.", responses((status = 200, body = Vec<services::governance::ModelBlock>), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden (audited)", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+async fn list_blocks(State(gov): Gov, Caller(actor): Caller) -> ApiResult {
+    ok(gov.list_blocks(&actor).await?)
+}
+
+/// A lifted block and the IAM calls that took its deny away.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LiftOutcome {
+    pub block: services::governance::ModelBlock,
+    pub calls: Vec<domain::governance::enforcement::IamCall>,
+}
+
+#[utoipa::path(post, path = "/blocks/{id}/lift", tag = "kill switch", description = "Lift a model block: the FinOps Lead, with a rationale. The model's deny comes off the account's roles (another block on the same account stays), `ModelUnblocked` is published, and the block stays in the record, stamped. Lifting a lifted block changes nothing.", params(("id" = String, Path)), request_body = services::governance::LiftInput, responses((status = 200, body = LiftOutcome), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Not the FinOps Lead (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "A concurrent writer won; look again", body = ErrorBody), (status = 503, description = "Store or IAM unavailable; the lift stands, retry", body = ErrorBody)))]
+async fn lift_block(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>, Body(input): Body<services::governance::LiftInput>) -> ApiResult {
+    let (block, calls) = gov.lift_block(&actor, &id, input).await?;
+    ok(LiftOutcome { block, calls })
 }
 
 #[utoipa::path(get, path = "/workloads/{id}/claims", tag = "governance", params(("id" = String, Path)), responses((status = 200, body = Vec<domain::governance::claims::Claim>), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]

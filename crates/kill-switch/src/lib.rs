@@ -1,14 +1,16 @@
 //! What the kill-switch function does with one invocation that is not an API
-//! call: the nightly schedule runs the reconciler, which makes IAM hold every
-//! workload's stored enforcement state again (a deny removed by hand comes
-//! back) and reports what it repaired.
+//! call: `ModelBlocked` applies the stored model blocks to IAM, and the
+//! nightly schedule runs the reconciler, which makes IAM hold every
+//! workload's stored enforcement state and every block again (a deny removed
+//! by hand comes back, a lost event is applied) and reports what it repaired.
 
 use std::sync::Arc;
 
 use domain::AccountId;
 use runtime_wiring::{delivery, Delivery, Rejected};
 use serde_json::{json, Value};
-use services::governance::Governance;
+use services::governance::{Governance, ModelBlockHandler};
+use services::ports::bus::EventHandler;
 
 /// The governance service with IAM as its enforcer: the function's own
 /// account is `FINOPS_HOME_ACCOUNT`; member accounts are reached through the
@@ -23,12 +25,15 @@ pub fn governance_with_iam(sdk: &aws_config::SdkConfig, var: impl Fn(&str) -> Op
     Ok(Arc::new(runtime_wiring::governance_on(sdk)?.with_enforcer(enforcer)))
 }
 
-pub async fn handle(gov: &Governance, event: &Value) -> Result<Value, Rejected> {
+pub async fn handle(gov: &Arc<Governance>, event: &Value) -> Result<Value, Rejected> {
     match delivery(event).map_err(|e| Rejected(format!("kill-switch: {e}")))? {
         Delivery::Scheduled { .. } => {
             let repaired = gov.reconcile_enforcement().await.map_err(|e| Rejected(format!("kill-switch: reconcile: {e}")))?;
             Ok(json!({"repaired": repaired}))
         }
-        Delivery::Domain(e) => Err(Rejected(format!("kill-switch: does not handle {:?}", e.detail_type))),
+        Delivery::Domain(e) => {
+            ModelBlockHandler(gov.clone()).handle(&e).await.map_err(|e| Rejected(format!("kill-switch: {e}")))?;
+            Ok(json!({"handled": e.id}))
+        }
     }
 }

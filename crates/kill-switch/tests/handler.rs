@@ -48,6 +48,20 @@ async fn suspend_through_the_route_and_the_nightly_reconciler_repairs_drift() {
 }
 
 #[tokio::test]
+async fn model_blocked_denies_the_model_once_however_often_delivered() {
+    let w = aws(true).await;
+    let (_, role) = contract_tests::kill_switch_suite::blocked(&w).await;
+    for _ in 0..2 {
+        let out = kill_switch::handle(&w.gov, &sample("kill-switch", "model-blocked.json")).await.expect("ModelBlocked");
+        assert!(out["handled"].is_string(), "{out}");
+    }
+    let held = w.enforcer.observe(&role).await.expect("observe");
+    let deny = domain::governance::enforcement::model_block_deny(domain::Partition::Aws, &["amazon.nova-lite-v1:0".into()]);
+    assert_eq!(held.policies.get(domain::governance::enforcement::MODEL_BLOCK_POLICY), deny.as_ref());
+    assert!(w.gov.apply_model_blocks().await.expect("apply").is_empty(), "nothing left to do after a duplicate delivery");
+}
+
+#[tokio::test]
 async fn other_events_are_refused_with_a_reason() {
     let w = aws(true).await;
     let mut foreign = sample("kill-switch", "scheduled-nightly.json");

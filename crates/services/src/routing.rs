@@ -17,6 +17,7 @@ pub struct Route {
 pub const ROUTES: &[Route] = &[
     Route { detail_type: "BusinessRequestApproved", consumer: "TaskGeneratorFunction" },
     Route { detail_type: "CurPeriodIngested", consumer: "GapDetectorFunction" },
+    Route { detail_type: "ModelBlocked", consumer: "KillSwitchFunction" },
 ];
 
 /// The consumers of one detail-type, in table order.

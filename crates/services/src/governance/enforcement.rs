@@ -69,7 +69,7 @@ async fn desired(enforcer: &dyn Enforcer, state: EnforcementState, role: &RoleRe
     Ok(Some(kill_switch_deny(role, &id)))
 }
 
-fn unavailable(e: EnforcerError) -> GovernanceError {
+pub(crate) fn unavailable(e: EnforcerError) -> GovernanceError {
     match e {
         EnforcerError::Unavailable(m) => GovernanceError::Unavailable(m),
         EnforcerError::Denied(m) => GovernanceError::Internal(format!("the enforcer may not act: {m}")),
@@ -78,7 +78,7 @@ fn unavailable(e: EnforcerError) -> GovernanceError {
 }
 
 impl Governance {
-    fn enforcer(&self) -> Result<&dyn Enforcer> {
+    pub(crate) fn enforcer(&self) -> Result<&dyn Enforcer> {
         self.enforcer.as_deref().ok_or_else(|| GovernanceError::Unavailable("no enforcer is configured for the kill switch".into()))
     }
 
@@ -364,11 +364,12 @@ impl Governance {
         Ok(false)
     }
 
-    /// Makes IAM hold every workload's desired state again (a deny removed by
-    /// hand comes back) and returns the calls it had to make.
+    /// Makes IAM hold every workload's desired state and every model block
+    /// again (a deny removed by hand comes back, a lost `ModelBlocked` is
+    /// applied) and returns the calls it had to make.
     pub async fn reconcile_enforcement(&self) -> Result<Vec<IamCall>> {
         let enforcer = self.enforcer()?;
-        let mut repaired = Vec::new();
+        let mut repaired = self.apply_model_blocks().await?;
         for r in self.enforcement_status(&Self::system_actor("kill-switch")).await? {
             for role in &r.roles {
                 let now = enforcer.observe(role).await.map_err(unavailable)?;

@@ -86,15 +86,35 @@ pub struct GapActionOutcome {
     pub outcome: Value,
 }
 
-/// A model blocked in an account and region set (read by the kill switch).
+/// A model blocked in an account and region set (the kill switch denies it
+/// there until the block is lifted; a lifted block stays in the record).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelBlock {
+    /// `{gap}.b{n}`: the gap it came from and the gap's history entry.
+    #[serde(default)]
+    pub id: String,
     pub model: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub accounts: Vec<AccountId>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub regions: Vec<Region>,
     pub principal: Option<String>,
     pub suspend_requested: bool,
     pub gap: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub by: UserId,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub rationale: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifted: Option<BlockLift>,
+}
+
+/// Who lifted a block, when and why.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockLift {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub by: UserId,
     pub at: chrono::DateTime<chrono::Utc>,
     pub rationale: String,
@@ -328,6 +348,7 @@ impl Governance {
             GapAction::Block => {
                 let model = need(&ctx.model, "context.model", action)?;
                 let block = ModelBlock {
+                    id: format!("{}.b{}", gap.id, gap.history.len()),
                     model: model.clone(),
                     accounts: ctx.accounts_seen(),
                     regions: ctx.regions_seen(),
@@ -337,6 +358,7 @@ impl Governance {
                     by: actor.user.clone(),
                     at: self.clock.now(),
                     rationale: rationale.to_owned(),
+                    lifted: None,
                 };
                 let sk = format!("BLOCK#{}#{}", gap.id, gap.history.len());
                 let op = put_new(ItemData::new(ItemKey::new(keys::scope(&model), sk.as_str()), encode(&block)?).with_index(IndexKey::new(keys::BLOCKS_INDEX, format!("{model}#{sk}"))));

@@ -14,6 +14,7 @@
 //! tasks live in the request's partition; workloads, claims, role-name
 //! reservations, hierarchy nodes and inboxes have their own.
 
+mod blocks;
 mod cards;
 mod claims;
 mod delivery;
@@ -45,9 +46,10 @@ use crate::ports::bus::{DomainEvent, EventBus};
 use crate::ports::store::{Attributes, Condition, IndexKey, Item, ItemData, ItemKey, PageRequest, SkRange, Store, StoreError, WriteOp};
 use crate::ports::{Clock, FactLedger, IdGenerator};
 
+pub use blocks::{LiftInput, ModelBlockHandler, KILL_SWITCH};
 pub use cards::{CardsBuilt, DisputeInput, ResolveInput, RollupInput};
 pub use claims::{ClaimInput, ReleaseInput};
-pub use gaps::{DetectionSummary, GapActionInput, GapActionOutcome, GapDetectorHandler, GapsReport, ModelBlock, GAP_DETECTOR};
+pub use gaps::{DetectionSummary, GapActionInput, GapActionOutcome, GapDetectorHandler, GapsReport, BlockLift, ModelBlock, GAP_DETECTOR};
 pub use maturity::MaturityReport;
 pub use profiles::WorkloadProfile;
 pub use ledger::{SourceFacts, SourceManifest, Stored};
@@ -74,6 +76,7 @@ pub mod events {
     pub const GAP_OWNER_NOTIFIED: &str = "GapOwnerNotified";
     pub const BUSINESS_CASE_REQUESTED: &str = "BusinessCaseRequested";
     pub const MODEL_BLOCKED: &str = "ModelBlocked";
+    pub const MODEL_UNBLOCKED: &str = "ModelUnblocked";
     pub const WORKLOAD_SUSPENDED: &str = "WorkloadSuspended";
     pub const WORKLOAD_RESUMED: &str = "WorkloadResumed";
     pub const SPEND_CARDS_BUILT: &str = "SpendCardsBuilt";
