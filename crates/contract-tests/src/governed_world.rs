@@ -45,6 +45,8 @@ pub struct World {
     /// switch can act on them; `None` in the embedded world (its enforcer
     /// keeps its own record).
     pub iam: Option<aws_sdk_iam::Client>,
+    /// Organizations on moto (the kill switch's SCP); `None` in the embedded world.
+    pub org: Option<aws_sdk_organizations::Client>,
     /// The enforcer the service uses, for tests that change IAM by hand.
     pub enforcer: Arc<dyn services::ports::Enforcer>,
 }
@@ -53,6 +55,23 @@ impl World {
     /// A change made to IAM behind the kill switch's back (drift).
     pub async fn enforce_by_hand(&self, call: domain::governance::enforcement::IamCall) {
         self.enforcer.call(&call).await.expect("a change by hand");
+    }
+
+    /// A fresh OU to attach the SCP to: on moto, in the organisation (made
+    /// once per emulator run); in the embedded world, a well-formed id.
+    pub async fn scp_target(&self) -> domain::governance::enforcement::ScpTarget {
+        let Some(org) = &self.org else {
+            let n: String = crate::emulators::unique_name("ou").bytes().filter(u8::is_ascii_digit).take(8).map(char::from).collect();
+            return domain::governance::enforcement::ScpTarget::parse(&format!("ou-ab12-{n:0>8}")).expect("an OU id");
+        };
+        match org.create_organization().feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All).send().await {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_already_in_organization_exception()) => {}
+            Err(e) => panic!("create organization: {e:?}"),
+        }
+        let root = org.list_roots().send().await.expect("roots").roots()[0].id().expect("root id").to_owned();
+        let ou = org.create_organizational_unit().parent_id(root).name(crate::emulators::unique_name("ou")).send().await.expect("OU");
+        domain::governance::enforcement::ScpTarget::parse(ou.organizational_unit().and_then(|o| o.id()).expect("OU id")).expect("an OU id")
     }
 
     /// Makes sure an IAM role of this name exists where the world's enforcer acts.
@@ -157,7 +176,7 @@ async fn embedded_on(
         bus.register(TASK_GENERATOR, task_generator.clone()).expect("route");
     }
     gov.define_hierarchy(&finops_lead(), sample_hierarchy()).await.expect("hierarchy");
-    World { gov, clock, store, delivery: Box::new(Inline), task_generator, ledger, _ledger_dir: Some(dir), iam: None, enforcer }
+    World { gov, clock, store, delivery: Box::new(Inline), task_generator, ledger, _ledger_dir: Some(dir), iam: None, org: None, enforcer }
 }
 
 struct SqsToHandler {
@@ -210,5 +229,5 @@ pub async fn aws(lose_events: bool) -> World {
     let task_generator: Arc<dyn EventHandler> = Arc::new(TaskGeneratorHandler(gov.clone()));
     gov.define_hierarchy(&finops_lead(), sample_hierarchy()).await.expect("hierarchy");
     let delivery = Box::new(SqsToHandler { sqs: q.sqs, queue_url: q.queue_url, handler: task_generator.clone(), lose_events });
-    World { gov, clock, store, delivery, task_generator, ledger, _ledger_dir: None, iam: Some(aws_sdk_iam::Client::new(&moto)), enforcer }
+    World { gov, clock, store, delivery, task_generator, ledger, _ledger_dir: None, iam: Some(aws_sdk_iam::Client::new(&moto)), org: Some(aws_sdk_organizations::Client::new(&moto)), enforcer }
 }

@@ -306,6 +306,35 @@ pub async fn a_blocked_model_is_denied_on_its_accounts_roles_until_lifted(w: Wor
     assert!(w.gov.list_blocks(&fl).await.expect("blocks").iter().any(|b| b.id == id && b.lifted.is_some()), "a lifted block stays in the record");
 }
 
+/// The organisation's one SCP: installed by name (a second install makes
+/// no call), attached to the OU named, holding exactly `suspended_scp`; an
+/// edit by hand is put back by the nightly step; only the FinOps Lead installs.
+pub async fn the_scp_is_installed_once_attached_and_kept(w: World) {
+    use domain::governance::enforcement::{suspended_scp, OrgCall, SUSPENDED_SCP_NAME};
+    let ou = w.scp_target().await;
+    let fl = finops_lead();
+    let dry = w.gov.install_scp(&fl, std::slice::from_ref(&ou), true).await.expect("dry run");
+    assert!(dry.contains(&OrgCall::AttachPolicy { name: SUSPENDED_SCP_NAME.into(), target: ou.clone() }), "{dry:?}");
+    assert!(w.enforcer.observe_scp(SUSPENDED_SCP_NAME).await.expect("observe").is_none_or(|s| !s.targets.contains(ou.as_str())), "a dry run changes nothing");
+    let calls = w.gov.install_scp(&fl, std::slice::from_ref(&ou), false).await.expect("install");
+    assert_eq!(calls, dry, "the install makes exactly the calls the dry run printed");
+    let held = w.enforcer.observe_scp(SUSPENDED_SCP_NAME).await.expect("observe").expect("the SCP");
+    assert_eq!(held.document, suspended_scp(Partition::Aws));
+    assert!(held.targets.contains(ou.as_str()), "{held:?}");
+    assert!(w.gov.install_scp(&fl, std::slice::from_ref(&ou), false).await.expect("again").is_empty(), "installed twice: nothing");
+    let trail = w.gov.audit_trail(&fl, "scp", SUSPENDED_SCP_NAME).await.expect("audit");
+    assert!(trail.iter().any(|r| r.action == "install_scp" && r.to_state.as_deref() == Some(ou.as_str())));
+
+    // Edited by hand: the nightly step (configured with the same target) restores it.
+    w.enforcer.org_call(&OrgCall::UpdatePolicy { name: SUSPENDED_SCP_NAME.into(), document: serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}) }).await.expect("edit by hand");
+    let nightly = std::sync::Arc::new((*w.gov).clone().with_scp_targets(vec![ou.clone()]));
+    assert!(matches!(nightly.reconcile_scp().await.expect("reconcile")[..], [OrgCall::UpdatePolicy { .. }]));
+    assert_eq!(w.enforcer.observe_scp(SUSPENDED_SCP_NAME).await.expect("observe").expect("the SCP").document, suspended_scp(Partition::Aws));
+
+    assert!(matches!(w.gov.install_scp(&product_owner(), std::slice::from_ref(&ou), false).await, Err(GovernanceError::Forbidden(_))));
+    assert!(matches!(w.gov.install_scp(&fl, &[], false).await, Err(GovernanceError::Invalid(_))));
+}
+
 #[macro_export]
 macro_rules! kill_switch_tests {
     ($make:path) => {
@@ -316,7 +345,8 @@ macro_rules! kill_switch_tests {
             a_critical_card_raises_an_alert_the_lead_investigates,
             a_claimed_session_of_a_shared_role_is_denied_alone,
             a_claude_platform_workload_is_pending_manual_until_its_keys_are_off,
-            a_blocked_model_is_denied_on_its_accounts_roles_until_lifted
+            a_blocked_model_is_denied_on_its_accounts_roles_until_lifted,
+            the_scp_is_installed_once_attached_and_kept
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

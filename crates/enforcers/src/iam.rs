@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_iam::error::ProvideErrorMetadata;
-use domain::governance::enforcement::{IamCall, RoleRef, RoleState, FINOPS_POLICY_PREFIX, SUSPENDED_TAG};
+use domain::governance::enforcement::{IamCall, OrgCall, RoleRef, RoleState, ScpState, FINOPS_POLICY_PREFIX, SUSPENDED_TAG};
+use aws_sdk_organizations::types::PolicyType;
 use domain::AccountId;
 use services::ports::{Enforcer, EnforcerError};
 use tokio::sync::Mutex;
@@ -67,6 +68,44 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Display>(role: &RoleRef, e: E) -
     }
 }
 
+/// An Organizations error, named for the payer admin who must fix it.
+fn org_error<E: ProvideErrorMetadata + std::fmt::Display>(what: &str, e: E) -> EnforcerError {
+    let msg = e.message().map_or_else(|| e.to_string(), String::from);
+    match e.code() {
+        Some("AWSOrganizationsNotInUseException") => EnforcerError::Denied(format!("{what}: this account is not in an organisation that uses AWS Organizations, so no SCP can back the kill switch ({msg})")),
+        Some("PolicyTypeNotEnabledException") => EnforcerError::Denied(format!(
+            "{what}: service control policies are not enabled in the organisation; the management account enables them with `aws organizations enable-policy-type --root-id r-… --policy-type SERVICE_CONTROL_POLICY` ({msg})"
+        )),
+        Some("AccessDeniedException" | "AccessDeniedForDependencyException") => {
+            EnforcerError::Denied(format!("{what}: only the management account or a delegated administrator may manage SCPs ({msg})"))
+        }
+        Some("TargetNotFoundException") => EnforcerError::Denied(format!("{what}: no such root, OU or account in the organisation ({msg})")),
+        _ => EnforcerError::Unavailable(format!("{what}: {msg}")),
+    }
+}
+
+impl IamEnforcer {
+    fn organizations(&self) -> aws_sdk_organizations::Client {
+        aws_sdk_organizations::Client::new(&self.sdk)
+    }
+
+    /// The SCP's id by name (Organizations numbers policies; the kill switch names its one).
+    async fn scp_id(&self, org: &aws_sdk_organizations::Client, name: &str) -> Result<Option<String>, EnforcerError> {
+        let mut pages = org.list_policies().filter(PolicyType::ServiceControlPolicy).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| org_error("list SCPs", e.into_service_error()))?;
+            if let Some(p) = page.policies().iter().find(|p| p.name() == Some(name)) {
+                return Ok(p.id().map(String::from));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn scp_id_required(&self, org: &aws_sdk_organizations::Client, name: &str) -> Result<String, EnforcerError> {
+        self.scp_id(org, name).await?.ok_or_else(|| EnforcerError::Unavailable(format!("SCP {name} is not there yet; retry after it is created")))
+    }
+}
+
 #[async_trait]
 impl Enforcer for IamEnforcer {
     async fn observe(&self, role: &RoleRef) -> Result<RoleState, EnforcerError> {
@@ -117,6 +156,49 @@ impl Enforcer for IamEnforcer {
                     // Already gone: what a delete wants.
                     Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => {}
                     Err(e) => return Err(classify(role, e.into_service_error())),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn observe_scp(&self, name: &str) -> Result<Option<ScpState>, EnforcerError> {
+        let org = self.organizations();
+        let Some(id) = self.scp_id(&org, name).await? else { return Ok(None) };
+        let described = org.describe_policy().policy_id(&id).send().await.map_err(|e| org_error(name, e.into_service_error()))?;
+        let content = described.policy().and_then(|p| p.content()).unwrap_or("{}");
+        let document = serde_json::from_str(content).map_err(|e| EnforcerError::Unavailable(format!("SCP {name}: unreadable content: {e}")))?;
+        let mut targets = std::collections::BTreeSet::new();
+        let mut pages = org.list_targets_for_policy().policy_id(&id).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| org_error(name, e.into_service_error()))?;
+            targets.extend(page.targets().iter().filter_map(|t| t.target_id().map(String::from)));
+        }
+        Ok(Some(ScpState { id, document, targets }))
+    }
+
+    async fn org_call(&self, call: &OrgCall) -> Result<(), EnforcerError> {
+        let org = self.organizations();
+        let text = |d: &serde_json::Value| serde_json::to_string(d).map_err(|e| EnforcerError::Unavailable(e.to_string()));
+        match call {
+            OrgCall::CreatePolicy { name, description, document } => {
+                match org.create_policy().name(name).description(description).content(text(document)?).r#type(PolicyType::ServiceControlPolicy).send().await {
+                    Ok(_) => {}
+                    // Created meanwhile (another run): what a create wants.
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_duplicate_policy_exception()) => {}
+                    Err(e) => return Err(org_error(name, e.into_service_error())),
+                }
+            }
+            OrgCall::UpdatePolicy { name, document } => {
+                let id = self.scp_id_required(&org, name).await?;
+                org.update_policy().policy_id(id).content(text(document)?).send().await.map_err(|e| org_error(name, e.into_service_error()))?;
+            }
+            OrgCall::AttachPolicy { name, target } => {
+                let id = self.scp_id_required(&org, name).await?;
+                match org.attach_policy().policy_id(id).target_id(target.as_str()).send().await {
+                    Ok(_) => {}
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_duplicate_policy_attachment_exception()) => {}
+                    Err(e) => return Err(org_error(&format!("{name} on {}", target.as_str()), e.into_service_error())),
                 }
             }
         }

@@ -1,10 +1,11 @@
 //! What IAM would hold, per role, in the store (`IAMSIM#{account}` /
-//! `ROLE#{name}`): the local mode has no IAM to change.
+//! `ROLE#{name}`), and what Organizations would hold of the kill switch's
+//! SCP (`ORGSIM` / `SCP#{name}`): the local mode has neither to change.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use domain::governance::enforcement::{IamCall, RoleRef, RoleState, FINOPS_POLICY_PREFIX, SUSPENDED_TAG};
+use domain::governance::enforcement::{IamCall, OrgCall, RoleRef, RoleState, ScpState, FINOPS_POLICY_PREFIX, SUSPENDED_TAG};
 use serde_json::{json, Value};
 use services::ports::store::{Attributes, Condition, ItemData, ItemKey, Store, StoreError};
 use services::ports::{Enforcer, EnforcerError};
@@ -16,6 +17,11 @@ pub struct LocalEnforcer {
 impl LocalEnforcer {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self { store }
+    }
+
+    /// What Organizations would hold: `ORGSIM` / `SCP#{name}`.
+    fn scp_key(name: &str) -> ItemKey {
+        ItemKey::new("ORGSIM", format!("SCP#{name}"))
     }
 
     fn key(role: &RoleRef) -> ItemKey {
@@ -75,6 +81,46 @@ impl Enforcer for LocalEnforcer {
             }
         }
         Err(EnforcerError::Unavailable(format!("{} kept changing; retry", role.arn())))
+    }
+
+    async fn observe_scp(&self, name: &str) -> Result<Option<ScpState>, EnforcerError> {
+        let Some(item) = self.store.get(&Self::scp_key(name)).await.map_err(store_error)? else { return Ok(None) };
+        let v = Value::Object(item.attrs);
+        let targets = v["targets"].as_array().map(|t| t.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default();
+        Ok(Some(ScpState { id: v["id"].as_str().unwrap_or_default().to_owned(), document: v["document"].clone(), targets }))
+    }
+
+    async fn org_call(&self, call: &OrgCall) -> Result<(), EnforcerError> {
+        let name = match call {
+            OrgCall::CreatePolicy { name, .. } | OrgCall::UpdatePolicy { name, .. } | OrgCall::AttachPolicy { name, .. } => name,
+        };
+        let key = Self::scp_key(name);
+        for _ in 0..8 {
+            let held = self.store.get(&key).await.map_err(store_error)?;
+            let version = held.as_ref().map(|i| i.version);
+            let mut v = held.map_or_else(|| json!({"id": format!("p-local{}", name.len()), "targets": []}), |i| Value::Object(i.attrs));
+            match call {
+                OrgCall::CreatePolicy { document, .. } if version.is_none() => v["document"] = document.clone(),
+                OrgCall::CreatePolicy { .. } => return Ok(()),
+                OrgCall::UpdatePolicy { document, .. } if version.is_some() => v["document"] = document.clone(),
+                OrgCall::AttachPolicy { target, .. } if version.is_some() => {
+                    if let Some(t) = v["targets"].as_array_mut() {
+                        if !t.iter().any(|x| x == target.as_str()) {
+                            t.push(json!(target.as_str()));
+                        }
+                    }
+                }
+                _ => return Err(EnforcerError::Unavailable(format!("SCP {name} is not there yet; retry after it is created"))),
+            }
+            let attrs: Attributes = v.as_object().cloned().unwrap_or_default();
+            let condition = version.map_or(Condition::MustNotExist, Condition::VersionEquals);
+            match self.store.put(ItemData::new(key.clone(), attrs), condition).await {
+                Ok(_) => return Ok(()),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        Err(EnforcerError::Unavailable(format!("SCP {name} kept changing; retry")))
     }
 
     async fn role_id(&self, role: &RoleRef) -> Result<String, EnforcerError> {

@@ -34,6 +34,12 @@ impl Enforcer for Throttled {
     async fn role_id(&self, role: &RoleRef) -> Result<String, EnforcerError> {
         self.inner.role_id(role).await
     }
+    async fn observe_scp(&self, name: &str) -> Result<Option<domain::governance::enforcement::ScpState>, EnforcerError> {
+        self.inner.observe_scp(name).await
+    }
+    async fn org_call(&self, call: &domain::governance::enforcement::OrgCall) -> Result<(), EnforcerError> {
+        self.inner.org_call(call).await
+    }
 }
 
 async fn world(fail: usize) -> (contract_tests::governed_world::World, domain::WorkloadId, RoleRef) {

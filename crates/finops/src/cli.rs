@@ -237,6 +237,17 @@ pub enum EnforcementCmd {
     Reconcile,
     /// Every model block raised from a gap, lifted or not.
     Blocks,
+    /// Install the organisation's one SCP (denies model invocation to
+    /// principals tagged finops:suspended) and attach it to each --target:
+    /// run with the management account's credentials against a deployed stack.
+    InstallScp {
+        /// A root (r-…), OU (ou-…-…) or account id; repeat for several.
+        #[arg(long = "target", required = true)]
+        targets: Vec<String>,
+        /// Print the exact Organizations calls and the SCP; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Lift a model block: its deny comes off the account's roles.
     Lift {
         block: String,

@@ -1,5 +1,5 @@
 //! The kill switch from the terminal: `suspend`, `resume` (each with
-//! `--dry-run`) and `enforcement status|reconcile|blocks|lift`, as the local operator
+//! `--dry-run`) and `enforcement status|reconcile|blocks|lift|install-scp`, as the local operator
 //! (the FinOps Lead). Locally the enforcer is the store's record; against a
 //! deployed stack (`FINOPS_STORE=dynamodb`) it is IAM.
 
@@ -86,6 +86,20 @@ pub async fn command(config: &Config, cmd: EnforcementCmd, format: Format) -> Re
             Ok(match format {
                 Format::Json => json(&serde_json::json!({"block": b, "calls": calls})),
                 Format::Table => format!("{}: {} lifted ({} IAM call(s))\n{}", b.id, b.model, calls.len(), calls.iter().map(|c| format!("  {}\n", c.cli())).collect::<String>()),
+            })
+        }
+        EnforcementCmd::InstallScp { targets, dry_run } => {
+            let targets = targets
+                .iter()
+                .map(|t| domain::governance::enforcement::ScpTarget::parse(t).map_err(|e| CurError::Input { path: "--target".into(), reason: e.to_string() }))
+                .collect::<Result<Vec<_>, _>>()?;
+            let calls = gov.install_scp(&operator(), &targets, dry_run).await?;
+            Ok(match format {
+                Format::Json => json(&calls),
+                Format::Table => {
+                    let verb = if dry_run { "would make" } else { "made" };
+                    format!("SCP {}: {verb} {} Organizations call(s)\n{}", domain::governance::enforcement::SUSPENDED_SCP_NAME, calls.len(), calls.iter().map(|c| format!("  {}\n", c.cli())).collect::<String>())
+                }
             })
         }
         EnforcementCmd::Reconcile => {

@@ -77,4 +77,7 @@ fn the_enforcer_is_configured_from_the_environment() {
     let sdk = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
     let bad = kill_switch::governance_with_iam(&sdk, |k| (k == "FINOPS_HOME_ACCOUNT").then(|| "12".to_owned())).err().expect("a bad account id");
     assert!(bad.contains("FINOPS_HOME_ACCOUNT"), "{bad}");
+    let bad = kill_switch::governance_with_iam(&sdk, |k| (k == "FINOPS_SCP_TARGETS").then(|| "ou-ab12-cd34ef56, not-a-target".to_owned())).err().expect("a bad SCP target");
+    assert!(bad.contains("FINOPS_SCP_TARGETS") && bad.contains("not-a-target"), "{bad}");
+    assert_eq!(kill_switch::scp_targets(" r-ab12 ,,111122223333").expect("targets").len(), 2);
 }

@@ -211,6 +211,124 @@ pub fn suspended_scp(partition: Partition) -> Value {
     })
 }
 
+/// The name the organisation's one kill-switch SCP is found by (looked up
+/// before creating, so installing twice creates nothing).
+pub const SUSPENDED_SCP_NAME: &str = "finops-deny-suspended-principals";
+
+/// Where the SCP is attached: the organisation's root (`r-…`), an OU
+/// (`ou-…-…`) or a member account.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ScpTarget(String);
+
+impl ScpTarget {
+    pub const WHAT: &'static str = "SCP target (r-…, ou-…-… or a 12-digit account id)";
+
+    pub fn parse(s: &str) -> Result<Self, crate::ParseError> {
+        let t = s.trim();
+        let alnum = |x: &str, min: usize, max: usize| (min..=max).contains(&x.len()) && x.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        let ok = if let Some(rest) = t.strip_prefix("ou-") {
+            rest.split_once('-').is_some_and(|(root, ou)| alnum(root, 4, 32) && alnum(ou, 8, 32))
+        } else if let Some(rest) = t.strip_prefix("r-") {
+            alnum(rest, 4, 32)
+        } else {
+            AccountId::parse(t).is_ok()
+        };
+        if ok {
+            Ok(Self(t.to_owned()))
+        } else {
+            Err(crate::ParseError::new(Self::WHAT, s, "must be r-xxxx (the root), ou-xxxx-xxxxxxxx (an OU) or a 12-digit account id"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ScpTarget {
+    type Error = crate::ParseError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<ScpTarget> for String {
+    fn from(t: ScpTarget) -> Self {
+        t.0
+    }
+}
+
+/// What Organizations holds of the kill-switch SCP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScpState {
+    pub id: String,
+    pub document: Value,
+    pub targets: std::collections::BTreeSet<String>,
+}
+
+/// One Organizations call, exactly as the adapter makes it. The policy is
+/// named, not numbered: a policy created in the same plan has no id yet, so
+/// the adapter resolves the name.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "call")]
+pub enum OrgCall {
+    CreatePolicy {
+        name: String,
+        description: String,
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+        document: Value,
+    },
+    UpdatePolicy {
+        name: String,
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+        document: Value,
+    },
+    AttachPolicy { name: String, target: ScpTarget },
+}
+
+impl OrgCall {
+    /// The AWS CLI form (`--dry-run`, or the payer admin doing it by hand).
+    pub fn cli(&self) -> String {
+        let id = |name: &str| format!("$(aws organizations list-policies --filter SERVICE_CONTROL_POLICY --query \"Policies[?Name=='{name}'].Id\" --output text)");
+        match self {
+            OrgCall::CreatePolicy { name, description, document } => format!(
+                "aws organizations create-policy --type SERVICE_CONTROL_POLICY --name {name} --description '{description}' --content '{}'",
+                serde_json::to_string(document).unwrap_or_default()
+            ),
+            OrgCall::UpdatePolicy { name, document } => format!("aws organizations update-policy --policy-id {} --content '{}'", id(name), serde_json::to_string(document).unwrap_or_default()),
+            OrgCall::AttachPolicy { name, target } => format!("aws organizations attach-policy --policy-id {} --target-id {}", id(name), target.as_str()),
+        }
+    }
+}
+
+/// The calls that make the SCP named [`SUSPENDED_SCP_NAME`] hold
+/// `document` and be attached to every target in `targets`. Targets it is
+/// attached to beyond those are left alone: an SCP someone attached more
+/// widely on purpose is theirs to narrow.
+pub fn plan_scp(now: Option<&ScpState>, document: &Value, targets: &[ScpTarget]) -> Vec<OrgCall> {
+    let name = SUSPENDED_SCP_NAME.to_owned();
+    let mut calls = Vec::new();
+    match now {
+        None => calls.push(OrgCall::CreatePolicy {
+            name: name.clone(),
+            description: "FinOps Center kill switch: denies model invocation to principals tagged finops:suspended".into(),
+            document: document.clone(),
+        }),
+        Some(s) if s.document != *document => calls.push(OrgCall::UpdatePolicy { name: name.clone(), document: document.clone() }),
+        Some(_) => {}
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for t in targets {
+        if seen.insert(t.as_str()) && !now.is_some_and(|s| s.targets.contains(t.as_str())) {
+            calls.push(OrgCall::AttachPolicy { name: name.clone(), target: t.clone() });
+        }
+    }
+    calls
+}
+
 /// The calls that take `role` from `now` to `desired` (suspended with
 /// `deny`, or not suspended). Suspending writes the deny before the tag, so
 /// spend stops with the first call; resuming removes the tag first and the
@@ -326,6 +444,25 @@ mod tests {
         let cli = c.cli();
         assert!(cli.starts_with("aws iam put-role-policy --role-name finops-chat-ab12 --policy-name finops-kill-switch --policy-document '{"), "{cli}");
         assert!(cli.ends_with("# account 111122223333"));
+    }
+
+    #[test]
+    fn the_scp_is_created_once_attached_where_missing_and_updated_on_drift() {
+        let doc = suspended_scp(Partition::Aws);
+        let ou = ScpTarget::parse("ou-ab12-cd34ef56").unwrap();
+        let acct = ScpTarget::parse("111122223333").unwrap();
+        let fresh = plan_scp(None, &doc, &[ou.clone(), acct.clone(), ou.clone()]);
+        assert!(matches!(&fresh[0], OrgCall::CreatePolicy { name, document, .. } if name == SUSPENDED_SCP_NAME && *document == doc));
+        assert_eq!(fresh[1..], [OrgCall::AttachPolicy { name: SUSPENDED_SCP_NAME.into(), target: ou.clone() }, OrgCall::AttachPolicy { name: SUSPENDED_SCP_NAME.into(), target: acct.clone() }]);
+        let held = ScpState { id: "p-abcd1234".into(), document: doc.clone(), targets: [ou.as_str().to_owned(), "r-ab12".to_owned()].into() };
+        assert_eq!(plan_scp(Some(&held), &doc, &[ou.clone(), acct.clone()]), [OrgCall::AttachPolicy { name: SUSPENDED_SCP_NAME.into(), target: acct }]);
+        assert!(plan_scp(Some(&held), &doc, std::slice::from_ref(&ou)).is_empty(), "installed twice: nothing; r-ab12 stays attached");
+        let edited = ScpState { document: json!({"Version": "2012-10-17", "Statement": []}), ..held };
+        assert!(matches!(plan_scp(Some(&edited), &doc, &[ou])[..], [OrgCall::UpdatePolicy { .. }]));
+        for bad in ["ou-ab", "r-", "12345", "ou-AB12-cd34ef56", "arn:aws:organizations::1:ou/o-1/ou-1"] {
+            assert!(ScpTarget::parse(bad).is_err(), "{bad}");
+        }
+        assert!(OrgCall::AttachPolicy { name: SUSPENDED_SCP_NAME.into(), target: ScpTarget::parse("r-ab12").unwrap() }.cli().contains("--target-id r-ab12"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use domain::governance::authz::Action;
 use domain::governance::claims::ClaimKind;
 
 use domain::governance::approval::Platform;
-use domain::governance::enforcement::{kill_switch_deny, plan, Enforcement, EnforcementState, IamCall, RoleRef};
+use domain::governance::enforcement::{kill_switch_deny, plan, plan_scp, suspended_scp, Enforcement, EnforcementState, IamCall, OrgCall, RoleRef, ScpTarget, SUSPENDED_SCP_NAME};
 use domain::governance::tasks::{parse_task_id, workspace_keys_task, Task, TaskStatus};
 use domain::{Actor, EntityRef, Persona, Principal, WorkloadId};
 use serde::{Deserialize, Serialize};
@@ -347,6 +347,45 @@ impl Governance {
             }
         }
         Ok(out)
+    }
+
+    /// Installs the organisation's one SCP (denying model invocation to any
+    /// principal tagged `finops:suspended`, so a suspended role cannot untag
+    /// itself out of its suspension) and attaches it to `targets`; looked up
+    /// by name first, so installing twice changes nothing. The FinOps Lead's
+    /// (or the system's) step; `dry_run` returns the calls and makes none.
+    pub async fn install_scp(&self, actor: &Actor, targets: &[ScpTarget], dry_run: bool) -> Result<Vec<OrgCall>> {
+        let e = EntityRef::new("scp", SUSPENDED_SCP_NAME);
+        if !matches!(actor.persona, Persona::FinOpsLead | Persona::System) {
+            return Err(self.audit_refusal(actor, &e, "InstallScp", "only the FinOps Lead installs the kill switch's SCP").await);
+        }
+        if targets.is_empty() {
+            return Err(GovernanceError::invalid("targets", "name at least one root (r-…), OU (ou-…) or account to attach the SCP to"));
+        }
+        let enforcer = self.enforcer()?;
+        let now = enforcer.observe_scp(SUSPENDED_SCP_NAME).await.map_err(unavailable)?;
+        let calls = plan_scp(now.as_ref(), &suspended_scp(self.partition), targets);
+        if dry_run || calls.is_empty() {
+            return Ok(calls);
+        }
+        for c in &calls {
+            enforcer.org_call(c).await.map_err(unavailable)?;
+        }
+        let correlation = self.ids.next_id();
+        let to = targets.iter().map(ScpTarget::as_str).collect::<Vec<_>>().join(",");
+        let rationale = calls.iter().map(OrgCall::cli).collect::<Vec<_>>().join("\n");
+        self.store.transact(vec![self.audit(e, "install_scp", (None, Some(&to)), actor, Some(&rationale), &correlation)?]).await?;
+        Ok(calls)
+    }
+
+    /// The nightly step for the SCP: keep it installed where configured (a
+    /// detached or edited SCP comes back). Nothing when no target is configured.
+    pub async fn reconcile_scp(&self) -> Result<Vec<OrgCall>> {
+        if self.scp_targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let targets = self.scp_targets.clone();
+        self.install_scp(&Self::system_actor("kill-switch"), &targets, false).await
     }
 
     /// Whether any of these tasks is not Implemented yet (state is the truth:

@@ -169,6 +169,9 @@ pub struct Governance {
     pub(crate) partition: Partition,
     pub(crate) card_thresholds: domain::analytics::cards::Thresholds,
     pub(crate) enforcer: Option<Arc<dyn crate::ports::Enforcer>>,
+    /// Where the kill switch's SCP is attached (none: the organisation has
+    /// not allowed it, and the inline denies stand alone).
+    pub(crate) scp_targets: Vec<domain::governance::enforcement::ScpTarget>,
 }
 
 /// One message in a user's inbox (a Product Owner's "Ready to Claim", …).
@@ -185,7 +188,7 @@ pub struct InboxItem {
 
 impl Governance {
     pub fn new(store: Arc<dyn Store>, bus: Arc<dyn EventBus>, ledger: Arc<dyn FactLedger>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>, catalog: Arc<PriceCatalog>) -> Self {
-        Self { store, bus, ledger, clock, ids, catalog, assumptions: Assumptions::default(), partition: Partition::Aws, card_thresholds: Default::default(), enforcer: None }
+        Self { store, bus, ledger, clock, ids, catalog, assumptions: Assumptions::default(), partition: Partition::Aws, card_thresholds: Default::default(), enforcer: None, scp_targets: Vec::new() }
     }
 
     pub fn with_assumptions(mut self, a: Assumptions) -> Self {
@@ -197,6 +200,13 @@ impl Governance {
     /// without one, suspend and resume are refused as unavailable.
     pub fn with_enforcer(mut self, e: Arc<dyn crate::ports::Enforcer>) -> Self {
         self.enforcer = Some(e);
+        self
+    }
+
+    /// The roots, OUs or accounts the kill switch's SCP is kept attached to
+    /// (by the nightly reconciler; `install_scp` does it at once).
+    pub fn with_scp_targets(mut self, targets: Vec<domain::governance::enforcement::ScpTarget>) -> Self {
+        self.scp_targets = targets;
         self
     }
 

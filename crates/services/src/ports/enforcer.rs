@@ -3,7 +3,7 @@
 //! in member accounts) and the local mode's record (`enforcers::LocalEnforcer`).
 
 use async_trait::async_trait;
-use domain::governance::enforcement::{IamCall, RoleRef, RoleState};
+use domain::governance::enforcement::{IamCall, OrgCall, RoleRef, RoleState, ScpState};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnforcerError {
@@ -33,4 +33,15 @@ pub trait Enforcer: Send + Sync {
     /// The role's unique id (`AROA…`): `aws:userid` of its sessions is
     /// `ROLEID:session-name`.
     async fn role_id(&self, role: &RoleRef) -> Result<String, EnforcerError>;
+
+    /// What AWS Organizations holds of the SCP named `name` (its document and
+    /// the targets it is attached to), or `None`. Errors: `Denied` when the
+    /// organisation does not use Organizations or SCPs, or this account may
+    /// not manage its policies (only the management account or a delegated
+    /// administrator may); `Unavailable`.
+    async fn observe_scp(&self, name: &str) -> Result<Option<ScpState>, EnforcerError>;
+
+    /// Makes one Organizations call; attaching an attached policy is
+    /// harmless. Errors: as `observe_scp`.
+    async fn org_call(&self, call: &OrgCall) -> Result<(), EnforcerError>;
 }
