@@ -240,7 +240,8 @@ pub async fn a_claude_platform_workload_is_pending_manual_until_its_keys_are_off
 
 /// A gap's Block denies the model on every role that runs AI in the
 /// account (the claimed ones and the gap's own principal), applied from state
-/// (twice changes nothing, drift is repaired), and lifting it takes the deny
+/// (twice changes nothing, drift is repaired); with SCP targets the block
+/// moves to one SCP and the inline denies come off; lifting it takes the deny
 /// off and stamps the block, which stays in the record.
 /// A Nova gap on an unclaimed role `etl-…` in the account, blocked by the
 /// FinOps Lead: the block's id and that role.
@@ -270,7 +271,9 @@ pub async fn a_blocked_model_is_denied_on_its_accounts_roles_until_lifted(w: Wor
     // What the ModelBlocked consumer does, delivered twice.
     let deny = model_block_deny(Partition::Aws, &["amazon.nova-lite-v1:0".into()]).expect("a deny");
     let applied = w.gov.apply_model_blocks().await.expect("apply");
+    assert!(applied.org.is_empty(), "no SCP targets: IAM carries the block");
     let mut put: Vec<&str> = applied
+        .iam
         .iter()
         .map(|c| match c {
             IamCall::PutRolePolicy { role, policy_name, document } if policy_name == MODEL_BLOCK_POLICY && *document == deny => role.name.as_str(),
@@ -283,9 +286,22 @@ pub async fn a_blocked_model_is_denied_on_its_accounts_roles_until_lifted(w: Wor
     assert_eq!(put, want);
     assert!(w.gov.apply_model_blocks().await.expect("again").is_empty(), "a duplicate delivery changes nothing");
     assert_eq!(w.enforcer.observe(&etl_role).await.expect("observe").policies.get(MODEL_BLOCK_POLICY), Some(&deny));
-    // Removed by hand: the nightly reconciler puts it back.
+    // Removed by hand: the nightly run puts it back.
     w.enforce_by_hand(IamCall::DeleteRolePolicy { role: etl_role.clone(), policy_name: MODEL_BLOCK_POLICY.into() }).await;
-    assert_eq!(w.gov.reconcile_enforcement().await.expect("reconcile").len(), 1);
+    assert_eq!(w.gov.apply_model_blocks().await.expect("reconcile").iam.len(), 1);
+
+    // Where Organizations is available, one SCP carries the block above every
+    // role of the account, and the inline denies come off.
+    let ou = w.scp_target().await;
+    let org = std::sync::Arc::new((*w.gov).clone().with_scp_targets(vec![ou.clone()]));
+    let moved = org.apply_model_blocks().await.expect("through the SCP");
+    assert_eq!(moved.iam.len(), 2, "both inline denies lifted: {moved:?}");
+    assert!(moved.org.contains(&domain::governance::enforcement::OrgCall::AttachPolicy { name: "finops-model-blocks".into(), target: ou.clone() }), "{moved:?}");
+    let scp = w.enforcer.observe_scp("finops-model-blocks").await.expect("observe").expect("the block SCP");
+    let statements = scp.document["Statement"].as_array().expect("statements").clone();
+    assert!(statements.iter().any(|st| st["Resource"][0] == "arn:aws:bedrock:*::foundation-model/amazon.nova-lite-v1:0" && st["Condition"]["StringEquals"]["aws:PrincipalAccount"].as_array().is_some_and(|a| a.iter().any(|x| x == ACCOUNT))), "{statements:?}");
+    assert!(w.enforcer.observe(&etl_role).await.expect("observe").policies.is_empty());
+    assert!(org.apply_model_blocks().await.expect("again").is_empty());
 
     // Listing: the FinOps Lead and Finance; lifting: the FinOps Lead, with a reason.
     let fran = actor("fran@example.com", Persona::Finance, &["retail"]);
@@ -295,12 +311,12 @@ pub async fn a_blocked_model_is_denied_on_its_accounts_roles_until_lifted(w: Wor
     assert!(matches!(w.gov.lift_block(&product_owner(), &id, lift("mine")).await, Err(GovernanceError::Forbidden(_))));
     assert!(matches!(w.gov.lift_block(&fl, &id, lift(" ")).await, Err(GovernanceError::Invalid(_))));
     assert!(matches!(w.gov.lift_block(&fl, "gap-202602-0000000000000000.b9", lift("no such")).await, Err(GovernanceError::NotFound { .. })));
-    let (lifted, calls) = w.gov.lift_block(&fl, &id, lift("Nova approved for ETL after review")).await.expect("lift");
-    assert_eq!(calls.len(), 2, "{calls:?}");
-    assert!(calls.iter().all(|c| matches!(c, IamCall::DeleteRolePolicy { policy_name, .. } if policy_name == MODEL_BLOCK_POLICY)));
+    let (lifted, calls) = org.lift_block(&fl, &id, lift("Nova approved for ETL after review")).await.expect("lift");
+    assert!(calls.iam.is_empty(), "{calls:?}");
+    assert_eq!(calls.org, [domain::governance::enforcement::OrgCall::DetachPolicy { name: "finops-model-blocks".into(), target: ou.clone() }], "nothing blocked: the SCP comes off the OU");
     assert_eq!(lifted.lifted.as_ref().map(|l| l.rationale.as_str()), Some("Nova approved for ETL after review"));
     assert!(w.enforcer.observe(&etl_role).await.expect("observe").policies.is_empty());
-    assert!(w.gov.lift_block(&fl, &id, lift("again")).await.expect("lift again").1.is_empty());
+    assert!(org.lift_block(&fl, &id, lift("again")).await.expect("lift again").1.is_empty());
     let trail = w.gov.audit_trail(&fl, "block", &id).await.expect("audit");
     assert_eq!(trail.iter().filter(|r| r.action == "lift").count(), 1, "lifted once, audited once");
     assert!(w.gov.list_blocks(&fl).await.expect("blocks").iter().any(|b| b.id == id && b.lifted.is_some()), "a lifted block stays in the record");

@@ -70,11 +70,13 @@ fn every_generated_policy_passes_parliament() {
     }
     // The kill switch's denies (whole role and session-scoped) and its SCP.
     for partition in [Partition::Aws, Partition::AwsUsGov] {
-        use domain::governance::enforcement::{kill_switch_deny, model_block_deny, suspended_scp, RoleRef};
+        use domain::governance::enforcement::{kill_switch_deny, model_block_deny, model_block_scp, suspended_scp, RoleRef};
         let role = RoleRef::role(acct.clone(), "finops-chat-ab12", partition);
         let session = RoleRef { session: Some("dev001@example.com".into()), ..role.clone() };
         let blocks = model_block_deny(partition, &["anthropic.claude-3-haiku-20240307-v1:0".into(), "amazon.nova-lite-v1:0".into()]).expect("a block");
-        for doc in [kill_switch_deny(&role, ""), kill_switch_deny(&session, "AROAEXAMPLEID12345678"), blocks, suspended_scp(partition)] {
+        let other = domain::AccountId::parse("444455556666").expect("account");
+        let scp_blocks = model_block_scp(partition, &[("amazon.nova-lite-v1:0".to_owned(), [acct.clone(), other].into())].into()).expect("a block SCP");
+        for doc in [kill_switch_deny(&role, ""), kill_switch_deny(&session, "AROAEXAMPLEID12345678"), blocks, scp_blocks, suspended_scp(partition)] {
             std::fs::write(dir.path().join(format!("kill-switch-{n}.json")), serde_json::to_string_pretty(&doc).unwrap()).unwrap();
             n += 1;
         }

@@ -201,6 +201,15 @@ impl Enforcer for IamEnforcer {
                     Err(e) => return Err(org_error(&format!("{name} on {}", target.as_str()), e.into_service_error())),
                 }
             }
+            OrgCall::DetachPolicy { name, target } => {
+                let id = self.scp_id_required(&org, name).await?;
+                match org.detach_policy().policy_id(id).target_id(target.as_str()).send().await {
+                    Ok(_) => {}
+                    // Not attached: what a detach wants.
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_policy_not_attached_exception()) => {}
+                    Err(e) => return Err(org_error(&format!("{name} on {}", target.as_str()), e.into_service_error())),
+                }
+            }
         }
         Ok(())
     }

@@ -92,7 +92,7 @@ impl Enforcer for LocalEnforcer {
 
     async fn org_call(&self, call: &OrgCall) -> Result<(), EnforcerError> {
         let name = match call {
-            OrgCall::CreatePolicy { name, .. } | OrgCall::UpdatePolicy { name, .. } | OrgCall::AttachPolicy { name, .. } => name,
+            OrgCall::CreatePolicy { name, .. } | OrgCall::UpdatePolicy { name, .. } | OrgCall::AttachPolicy { name, .. } | OrgCall::DetachPolicy { name, .. } => name,
         };
         let key = Self::scp_key(name);
         for _ in 0..8 {
@@ -108,6 +108,11 @@ impl Enforcer for LocalEnforcer {
                         if !t.iter().any(|x| x == target.as_str()) {
                             t.push(json!(target.as_str()));
                         }
+                    }
+                }
+                OrgCall::DetachPolicy { target, .. } if version.is_some() => {
+                    if let Some(t) = v["targets"].as_array_mut() {
+                        t.retain(|x| x != target.as_str());
                     }
                 }
                 _ => return Err(EnforcerError::Unavailable(format!("SCP {name} is not there yet; retry after it is created"))),

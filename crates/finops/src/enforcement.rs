@@ -85,7 +85,7 @@ pub async fn command(config: &Config, cmd: EnforcementCmd, format: Format) -> Re
             let (b, calls) = gov.lift_block(&operator(), &block, services::governance::LiftInput { rationale }).await?;
             Ok(match format {
                 Format::Json => json(&serde_json::json!({"block": b, "calls": calls})),
-                Format::Table => format!("{}: {} lifted ({} IAM call(s))\n{}", b.id, b.model, calls.len(), calls.iter().map(|c| format!("  {}\n", c.cli())).collect::<String>()),
+                Format::Table => format!("{}: {} lifted ({} call(s))\n{}", b.id, b.model, calls.len(), calls.cli().iter().map(|c| format!("  {c}\n")).collect::<String>()),
             })
         }
         EnforcementCmd::InstallScp { targets, dry_run } => {
@@ -104,9 +104,13 @@ pub async fn command(config: &Config, cmd: EnforcementCmd, format: Format) -> Re
         }
         EnforcementCmd::Reconcile => {
             let repaired = gov.reconcile_enforcement().await?;
+            let blocks = gov.apply_model_blocks().await?;
             Ok(match format {
-                Format::Json => json(&repaired),
-                Format::Table => format!("{} call(s) to repair drift\n{}", repaired.len(), repaired.iter().map(|c| format!("  {}\n", c.cli())).collect::<String>()),
+                Format::Json => json(&serde_json::json!({"repaired": repaired, "blocks": blocks})),
+                Format::Table => {
+                    let lines: Vec<String> = repaired.iter().map(|c| c.cli()).chain(blocks.cli()).collect();
+                    format!("{} call(s) to repair drift\n{}", lines.len(), lines.iter().map(|l| format!("  {l}\n")).collect::<String>())
+                }
             })
         }
     }

@@ -65,5 +65,5 @@ fn a_block_from_a_gap_is_in_force_until_lifted() {
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("gap-202602-0000000000000000.b0"), "{}", String::from_utf8_lossy(&unknown.stderr));
     let lifted = ok(finops(&home, &["enforcement", "lift", &block, "--rationale", "approved after review"]));
     assert!(lifted.contains("lifted") && lifted.contains("aws iam delete-role-policy") && lifted.contains("finops-model-blocks"), "{lifted}");
-    assert!(ok(finops(&home, &["enforcement", "lift", &block, "--rationale", "again"])).contains("(0 IAM call(s))"), "lifting twice changes nothing");
+    assert!(ok(finops(&home, &["enforcement", "lift", &block, "--rationale", "again"])).contains("(0 call(s))"), "lifting twice changes nothing");
 }

@@ -649,11 +649,11 @@ async fn list_blocks(State(gov): Gov, Caller(actor): Caller) -> ApiResult {
     ok(gov.list_blocks(&actor).await?)
 }
 
-/// A lifted block and the IAM calls that took its deny away.
+/// A lifted block and the IAM or Organizations calls that took its deny away.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LiftOutcome {
     pub block: services::governance::ModelBlock,
-    pub calls: Vec<domain::governance::enforcement::IamCall>,
+    pub calls: services::governance::BlockCalls,
 }
 
 #[utoipa::path(post, path = "/blocks/{id}/lift", tag = "kill switch", description = "Lift a model block: the FinOps Lead, with a rationale. The model's deny comes off the account's roles (another block on the same account stays), `ModelUnblocked` is published, and the block stays in the record, stamped. Lifting a lifted block changes nothing.", params(("id" = String, Path)), request_body = services::governance::LiftInput, responses((status = 200, body = LiftOutcome), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Not the FinOps Lead (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "A concurrent writer won; look again", body = ErrorBody), (status = 503, description = "Store or IAM unavailable; the lift stands, retry", body = ErrorBody)))]

@@ -39,8 +39,9 @@ pub async fn handle(gov: &Arc<Governance>, event: &Value) -> Result<Value, Rejec
         Delivery::Scheduled { .. } => {
             // IAM first: a workload's deny must not wait on the organisation's SCP.
             let repaired = gov.reconcile_enforcement().await.map_err(|e| Rejected(format!("kill-switch: reconcile: {e}")))?;
+            let blocks = gov.apply_model_blocks().await.map_err(|e| Rejected(format!("kill-switch: model blocks: {e}")))?;
             let scp = gov.reconcile_scp().await.map_err(|e| Rejected(format!("kill-switch: SCP: {e}")))?;
-            Ok(json!({"repaired": repaired, "scp": scp}))
+            Ok(json!({"repaired": repaired, "blocks": blocks, "scp": scp}))
         }
         Delivery::Domain(e) => {
             ModelBlockHandler(gov.clone()).handle(&e).await.map_err(|e| Rejected(format!("kill-switch: {e}")))?;

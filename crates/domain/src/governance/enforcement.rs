@@ -287,6 +287,7 @@ pub enum OrgCall {
         document: Value,
     },
     AttachPolicy { name: String, target: ScpTarget },
+    DetachPolicy { name: String, target: ScpTarget },
 }
 
 impl OrgCall {
@@ -300,32 +301,61 @@ impl OrgCall {
             ),
             OrgCall::UpdatePolicy { name, document } => format!("aws organizations update-policy --policy-id {} --content '{}'", id(name), serde_json::to_string(document).unwrap_or_default()),
             OrgCall::AttachPolicy { name, target } => format!("aws organizations attach-policy --policy-id {} --target-id {}", id(name), target.as_str()),
+            OrgCall::DetachPolicy { name, target } => format!("aws organizations detach-policy --policy-id {} --target-id {}", id(name), target.as_str()),
         }
     }
 }
 
-/// The calls that make the SCP named [`SUSPENDED_SCP_NAME`] hold
-/// `document` and be attached to every target in `targets`. Targets it is
-/// attached to beyond those are left alone: an SCP someone attached more
-/// widely on purpose is theirs to narrow.
-pub fn plan_scp(now: Option<&ScpState>, document: &Value, targets: &[ScpTarget]) -> Vec<OrgCall> {
-    let name = SUSPENDED_SCP_NAME.to_owned();
+/// The most an SCP document may hold (Organizations' quota, in characters).
+pub const SCP_MAX_CHARS: usize = 5120;
+
+/// The SCP that carries model blocks where Organizations is available.
+pub const MODEL_BLOCK_SCP_NAME: &str = "finops-model-blocks";
+
+/// One statement per blocked model, denying it to principals of the accounts
+/// that block it (`aws:PrincipalAccount`): the same reasoning as
+/// [`model_block_deny`] on the resource, enforced above every role of the
+/// account, the ones nobody claimed included. `None` when nothing is blocked.
+pub fn model_block_scp(partition: Partition, blocked: &BTreeMap<String, std::collections::BTreeSet<AccountId>>) -> Option<Value> {
+    let p = partition.as_str();
+    let statements: Vec<Value> = blocked
+        .iter()
+        .filter(|(_, accounts)| !accounts.is_empty())
+        .enumerate()
+        .map(|(i, (model, accounts))| {
+            json!({
+                "Sid": format!("FinOpsModelBlock{i}"),
+                "Effect": "Deny",
+                "Action": DENIED_ACTIONS,
+                "Resource": [format!("arn:{p}:bedrock:*::foundation-model/{model}")],
+                "Condition": { "StringEquals": { "aws:PrincipalAccount": accounts.iter().map(AccountId::as_str).collect::<Vec<_>>() } },
+            })
+        })
+        .collect();
+    (!statements.is_empty()).then(|| json!({ "Version": "2012-10-17", "Statement": statements }))
+}
+
+/// The calls that make the SCP `name` hold `desired` and be attached to every
+/// target in `targets`, or, with nothing desired, detached from them (the
+/// policy itself stays: nothing is deleted, and re-attaching is one call).
+/// Targets it is attached to beyond those are left alone: an SCP someone
+/// attached more widely on purpose is theirs to narrow.
+pub fn plan_scp(name: &str, description: &str, now: Option<&ScpState>, desired: Option<&Value>, targets: &[ScpTarget]) -> Vec<OrgCall> {
     let mut calls = Vec::new();
+    let attached = |t: &ScpTarget| now.is_some_and(|s| s.targets.contains(t.as_str()));
+    let mut seen = std::collections::BTreeSet::new();
+    let targets: Vec<&ScpTarget> = targets.iter().filter(|t| seen.insert(t.as_str())).collect();
+    let Some(document) = desired else {
+        // Never created: nothing to detach.
+        calls.extend(targets.into_iter().filter(|t| attached(t)).map(|t| OrgCall::DetachPolicy { name: name.to_owned(), target: t.clone() }));
+        return calls;
+    };
     match now {
-        None => calls.push(OrgCall::CreatePolicy {
-            name: name.clone(),
-            description: "FinOps Center kill switch: denies model invocation to principals tagged finops:suspended".into(),
-            document: document.clone(),
-        }),
-        Some(s) if s.document != *document => calls.push(OrgCall::UpdatePolicy { name: name.clone(), document: document.clone() }),
+        None => calls.push(OrgCall::CreatePolicy { name: name.to_owned(), description: description.to_owned(), document: document.clone() }),
+        Some(s) if s.document != *document => calls.push(OrgCall::UpdatePolicy { name: name.to_owned(), document: document.clone() }),
         Some(_) => {}
     }
-    let mut seen = std::collections::BTreeSet::new();
-    for t in targets {
-        if seen.insert(t.as_str()) && !now.is_some_and(|s| s.targets.contains(t.as_str())) {
-            calls.push(OrgCall::AttachPolicy { name: name.clone(), target: t.clone() });
-        }
-    }
+    calls.extend(targets.into_iter().filter(|t| !attached(t)).map(|t| OrgCall::AttachPolicy { name: name.to_owned(), target: t.clone() }));
     calls
 }
 
@@ -451,18 +481,33 @@ mod tests {
         let doc = suspended_scp(Partition::Aws);
         let ou = ScpTarget::parse("ou-ab12-cd34ef56").unwrap();
         let acct = ScpTarget::parse("111122223333").unwrap();
-        let fresh = plan_scp(None, &doc, &[ou.clone(), acct.clone(), ou.clone()]);
+        let plan = |now: Option<&ScpState>, targets: &[ScpTarget]| plan_scp(SUSPENDED_SCP_NAME, "d", now, Some(&doc), targets);
+        let fresh = plan(None, &[ou.clone(), acct.clone(), ou.clone()]);
         assert!(matches!(&fresh[0], OrgCall::CreatePolicy { name, document, .. } if name == SUSPENDED_SCP_NAME && *document == doc));
         assert_eq!(fresh[1..], [OrgCall::AttachPolicy { name: SUSPENDED_SCP_NAME.into(), target: ou.clone() }, OrgCall::AttachPolicy { name: SUSPENDED_SCP_NAME.into(), target: acct.clone() }]);
         let held = ScpState { id: "p-abcd1234".into(), document: doc.clone(), targets: [ou.as_str().to_owned(), "r-ab12".to_owned()].into() };
-        assert_eq!(plan_scp(Some(&held), &doc, &[ou.clone(), acct.clone()]), [OrgCall::AttachPolicy { name: SUSPENDED_SCP_NAME.into(), target: acct }]);
-        assert!(plan_scp(Some(&held), &doc, std::slice::from_ref(&ou)).is_empty(), "installed twice: nothing; r-ab12 stays attached");
+        assert_eq!(plan(Some(&held), &[ou.clone(), acct.clone()]), [OrgCall::AttachPolicy { name: SUSPENDED_SCP_NAME.into(), target: acct.clone() }]);
+        assert!(plan(Some(&held), std::slice::from_ref(&ou)).is_empty(), "installed twice: nothing; r-ab12 stays attached");
+        // Nothing desired: detached from the targets it is on, the rest left alone.
+        assert_eq!(plan_scp(SUSPENDED_SCP_NAME, "d", Some(&held), None, &[ou.clone(), acct]), [OrgCall::DetachPolicy { name: SUSPENDED_SCP_NAME.into(), target: ou.clone() }]);
         let edited = ScpState { document: json!({"Version": "2012-10-17", "Statement": []}), ..held };
-        assert!(matches!(plan_scp(Some(&edited), &doc, &[ou])[..], [OrgCall::UpdatePolicy { .. }]));
+        assert!(matches!(plan(Some(&edited), &[ou])[..], [OrgCall::UpdatePolicy { .. }]));
         for bad in ["ou-ab", "r-", "12345", "ou-AB12-cd34ef56", "arn:aws:organizations::1:ou/o-1/ou-1"] {
             assert!(ScpTarget::parse(bad).is_err(), "{bad}");
         }
         assert!(OrgCall::AttachPolicy { name: SUSPENDED_SCP_NAME.into(), target: ScpTarget::parse("r-ab12").unwrap() }.cli().contains("--target-id r-ab12"));
+    }
+
+    #[test]
+    fn the_block_scp_denies_each_model_to_the_accounts_that_block_it() {
+        let a = AccountId::parse("111122223333").unwrap();
+        let b = AccountId::parse("444455556666").unwrap();
+        assert_eq!(model_block_scp(Partition::Aws, &BTreeMap::new()), None);
+        let blocked = BTreeMap::from([("amazon.nova-lite-v1:0".to_owned(), [a.clone(), b.clone()].into()), ("x.unused".to_owned(), Default::default())]);
+        let d = model_block_scp(Partition::Aws, &blocked).unwrap();
+        assert_eq!(d["Statement"].as_array().unwrap().len(), 1, "a model no account blocks has no statement");
+        assert_eq!(d["Statement"][0]["Resource"], json!(["arn:aws:bedrock:*::foundation-model/amazon.nova-lite-v1:0"]));
+        assert_eq!(d["Statement"][0]["Condition"]["StringEquals"]["aws:PrincipalAccount"], json!(["111122223333", "444455556666"]));
     }
 
     #[test]

@@ -8,16 +8,19 @@
 //!   every block in the store (lifted ones contribute nothing), so applying
 //!   twice changes nothing, a lost `ModelBlocked` is repaired by the nightly
 //!   reconciler, and lifting one of two blocks on an account keeps the other;
-//! - the deny is one inline policy (`finops-model-blocks`) on every role that
-//!   runs AI in the account: the roles claimed there and the principals the
-//!   blocks were raised on (a gap's principal is usually unclaimed);
+//! - where Organizations is available (`ScpTargets`), one SCP
+//!   (`finops-model-blocks`) denies each blocked model to the accounts that
+//!   block it; otherwise the deny is one inline policy (`finops-model-blocks`)
+//!   on every role that runs AI in the account: the roles claimed there and
+//!   the principals the blocks were raised on (a gap's principal is usually
+//!   unclaimed);
 //! - a block is never deleted: lifting stamps it, audited, in one write.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use domain::governance::authz::Action;
 use domain::governance::claims::ClaimKind;
-use domain::governance::enforcement::{model_block_deny, plan_policy, IamCall, RoleRef, MODEL_BLOCK_POLICY};
+use domain::governance::enforcement::{model_block_deny, model_block_scp, plan_policy, plan_scp, IamCall, OrgCall, RoleRef, MODEL_BLOCK_POLICY, MODEL_BLOCK_SCP_NAME, SCP_MAX_CHARS};
 use domain::{AccountId, Actor, EntityRef, Principal};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -26,6 +29,30 @@ use super::gaps::{BlockLift, ModelBlock};
 use super::{decode, encode, events, keys, put_over, query_index_all, Governance, GovernanceError, Result};
 use crate::ports::store::{Item, ItemData};
 use crate::ports::EnforcerError;
+
+/// What applying the blocks changed: IAM inline denies (no Organizations) or
+/// the block SCP (where `ScpTargets` are configured).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BlockCalls {
+    pub iam: Vec<IamCall>,
+    pub org: Vec<OrgCall>,
+}
+
+impl BlockCalls {
+    pub fn is_empty(&self) -> bool {
+        self.iam.is_empty() && self.org.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.iam.len() + self.org.len()
+    }
+
+    /// Each call in its AWS CLI form.
+    pub fn cli(&self) -> Vec<String> {
+        self.iam.iter().map(IamCall::cli).chain(self.org.iter().map(OrgCall::cli)).collect()
+    }
+}
 
 /// Why a block is lifted.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -65,7 +92,7 @@ impl Governance {
 
     /// Lifts a block: the FinOps Lead's decision, with a rationale. Lifting a
     /// lifted block changes nothing. The deny comes off at once.
-    pub async fn lift_block(&self, actor: &Actor, id: &str, input: LiftInput) -> Result<(ModelBlock, Vec<IamCall>)> {
+    pub async fn lift_block(&self, actor: &Actor, id: &str, input: LiftInput) -> Result<(ModelBlock, BlockCalls)> {
         let e = EntityRef::new("block", id);
         self.authorize(actor, Action::ActionGap, &e).await?;
         if input.rationale.trim().is_empty() {
@@ -90,28 +117,53 @@ impl Governance {
         Ok((block, calls))
     }
 
-    /// Makes every account's roles carry exactly the deny of the models
-    /// blocked there (none once all its blocks are lifted) and returns the
-    /// calls it made. A role that no longer exists is skipped: nothing can
-    /// run as it.
-    pub async fn apply_model_blocks(&self) -> Result<Vec<IamCall>> {
+    /// Makes IAM or Organizations deny exactly the models blocked in each
+    /// account (nothing once all its blocks are lifted) and returns the calls
+    /// it made. Where the organisation allows an SCP (`ScpTargets`), one SCP
+    /// carries every block, above every role, claimed or not, and any inline
+    /// block deny left from before comes off; otherwise each AI role of the
+    /// account carries the inline deny. A role that no longer exists is
+    /// skipped: nothing can run as it.
+    pub async fn apply_model_blocks(&self) -> Result<BlockCalls> {
         let blocks = self.blocks().await?;
         if blocks.is_empty() {
-            return Ok(Vec::new());
+            return Ok(BlockCalls::default());
         }
         let enforcer = self.enforcer()?;
         // Per account: the models blocked there now, and every role to hold it.
         let mut models: BTreeMap<AccountId, BTreeSet<String>> = BTreeMap::new();
+        let mut by_model: BTreeMap<String, BTreeSet<AccountId>> = BTreeMap::new();
         let mut roles: BTreeMap<AccountId, BTreeSet<RoleRef>> = BTreeMap::new();
         for (b, _) in &blocks {
             for a in &b.accounts {
                 let m = models.entry(a.clone()).or_default();
+                let accounts = by_model.entry(b.model.clone()).or_default();
                 if b.lifted.is_none() {
                     m.insert(b.model.clone());
+                    accounts.insert(a.clone());
                 }
             }
             if let Some(Ok(Principal::Role { partition: p, account, name, .. })) = b.principal.as_deref().map(Principal::parse) {
                 roles.entry(account.clone()).or_default().insert(RoleRef::role(account, name, p));
+            }
+        }
+        let mut calls = BlockCalls::default();
+        let through_scp = !self.scp_targets.is_empty();
+        if through_scp {
+            let desired = model_block_scp(self.partition, &by_model);
+            if let Some(d) = &desired {
+                let size = serde_json::to_string(d).map_or(0, |t| t.len());
+                if size > SCP_MAX_CHARS {
+                    return Err(GovernanceError::Conflict(format!(
+                        "the {} blocked model(s) need an SCP of {size} characters, over Organizations' {SCP_MAX_CHARS}: lift some blocks, or leave ScpTargets empty to block through IAM"
+                    , by_model.values().filter(|a| !a.is_empty()).count())));
+                }
+            }
+            let now = enforcer.observe_scp(MODEL_BLOCK_SCP_NAME).await.map_err(super::enforcement::unavailable)?;
+            let description = "FinOps Center: models blocked from allocation gaps, denied to the accounts that block them";
+            for c in plan_scp(MODEL_BLOCK_SCP_NAME, description, now.as_ref(), desired.as_ref(), &self.scp_targets) {
+                enforcer.org_call(&c).await.map_err(super::enforcement::unavailable)?;
+                calls.org.push(c);
             }
         }
         let today = self.clock.now().date_naive();
@@ -125,9 +177,8 @@ impl Governance {
                 }
             }
         }
-        let mut calls = Vec::new();
         for (account, refs) in &roles {
-            let blocked: Vec<String> = models.get(account).map(|m| m.iter().cloned().collect()).unwrap_or_default();
+            let blocked: Vec<String> = if through_scp { Vec::new() } else { models.get(account).map(|m| m.iter().cloned().collect()).unwrap_or_default() };
             for role in refs {
                 let desired = model_block_deny(role.partition, &blocked);
                 let now = match enforcer.observe(role).await {
@@ -140,7 +191,7 @@ impl Governance {
                 };
                 if let Some(c) = plan_policy(role, &now, MODEL_BLOCK_POLICY, desired.as_ref()) {
                     enforcer.call(&c).await.map_err(super::enforcement::unavailable)?;
-                    calls.push(c);
+                    calls.iam.push(c);
                 }
             }
         }
@@ -164,7 +215,7 @@ impl crate::ports::bus::EventHandler for ModelBlockHandler {
             return Err(fail(format!("does not handle {}", event.detail_type)));
         }
         let calls = self.0.apply_model_blocks().await.map_err(|e| fail(e.to_string()))?;
-        tracing::info!(calls = calls.len(), event = %event.id, "model blocks applied");
+        tracing::info!(iam = calls.iam.len(), org = calls.org.len(), event = %event.id, "model blocks applied");
         Ok(())
     }
 }

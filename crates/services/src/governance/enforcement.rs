@@ -25,6 +25,7 @@ use crate::ports::store::{IndexKey, ItemData, ItemKey, SkRange};
 use crate::ports::{Enforcer, EnforcerError};
 
 const ENFORCEMENT: &str = "ENFORCEMENT";
+const SUSPENDED_SCP_DESCRIPTION: &str = "FinOps Center kill switch: denies model invocation to principals tagged finops:suspended";
 const ENFORCEMENT_INDEX: &str = "ENFORCEMENT";
 
 /// A suspension or resumption as asked.
@@ -364,7 +365,7 @@ impl Governance {
         }
         let enforcer = self.enforcer()?;
         let now = enforcer.observe_scp(SUSPENDED_SCP_NAME).await.map_err(unavailable)?;
-        let calls = plan_scp(now.as_ref(), &suspended_scp(self.partition), targets);
+        let calls = plan_scp(SUSPENDED_SCP_NAME, SUSPENDED_SCP_DESCRIPTION, now.as_ref(), Some(&suspended_scp(self.partition)), targets);
         if dry_run || calls.is_empty() {
             return Ok(calls);
         }
@@ -403,12 +404,13 @@ impl Governance {
         Ok(false)
     }
 
-    /// Makes IAM hold every workload's desired state and every model block
-    /// again (a deny removed by hand comes back, a lost `ModelBlocked` is
-    /// applied) and returns the calls it had to make.
+    /// Makes IAM hold every workload's desired state again (a deny removed by
+    /// hand comes back) and returns the calls it had to make. Model blocks
+    /// (`apply_model_blocks`) and the SCP (`reconcile_scp`) are repaired
+    /// beside it.
     pub async fn reconcile_enforcement(&self) -> Result<Vec<IamCall>> {
         let enforcer = self.enforcer()?;
-        let mut repaired = self.apply_model_blocks().await?;
+        let mut repaired = Vec::new();
         for r in self.enforcement_status(&Self::system_actor("kill-switch")).await? {
             for role in &r.roles {
                 let now = enforcer.observe(role).await.map_err(unavailable)?;

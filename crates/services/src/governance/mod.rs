@@ -46,7 +46,7 @@ use crate::ports::bus::{DomainEvent, EventBus};
 use crate::ports::store::{Attributes, Condition, IndexKey, Item, ItemData, ItemKey, PageRequest, SkRange, Store, StoreError, WriteOp};
 use crate::ports::{Clock, FactLedger, IdGenerator};
 
-pub use blocks::{LiftInput, ModelBlockHandler, KILL_SWITCH};
+pub use blocks::{BlockCalls, LiftInput, ModelBlockHandler, KILL_SWITCH};
 pub use cards::{CardsBuilt, DisputeInput, ResolveInput, RollupInput};
 pub use claims::{ClaimInput, ReleaseInput};
 pub use gaps::{DetectionSummary, GapActionInput, GapActionOutcome, GapDetectorHandler, GapsReport, BlockLift, ModelBlock, GAP_DETECTOR};
