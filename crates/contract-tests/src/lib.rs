@@ -15,6 +15,7 @@ pub mod emulators;
 pub mod governed_suite;
 pub mod governed_world;
 pub mod kill_switch_suite;
+pub mod async_invoke;
 pub mod race_suite;
 pub mod ledger_suite;
 pub mod store_suite;

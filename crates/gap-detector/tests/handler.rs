@@ -68,3 +68,43 @@ fn the_nightly_run_covers_this_month_and_the_last() {
     let d = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
     assert_eq!(gap_detector::nightly_periods(d).map(|p| p.to_string()), ["2025-12", "2026-01"]);
 }
+
+/// A poison event (a `CurPeriodIngested` without its period) fails every try
+/// and ends in the function's failure queue with its payload and the reason,
+/// as the template's `EventInvokeConfig` has Lambda do; a good event runs once
+/// and sends nothing there.
+#[tokio::test]
+async fn a_failing_event_ends_in_the_failure_queue_with_its_reason() {
+    let w = aws(true).await;
+    let sdk = contract_tests::emulators::moto_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue = sqs.create_queue().queue_name(contract_tests::emulators::unique_name("gap-failures")).send().await.expect("queue");
+    let url = queue.queue_url().expect("url").to_owned();
+    let mut poison = sample("gap-detector", "cur-period-ingested.json");
+    poison["detail"]["data"].as_object_mut().expect("data").remove("period");
+    let gov = w.gov.clone();
+    let run = |e: Value| {
+        let gov = gov.clone();
+        async move { gap_detector::handle(&gov, &e).await }
+    };
+    let tries = contract_tests::async_invoke::invoke("GapDetectorFunction", &poison, run, &sqs, &url).await;
+    assert_eq!(tries, 3, "the first try and the template's two retries");
+    let got = sqs.receive_message().queue_url(&url).max_number_of_messages(10).send().await.expect("receive");
+    let messages = got.messages();
+    assert_eq!(messages.len(), 1);
+    let record: Value = serde_json::from_str(messages[0].body().expect("body")).expect("json");
+    assert_eq!(record["requestPayload"], poison, "the event itself, to redrive");
+    assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
+    assert!(record["responsePayload"]["errorMessage"].as_str().is_some_and(|m| m.contains("period")), "{record}");
+
+    store_generated(&w, 23).await;
+    let good = sample("gap-detector", "cur-period-ingested.json");
+    let gov = w.gov.clone();
+    let run = |e: Value| {
+        let gov = gov.clone();
+        async move { gap_detector::handle(&gov, &e).await }
+    };
+    assert_eq!(contract_tests::async_invoke::invoke("GapDetectorFunction", &good, run, &sqs, &url).await, 1);
+    let after = sqs.receive_message().queue_url(&url).max_number_of_messages(10).send().await.expect("receive");
+    assert!(after.messages().is_empty(), "a handled event sends nothing to the failure queue");
+}

@@ -145,8 +145,11 @@ pub fn delivery(event: &serde_json::Value) -> Result<Delivery, String> {
     }
 }
 
-/// A delivery a function refuses, with the reason (Lambda reports it as the
-/// invocation's error, so EventBridge retries and then dead-letters it).
+/// A delivery a function refuses, with the reason. Lambda reports it as the
+/// invocation's error: it retries the asynchronous invocation (the function's
+/// `EventInvokeConfig`), then sends the event and this reason to the
+/// function's OnFailure queue. The rule's dead-letter queue only catches
+/// events EventBridge could not deliver to Lambda at all.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Rejected(pub String);
 
