@@ -307,11 +307,14 @@ pub async fn a_blocked_model_is_denied_on_its_accounts_roles_until_lifted(w: Wor
     let fran = actor("fran@example.com", Persona::Finance, &["retail"]);
     assert!(w.gov.list_blocks(&fran).await.expect("finance sees blocks").iter().any(|b| b.id == id));
     assert!(matches!(w.gov.list_blocks(&product_owner()).await, Err(GovernanceError::Forbidden(_))));
-    let lift = |r: &str| services::governance::LiftInput { rationale: r.into() };
+    let lift = |r: &str| services::governance::LiftInput { rationale: r.into(), dry_run: false };
     assert!(matches!(w.gov.lift_block(&product_owner(), &id, lift("mine")).await, Err(GovernanceError::Forbidden(_))));
     assert!(matches!(w.gov.lift_block(&fl, &id, lift(" ")).await, Err(GovernanceError::Invalid(_))));
     assert!(matches!(w.gov.lift_block(&fl, "gap-202602-0000000000000000.b9", lift("no such")).await, Err(GovernanceError::NotFound { .. })));
+    let dry = org.lift_block(&fl, &id, services::governance::LiftInput { dry_run: true, ..lift("what would it do?") }).await.expect("dry run");
+    assert!(org.list_blocks(&fl).await.expect("blocks").iter().any(|b| b.id == id && b.lifted.is_none()), "a dry run stores nothing");
     let (lifted, calls) = org.lift_block(&fl, &id, lift("Nova approved for ETL after review")).await.expect("lift");
+    assert_eq!(dry.1, calls, "the lift makes exactly the calls its dry run printed");
     assert!(calls.iam.is_empty(), "{calls:?}");
     assert_eq!(calls.org, [domain::governance::enforcement::OrgCall::DetachPolicy { name: "finops-model-blocks".into(), target: ou.clone() }], "nothing blocked: the SCP comes off the OU");
     assert_eq!(lifted.lifted.as_ref().map(|l| l.rationale.as_str()), Some("Nova approved for ETL after review"));

@@ -234,7 +234,11 @@ pub enum EnforcementCmd {
     Status,
     /// Make IAM hold every workload's stored state and every model block;
     /// print what was repaired.
-    Reconcile,
+    Reconcile {
+        /// Print the calls that would repair drift; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Every model block raised from a gap, lifted or not.
     Blocks,
     /// Install the organisation's one SCP (denies model invocation to
@@ -253,5 +257,8 @@ pub enum EnforcementCmd {
         block: String,
         #[arg(long)]
         rationale: String,
+        /// Print the exact calls; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }

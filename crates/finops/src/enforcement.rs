@@ -81,11 +81,14 @@ pub async fn command(config: &Config, cmd: EnforcementCmd, format: Format) -> Re
                 ),
             })
         }
-        EnforcementCmd::Lift { block, rationale } => {
-            let (b, calls) = gov.lift_block(&operator(), &block, services::governance::LiftInput { rationale }).await?;
+        EnforcementCmd::Lift { block, rationale, dry_run } => {
+            let (b, calls) = gov.lift_block(&operator(), &block, services::governance::LiftInput { rationale, dry_run }).await?;
             Ok(match format {
-                Format::Json => json(&serde_json::json!({"block": b, "calls": calls})),
-                Format::Table => format!("{}: {} lifted ({} call(s))\n{}", b.id, b.model, calls.len(), calls.cli().iter().map(|c| format!("  {c}\n")).collect::<String>()),
+                Format::Json => json(&serde_json::json!({"block": b, "calls": calls, "dry_run": dry_run})),
+                Format::Table => {
+                    let (what, verb) = if dry_run { ("would be lifted", "would make") } else { ("lifted", "made") };
+                    format!("{}: {} {what} ({verb} {} call(s))\n{}", b.id, b.model, calls.len(), calls.cli().iter().map(|c| format!("  {c}\n")).collect::<String>())
+                }
             })
         }
         EnforcementCmd::InstallScp { targets, dry_run } => {
@@ -102,14 +105,17 @@ pub async fn command(config: &Config, cmd: EnforcementCmd, format: Format) -> Re
                 }
             })
         }
-        EnforcementCmd::Reconcile => {
-            let repaired = gov.reconcile_enforcement().await?;
-            let blocks = gov.apply_model_blocks().await?;
+        EnforcementCmd::Reconcile { dry_run } => {
+            let (repaired, blocks) = match dry_run {
+                true => (gov.enforcement_drift().await?, gov.plan_model_blocks(None).await?),
+                false => (gov.reconcile_enforcement().await?, gov.apply_model_blocks().await?),
+            };
             Ok(match format {
                 Format::Json => json(&serde_json::json!({"repaired": repaired, "blocks": blocks})),
                 Format::Table => {
                     let lines: Vec<String> = repaired.iter().map(|c| c.cli()).chain(blocks.cli()).collect();
-                    format!("{} call(s) to repair drift\n{}", lines.len(), lines.iter().map(|l| format!("  {l}\n")).collect::<String>())
+                    let verb = if dry_run { "would repair" } else { "to repair" };
+                    format!("{} call(s) {verb} drift\n{}", lines.len(), lines.iter().map(|l| format!("  {l}\n")).collect::<String>())
                 }
             })
         }

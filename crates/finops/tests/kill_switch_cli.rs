@@ -63,7 +63,10 @@ fn a_block_from_a_gap_is_in_force_until_lifted() {
     let unknown = finops(&home, &["enforcement", "lift", "gap-202602-0000000000000000.b0", "--rationale", "x"]);
     assert_ne!(unknown.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("gap-202602-0000000000000000.b0"), "{}", String::from_utf8_lossy(&unknown.stderr));
+    let dry = ok(finops(&home, &["enforcement", "lift", &block, "--rationale", "approved after review", "--dry-run"]));
+    assert!(dry.contains("would be lifted") && dry.contains("aws iam delete-role-policy"), "{dry}");
+    assert!(ok(finops(&home, &["enforcement", "reconcile", "--dry-run"])).starts_with("0 call(s)"), "the dry run stored nothing");
     let lifted = ok(finops(&home, &["enforcement", "lift", &block, "--rationale", "approved after review"]));
-    assert!(lifted.contains("lifted") && lifted.contains("aws iam delete-role-policy") && lifted.contains("finops-model-blocks"), "{lifted}");
-    assert!(ok(finops(&home, &["enforcement", "lift", &block, "--rationale", "again"])).contains("(0 call(s))"), "lifting twice changes nothing");
+    assert!(lifted.contains("lifted (made") && lifted.contains("aws iam delete-role-policy") && lifted.contains("finops-model-blocks"), "{lifted}");
+    assert!(ok(finops(&home, &["enforcement", "lift", &block, "--rationale", "again"])).contains("(made 0 call(s))"), "lifting twice changes nothing");
 }

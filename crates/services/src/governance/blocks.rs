@@ -60,6 +60,9 @@ impl BlockCalls {
 #[serde(deny_unknown_fields)]
 pub struct LiftInput {
     pub rationale: String,
+    /// Plan and return the exact calls; change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// The block's id when it was stored before blocks had one: from its key
@@ -99,6 +102,13 @@ impl Governance {
             return Err(GovernanceError::invalid("rationale", "is required: say why the model may run again"));
         }
         let (mut block, item) = self.blocks().await?.into_iter().find(|(b, _)| b.id == id).ok_or_else(|| GovernanceError::NotFound { what: "block", id: id.to_owned() })?;
+        if input.dry_run {
+            let calls = self.plan_model_blocks(Some(id)).await?;
+            if block.lifted.is_none() {
+                block.lifted = Some(BlockLift { by: actor.user.clone(), at: self.clock.now(), rationale: input.rationale.clone() });
+            }
+            return Ok((block, calls));
+        }
         if block.lifted.is_none() {
             block.lifted = Some(BlockLift { by: actor.user.clone(), at: self.clock.now(), rationale: input.rationale.clone() });
             let correlation = self.ids.next_id();
@@ -125,6 +135,21 @@ impl Governance {
     /// account carries the inline deny. A role that no longer exists is
     /// skipped: nothing can run as it.
     pub async fn apply_model_blocks(&self) -> Result<BlockCalls> {
+        let calls = self.plan_model_blocks(None).await?;
+        let enforcer = self.enforcer()?;
+        for c in &calls.org {
+            enforcer.org_call(c).await.map_err(super::enforcement::unavailable)?;
+        }
+        for c in &calls.iam {
+            enforcer.call(c).await.map_err(super::enforcement::unavailable)?;
+        }
+        Ok(calls)
+    }
+
+    /// The calls [`apply_model_blocks`](Self::apply_model_blocks) would make,
+    /// with the block `lifting` taken as lifted (a lift's dry run); changes
+    /// nothing.
+    pub async fn plan_model_blocks(&self, lifting: Option<&str>) -> Result<BlockCalls> {
         let blocks = self.blocks().await?;
         if blocks.is_empty() {
             return Ok(BlockCalls::default());
@@ -138,7 +163,7 @@ impl Governance {
             for a in &b.accounts {
                 let m = models.entry(a.clone()).or_default();
                 let accounts = by_model.entry(b.model.clone()).or_default();
-                if b.lifted.is_none() {
+                if b.lifted.is_none() && lifting != Some(b.id.as_str()) {
                     m.insert(b.model.clone());
                     accounts.insert(a.clone());
                 }
@@ -161,10 +186,7 @@ impl Governance {
             }
             let now = enforcer.observe_scp(MODEL_BLOCK_SCP_NAME).await.map_err(super::enforcement::unavailable)?;
             let description = "FinOps Center: models blocked from allocation gaps, denied to the accounts that block them";
-            for c in plan_scp(MODEL_BLOCK_SCP_NAME, description, now.as_ref(), desired.as_ref(), &self.scp_targets) {
-                enforcer.org_call(&c).await.map_err(super::enforcement::unavailable)?;
-                calls.org.push(c);
-            }
+            calls.org = plan_scp(MODEL_BLOCK_SCP_NAME, description, now.as_ref(), desired.as_ref(), &self.scp_targets);
         }
         let today = self.clock.now().date_naive();
         for c in self.all_claims().await? {
@@ -189,10 +211,7 @@ impl Governance {
                     }
                     Err(e) => return Err(super::enforcement::unavailable(e)),
                 };
-                if let Some(c) = plan_policy(role, &now, MODEL_BLOCK_POLICY, desired.as_ref()) {
-                    enforcer.call(&c).await.map_err(super::enforcement::unavailable)?;
-                    calls.iam.push(c);
-                }
+                calls.iam.extend(plan_policy(role, &now, MODEL_BLOCK_POLICY, desired.as_ref()));
             }
         }
         Ok(calls)

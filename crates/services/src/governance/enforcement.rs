@@ -409,14 +409,26 @@ impl Governance {
     /// (`apply_model_blocks`) and the SCP (`reconcile_scp`) are repaired
     /// beside it.
     pub async fn reconcile_enforcement(&self) -> Result<Vec<IamCall>> {
+        self.reconcile_workloads(false).await
+    }
+
+    /// The calls [`reconcile_enforcement`](Self::reconcile_enforcement) would
+    /// make; changes nothing.
+    pub async fn enforcement_drift(&self) -> Result<Vec<IamCall>> {
+        self.reconcile_workloads(true).await
+    }
+
+    async fn reconcile_workloads(&self, dry_run: bool) -> Result<Vec<IamCall>> {
         let enforcer = self.enforcer()?;
         let mut repaired = Vec::new();
         for r in self.enforcement_status(&Self::system_actor("kill-switch")).await? {
             for role in &r.roles {
                 let now = enforcer.observe(role).await.map_err(unavailable)?;
                 for c in plan(role, &now, desired(enforcer, r.state, role).await?.as_ref()) {
-                    enforcer.call(&c).await.map_err(unavailable)?;
-                    tracing::warn!(workload = %r.workload, call = %c.cli(), "kill switch drift repaired");
+                    if !dry_run {
+                        enforcer.call(&c).await.map_err(unavailable)?;
+                        tracing::warn!(workload = %r.workload, call = %c.cli(), "kill switch drift repaired");
+                    }
                     repaired.push(c);
                 }
             }
