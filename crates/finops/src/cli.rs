@@ -47,6 +47,10 @@ pub enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8787")]
         addr: String,
+        /// A browser origin allowed to call the API (CORS), e.g.
+        /// http://localhost:5173; repeat for several.
+        #[arg(long = "cors-origin")]
+        cors_origins: Vec<String>,
     },
     /// Load existing governance state (hierarchy, workloads, approvals, claims,
     /// broad-role patterns) from a JSON file; all or nothing.

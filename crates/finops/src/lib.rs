@@ -29,7 +29,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     };
     match cli.command {
         Command::Token { user, persona, scope, hours } => token(&cli.home, &user, &persona, &scope, hours),
-        Command::Serve { addr } => serve(&config, &cli.home, &addr).await,
+        Command::Serve { addr, cors_origins } => serve(&config, &cli.home, &addr, &cors_origins).await,
         Command::Demo { keep } => match demo::run(&cli.home, keep, cli.format).await {
             Ok(text) => {
                 print!("{text}");
@@ -113,13 +113,14 @@ fn token(home: &std::path::Path, user: &str, persona: &str, scope: &[String], ho
     }
 }
 
-async fn serve(config: &config::Config, home: &std::path::Path, addr: &str) -> ExitCode {
+async fn serve(config: &config::Config, home: &std::path::Path, addr: &str, cors_origins: &[String]) -> ExitCode {
     let setup = async {
         let gov = local::governance_for(config).await.map_err(|e| e.to_string())?;
         let tokens = local::tokens(home).map_err(|e| e.to_string())?;
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
-        Ok::<_, String>((http_api::with_local_tokens(http_api::router(gov), tokens), listener, bound))
+        let app = http_api::with_cors(http_api::with_local_tokens(http_api::router(gov), tokens), cors_origins)?;
+        Ok::<_, String>((app, listener, bound))
     };
     let (app, listener, bound) = match setup.await {
         Ok(x) => x,

@@ -384,6 +384,21 @@ const LINKS: &[LinkSpec] = &[
     ]),
 ];
 
+/// The `X-FinOps-Persona` header: a user in several persona groups picks the
+/// one a call acts as (with one group it is used; see `auth::actor_from_claims`).
+fn persona_header() -> utoipa::openapi::path::Parameter {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let values: Vec<&str> = domain::Persona::ALL.iter().map(|p| p.as_str()).collect();
+    ParameterBuilder::new()
+        .name("X-FinOps-Persona")
+        .parameter_in(ParameterIn::Header)
+        .required(utoipa::openapi::Required::False)
+        .description(Some("The persona to act as, for a user in several persona groups (Cognito groups); required then, ignored with one group. Refused (401) when the user is not in that group."))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values))))
+        .build()
+}
+
 impl utoipa::Modify for CommonResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::{RefOr, ResponseBuilder};
@@ -394,8 +409,10 @@ impl utoipa::Modify for CommonResponses {
                 if path == "/health" || path == "/openapi.json" {
                     continue;
                 }
+                op.parameters.get_or_insert_with(Vec::new).push(persona_header());
                 let r = &mut op.responses.responses;
                 r.entry("500".into()).or_insert_with(|| error("A server failure; it is logged"));
+                r.entry("405".into()).or_insert_with(|| error("The path exists but not with this method (`method_not_allowed`)"));
                 if op.request_body.is_some() {
                     r.entry("413".into()).or_insert_with(|| error("The body is over the size limit"));
                     r.entry("415".into()).or_insert_with(|| error("The body is not `application/json`"));
@@ -689,6 +706,36 @@ async fn audit(State(gov): Gov, Caller(actor): Caller, Path((kind, id)): Path<(S
 
 /// The local server's authentication: verifies the bearer token on every request
 /// and hands the router its `Actor`. `/health` needs none.
+/// The headers a browser client of the API sends (the same list as the
+/// template's `CorsConfiguration`).
+pub const CORS_HEADERS: [&str; 3] = ["authorization", "content-type", "x-finops-persona"];
+
+/// CORS for `origins` (exact `scheme://host[:port]` values), as API Gateway's
+/// `CorsConfiguration` does in AWS. It goes outermost, around the token
+/// check, so a preflight (which carries no token) is answered, not refused.
+/// A bad origin is refused by name.
+pub fn with_cors(router: Router, origins: &[String]) -> Result<Router, String> {
+    use axum::http::{HeaderName, HeaderValue, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return Ok(router);
+    }
+    let mut allowed = Vec::new();
+    for o in origins {
+        let host = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
+        if !host.is_some_and(|h| !h.is_empty() && !h.contains(['/', ' ', ','])) {
+            return Err(format!("--cors-origin {o:?}: an origin is scheme://host[:port], e.g. https://finops.example.com"));
+        }
+        allowed.push(HeaderValue::from_str(o).map_err(|e| format!("--cors-origin {o:?}: {e}"))?);
+    }
+    let layer = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(CORS_HEADERS.map(HeaderName::from_static))
+        .max_age(std::time::Duration::from_secs(600));
+    Ok(router.layer(layer))
+}
+
 pub fn with_local_tokens(router: Router, tokens: auth::LocalTokens) -> Router {
     router.layer(axum::middleware::from_fn(move |mut req: axum::extract::Request, next: axum::middleware::Next| {
         let tokens = tokens.clone();

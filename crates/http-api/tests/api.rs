@@ -173,6 +173,47 @@ async fn local_tokens_guard_every_route_but_health() {
     let _ = Arc::clone(&w.gov);
 }
 
+/// A browser's preflight from an allowed origin is answered before the token
+/// check, naming the headers a client sends; an origin not allowed gets no
+/// CORS headers; a real request from the allowed origin carries them too.
+#[tokio::test]
+async fn a_preflight_from_an_allowed_origin_is_answered_and_others_are_not() {
+    let w = embedded(false).await;
+    let tokens = http_api::auth::LocalTokens::new(vec![4; 32]).unwrap();
+    let origin = "http://localhost:5173";
+    let app = http_api::with_cors(http_api::with_local_tokens(http_api::router(w.gov.clone()), tokens.clone()), &[origin.to_owned()]).unwrap();
+    let preflight = |from: &str| {
+        Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/requests")
+            .header("origin", from)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization,content-type,x-finops-persona")
+            .body(HttpBody::empty())
+            .unwrap()
+    };
+    let ok = app.clone().oneshot(preflight(origin)).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK, "a preflight carries no token and is still answered");
+    let h = ok.headers();
+    assert_eq!(h.get("access-control-allow-origin").and_then(|v| v.to_str().ok()), Some(origin));
+    let allowed = h.get("access-control-allow-headers").and_then(|v| v.to_str().ok()).unwrap_or_default().to_lowercase();
+    for header in http_api::CORS_HEADERS {
+        assert!(allowed.contains(header), "{header} in {allowed}");
+    }
+    assert!(h.get("access-control-allow-methods").and_then(|v| v.to_str().ok()).is_some_and(|m| m.contains("POST")));
+    let other = app.clone().oneshot(preflight("https://evil.example.com")).await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none(), "an origin not allowed is not told it is");
+    let token = tokens.mint(&product_owner(), chrono::Utc::now() + chrono::Duration::hours(1)).unwrap();
+    let real = Request::builder().uri("/inbox").header("origin", origin).header("authorization", format!("Bearer {token}")).body(HttpBody::empty()).unwrap();
+    let res = app.clone().oneshot(real).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers().get("access-control-allow-origin").and_then(|v| v.to_str().ok()), Some(origin));
+    for bad in ["localhost:5173", "https://", "https://a.example.com/path", "ftp://x"] {
+        let e = http_api::with_cors(http_api::router(w.gov.clone()), &[bad.to_owned()]).unwrap_err();
+        assert!(e.contains(bad), "{e}");
+    }
+}
+
 /// The route table is the router: each group's routes answer (not 404/405) in
 /// that group's router, and no other group's router serves them.
 #[tokio::test]

@@ -34,3 +34,27 @@ fn every_route_is_documented_and_nothing_else() {
     assert_eq!(doc["components"]["schemas"]["Money"]["type"], "string");
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
 }
+
+/// What a frontend needs beyond each route's own answers: the persona header
+/// and the error codes every authenticated route can return.
+#[test]
+fn every_authenticated_operation_documents_the_persona_header_and_common_errors() {
+    let doc: Value = serde_json::from_str(&openapi_json()).unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if http_api::OPEN_ROUTES.contains(&path.as_str()) {
+            continue;
+        }
+        for (method, op) in item.as_object().unwrap() {
+            let persona = op["parameters"].as_array().into_iter().flatten().find(|p| p["name"] == "X-FinOps-Persona");
+            let persona = persona.unwrap_or_else(|| panic!("{method} {path}: no X-FinOps-Persona"));
+            assert_eq!((persona["in"].as_str(), persona["required"].as_bool()), (Some("header"), Some(false)));
+            assert_eq!(persona["schema"]["enum"].as_array().map(Vec::len), Some(5), "{method} {path}");
+            for code in ["401", "405", "500"] {
+                assert!(op["responses"].get(code).is_some(), "{method} {path}: no {code}");
+            }
+            if op.get("requestBody").is_some() {
+                assert!(op["responses"].get("415").is_some() && op["responses"].get("413").is_some(), "{method} {path}");
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! What an operations team needs from `template.yaml`, checked on the
+//! template itself: every function logs to its own group kept for
+//! `LogRetentionDays`; every function's errors and throttles, every failure
+//! queue's depth and cur-ingest's duration near its timeout alarm to one SNS
+//! topic; the API has CORS for the allowed origins (with the headers a
+//! browser client sends), access logs and throttling.
+
+use contract_tests::async_invoke::{invoke_config, template};
+use serde_yaml::Value;
+
+fn resources(doc: &Value) -> Vec<(String, Value)> {
+    doc.get("Resources").and_then(Value::as_mapping).into_iter().flatten().map(|(k, v)| (k.as_str().unwrap_or_default().to_owned(), v.clone())).collect()
+}
+
+fn of_type(doc: &Value, ty: &str) -> Vec<(String, Value)> {
+    resources(doc).into_iter().filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some(ty)).collect()
+}
+
+/// `!Ref X` or `!GetAtt X.Attr` → `X`.
+fn target(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::Tagged(t) if t.tag == "Ref" => t.value.as_str().map(String::from),
+        Value::Tagged(t) if t.tag == "GetAtt" => t.value.as_str().and_then(|s| s.split('.').next()).map(String::from),
+        _ => None,
+    }
+}
+
+fn alarms(doc: &Value) -> Vec<Value> {
+    of_type(doc, "AWS::CloudWatch::Alarm").into_iter().map(|(_, a)| a["Properties"].clone()).collect()
+}
+
+/// An alarm on `metric` of the thing `dimension` names, that notifies the topic.
+fn alarm_on(doc: &Value, metric: &str, dimension: &str, of: &str) -> Option<Value> {
+    alarms(doc).into_iter().find(|a| {
+        a.get("MetricName").and_then(Value::as_str) == Some(metric)
+            && a.get("Dimensions").and_then(Value::as_sequence).is_some_and(|d| d.iter().any(|x| x.get("Name").and_then(Value::as_str) == Some(dimension) && target(x.get("Value")).as_deref() == Some(of)))
+            && a.get("AlarmActions").and_then(Value::as_sequence).is_some_and(|acts| acts.iter().any(|x| target(Some(x)).as_deref() == Some("AlertsTopic")))
+    })
+}
+
+#[test]
+fn every_function_logs_to_its_own_group_kept_for_the_retention_parameter() {
+    let doc = template();
+    assert_eq!(doc["Parameters"]["LogRetentionDays"]["Default"].as_u64(), Some(90));
+    let functions = of_type(&doc, "AWS::Serverless::Function");
+    assert!(functions.len() >= 7);
+    for (name, f) in &functions {
+        let group = target(f["Properties"].get("LoggingConfig").and_then(|l| l.get("LogGroup"))).unwrap_or_else(|| panic!("{name}: no LoggingConfig.LogGroup"));
+        let g = &doc["Resources"][group.as_str()];
+        assert_eq!(g["Type"].as_str(), Some("AWS::Logs::LogGroup"), "{name}: {group}");
+        assert_eq!(target(g["Properties"].get("RetentionInDays")).as_deref(), Some("LogRetentionDays"), "{name}: {group}");
+        assert_eq!(f["Properties"]["LoggingConfig"]["LogFormat"].as_str(), Some("JSON"), "{name}");
+    }
+}
+
+#[test]
+fn errors_throttles_failure_queues_and_ingest_duration_alarm_to_one_topic() {
+    let doc = template();
+    assert_eq!(doc["Resources"]["AlertsTopic"]["Type"].as_str(), Some("AWS::SNS::Topic"));
+    assert_eq!(doc["Resources"]["AlertsEmailSubscription"]["Condition"].as_str(), Some("HasAlertEmail"), "the email is optional");
+    for (name, _) in of_type(&doc, "AWS::Serverless::Function") {
+        for metric in ["Errors", "Throttles"] {
+            assert!(alarm_on(&doc, metric, "FunctionName", &name).is_some(), "{name}: no {metric} alarm to AlertsTopic");
+        }
+        if let Ok(c) = invoke_config(&doc, &name) {
+            let a = alarm_on(&doc, "ApproximateNumberOfMessagesVisible", "QueueName", &c.on_failure_queue).unwrap_or_else(|| panic!("{name}: no depth alarm on {}", c.on_failure_queue));
+            assert_eq!((a["Threshold"].as_u64(), a["ComparisonOperator"].as_str()), (Some(0), Some("GreaterThanThreshold")), "depth > 0");
+        }
+    }
+    let timeout_ms = doc["Resources"]["CurIngestFunction"]["Properties"]["Timeout"].as_u64().expect("timeout") * 1000;
+    let d = alarm_on(&doc, "Duration", "FunctionName", "CurIngestFunction").expect("a duration alarm on cur-ingest");
+    let threshold = d["Threshold"].as_u64().expect("threshold");
+    assert!(threshold < timeout_ms && threshold >= timeout_ms * 7 / 10, "near the timeout: {threshold} of {timeout_ms}");
+}
+
+#[test]
+fn the_api_allows_the_configured_origins_and_logs_and_throttles_access() {
+    let doc = template();
+    let api = &doc["Resources"]["GovernanceApi"]["Properties"];
+    let cors = match api.get("CorsConfiguration") {
+        Some(Value::Tagged(t)) if t.tag == "If" => t.value.as_sequence().expect("[cond, then, else]").clone(),
+        other => panic!("CORS must follow AllowedOrigins: {other:?}"),
+    };
+    assert_eq!(cors[0].as_str(), Some("HasAllowedOrigins"));
+    let headers: Vec<&str> = cors[1]["AllowHeaders"].as_sequence().expect("headers").iter().filter_map(Value::as_str).collect();
+    for h in ["authorization", "content-type", "x-finops-persona"] {
+        assert!(headers.contains(&h), "{h} in {headers:?}");
+    }
+    assert_eq!(target(api["AccessLogSettings"].get("DestinationArn")).as_deref(), Some("ApiAccessLogs"));
+    assert!(api["DefaultRouteSettings"]["ThrottlingRateLimit"].as_u64().is_some_and(|r| r > 0));
+}
+
+#[test]
+fn a_function_without_its_alarms_fails_the_check() {
+    let mut doc = template();
+    let resources = doc.get_mut("Resources").and_then(Value::as_mapping_mut).expect("resources");
+    resources.remove("GapDetectorFunctionErrorsAlarm");
+    resources.remove("GapDetectorErrorsAlarm");
+    assert!(alarm_on(&doc, "Errors", "FunctionName", "GapDetectorFunction").is_none());
+    assert!(alarm_on(&doc, "Errors", "FunctionName", "TaskGeneratorFunction").is_some());
+}
