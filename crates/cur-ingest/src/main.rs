@@ -20,7 +20,8 @@ async fn main() -> Result<(), Error> {
     });
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (gov, s3, prefix, backfill) = (gov.clone(), s3.clone(), prefix.clone(), backfill.clone());
-        async move { Ok::<Value, Error>(cur_ingest::handle_with(&gov, &s3, &prefix, backfill.as_ref().as_ref(), &event.payload).await?) }
+        let span = runtime_wiring::invocation_span(&event.payload);
+        runtime_wiring::in_span(span, async move { Ok::<Value, Error>(cur_ingest::handle_with(&gov, &s3, &prefix, backfill.as_ref().as_ref(), &event.payload).await?) })
     }))
     .await
 }

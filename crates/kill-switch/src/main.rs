@@ -10,13 +10,14 @@ async fn main() -> Result<(), Error> {
     let routes = runtime_wiring::lambda_router(gov.clone(), &[RouteGroup::KillSwitch]);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (gov, routes) = (gov.clone(), routes.clone());
-        async move {
+        let span = runtime_wiring::invocation_span(&event.payload);
+        runtime_wiring::in_span(span, async move {
             // Two triggers: the kill-switch routes, and the nightly reconciler.
             if runtime_wiring::is_http_event(&event.payload) {
                 return Ok::<Value, Error>(runtime_wiring::handle_http(routes, event.payload, event.context).await?);
             }
             Ok(kill_switch::handle(&gov, &event.payload).await?)
-        }
+        })
     }))
     .await
 }

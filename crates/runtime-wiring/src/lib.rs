@@ -11,12 +11,49 @@ use services::ports::{FactLedger, SystemClock, UuidV7Ids};
 /// `AWS_LAMBDA_LOG_LEVEL`.
 pub fn init_logging() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).unwrap_or_else(|_| "info".into());
+    use tracing_subscriber::util::SubscriberInitExt;
+    // try_init also routes the AWS SDK's `log` records into these logs.
+    if let Err(e) = json_logs(std::io::stdout, &level).try_init() {
+        eprintln!("logging already set up: {e}");
+    }
+}
+
+/// The log format every function writes (and tests read): one JSON object
+/// per line, with every enclosing span's fields, so a line carries Lambda's
+/// request id (lambda_runtime's span) and the invocation's correlation id
+/// and event or route ([`invocation_span`]).
+pub fn json_logs<W>(writer: W, level: &str) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(tracing_subscriber::EnvFilter::new(level.to_lowercase()))
         .without_time()
         .with_current_span(false)
-        .init();
+        .with_span_list(true)
+        .with_writer(writer)
+        .finish()
+}
+
+/// The span one invocation runs in: for a domain event its detail-type and
+/// correlation id (the id that ties every step of one governed action
+/// together), for any other event (a schedule, an S3 notification) its
+/// detail-type and EventBridge id, for an API call its route.
+pub fn invocation_span(payload: &serde_json::Value) -> tracing::Span {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    if is_http_event(payload) {
+        return tracing::info_span!("invocation", route = %text(&payload["routeKey"]));
+    }
+    let correlation = payload["detail"]["correlation_id"].as_str().map_or_else(|| text(&payload["id"]), String::from);
+    tracing::info_span!("invocation", event = %text(&payload["detail-type"]), correlation_id = %correlation)
+}
+
+/// One invocation's work inside its span (built first with
+/// [`invocation_span`], before the work takes the event).
+pub fn in_span<F: std::future::Future>(span: tracing::Span, work: F) -> tracing::instrument::Instrumented<F> {
+    use tracing::Instrument;
+    work.instrument(span)
 }
 
 /// An S3 client, path-style only where an S3-compatible endpoint needs it
@@ -85,7 +122,13 @@ pub fn with_jwt_caller(router: axum::Router) -> axum::Router {
 
 /// The HTTP API for some route groups, as the Lambda serves it.
 pub fn lambda_router(gov: Arc<Governance>, groups: &[http_api::RouteGroup]) -> axum::Router {
-    with_jwt_caller(http_api::router_for(gov, groups))
+    // Each API call's log lines carry its route (the template, not the ids in it).
+    let traced = axum::middleware::from_fn(|req: axum::extract::Request, next: axum::middleware::Next| async move {
+        let route = req.extensions().get::<axum::extract::MatchedPath>().map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+        let span = tracing::info_span!("invocation", route = %format!("{} {route}", req.method()));
+        in_span(span, next.run(req)).await
+    });
+    with_jwt_caller(http_api::router_for(gov, groups).layer(traced))
 }
 
 /// Runs one API Gateway event (the raw JSON Lambda receives) through `router` and
