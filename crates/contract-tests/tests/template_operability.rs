@@ -99,3 +99,27 @@ fn a_function_without_its_alarms_fails_the_check() {
     assert!(alarm_on(&doc, "Errors", "FunctionName", "GapDetectorFunction").is_none());
     assert!(alarm_on(&doc, "Errors", "FunctionName", "TaskGeneratorFunction").is_some());
 }
+
+/// Installing is five questions, grouped and labelled, each with a default
+/// but the CUR location; what holds the record survives a stack deletion.
+#[test]
+fn installing_asks_at_most_five_grouped_labelled_questions() {
+    let doc = template();
+    let params = doc["Parameters"].as_mapping().expect("parameters");
+    assert!(params.len() <= 5, "{} parameters", params.len());
+    let interface = &doc["Metadata"]["AWS::CloudFormation::Interface"];
+    let grouped: Vec<&str> = interface["ParameterGroups"].as_sequence().expect("groups").iter().flat_map(|g| g["Parameters"].as_sequence().into_iter().flatten()).filter_map(Value::as_str).collect();
+    for (name, p) in params {
+        let name = name.as_str().expect("name");
+        assert!(grouped.contains(&name), "{name} is not in a group");
+        assert!(interface["ParameterLabels"][name]["default"].as_str().is_some_and(|l| !l.is_empty()), "{name} has no label");
+        assert!(p.get("Default").is_some() || name == "CurLocation", "{name} has no default");
+    }
+    assert_eq!(doc["Parameters"]["CurTable"]["Default"].as_str(), Some("cid_data_export.cur2"), "the Cloud Intelligence Dashboards' table");
+    for r in ["GovernanceTable", "UserPool", "LedgerBucket"] {
+        assert_eq!(doc["Resources"][r]["DeletionPolicy"].as_str(), Some("Retain"), "{r}");
+    }
+    for o in ["ApiUrl", "UserPoolId", "UserPoolClientId", "GovernanceTableName", "EventBusName", "LedgerBucketName", "AlertsTopicArn", "CurLocation"] {
+        assert!(doc["Outputs"].get(o).is_some(), "output {o}");
+    }
+}

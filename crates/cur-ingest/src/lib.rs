@@ -30,6 +30,44 @@ pub enum IngestError {
     Manifest(String),
 }
 
+/// Where the stack's CUR lives and which Athena table mirrors it, from the
+/// template's variables: `FINOPS_CUR_LOCATION` (`s3://bucket/prefix/`, the
+/// one parameter a user gives) or the older `FINOPS_CUR_PREFIX`, and
+/// `FINOPS_CUR_TABLE` as `database.table` (or with `FINOPS_CUR_DATABASE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurConfig {
+    pub bucket: Option<String>,
+    pub prefix: String,
+    /// `(database, table)`; `None` disables backfill.
+    pub table: Option<(String, String)>,
+}
+
+impl CurConfig {
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let var = |k: &str| var(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let (bucket, prefix) = match var("FINOPS_CUR_LOCATION") {
+            Some(loc) => {
+                let path = loc.strip_prefix("s3://").ok_or_else(|| format!("FINOPS_CUR_LOCATION {loc:?}: must be s3://bucket/prefix/"))?;
+                let (bucket, prefix) = path.split_once('/').unwrap_or((path, ""));
+                if bucket.is_empty() || !(prefix.is_empty() || prefix.ends_with('/')) {
+                    return Err(format!("FINOPS_CUR_LOCATION {loc:?}: must be s3://bucket/ or s3://bucket/prefix/ (ending in /)"));
+                }
+                (Some(bucket.to_owned()), prefix.to_owned())
+            }
+            None => (var("FINOPS_CUR_BUCKET"), var("FINOPS_CUR_PREFIX").unwrap_or_default()),
+        };
+        let table = match (var("FINOPS_CUR_DATABASE"), var("FINOPS_CUR_TABLE")) {
+            (_, None) => None,
+            (Some(db), Some(t)) => Some((db, t)),
+            (None, Some(t)) => match t.split_once('.') {
+                Some((db, table)) if !db.is_empty() && !table.is_empty() && !table.contains('.') => Some((db.to_owned(), table.to_owned())),
+                _ => return Err(format!("FINOPS_CUR_TABLE {t:?}: must be database.table (e.g. cid_data_export.cur2)")),
+            },
+        };
+        Ok(Self { bucket, prefix, table })
+    }
+}
+
 /// The Athena side of the function: a past period's facts in one query.
 pub struct Backfill {
     pub athena: cur_athena::AthenaCur,
@@ -165,6 +203,21 @@ pub async fn handle_with(gov: &Arc<Governance>, s3: &S3Cur, prefix: &str, backfi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_location_and_table_come_from_one_variable_each() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned());
+        let c = CurConfig::from_env(env(&[("FINOPS_CUR_LOCATION", "s3://my-cur/exports/cur2/"), ("FINOPS_CUR_TABLE", "cid_data_export.cur2")])).unwrap();
+        assert_eq!(c, CurConfig { bucket: Some("my-cur".into()), prefix: "exports/cur2/".into(), table: Some(("cid_data_export".into(), "cur2".into())) });
+        let root = CurConfig::from_env(env(&[("FINOPS_CUR_LOCATION", "s3://my-cur"), ("FINOPS_CUR_TABLE", "")])).unwrap();
+        assert_eq!((root.prefix.as_str(), root.table), ("", None));
+        let old = CurConfig::from_env(env(&[("FINOPS_CUR_PREFIX", "cur2/"), ("FINOPS_CUR_DATABASE", "db"), ("FINOPS_CUR_TABLE", "t")])).unwrap();
+        assert_eq!((old.prefix.as_str(), old.table), ("cur2/", Some(("db".into(), "t".into()))));
+        for (k, v) in [("FINOPS_CUR_LOCATION", "my-cur/cur2/"), ("FINOPS_CUR_LOCATION", "s3://my-cur/cur2"), ("FINOPS_CUR_TABLE", "cur2"), ("FINOPS_CUR_TABLE", "a.b.c")] {
+            let e = CurConfig::from_env(|n: &str| (n == k).then(|| v.to_owned())).unwrap_err();
+            assert!(e.contains(k) && e.contains(v), "{e}");
+        }
+    }
 
     #[test]
     fn only_data_objects_under_the_prefix_have_a_period() {

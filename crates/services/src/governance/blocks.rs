@@ -8,7 +8,7 @@
 //!   every block in the store (lifted ones contribute nothing), so applying
 //!   twice changes nothing, a lost `ModelBlocked` is repaired by the nightly
 //!   reconciler, and lifting one of two blocks on an account keeps the other;
-//! - where Organizations is available (`ScpTargets`), one SCP
+//! - where Organizations is available (an SCP target installed), one SCP
 //!   (`finops-model-blocks`) denies each blocked model to the accounts that
 //!   block it; otherwise the deny is one inline policy (`finops-model-blocks`)
 //!   on every role that runs AI in the account: the roles claimed there and
@@ -31,7 +31,7 @@ use crate::ports::store::{Item, ItemData};
 use crate::ports::EnforcerError;
 
 /// What applying the blocks changed: IAM inline denies (no Organizations) or
-/// the block SCP (where `ScpTargets` are configured).
+/// the block SCP (once an SCP target is installed).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct BlockCalls {
@@ -129,7 +129,7 @@ impl Governance {
 
     /// Makes IAM or Organizations deny exactly the models blocked in each
     /// account (nothing once all its blocks are lifted) and returns the calls
-    /// it made. Where the organisation allows an SCP (`ScpTargets`), one SCP
+    /// it made. Where the organisation allows an SCP (a target installed), one SCP
     /// carries every block, above every role, claimed or not, and any inline
     /// block deny left from before comes off; otherwise each AI role of the
     /// account carries the inline deny. A role that no longer exists is
@@ -173,20 +173,21 @@ impl Governance {
             }
         }
         let mut calls = BlockCalls::default();
-        let through_scp = !self.scp_targets.is_empty();
+        let scp_targets = self.scp_targets_in_force().await?;
+        let through_scp = !scp_targets.is_empty();
         if through_scp {
             let desired = model_block_scp(self.partition, &by_model);
             if let Some(d) = &desired {
                 let size = serde_json::to_string(d).map_or(0, |t| t.len());
                 if size > SCP_MAX_CHARS {
                     return Err(GovernanceError::Conflict(format!(
-                        "the {} blocked model(s) need an SCP of {size} characters, over Organizations' {SCP_MAX_CHARS}: lift some blocks, or leave ScpTargets empty to block through IAM"
+                        "the {} blocked model(s) need an SCP of {size} characters, over Organizations' {SCP_MAX_CHARS}: lift some blocks"
                     , by_model.values().filter(|a| !a.is_empty()).count())));
                 }
             }
             let now = enforcer.observe_scp(MODEL_BLOCK_SCP_NAME).await.map_err(super::enforcement::unavailable)?;
             let description = "FinOps Center: models blocked from allocation gaps, denied to the accounts that block them";
-            calls.org = plan_scp(MODEL_BLOCK_SCP_NAME, description, now.as_ref(), desired.as_ref(), &self.scp_targets);
+            calls.org = plan_scp(MODEL_BLOCK_SCP_NAME, description, now.as_ref(), desired.as_ref(), &scp_targets);
         }
         let today = self.clock.now().date_naive();
         for c in self.all_claims().await? {

@@ -25,6 +25,16 @@ use crate::ports::store::{IndexKey, ItemData, ItemKey, SkRange};
 use crate::ports::{Enforcer, EnforcerError};
 
 const ENFORCEMENT: &str = "ENFORCEMENT";
+
+/// Where the SCP targets installed so far are kept.
+fn scp_targets_key() -> ItemKey {
+    ItemKey::new("ORG", "SCP_TARGETS")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ScpTargets {
+    targets: std::collections::BTreeSet<ScpTarget>,
+}
 const SUSPENDED_SCP_DESCRIPTION: &str = "FinOps Center kill switch: denies model invocation to principals tagged finops:suspended";
 const ENFORCEMENT_INDEX: &str = "ENFORCEMENT";
 
@@ -375,17 +385,50 @@ impl Governance {
         let correlation = self.ids.next_id();
         let to = targets.iter().map(ScpTarget::as_str).collect::<Vec<_>>().join(",");
         let rationale = calls.iter().map(OrgCall::cli).collect::<Vec<_>>().join("\n");
-        self.store.transact(vec![self.audit(e, "install_scp", (None, Some(&to)), actor, Some(&rationale), &correlation)?]).await?;
+        // The targets are state: the nightly run keeps the SCP (and the model
+        // blocks' SCP) on every target ever installed, with no parameter.
+        let (mut stored, version) = self.stored_scp_targets().await?;
+        let before = stored.len();
+        stored.extend(targets.iter().cloned());
+        let mut ops = vec![self.audit(e, "install_scp", (None, Some(&to)), actor, Some(&rationale), &correlation)?];
+        if stored.len() != before {
+            let item = ItemData::new(scp_targets_key(), encode(&ScpTargets { targets: stored })?);
+            ops.push(match version {
+                None => put_new(item),
+                Some(v) => put_over(item, v),
+            });
+        }
+        self.store.transact(ops).await.map_err(|err| match err {
+            crate::ports::StoreError::Conflict { .. } => GovernanceError::Conflict("the SCP's targets changed meanwhile; install again".into()),
+            other => other.into(),
+        })?;
         Ok(calls)
     }
 
-    /// The nightly step for the SCP: keep it installed where configured (a
-    /// detached or edited SCP comes back). Nothing when no target is configured.
+    /// The SCP targets installed so far (state), with their item's version.
+    async fn stored_scp_targets(&self) -> Result<(std::collections::BTreeSet<ScpTarget>, Option<u64>)> {
+        Ok(match get_typed::<ScpTargets>(self.store.as_ref(), scp_targets_key()).await? {
+            Some((t, v)) => (t.targets, Some(v)),
+            None => (Default::default(), None),
+        })
+    }
+
+    /// Where the SCPs are kept: every target installed (state) and any the
+    /// process is configured with.
+    pub(crate) async fn scp_targets_in_force(&self) -> Result<Vec<ScpTarget>> {
+        let (mut all, _) = self.stored_scp_targets().await?;
+        all.extend(self.scp_targets.iter().cloned());
+        Ok(all.into_iter().collect())
+    }
+
+    /// The nightly step for the SCP: keep it installed on every target in
+    /// force (a detached or edited SCP comes back). Nothing when the
+    /// organisation has none.
     pub async fn reconcile_scp(&self) -> Result<Vec<OrgCall>> {
-        if self.scp_targets.is_empty() {
+        let targets = self.scp_targets_in_force().await?;
+        if targets.is_empty() {
             return Ok(Vec::new());
         }
-        let targets = self.scp_targets.clone();
         self.install_scp(&Self::system_actor("kill-switch"), &targets, false).await
     }
 
