@@ -164,6 +164,45 @@ pub fn data_period(prefix: &str, key: &str) -> Option<BillingPeriod> {
     rest.split('/').filter_map(|c| c.strip_prefix("BILLING_PERIOD=")).next_back().and_then(|p| BillingPeriod::parse(p).ok())
 }
 
+/// A delivery: its manifest names its files (AWS writes it last).
+async fn ingest_manifest(gov: &Arc<Governance>, s3: &S3Cur, bucket: &str, key: &str) -> Result<Value, IngestError> {
+    let location = format!("s3://{bucket}/{key}");
+    let text = s3.manifest(bucket, key).await?;
+    let d = Delivery::parse(&text).map_err(|e| IngestError::Manifest(format!("{location}: {e}")))?;
+    let summary = gov.ingest_delivery(s3, &d).await?;
+    tracing::info!(%location, execution = %d.execution, period = %d.period, stored = summary.stored.len(), skipped = summary.skipped, missing = summary.missing.len(), retired = summary.retired.len(), announced = summary.announced, "CUR delivery ingested");
+    Ok(json!({"manifest": location, "delivery": summary}))
+}
+
+/// The nightly run (state is the truth, here too): the newest delivery of
+/// each export for last month and this month, listed from the bucket and
+/// ingested as if its notification had come. A delivery already stored is
+/// skipped by its files' versions (nothing is read), so a night with nothing
+/// missed changes nothing; one whose notification was lost is ingested.
+pub async fn reconcile(gov: &Arc<Governance>, s3: &S3Cur, bucket: &str, prefix: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Value, IngestError> {
+    let this = BillingPeriod::of(now.date_naive());
+    let mut done = Vec::new();
+    for period in [this.previous(), this] {
+        for key in s3.latest_manifests(bucket, prefix, period).await? {
+            done.push(ingest_manifest(gov, s3, bucket, &key).await?);
+        }
+    }
+    Ok(json!({"reconciled": done}))
+}
+
+/// Everything the function is invoked with: a CUR object or manifest
+/// (EventBridge or S3 notification), the nightly schedule, or an operator's
+/// backfill.
+pub async fn handle_any(gov: &Arc<Governance>, s3: &S3Cur, cur: &CurConfig, backfiller: Option<&Backfill>, event: &Value) -> Result<Value, IngestError> {
+    let scheduled = event["source"] == "aws.events" && event["detail-type"] == "Scheduled Event";
+    if !scheduled {
+        return handle_with(gov, s3, &cur.prefix, backfiller, event).await;
+    }
+    let bucket = cur.bucket.as_deref().ok_or_else(|| IngestError::NotAnObjectEvent("the nightly run needs the CUR bucket (FINOPS_CUR_LOCATION)".into()))?;
+    let now = event["time"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc));
+    reconcile(gov, s3, bucket, &cur.prefix, now).await
+}
+
 /// Handles one delivery: every CUR data object it names is read and stored.
 pub async fn handle(gov: &Arc<Governance>, s3: &S3Cur, prefix: &str, event: &Value) -> Result<Value, IngestError> {
     handle_with(gov, s3, prefix, None, event).await
@@ -179,12 +218,7 @@ pub async fn handle_with(gov: &Arc<Governance>, s3: &S3Cur, prefix: &str, backfi
     for o in objects(event)? {
         let location = format!("s3://{}/{}", o.bucket, o.key);
         if o.key.starts_with(prefix) && is_manifest_key(&o.key) {
-            // A delivery: its manifest names its files (AWS writes it last).
-            let text = s3.manifest(&o.bucket, &o.key).await?;
-            let d = Delivery::parse(&text).map_err(|e| IngestError::Manifest(format!("{location}: {e}")))?;
-            let summary = gov.ingest_delivery(s3, &d).await?;
-            tracing::info!(%location, execution = %d.execution, period = %d.period, stored = summary.stored.len(), skipped = summary.skipped, missing = summary.missing.len(), retired = summary.retired.len(), announced = summary.announced, "CUR delivery ingested");
-            done.push(json!({"manifest": location, "delivery": summary}));
+            done.push(ingest_manifest(gov, s3, &o.bucket, &o.key).await?);
             continue;
         }
         let Some(period) = data_period(prefix, &o.key) else {

@@ -9,17 +9,16 @@ async fn main() -> Result<(), Error> {
     let gov = runtime_wiring::governance_from_env().await?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let s3 = cur_s3::S3Cur::new(runtime_wiring::s3_client(&sdk));
-    let cur = cur_ingest::CurConfig::from_env(|k| std::env::var(k).ok())?;
-    let prefix = Arc::new(cur.prefix);
+    let cur = Arc::new(cur_ingest::CurConfig::from_env(|k| std::env::var(k).ok())?);
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let backfill = Arc::new(cur.table.map(|(database, table)| cur_ingest::Backfill {
+    let backfill = Arc::new(cur.table.clone().map(|(database, table)| cur_ingest::Backfill {
         athena: cur_athena::AthenaCur::new(aws_sdk_athena::Client::new(&sdk), env("FINOPS_ATHENA_WORKGROUP").unwrap_or_else(|| "primary".into()), env("FINOPS_ATHENA_OUTPUT")),
         table: cur_athena::CurTable { database, table, period_column: "billing_period".into(), principal_column: true },
     }));
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let (gov, s3, prefix, backfill) = (gov.clone(), s3.clone(), prefix.clone(), backfill.clone());
+        let (gov, s3, cur, backfill) = (gov.clone(), s3.clone(), cur.clone(), backfill.clone());
         let span = runtime_wiring::invocation_span(&event.payload);
-        runtime_wiring::in_span(span, async move { Ok::<Value, Error>(cur_ingest::handle_with(&gov, &s3, &prefix, backfill.as_ref().as_ref(), &event.payload).await?) })
+        runtime_wiring::in_span(span, async move { Ok::<Value, Error>(cur_ingest::handle_any(&gov, &s3, &cur, backfill.as_ref().as_ref(), &event.payload).await?) })
     }))
     .await
 }

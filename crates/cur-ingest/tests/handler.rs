@@ -187,3 +187,37 @@ async fn reqwest_seed(endpoint: &str, body: Value) {
     let res = reqwest::Client::new().post(format!("{endpoint}/moto-api/static/athena/query-results")).json(&body).send().await.expect("seed");
     assert!(res.status().is_success());
 }
+
+/// A delivery whose notification never came is ingested by the nightly run,
+/// which lists the newest manifest of each export for last month and this
+/// month; the next night finds it stored and reads nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nightly_run_ingests_a_delivery_whose_notification_was_lost() {
+    let w = aws(false).await;
+    let (client, bucket) = s3().await;
+    let reader = S3Cur::new(client.clone());
+    let dir = tempfile::tempdir().expect("dir");
+    let facts = generated(dir.path(), 31, 4000, 0.4);
+    let part = "cur2/finops/data/BILLING_PERIOD=2026-02/finops-00001.snappy.parquet";
+    put(&client, &bucket, part, std::fs::read(dir.path().join("cur-31-4000.parquet")).expect("file")).await;
+    let manifest = |exec: &str| {
+        serde_json::json!({"executionId": exec, "exportArn": "arn:aws:bcm-data-exports:us-east-1:111122223333:export/finops", "dataFiles": [format!("s3://{bucket}/{part}")]}).to_string().into_bytes()
+    };
+    put(&client, &bucket, "cur2/finops/metadata/BILLING_PERIOD=2026-02/finops-Manifest.json", manifest("exec-1")).await;
+    // Another period, outside last month and this month: not the night's business.
+    put(&client, &bucket, "cur2/finops/metadata/BILLING_PERIOD=2025-11/finops-Manifest.json", manifest("exec-old")).await;
+    let cur = cur_ingest::CurConfig { bucket: Some(bucket.clone()), prefix: "cur2/".into(), table: None };
+    let nightly = contract_tests::lambda_events::sample("cur-ingest", "scheduled-nightly.json");
+    assert!(w.gov.period_sources(period()).await.expect("sources").is_empty(), "no notification came");
+    let out = cur_ingest::handle_any(&w.gov, &reader, &cur, None, &nightly).await.expect("nightly");
+    let done = out["reconciled"].as_array().expect("reconciled");
+    assert_eq!(done.len(), 1, "{out}");
+    assert_eq!(done[0]["delivery"]["stored"].as_array().map(Vec::len), Some(1));
+    assert_eq!(w.gov.period_facts(period()).await.expect("facts"), facts);
+    let again = cur_ingest::handle_any(&w.gov, &reader, &cur, None, &nightly).await.expect("nightly again");
+    assert_eq!(again["reconciled"][0]["delivery"]["duplicate"], true, "{again}");
+    // Without the bucket the nightly run says what it needs.
+    let none = cur_ingest::CurConfig { bucket: None, ..cur };
+    let e = cur_ingest::handle_any(&w.gov, &reader, &none, None, &nightly).await.unwrap_err();
+    assert!(e.to_string().contains("FINOPS_CUR_LOCATION"), "{e}");
+}

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
 use cur_files::{Format, ReadError, ReadStats};
+use domain::cur::delivery::is_manifest_key;
 use domain::cur::facts::Facts;
+use domain::BillingPeriod;
 use services::ports::cur::{CurRead, CurSource, CurSourceError};
 use futures::future::BoxFuture;
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
@@ -95,6 +97,33 @@ pub fn split_location(location: &str) -> Option<(&str, &str)> {
 const MANIFEST_MAX: i64 = 16 * 1024 * 1024;
 
 impl S3Cur {
+    /// The newest Data Exports manifest of each export under `prefix` for
+    /// `period` (an export's refreshes rewrite its manifest; a prefix can hold
+    /// several exports), for the nightly reconciler to catch a delivery whose
+    /// notification was lost.
+    pub async fn latest_manifests(&self, bucket: &str, prefix: &str, period: BillingPeriod) -> Result<Vec<String>, CurObjectError> {
+        let err = |reason: String| CurObjectError::S3 { bucket: bucket.into(), key: prefix.into(), reason };
+        let marker = format!("BILLING_PERIOD={period}/");
+        let mut newest: std::collections::BTreeMap<String, (aws_sdk_s3::primitives::DateTime, String)> = Default::default();
+        let mut pages = self.client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| err(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
+            for o in page.contents() {
+                let Some(key) = o.key() else { continue };
+                if !is_manifest_key(key) || !key.contains(&marker) {
+                    continue;
+                }
+                // The export: everything before its metadata folder.
+                let export = key.split("/metadata/").next().unwrap_or(key).to_owned();
+                let at = o.last_modified().copied().unwrap_or_else(|| aws_sdk_s3::primitives::DateTime::from_secs(0));
+                if newest.get(&export).is_none_or(|(t, _)| at.secs() >= t.secs()) {
+                    newest.insert(export, (at, key.to_owned()));
+                }
+            }
+        }
+        Ok(newest.into_values().map(|(_, k)| k).collect())
+    }
+
     /// A Data Exports manifest's text.
     pub async fn manifest(&self, bucket: &str, key: &str) -> Result<String, CurObjectError> {
         let err = |reason: String| CurObjectError::S3 { bucket: bucket.into(), key: key.into(), reason };

@@ -49,6 +49,14 @@ impl BillingPeriod {
         }
     }
 
+    pub fn previous(self) -> Self {
+        if self.month == 1 {
+            Self { year: self.year - 1, month: 12 }
+        } else {
+            Self { year: self.year, month: self.month - 1 }
+        }
+    }
+
     pub fn last_day(self) -> NaiveDate {
         self.next().first_day().pred_opt().unwrap_or(NaiveDate::MIN)
     }
@@ -192,6 +200,8 @@ mod tests {
         assert_eq!(p.last_day(), d(2024, 2, 29));
         assert_eq!(p.days(), 29);
         assert_eq!(BillingPeriod::parse("2026-12").unwrap().next().to_string(), "2027-01");
+        assert_eq!(BillingPeriod::parse("2027-01").unwrap().previous().to_string(), "2026-12");
+        assert_eq!(p.previous().next(), p);
         assert!(p.contains(d(2024, 2, 29)) && !p.contains(d(2024, 3, 1)));
         for bad in ["2024-13", "2024-00", "2024-1", "24-01", "2024/01", "", "2024-01-01"] {
             assert_eq!(BillingPeriod::parse(bad).unwrap_err().what, "billing period", "{bad}");
