@@ -86,10 +86,22 @@ impl Money {
 }
 
 impl fmt::Display for Money {
-    /// Dollars to the cent: for people. Machines get [`Money::to_canonical_string`].
+    /// Dollars to the cent, as people read money: digits grouped, the sign
+    /// before the symbol (`-$1,234.50`). Width and alignment apply (`{:>12}`
+    /// right-aligns a column). Machines get [`Money::to_canonical_string`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = self.round_cents().0;
-        write!(f, "${c:.2}")
+        let digits = format!("{:.2}", c.abs());
+        let (int, cents) = digits.split_once('.').unwrap_or((&digits, "00"));
+        let mut grouped = String::with_capacity(int.len() + int.len() / 3);
+        for (i, ch) in int.chars().enumerate() {
+            if i > 0 && (int.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(ch);
+        }
+        let sign = if c.is_sign_negative() && !c.is_zero() { "-" } else { "" };
+        f.pad(&format!("{sign}${grouped}.{cents}"))
     }
 }
 
@@ -211,6 +223,12 @@ mod tests {
         assert_eq!(Money::parse("0.005").unwrap().round_cents(), Money::parse("0.01").unwrap());
         assert_eq!(Money::parse("-0.005").unwrap().round_cents(), Money::parse("-0.01").unwrap());
         assert_eq!(Money::parse("2.345").unwrap().to_string(), "$2.35");
+        assert_eq!(Money::parse("586423.31").unwrap().to_string(), "$586,423.31");
+        assert_eq!(Money::parse("-21.4").unwrap().to_string(), "-$21.40");
+        assert_eq!(Money::parse("-1234567.899").unwrap().to_string(), "-$1,234,567.90");
+        assert_eq!(Money::parse("-0.001").unwrap().to_string(), "$0.00", "no negative zero");
+        assert_eq!(Money::parse("999.995").unwrap().to_string(), "$1,000.00");
+        assert_eq!(format!("[{:>10}]", Money::parse("5").unwrap()), "[     $5.00]");
         assert_eq!(Money::parse("100").unwrap() * Decimal::new(11, 1), Money::parse("110.0").unwrap());
     }
 
