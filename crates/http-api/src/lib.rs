@@ -706,6 +706,9 @@ async fn audit(State(gov): Gov, Caller(actor): Caller, Path((kind, id)): Path<(S
 
 /// The local server's authentication: verifies the bearer token on every request
 /// and hands the router its `Actor`. `/health` needs none.
+/// The header a user in several persona groups picks one with.
+pub const PERSONA_HEADER: &str = "x-finops-persona";
+
 /// The headers a browser client of the API sends (the same list as the
 /// template's `CorsConfiguration`).
 pub const CORS_HEADERS: [&str; 3] = ["authorization", "content-type", "x-finops-persona"];
@@ -744,6 +747,14 @@ pub fn with_local_tokens(router: Router, tokens: auth::LocalTokens) -> Router {
                 let header = req.headers().get(axum::http::header::AUTHORIZATION).and_then(|h| h.to_str().ok());
                 match tokens.from_header(header, chrono::Utc::now()) {
                     Ok(actor) => {
+                        // As in AWS: a persona asked for must be one the caller holds
+                        // (a local token holds exactly one).
+                        if let Some(asked) = req.headers().get(PERSONA_HEADER) {
+                            let asked = asked.to_str().ok().and_then(|a| domain::Persona::parse(a).ok());
+                            if asked != Some(actor.persona) {
+                                return ApiError::unauthenticated(format!("{PERSONA_HEADER} must name the caller's persona ({})", actor.persona.as_str())).into_response();
+                            }
+                        }
                         req.extensions_mut().insert(actor);
                     }
                     Err(e) => return ApiError::unauthenticated(e.0).into_response(),

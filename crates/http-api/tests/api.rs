@@ -170,6 +170,12 @@ async fn local_tokens_guard_every_route_but_health() {
     assert_eq!(app.clone().oneshot(get(None, "/inbox")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.clone().oneshot(get(Some("Bearer forged.token".into()), "/inbox")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.clone().oneshot(get(Some(format!("Bearer {token}")), "/inbox")).await.unwrap().status(), StatusCode::OK);
+    // The persona header, when sent, must name the token's persona.
+    let with_persona = |persona: &str| Request::builder().uri("/inbox").header("authorization", format!("Bearer {token}")).header("x-finops-persona", persona).body(HttpBody::empty()).unwrap();
+    assert_eq!(app.clone().oneshot(with_persona("ProductOwner")).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(app.clone().oneshot(with_persona("product-owner")).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(app.clone().oneshot(with_persona("FinOpsLead")).await.unwrap().status(), StatusCode::UNAUTHORIZED, "not the token's persona");
+    assert_eq!(app.clone().oneshot(with_persona("{}")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     let _ = Arc::clone(&w.gov);
 }
 
