@@ -1,7 +1,6 @@
 //! The CUR commands of the local mode: `import`, `ingest`, `report attribution`,
 //! `report reconcile` and `gen-cur`.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -222,29 +221,44 @@ struct Ingested {
     seconds: f64,
 }
 
-/// A progress line on a terminal, nothing when piped.
-fn spawn_progress(progress: &std::sync::Arc<Progress>, started: Instant) -> Option<(std::sync::Arc<std::sync::atomic::AtomicBool>, std::thread::JoinHandle<()>)> {
-    if !std::io::stderr().is_terminal() {
-        return None;
+/// A progress bar on a terminal (indicatif draws nothing when stderr is
+/// piped), fed from the reader's counters by a small ticker thread.
+struct Ticker {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl Ticker {
+    fn start(progress: &std::sync::Arc<Progress>, what: &str) -> Self {
+        let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {percent:>3}%  {human_pos} rows  {per_sec}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(what.to_owned());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (p, s) = (progress.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let total = p.total.load(Ordering::Relaxed);
+                if total > 0 {
+                    bar.set_length(total);
+                }
+                bar.set_position(p.rows.load(Ordering::Relaxed));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        });
+        Self { stop, handle }
     }
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let (p, s) = (progress.clone(), stop.clone());
-    let handle = std::thread::spawn(move || {
-        while !s.load(Ordering::Relaxed) {
-            let (rows, total) = (p.rows.load(Ordering::Relaxed), p.total.load(Ordering::Relaxed));
-            let rate = rows as f64 / started.elapsed().as_secs_f64().max(1e-3);
-            let bar = if total > 0 {
-                let done = (rows * 30 / total.max(1)).min(30) as usize;
-                format!("[{}{}] {:>3}% ", "=".repeat(done), " ".repeat(30 - done), rows * 100 / total.max(1))
-            } else {
-                String::new()
-            };
-            eprint!("\r{bar}{rows} rows  {rate:.0} rows/s   ");
-            std::thread::sleep(Duration::from_millis(200));
+
+    fn finish(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if self.handle.join().is_err() {
+            tracing::warn!("the progress bar's thread panicked; the ingest itself is unaffected");
         }
-        eprintln!();
-    });
-    Some((stop, handle))
+    }
 }
 
 pub async fn ingest(config: &Config, paths: &[PathBuf], period: Option<&str>, threads: usize, format: Format) -> Result<String, CurError> {
@@ -270,15 +284,12 @@ pub async fn ingest(config: &Config, paths: &[PathBuf], period: Option<&str>, th
         }
         let started = Instant::now();
         let progress = std::sync::Arc::new(Progress::default());
-        let ticker = spawn_progress(&progress, started);
+        let ticker = Ticker::start(&progress, &file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
         let read = {
             let (f, p) = (file.clone(), progress.clone());
             tokio::task::spawn_blocking(move || read_path_with_progress(&f, threads, &p)).await
         };
-        if let Some((stop, handle)) = ticker {
-            stop.store(true, Ordering::Relaxed);
-            let _ = handle.join();
-        }
+        ticker.finish();
         let path = file.display().to_string();
         let (facts, stats) = match read {
             Ok(r) => r.map_err(|source| CurError::Read { path: path.clone(), source })?,
