@@ -161,7 +161,8 @@ fn default_threads() -> usize {
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCmd {
-    /// Attributed and unattributed AI spend of a billing period.
+    /// Attributed and unattributed AI spend of a billing period; --view
+    /// hierarchy rolls it up E1–E4, --view legacy splits shared accounts evenly.
     Attribution {
         #[arg(long)]
         period: String,

@@ -65,3 +65,13 @@ fn gaps_cards_and_maturity_from_the_command_line() {
     refused(finops(&home, &["report", "maturity", "--period", "Feb"]), "--period");
     refused(finops(&home, &["report", "gaps", "--period", "2026-13"]), "--period");
 }
+
+/// `report --help` names every report, the attribution views included.
+#[test]
+fn report_help_lists_every_report() {
+    let dir = tempfile::tempdir().expect("dir");
+    let help = ok(finops(dir.path(), &["report", "--help"]));
+    for report in ["attribution", "reconcile", "gaps", "cards", "maturity", "hierarchy", "legacy"] {
+        assert!(help.contains(report), "{report} in {help}");
+    }
+}
