@@ -20,11 +20,7 @@ fn json(out: Output) -> Value {
 #[test]
 fn gaps_cards_and_maturity_from_the_command_line() {
     let dir = tempfile::tempdir().expect("dir");
-    let home = dir.path().join("home");
-    let file = dir.path().join("feb.parquet");
-    ok(finops(&home, &["gen-cur", "--rows", "20000", "--ai-share", "0.3", "--seed", "5", "--period", "2026-02", "--out", file.to_str().expect("path")]));
-    ok(finops(&home, &["import", dir.path().join("feb.import.json").to_str().expect("path")]));
-    ok(finops(&home, &["ingest", file.to_str().expect("path")]));
+    let home = common::february_home(dir.path());
 
     let gaps = json(finops(&home, &["--format", "json", "report", "gaps", "--period", "2026-02"]));
     let gaps = gaps.as_array().expect("array");

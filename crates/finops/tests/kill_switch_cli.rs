@@ -42,11 +42,7 @@ fn suspend_dry_run_then_real_then_resume() {
 #[test]
 fn a_block_from_a_gap_is_in_force_until_lifted() {
     let dir = tempfile::tempdir().expect("dir");
-    let home = dir.path().join("home");
-    let file = dir.path().join("feb.parquet");
-    ok(finops(&home, &["gen-cur", "--rows", "20000", "--ai-share", "0.3", "--seed", "5", "--period", "2026-02", "--out", file.to_str().expect("path")]));
-    ok(finops(&home, &["import", dir.path().join("feb.import.json").to_str().expect("path")]));
-    ok(finops(&home, &["ingest", file.to_str().expect("path")]));
+    let home = common::february_home(dir.path());
     let gaps: serde_json::Value = serde_json::from_str(&ok(finops(&home, &["--format", "json", "report", "gaps", "--period", "2026-02"]))).expect("json");
     let gap = gaps.as_array().expect("gaps").iter().find(|g| g["scenario"] == "no_budget_allocation" && g["key"].as_str().is_some_and(|k| k.contains(":role/") && k.ends_with("|amazon.nova-lite-v1:0"))).expect("a role's Nova gap");
     let out: serde_json::Value =

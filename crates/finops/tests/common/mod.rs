@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 /// Every variable that changes what `finops` does; tests start without them.
-pub const FINOPS_VARS: [&str; 9] = [
+pub const FINOPS_VARS: [&str; 13] = [
     "FINOPS_HOME",
     "FINOPS_STORE",
     "FINOPS_TABLE",
@@ -16,6 +16,10 @@ pub const FINOPS_VARS: [&str; 9] = [
     "FINOPS_CARD_WARN_PCT",
     "FINOPS_CARD_CRITICAL_PCT",
     "FINOPS_ENFORCER_ROLE",
+    "FINOPS_SCP_TARGETS",
+    "FINOPS_CUR_LOCATION",
+    "FINOPS_CUR_TABLE",
+    "FINOPS_TOKEN",
 ];
 
 /// `finops` with a clean environment, on `home`.
@@ -43,4 +47,15 @@ pub fn refused(out: Output, code: i32, needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(code), "{err}");
     assert!(err.contains(needle), "{needle:?} not in {err}");
+}
+
+/// A home under `dir` holding a generated February (20,000 rows, seed 5)
+/// with the generator's governance state imported and the month ingested.
+pub fn february_home(dir: &Path) -> std::path::PathBuf {
+    let home = dir.join("home");
+    let file = dir.join("feb.parquet");
+    ok(finops(&home, &["gen-cur", "--rows", "20000", "--ai-share", "0.3", "--seed", "5", "--period", "2026-02", "--out", file.to_str().expect("path")]));
+    ok(finops(&home, &["import", dir.join("feb.import.json").to_str().expect("path")]));
+    ok(finops(&home, &["ingest", file.to_str().expect("path")]));
+    home
 }
