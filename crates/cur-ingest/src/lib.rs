@@ -105,26 +105,11 @@ pub struct ObjectRef {
     pub key: String,
 }
 
-/// S3 notifications URL-encode keys (`+` for a space); EventBridge does not.
+/// S3 notifications URL-encode keys (`+` for a space, `%2B` for a plus);
+/// EventBridge does not. A literal `+` arrives as `%2B`, so `+` becomes a
+/// space before the percent-decoding.
 fn url_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => match s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                Some(b) => {
-                    out.push(b);
-                    i += 2;
-                }
-                None => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
 }
 
 /// The objects of an EventBridge "Object Created" event or an S3 notification.
@@ -270,6 +255,7 @@ mod tests {
         let n = json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": "cur2/a+b%3D1.parquet"}}},
                                    {"eventName": "ObjectRemoved:Delete", "s3": {"bucket": {"name": "b"}, "object": {"key": "x"}}}]});
         assert_eq!(objects(&n).unwrap(), [ObjectRef { bucket: "b".into(), key: "cur2/a b=1.parquet".into() }]);
+        assert_eq!(url_decode("cur2/a%2Bb+c%C3%A9%zz"), "cur2/a+b cé%zz", "a plus, a space, UTF-8 and a stray % kept");
         let err = objects(&json!({"detail-type": "Scheduled Event"})).unwrap_err();
         assert!(err.to_string().contains("Scheduled Event"), "{err}");
         assert!(objects(&json!({"detail-type": "Object Created", "detail": {}})).is_err());
