@@ -330,6 +330,13 @@ pub async fn report(config: &Config, cmd: &ReportCmd, format: Format) -> Result<
     let gov = local::governance_for(config).await?;
     let actor = operator();
     let parse = |p: &str| BillingPeriod::parse(p).map_err(|e| CurError::Input { path: "--period".into(), reason: e.to_string() });
+    // A period nobody ingested reports zeros that look like a quiet month: say so.
+    if let ReportCmd::Attribution { period, .. } | ReportCmd::Reconcile { period } | ReportCmd::Gaps { period } = cmd {
+        let p = parse(period)?;
+        if gov.period_sources(p).await?.is_empty() {
+            eprintln!("finops report: warning: nothing was ingested for {p}; its figures are zero until `finops ingest` reads its CUR");
+        }
+    }
     match cmd {
         ReportCmd::Attribution { period, view } => {
             let period = parse(period)?;

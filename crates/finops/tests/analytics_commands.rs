@@ -71,3 +71,17 @@ fn report_help_lists_every_report() {
         assert!(help.contains(report), "{report} in {help}");
     }
 }
+
+/// A period nobody ingested is reported with a warning naming it, not as a
+/// quiet month; an ingested one has none.
+#[test]
+fn an_empty_period_warns_that_nothing_was_ingested() {
+    let dir = tempfile::tempdir().expect("dir");
+    let home = common::february_home(dir.path());
+    let empty = finops(&home, &["report", "attribution", "--period", "2026-01"]);
+    assert!(empty.status.success());
+    let warned = String::from_utf8_lossy(&empty.stderr).into_owned();
+    assert!(warned.contains("nothing was ingested for 2026-01"), "{warned}");
+    let ingested = finops(&home, &["report", "attribution", "--period", "2026-02"]);
+    assert!(ingested.status.success() && !String::from_utf8_lossy(&ingested.stderr).contains("nothing was ingested"));
+}
