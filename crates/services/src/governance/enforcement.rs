@@ -116,13 +116,12 @@ impl Governance {
         if input.rationale.trim().is_empty() {
             return Err(GovernanceError::invalid("rationale", "is required: say why the workload is suspended or resumed"));
         }
-        let mut roles = self.workload_roles(id).await?;
+        let (mut roles, workspaces) = self.workload_anchors(id).await?;
         if input.whole_role {
             // Forced: each claimed session widens to its whole role.
             roles = roles.into_iter().map(|r| RoleRef { session: None, ..r }).collect();
             roles.dedup();
         }
-        let workspaces = self.workload_workspaces(id).await?;
         if roles.is_empty() && workspaces.is_empty() {
             return Err(GovernanceError::Conflict(format!("{id} has no claimed IAM role, role session or Claude Platform workspace to stop: claim what it runs as first")));
         }
@@ -283,38 +282,33 @@ impl Governance {
     /// What the workload runs as in IAM today: its claimed roles and its
     /// claimed sessions of roles (a session ref is denied alone).
     pub(crate) async fn workload_roles(&self, id: &WorkloadId) -> Result<Vec<RoleRef>> {
+        Ok(self.workload_anchors(id).await?.0)
+    }
+
+    /// The workload's claimed roles and sessions, and its claimed Claude
+    /// Platform workspaces, today: one read of the claims for both.
+    async fn workload_anchors(&self, id: &WorkloadId) -> Result<(Vec<RoleRef>, Vec<String>)> {
         let today = self.clock.now().date_naive();
-        let mut roles: Vec<RoleRef> = Vec::new();
+        let (mut roles, mut workspaces) = (Vec::new(), Vec::new());
         for c in self.all_claims().await? {
             if &c.workload != id || c.released_at.is_some_and(|r| r <= today) {
                 continue;
             }
-            let principal = match c.target.kind {
-                ClaimKind::IamRole | ClaimKind::RoleSession => Principal::parse(&c.target.arn).ok(),
-                _ => None,
-            };
-            if let Some(Principal::Role { partition, account, name, session, .. }) = principal {
-                roles.push(RoleRef { account, name, partition, session });
+            match c.target.kind {
+                ClaimKind::IamRole | ClaimKind::RoleSession => {
+                    if let Ok(Principal::Role { partition, account, name, session, .. }) = Principal::parse(&c.target.arn) {
+                        roles.push(RoleRef { account, name, partition, session });
+                    }
+                }
+                ClaimKind::Workspace => workspaces.push(c.target.arn),
+                _ => {}
             }
         }
         roles.sort();
         roles.dedup();
-        Ok(roles)
-    }
-
-    /// The Claude Platform workspaces the workload has claimed, today.
-    async fn workload_workspaces(&self, id: &WorkloadId) -> Result<Vec<String>> {
-        let today = self.clock.now().date_naive();
-        let mut ws: Vec<String> = self
-            .all_claims()
-            .await?
-            .into_iter()
-            .filter(|c| &c.workload == id && c.target.kind == ClaimKind::Workspace && c.released_at.is_none_or(|r| r > today))
-            .map(|c| c.target.arn)
-            .collect();
-        ws.sort();
-        ws.dedup();
-        Ok(ws)
+        workspaces.sort();
+        workspaces.dedup();
+        Ok((roles, workspaces))
     }
 
     /// One Cloud Engineer task per workspace, filed under the workload's
