@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use backon::{BackoffBuilder, ExponentialBuilder};
 use aws_sdk_eventbridge::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_eventbridge::primitives::DateTime;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
@@ -26,7 +27,8 @@ pub const BUS_ENV: &str = "FINOPS_EVENT_BUS";
 pub struct RetryPolicy {
     /// Sends in all, the first included.
     pub attempts: u32,
-    /// Delay before the second send; doubled before each further one.
+    /// Delay before the second send; doubled before each further one, with
+    /// jitter so functions throttled together do not resend together.
     pub base_delay: Duration,
 }
 
@@ -77,13 +79,14 @@ pub async fn publish_via(sender: &dyn EntrySender, events: &[DomainEvent], polic
     let mut pending: Vec<&DomainEvent> = events.iter().collect();
     let mut last_failure: HashMap<&str, EntryFailure> = HashMap::new();
     let mut given_up: Vec<&DomainEvent> = Vec::new();
-    for attempt in 0..policy.attempts.max(1) {
-        if pending.is_empty() {
-            break;
-        }
-        if attempt > 0 && !policy.base_delay.is_zero() {
-            tokio::time::sleep(policy.base_delay * 2u32.saturating_pow(attempt - 1)).await;
-        }
+    // The delays between sends: backon's exponential backoff with jitter.
+    // The resend itself stays here, since only the failed entries go again.
+    let mut delays = ExponentialBuilder::default()
+        .with_min_delay(policy.base_delay)
+        .with_max_times(policy.attempts.saturating_sub(1) as usize)
+        .with_jitter()
+        .build();
+    loop {
         let mut retry = Vec::new();
         for batch in chunk(&pending) {
             let results = match sender.send(&batch).await {
@@ -116,6 +119,10 @@ pub async fn publish_via(sender: &dyn EntrySender, events: &[DomainEvent], polic
             }
         }
         pending = retry;
+        match delays.next() {
+            Some(delay) if !pending.is_empty() => tokio::time::sleep(delay).await,
+            _ => break,
+        }
     }
     given_up.extend(pending);
     if given_up.is_empty() {

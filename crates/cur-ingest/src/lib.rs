@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use cur_s3::{CurObjectError, S3Cur};
 use domain::BillingPeriod;
+use runtime_wiring::ObjectRef;
 use serde_json::{json, Value};
 use domain::cur::delivery::{is_manifest_key, Delivery};
 use services::governance::{Governance, GovernanceError, SourceFacts};
@@ -98,44 +99,9 @@ pub async fn backfill(gov: &Arc<Governance>, b: &Backfill, event: &Value) -> Res
     Ok(json!({"backfill": source, "period": period, "ai_facts": facts.len(), "stored": stored}))
 }
 
-/// One object an event names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectRef {
-    pub bucket: String,
-    pub key: String,
-}
-
-/// S3 notifications URL-encode keys (`+` for a space, `%2B` for a plus);
-/// EventBridge does not. A literal `+` arrives as `%2B`, so `+` becomes a
-/// space before the percent-decoding.
-fn url_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
-}
-
 /// The objects of an EventBridge "Object Created" event or an S3 notification.
 pub fn objects(event: &Value) -> Result<Vec<ObjectRef>, IngestError> {
-    if event.get("detail-type").and_then(Value::as_str) == Some("Object Created") {
-        let d = &event["detail"];
-        let (bucket, key) = (d["bucket"]["name"].as_str(), d["object"]["key"].as_str());
-        return match (bucket, key) {
-            (Some(b), Some(k)) => Ok(vec![ObjectRef { bucket: b.into(), key: k.into() }]),
-            _ => Err(IngestError::NotAnObjectEvent("detail.bucket.name and detail.object.key are required".into())),
-        };
-    }
-    if let Some(records) = event.get("Records").and_then(Value::as_array) {
-        return records
-            .iter()
-            .filter(|r| r["eventName"].as_str().is_some_and(|n| n.starts_with("ObjectCreated")))
-            .map(|r| match (r["s3"]["bucket"]["name"].as_str(), r["s3"]["object"]["key"].as_str()) {
-                (Some(b), Some(k)) => Ok(ObjectRef { bucket: b.into(), key: url_decode(k) }),
-                _ => Err(IngestError::NotAnObjectEvent("Records[].s3.bucket.name and .object.key are required".into())),
-            })
-            .collect();
-    }
-    Err(IngestError::NotAnObjectEvent(format!(
-        "expected detail-type \"Object Created\" or S3 Records, got {}",
-        event.get("detail-type").map_or_else(|| "neither".to_owned(), Value::to_string)
-    )))
+    runtime_wiring::created_objects(event).map_err(IngestError::NotAnObjectEvent)
 }
 
 /// The billing period of a data object under `prefix`, or `None` for anything
@@ -179,12 +145,10 @@ pub async fn reconcile(gov: &Arc<Governance>, s3: &S3Cur, bucket: &str, prefix: 
 /// (EventBridge or S3 notification), the nightly schedule, or an operator's
 /// backfill.
 pub async fn handle_any(gov: &Arc<Governance>, s3: &S3Cur, cur: &CurConfig, backfiller: Option<&Backfill>, event: &Value) -> Result<Value, IngestError> {
-    let scheduled = event["source"] == "aws.events" && event["detail-type"] == "Scheduled Event";
-    if !scheduled {
+    let Some(now) = runtime_wiring::schedule_time(event) else {
         return handle_with(gov, s3, &cur.prefix, backfiller, event).await;
-    }
+    };
     let bucket = cur.bucket.as_deref().ok_or_else(|| IngestError::NotAnObjectEvent("the nightly run needs the CUR bucket (FINOPS_CUR_LOCATION)".into()))?;
-    let now = event["time"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc));
     reconcile(gov, s3, bucket, &cur.prefix, now).await
 }
 
@@ -250,14 +214,13 @@ mod tests {
 
     #[test]
     fn both_event_shapes_name_their_objects() {
-        let eb = json!({"detail-type": "Object Created", "source": "aws.s3", "detail": {"bucket": {"name": "b"}, "object": {"key": "cur2/a b.parquet"}}});
-        assert_eq!(objects(&eb).unwrap(), [ObjectRef { bucket: "b".into(), key: "cur2/a b.parquet".into() }]);
-        let n = json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": "cur2/a+b%3D1.parquet"}}},
-                                   {"eventName": "ObjectRemoved:Delete", "s3": {"bucket": {"name": "b"}, "object": {"key": "x"}}}]});
-        assert_eq!(objects(&n).unwrap(), [ObjectRef { bucket: "b".into(), key: "cur2/a b=1.parquet".into() }]);
-        assert_eq!(url_decode("cur2/a%2Bb+c%C3%A9%zz"), "cur2/a+b cé%zz", "a plus, a space, UTF-8 and a stray % kept");
-        let err = objects(&json!({"detail-type": "Scheduled Event"})).unwrap_err();
+        let sample = |name: &str| serde_json::from_str::<Value>(&std::fs::read_to_string(format!("{}/../../events/cur-ingest/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()).unwrap();
+        let eb = objects(&sample("object-created.json")).unwrap();
+        assert_eq!(eb.len(), 1);
+        assert!(eb[0].key.contains("BILLING_PERIOD=") && !eb[0].key.contains('%'), "{eb:?}");
+        let n = objects(&sample("s3-notification.json")).unwrap();
+        assert_eq!(n[0].key, "cur2/finops/data/BILLING_PERIOD=2026-02/finops-00001.snappy.parquet", "the notification's key is decoded");
+        let err = objects(&sample("scheduled-nightly.json")).unwrap_err();
         assert!(err.to_string().contains("Scheduled Event"), "{err}");
-        assert!(objects(&json!({"detail-type": "Object Created", "detail": {}})).is_err());
     }
 }

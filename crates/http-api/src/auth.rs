@@ -1,38 +1,35 @@
 //! Who is calling. The router reads an [`Actor`] from the request's extensions;
 //! each host puts it there its own way:
-//! - `finops serve` verifies a local bearer token ([`LocalTokens`]) minted by
-//!   `finops token` with a secret under `FINOPS_HOME`;
+//! - `finops serve` verifies a local bearer token ([`LocalTokens`], an HS256
+//!   JWT with Cognito's claim names) minted by `finops token` with a secret
+//!   under `FINOPS_HOME`;
 //! - a Lambda behind API Gateway reads the claims its JWT authorizer already
 //!   verified ([`actor_from_claims`]): Cognito groups name the personas, a scope
 //!   claim names the hierarchy nodes.
 
 use std::collections::HashMap;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use domain::{Actor, NodeId, Persona, UserId};
-use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
-use sha2::Sha256;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde_json::Value;
 
 /// Why a caller could not be identified. → 401
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unauthenticated: {0}")]
 pub struct AuthError(pub String);
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct TokenClaims {
-    sub: String,
-    persona: String,
-    scope: Vec<String>,
-    exp: i64,
-}
+/// The issuer of local tokens, so a token from a Cognito pool is never taken
+/// for one (and the reverse).
+const LOCAL_ISSUER: &str = "finops-local";
 
-/// HMAC-SHA256 signed tokens for the local server: `base64url(claims).base64url(mac)`.
+/// Local bearer tokens: HS256 JWTs whose claims are named as Cognito names
+/// them (`sub`, `cognito:groups`, [`SCOPE_CLAIM`]), so a verified local token
+/// goes through the same [`actor_from_claims`] as API Gateway's claims.
 #[derive(Clone)]
 pub struct LocalTokens {
-    secret: Vec<u8>,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
 }
 
 impl LocalTokens {
@@ -40,14 +37,8 @@ impl LocalTokens {
         if secret.len() < 32 {
             return Err(AuthError("the token secret must be at least 32 bytes".into()));
         }
-        Ok(Self { secret })
-    }
-
-    fn mac(&self, payload: &[u8]) -> Vec<u8> {
-        // HMAC accepts keys of any length, so this cannot fail.
-        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC takes any key length");
-        m.update(payload);
-        m.finalize().into_bytes().to_vec()
+        let key = |e: jsonwebtoken::errors::Error| AuthError(format!("the token secret is not a usable HS256 key: {e}"));
+        Ok(Self { encoding: EncodingKey::from_secret(&secret).map_err(key)?, decoding: DecodingKey::from_secret(&secret).map_err(key)? })
     }
 
     /// A token for `actor`, valid until `expires`. System personas get none.
@@ -55,36 +46,57 @@ impl LocalTokens {
         if !actor.persona.is_human() {
             return Err(AuthError("no token can carry the System persona".into()));
         }
-        let claims = TokenClaims {
-            sub: actor.user.to_string(),
-            persona: actor.persona.to_string(),
-            scope: actor.scope.iter().map(|n| n.to_string()).collect(),
-            exp: expires.timestamp(),
-        };
-        let payload = serde_json::to_vec(&claims).map_err(|e| AuthError(e.to_string()))?;
-        Ok(format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(self.mac(&payload))))
+        let scope: Vec<String> = actor.scope.iter().map(ToString::to_string).collect();
+        let claims = serde_json::json!({
+            "iss": LOCAL_ISSUER,
+            "sub": actor.user.to_string(),
+            "cognito:groups": [actor.persona.as_str()],
+            SCOPE_CLAIM: scope.join(" "),
+            "token_use": "id",
+            "exp": expires.timestamp(),
+        });
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| AuthError(format!("minting a token: {e}")))
     }
 
-    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Actor, AuthError> {
-        let (p, s) = token.split_once('.').ok_or_else(|| AuthError("malformed token".into()))?;
-        let payload = URL_SAFE_NO_PAD.decode(p).map_err(|_| AuthError("malformed token".into()))?;
-        let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| AuthError("malformed token".into()))?;
-        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC takes any key length");
-        m.update(&payload);
-        m.verify_slice(&sig).map_err(|_| AuthError("token signature does not verify".into()))?;
-        let claims: TokenClaims = serde_json::from_slice(&payload).map_err(|_| AuthError("malformed token claims".into()))?;
-        if claims.exp <= now.timestamp() {
+    /// The actor of a token, as of `now`. `persona` is the one the caller
+    /// asked for (`X-FinOps-Persona`), which must be one the token holds.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>, persona: Option<&str>) -> Result<Actor, AuthError> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.set_issuer(&[LOCAL_ISSUER]);
+        v.set_required_spec_claims(&["exp", "iss", "sub"]);
+        // Expiry is checked below against `now`, so tests pick the time.
+        v.validate_exp = false;
+        let data = jsonwebtoken::decode::<HashMap<String, Value>>(token, &self.decoding, &v).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            AuthError(match e.kind() {
+                ErrorKind::InvalidSignature => "token signature does not verify".into(),
+                ErrorKind::InvalidIssuer => "token was not issued by this server".into(),
+                _ => format!("malformed token: {e}"),
+            })
+        })?;
+        if data.claims.get("exp").and_then(Value::as_i64).is_none_or(|exp| exp <= now.timestamp()) {
             return Err(AuthError("token expired".into()));
         }
-        to_actor(&claims.sub, &claims.persona, claims.scope.iter().map(String::as_str))
+        actor_from_claims(&as_gateway_claims(&data.claims), persona)
     }
 
     /// The actor of an `Authorization` header value.
-    pub fn from_header(&self, header: Option<&str>, now: DateTime<Utc>) -> Result<Actor, AuthError> {
+    pub fn from_header(&self, header: Option<&str>, now: DateTime<Utc>, persona: Option<&str>) -> Result<Actor, AuthError> {
         let h = header.ok_or_else(|| AuthError("missing Authorization: Bearer token".into()))?;
         let token = h.strip_prefix("Bearer ").ok_or_else(|| AuthError("Authorization must be a Bearer token".into()))?;
-        self.verify(token.trim(), now)
+        self.verify(token.trim(), now, persona)
     }
+}
+
+/// JWT claims as API Gateway hands them to a Lambda: strings as they are,
+/// lists as `[a b c]`, anything else as its JSON text.
+fn as_gateway_claims(claims: &HashMap<String, Value>) -> HashMap<String, String> {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => format!("[{}]", items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), String::from)).collect::<Vec<_>>().join(" ")),
+        other => other.to_string(),
+    };
+    claims.iter().map(|(k, v)| (k.clone(), text(v))).collect()
 }
 
 fn to_actor<'a>(user: &str, persona: &str, scope: impl Iterator<Item = &'a str>) -> Result<Actor, AuthError> {
@@ -137,6 +149,8 @@ pub fn actor_from_claims(claims: &HashMap<String, String>, chosen_persona: Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
 
     fn actor() -> Actor {
         Actor::new(UserId::parse("pat@example.com").unwrap(), Persona::ProductOwner, vec![NodeId::parse("assist").unwrap()])
@@ -147,19 +161,38 @@ mod tests {
         let t = LocalTokens::new(vec![7; 32]).unwrap();
         let now = Utc::now();
         let token = t.mint(&actor(), now + chrono::Duration::hours(1)).unwrap();
-        assert_eq!(t.verify(&token, now).unwrap(), actor());
-        assert_eq!(t.from_header(Some(&format!("Bearer {token}")), now).unwrap(), actor());
+        assert_eq!(token.split('.').count(), 3, "a JWT");
+        assert_eq!(t.verify(&token, now, None).unwrap(), actor());
+        assert_eq!(t.from_header(Some(&format!("Bearer {token}")), now, None).unwrap(), actor());
+        assert_eq!(t.verify(&token, now, Some("ProductOwner")).unwrap(), actor());
+        assert!(t.verify(&token, now, Some("FinOpsLead")).unwrap_err().0.contains("not in the FinOpsLead group"));
         let other = LocalTokens::new(vec![8; 32]).unwrap();
-        assert!(other.verify(&token, now).unwrap_err().0.contains("signature"));
-        assert!(t.verify(&token, now + chrono::Duration::hours(2)).unwrap_err().0.contains("expired"));
-        let (p, s) = token.split_once('.').unwrap();
-        let forged = URL_SAFE_NO_PAD.encode(String::from_utf8(URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap().replace("ProductOwner", "FinOpsLead"));
-        assert!(t.verify(&format!("{forged}.{s}"), now).is_err());
-        assert!(t.from_header(None, now).unwrap_err().0.contains("missing"));
-        assert!(t.from_header(Some("Basic x"), now).is_err());
+        assert!(other.verify(&token, now, None).unwrap_err().0.contains("signature"));
+        assert!(t.verify(&token, now + chrono::Duration::hours(2), None).unwrap_err().0.contains("expired"));
+        let parts: Vec<&str> = token.split('.').collect();
+        let claims = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        let forged = URL_SAFE_NO_PAD.encode(claims.replace("ProductOwner", "FinOpsLead"));
+        assert!(t.verify(&format!("{}.{forged}.{}", parts[0], parts[2]), now, None).unwrap_err().0.contains("signature"));
+        assert!(t.from_header(None, now, None).unwrap_err().0.contains("missing"));
+        assert!(t.from_header(Some("Basic x"), now, None).is_err());
+        assert!(t.verify("forged.token", now, None).unwrap_err().0.contains("malformed"));
         assert!(LocalTokens::new(vec![1; 8]).is_err());
         let system = Actor::new(UserId::parse("s").unwrap(), Persona::System, vec![]);
         assert!(t.mint(&system, now).is_err());
+    }
+
+    #[test]
+    fn a_local_token_carries_cognitos_claim_names() {
+        let t = LocalTokens::new(vec![7; 32]).unwrap();
+        let token = t.mint(&actor(), Utc::now() + chrono::Duration::hours(1)).unwrap();
+        let claims: HashMap<String, Value> = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        assert_eq!(claims["sub"], "pat@example.com");
+        assert_eq!(claims["cognito:groups"], serde_json::json!(["ProductOwner"]));
+        assert_eq!(claims[SCOPE_CLAIM], "assist");
+        let header: HashMap<String, Value> = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
+        assert_eq!(header["alg"], "HS256");
+        // The same claims, as API Gateway passes them, give the same actor.
+        assert_eq!(actor_from_claims(&as_gateway_claims(&claims), None).unwrap(), actor());
     }
 
     #[test]

@@ -165,27 +165,82 @@ pub enum Delivery {
     Domain(services::ports::bus::DomainEvent),
 }
 
+/// An EventBridge envelope as AWS documents it, with the detail left to the
+/// reader: `aws_lambda_events`' type, so every function reads the same fields.
+type Envelope<T = serde_json::Value> = aws_lambda_events::event::eventbridge::EventBridgeEvent<T>;
+
 /// Reads an EventBridge delivery; anything else is refused with what it was.
 pub fn delivery(event: &serde_json::Value) -> Result<Delivery, String> {
-    use serde_json::Value;
-    let source = event.get("source").and_then(Value::as_str).unwrap_or_default();
-    let detail_type = event.get("detail-type").and_then(Value::as_str).unwrap_or_default();
-    let time = || {
-        event
-            .get("time")
-            .and_then(Value::as_str)
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&chrono::Utc))
-            .ok_or_else(|| "event has no RFC 3339 time".to_owned())
-    };
-    match (source, detail_type) {
+    let envelope: Envelope = serde::Deserialize::deserialize(event).map_err(|e| format!("not an EventBridge event: {e}"))?;
+    let time = || envelope.time.ok_or_else(|| "event has no RFC 3339 time".to_owned());
+    match (envelope.source.as_str(), envelope.detail_type.as_str()) {
         ("aws.events", "Scheduled Event") => Ok(Delivery::Scheduled { time: time()? }),
-        (s, _) if s == services::ports::bus::EVENT_SOURCE => {
-            let detail = event.get("detail").cloned().unwrap_or(Value::Null);
-            Ok(Delivery::Domain(services::ports::bus::DomainEvent::from_delivery(detail_type, time()?, &detail)?))
+        (s, detail_type) if s == services::ports::bus::EVENT_SOURCE => {
+            Ok(Delivery::Domain(services::ports::bus::DomainEvent::from_delivery(detail_type, time()?, &envelope.detail)?))
         }
-        _ => Err(format!("does not handle {source:?} / {detail_type:?}")),
+        (source, detail_type) => Err(format!("does not handle {source:?} / {detail_type:?}")),
     }
+}
+
+/// The time an EventBridge schedule fired, or `None` for any other event.
+pub fn schedule_time(event: &serde_json::Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    match delivery(event) {
+        Ok(Delivery::Scheduled { time }) => Some(time),
+        _ => None,
+    }
+}
+
+/// One object an S3 event names, its key decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRef {
+    pub bucket: String,
+    pub key: String,
+}
+
+/// EventBridge's "Object Created" detail: the two fields a reader needs.
+#[derive(serde::Deserialize, serde::Serialize)]
+struct ObjectCreated {
+    bucket: Named,
+    object: Keyed,
+}
+#[derive(serde::Deserialize, serde::Serialize)]
+struct Named {
+    name: String,
+}
+#[derive(serde::Deserialize, serde::Serialize)]
+struct Keyed {
+    key: String,
+}
+
+/// S3 notifications URL-encode keys (`+` for a space, `%2B` for a plus);
+/// EventBridge does not. A literal `+` arrives as `%2B`, so `+` becomes a
+/// space before the percent-decoding.
+pub fn url_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
+}
+
+/// The objects an EventBridge "Object Created" event or an S3 notification
+/// (`Records`, of which only `ObjectCreated:*` count) names. Anything else is
+/// refused with what it was, so a function wired to the wrong rule says so.
+pub fn created_objects(event: &serde_json::Value) -> Result<Vec<ObjectRef>, String> {
+    if event.get("Records").is_some() {
+        let n: aws_lambda_events::event::s3::S3Event = serde::Deserialize::deserialize(event).map_err(|e| format!("not an S3 notification: {e}"))?;
+        return n
+            .records
+            .into_iter()
+            .filter(|r| r.event_name.as_deref().is_some_and(|n| n.starts_with("ObjectCreated")))
+            .map(|r| match (r.s3.bucket.name, r.s3.object.key) {
+                (Some(bucket), Some(key)) => Ok(ObjectRef { bucket, key: url_decode(&key) }),
+                _ => Err("Records[].s3.bucket.name and .object.key are required".to_owned()),
+            })
+            .collect();
+    }
+    let envelope: Envelope = serde::Deserialize::deserialize(event).map_err(|e| format!("neither an EventBridge event nor S3 Records: {e}"))?;
+    if envelope.detail_type != "Object Created" {
+        return Err(format!("expected detail-type \"Object Created\" or S3 Records, got {:?}", envelope.detail_type));
+    }
+    let d: ObjectCreated = serde::Deserialize::deserialize(&envelope.detail).map_err(|e| format!("an Object Created event needs detail.bucket.name and detail.object.key: {e}"))?;
+    Ok(vec![ObjectRef { bucket: d.bucket.name, key: d.object.key }])
 }
 
 /// A delivery a function refuses, with the reason. Lambda reports it as the
@@ -202,3 +257,48 @@ impl std::fmt::Display for Rejected {
     }
 }
 impl std::error::Error for Rejected {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(name: &str, key: &str) -> serde_json::Value {
+        json!({"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventTime": "2026-03-02T06:12:41.000Z",
+               "eventName": name, "userIdentity": {"principalId": "AWS:X"}, "requestParameters": {"sourceIPAddress": "203.0.113.15"},
+               "responseElements": {}, "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": "b"}, "object": {"key": key, "size": 1}}})
+    }
+
+    #[test]
+    fn created_objects_are_read_from_both_shapes_and_only_creations_count() {
+        let eb = json!({"version": "0", "id": "1", "detail-type": "Object Created", "source": "aws.s3", "time": "2026-03-02T06:12:41Z",
+                        "detail": {"bucket": {"name": "b"}, "object": {"key": "cur2/a b.parquet"}}});
+        assert_eq!(created_objects(&eb).unwrap(), [ObjectRef { bucket: "b".into(), key: "cur2/a b.parquet".into() }], "EventBridge keys are not encoded");
+        let n = json!({"Records": [record("ObjectCreated:Put", "cur2/a+b%3D1.parquet"), record("ObjectRemoved:Delete", "x")]});
+        assert_eq!(created_objects(&n).unwrap(), [ObjectRef { bucket: "b".into(), key: "cur2/a b=1.parquet".into() }]);
+        assert_eq!(url_decode("cur2/a%2Bb+c%C3%A9%zz"), "cur2/a+b cé%zz", "a plus, a space, UTF-8 and a stray % kept");
+    }
+
+    #[test]
+    fn an_event_that_names_no_object_is_refused_with_what_it_was() {
+        let sched = json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-03-02T03:00:00Z", "detail": {}});
+        let e = created_objects(&sched).unwrap_err();
+        assert!(e.contains("Scheduled Event"), "{e}");
+        let e = created_objects(&json!({"detail-type": "Object Created", "source": "aws.s3", "detail": {}})).unwrap_err();
+        assert!(e.contains("detail.bucket.name"), "{e}");
+        let e = created_objects(&json!({"Records": [{"eventName": "ObjectCreated:Put"}]})).unwrap_err();
+        assert!(e.contains("not an S3 notification"), "{e}");
+        assert!(created_objects(&json!(42)).is_err());
+    }
+
+    #[test]
+    fn a_schedule_and_a_domain_event_are_told_apart() {
+        let sched = json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-03-02T03:00:00Z", "detail": {}});
+        assert_eq!(schedule_time(&sched).map(|t| t.to_rfc3339()), Some("2026-03-02T03:00:00+00:00".into()));
+        let e = delivery(&json!({"detail-type": "Object Created", "source": "aws.s3", "time": "2026-03-02T03:00:00Z", "detail": {}})).unwrap_err();
+        assert!(e.contains("aws.s3"), "{e}");
+        let e = delivery(&json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}})).unwrap_err();
+        assert!(e.contains("time"), "{e}");
+        assert!(delivery(&json!({"source": "aws.events"})).unwrap_err().contains("not an EventBridge event"));
+    }
+}
