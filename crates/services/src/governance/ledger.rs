@@ -57,6 +57,28 @@ pub fn object_key(period: BillingPeriod, source: &str, generation: &str) -> Stri
     format!("{}/source={}/gen={generation}.parquet", period_prefix(period), source_key(source))
 }
 
+/// The newest period with facts, looking back `months` from `from`, and its
+/// current sources: what `finops doctor` reports as the last ingested period.
+/// One query per month looked at, newest first.
+pub async fn last_ingested(store: &dyn crate::ports::store::Store, from: BillingPeriod, months: u32) -> std::result::Result<Option<(BillingPeriod, Vec<SourceManifest>)>, String> {
+    let mut period = from;
+    for _ in 0..months {
+        let items = store.query_all(&period_pk(period), &SkRange::Prefix("SRC#".into())).await.map_err(|e| e.to_string())?;
+        let mut current = Vec::new();
+        for i in &items {
+            let m: SourceManifest = decode(&i.attrs).map_err(|e| e.to_string())?;
+            if m.retired.is_none() {
+                current.push(m);
+            }
+        }
+        if !current.is_empty() {
+            return Ok(Some((period, current)));
+        }
+        period = period.previous();
+    }
+    Ok(None)
+}
+
 /// The manifest of one source object's facts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceManifest {
