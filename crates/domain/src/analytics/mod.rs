@@ -4,4 +4,5 @@
 
 pub mod cards;
 pub mod gaps;
+pub mod investigations;
 pub mod maturity;

@@ -1,0 +1,202 @@
+use chrono::TimeZone;
+
+use super::*;
+
+fn usd(s: &str) -> Money {
+    Money::parse(s).unwrap()
+}
+
+fn acct() -> AccountId {
+    AccountId::parse("111122223333").unwrap()
+}
+
+fn hour(day: u32, h: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 10, day, h, 0, 0).unwrap()
+}
+
+fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 10, d).unwrap()
+}
+
+/// Hour `h` of days 1..=15 at `flat`, with overrides.
+fn series(flat: &str, overrides: &[(u32, u32, &str)]) -> ScopeSeries {
+    let mut hourly = BTreeMap::new();
+    for d in 1..=15 {
+        for h in 0..24 {
+            hourly.insert(hour(d, h), usd(flat));
+        }
+    }
+    for &(d, h, v) in overrides {
+        hourly.insert(hour(d, h), usd(v));
+    }
+    ScopeSeries { scope: "workload:chat".into(), account: acct(), workload: Some(WorkloadId::parse("chat").unwrap()), hourly }
+}
+
+fn only(d: u32) -> BTreeSet<NaiveDate> {
+    [day(d)].into()
+}
+
+#[test]
+fn baseline_is_the_median_and_the_median_absolute_deviation() {
+    let b = baseline(&["1", "2", "3", "4", "100"].map(usd));
+    assert_eq!((b.median, b.mad), (usd("3"), usd("1")), "one outlier moves neither");
+    let even = baseline(&["1", "2", "3", "4"].map(usd));
+    assert_eq!((even.median, even.mad), (usd("2.5"), usd("1")));
+    assert_eq!(baseline(&[]), Baseline { median: Money::ZERO, mad: Money::ZERO });
+}
+
+#[test]
+fn a_flat_series_with_one_spike_raises_that_hour_only() {
+    let s = series("2.00", &[(15, 9, "80.00")]);
+    let found = hourly_spikes(&s, &only(15), &DetectorConfig::default());
+    assert_eq!(found.len(), 1, "{found:?}");
+    let f = &found[0];
+    assert_eq!(f.kind, InvestigationKind::HourlySpike);
+    assert_eq!(f.key, "workload:chat@2026-10-15");
+    assert_eq!(f.evidence.hours, vec![hour(15, 9)]);
+    assert_eq!((f.evidence.spend, f.evidence.baseline), (usd("80.00"), usd("2.00")));
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(f.evidence.workload.as_ref().map(WorkloadId::as_str), Some("chat"));
+}
+
+#[test]
+fn a_flat_series_raises_nothing() {
+    assert!(hourly_spikes(&series("2.00", &[]), &only(15), &DetectorConfig::default()).is_empty());
+}
+
+#[test]
+fn with_mad_zero_the_dollar_floor_decides() {
+    // Flat at $2: MAD is 0, so any rise is "above median + k·MAD"; only a
+    // rise of at least the floor ($10) is a spike.
+    let cfg = DetectorConfig::default();
+    assert!(hourly_spikes(&series("2.00", &[(15, 9, "11.99")]), &only(15), &cfg).is_empty(), "$9.99 over: below the floor");
+    assert_eq!(hourly_spikes(&series("2.00", &[(15, 9, "12.00")]), &only(15), &cfg).len(), 1, "$10 over: at the floor");
+}
+
+#[test]
+fn a_noisy_hour_needs_k_mads_not_just_the_floor() {
+    // Hour 9 alternates $10 / $30 over the trailing days: median 20, MAD 10,
+    // so with k = 6 the threshold is $80.
+    let mut over: Vec<(u32, u32, &str)> = (1..=14).map(|d| (d, 9, if d % 2 == 0 { "10.00" } else { "30.00" })).collect();
+    over.push((15, 9, "75.00"));
+    let cfg = DetectorConfig::default();
+    assert!(hourly_spikes(&series("1.00", &over), &only(15), &cfg).is_empty(), "$75 is within 6 MADs");
+    *over.last_mut().unwrap() = (15, 9, "81.00");
+    let f = hourly_spikes(&series("1.00", &over), &only(15), &cfg);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].evidence.threshold, usd("80.00"));
+}
+
+#[test]
+fn a_days_spiking_hours_are_one_finding_and_a_large_excess_is_critical() {
+    let s = series("2.00", &[(15, 9, "300.00"), (15, 10, "400.00"), (14, 3, "90.00")]);
+    let cfg = DetectorConfig::default();
+    let found = hourly_spikes(&s, &[day(14), day(15)].into(), &cfg);
+    assert_eq!(found.iter().map(|f| f.key.as_str()).collect::<Vec<_>>(), ["workload:chat@2026-10-14", "workload:chat@2026-10-15"]);
+    let big = &found[1];
+    assert_eq!(big.evidence.hours, vec![hour(15, 9), hour(15, 10)]);
+    assert_eq!(big.evidence.spend, usd("700.00"));
+    assert_eq!(big.severity, Severity::Critical, "excess $696 ≥ $500");
+    assert_eq!(found[0].severity, Severity::Warning);
+}
+
+#[test]
+fn an_earlier_spike_does_not_raise_the_next_ones_bar() {
+    // A spike on day 8 at hour 9 is one of 14 trailing values: the median
+    // and MAD ignore it, so day 15's spike is still found.
+    let s = series("2.00", &[(8, 9, "500.00"), (15, 9, "60.00")]);
+    assert_eq!(hourly_spikes(&s, &only(15), &DetectorConfig::default()).len(), 1);
+}
+
+fn model_series(trailing: &str, today: &str) -> ModelSeries {
+    let mut daily: BTreeMap<NaiveDate, Money> = (1..=14).map(|d| (day(d), usd(trailing))).collect();
+    daily.insert(day(15), usd(today));
+    ModelSeries { account: acct(), model: "anthropic.claude-sonnet-4-6".into(), daily }
+}
+
+#[test]
+fn a_model_at_ten_times_its_median_is_a_surge() {
+    let cfg = DetectorConfig::default();
+    assert!(model_surges(&model_series("30.00", "300.00"), &only(15), &cfg).is_empty(), "exactly 10× is not above");
+    let f = model_surges(&model_series("30.00", "300.01"), &only(15), &cfg);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].key, "111122223333/anthropic.claude-sonnet-4-6@2026-10-15");
+    assert_eq!((f[0].evidence.baseline, f[0].evidence.threshold), (usd("30.00"), usd("300.00")));
+    assert_eq!(f[0].evidence.model.as_deref(), Some("anthropic.claude-sonnet-4-6"));
+}
+
+#[test]
+fn a_new_model_needs_the_floor_and_missing_days_count_as_zero() {
+    let cfg = DetectorConfig::default();
+    let fresh = |today: &str| ModelSeries { account: acct(), model: "amazon.nova-pro-v1:0".into(), daily: [(day(15), usd(today))].into() };
+    assert!(model_surges(&fresh("24.99"), &only(15), &cfg).is_empty(), "median 0, but under the $25 floor");
+    assert_eq!(model_surges(&fresh("25.00"), &only(15), &cfg).len(), 1);
+}
+
+fn seen(principal: &str, covered: bool) -> PrincipalSeen {
+    PrincipalSeen {
+        account: acct(),
+        principal: principal.into(),
+        covered,
+        hours: vec![hour(15, 9)],
+        spend: usd("3.20"),
+        models: ["anthropic.claude-sonnet-4-6".to_owned()].into(),
+    }
+}
+
+#[test]
+fn a_principal_nothing_covers_is_raised_and_a_claimed_one_is_not() {
+    let found = new_principals(&[seen("arn:aws:sts::111122223333:assumed-role/shadow/dev", false), seen("arn:aws:sts::111122223333:assumed-role/chat/x", true)], &DetectorConfig::default());
+    assert_eq!(found.len(), 1, "the claimed principal is not raised");
+    assert_eq!(found[0].key, "111122223333/arn:aws:sts::111122223333:assumed-role/shadow/dev");
+    assert_eq!(found[0].evidence.principal.as_deref(), Some("arn:aws:sts::111122223333:assumed-role/shadow/dev"));
+    assert_eq!(found[0].evidence.model.as_deref(), Some("anthropic.claude-sonnet-4-6"));
+}
+
+fn lead() -> Actor {
+    Actor::new(UserId::parse("fiona").unwrap(), Persona::FinOpsLead, vec![])
+}
+
+#[test]
+fn re_detection_writes_nothing_when_nothing_changed_and_refreshes_otherwise() {
+    let at = hour(15, 10);
+    let f = || hourly_spikes(&series("2.00", &[(15, 9, "80.00")]), &only(15), &DetectorConfig::default());
+    let first = reconcile(&[], f(), at);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].id, investigation_id(InvestigationKind::HourlySpike, "workload:chat@2026-10-15"));
+    assert!(reconcile(&first, f(), at).is_empty(), "the same finding again changes nothing");
+
+    // A later hour spikes too, and big: evidence refreshed, escalated to critical.
+    let more = hourly_spikes(&series("2.00", &[(15, 9, "80.00"), (15, 11, "900.00")]), &only(15), &DetectorConfig::default());
+    let second = reconcile(&first, more, hour(15, 12));
+    assert_eq!(second.len(), 1);
+    let i = &second[0];
+    assert_eq!((i.id.as_str(), i.severity, i.evidence.hours.len()), (first[0].id.as_str(), Severity::Critical, 2));
+    assert_eq!(i.history.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["detected", "evidence_updated", "escalated"]);
+
+    // Severity never falls back on a smaller re-detection.
+    let smaller = reconcile(&second, f(), hour(15, 13));
+    assert_eq!(smaller[0].severity, Severity::Critical);
+}
+
+#[test]
+fn the_lifecycle_is_open_assigned_then_linked_or_closed_with_a_rationale() {
+    let at = hour(15, 10);
+    let mut i = reconcile(&[], new_principals(&[seen("arn:aws:iam::111122223333:user/ci", false)], &DetectorConfig::default()), at).remove(0);
+    assert_eq!(i.status, InvestigationStatus::Open);
+    i.apply(Step::Assign(UserId::parse("cloud-eng").unwrap()), &lead(), "", at).unwrap();
+    assert_eq!((i.status, i.assignee.as_ref().map(UserId::as_str)), (InvestigationStatus::Assigned, Some("cloud-eng")));
+    assert_eq!(i.apply(Step::Close, &lead(), "  ", at), Err(InvestigationError::RationaleRequired));
+    assert_eq!(i.apply(Step::Link { gap: "gap-202610-x".into() }, &lead(), "", at), Err(InvestigationError::RationaleRequired));
+    let mut closed = i.clone();
+    i.apply(Step::Link { gap: "gap-202610-0011223344556677".into() }, &lead(), "the shadow role's gap", at).unwrap();
+    assert_eq!((i.status, i.gap.as_deref()), (InvestigationStatus::Linked, Some("gap-202610-0011223344556677")));
+    closed.apply(Step::Close, &lead(), "a load test, approved in chat", at).unwrap();
+    assert_eq!(closed.status, InvestigationStatus::Closed);
+    for mut done in [i, closed] {
+        let e = done.apply(Step::Assign(UserId::parse("x").unwrap()), &lead(), "r", at).unwrap_err();
+        assert!(matches!(e, InvestigationError::Final { .. }), "{e}");
+        let last = done.history.last().unwrap();
+        assert_eq!((last.persona, last.actor.as_str()), (Persona::FinOpsLead, "fiona"), "every step is in the history");
+    }
+}
