@@ -15,6 +15,7 @@ mod audit;
 pub mod analytics;
 pub mod cur;
 pub mod governance;
+pub mod invocations;
 
 pub use actor::{Actor, Persona};
 pub use arn::{

@@ -1,0 +1,361 @@
+//! Amazon Bedrock model-invocation log records: the signal that arrives within
+//! minutes, where CUR arrives a day or two late.
+//!
+//! A record (schemaType `ModelInvocationLog`, see
+//! `../shared/data/real/compiled/bedrock_invocation_log_record.json`) names
+//! the caller (`identity.arn`), the account, the region, the model as called
+//! (a model id, a system inference profile id such as `us.anthropic.…`, or an
+//! ARN) and the token counts. Here a record is read, priced at the bundled
+//! catalogue's prices, and keyed to its hour; attribution is CUR's own
+//! `Attributor`, given the record as an [`AiLine`].
+//!
+//! Invariants:
+//! - a record that cannot be read is an error naming the field, never a
+//!   silent zero: callers count and report it;
+//! - a model the catalogue does not price keeps its tokens and is priced as
+//!   unknown (`cost: None`), so tokens are never lost;
+//! - money is exact: tokens × price per 1K as decimals.
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::arn::{InferenceProfileArn, InferenceProfileKind};
+use crate::cur::attribution::AiLine;
+use crate::cur::usage_type::Usage;
+use crate::governance::catalog::{ModelPrice, PriceCatalog};
+use crate::ids::{AccountId, ModelId, Region};
+use crate::money::Money;
+
+/// Token counts of one call (or of many, summed).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenCounts {
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+}
+
+impl TokenCounts {
+    pub fn add(&mut self, o: TokenCounts) {
+        self.input += o.input;
+        self.output += o.output;
+        self.cache_read += o.cache_read;
+        self.cache_write += o.cache_write;
+    }
+}
+
+/// How a call was routed, from the model id's profile prefix.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "geo")]
+pub enum InferenceTier {
+    /// A base model id, served in the record's region.
+    InRegion,
+    /// A geography's system profile (`us.`, `eu.`, `apac.`, …).
+    CrossRegion(String),
+    /// The `global.` profile.
+    Global,
+    /// An application inference profile: its routing is the profile's.
+    ApplicationProfile,
+    /// A model reference this reader does not know.
+    Unknown,
+}
+
+impl InferenceTier {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::InRegion => "in_region",
+            Self::CrossRegion(geo) => geo,
+            Self::Global => "global",
+            Self::ApplicationProfile => "application_profile",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// The model a record names, as called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelRef {
+    /// A model id or a system profile id (its geography is in the id).
+    Model(ModelId),
+    /// An application inference profile: the model behind it is known only
+    /// from the governance state (the request that made it).
+    ApplicationProfile(InferenceProfileArn),
+    /// Anything else (a custom or imported model ARN, provisioned throughput).
+    Unknown(String),
+}
+
+impl ModelRef {
+    /// `modelId` as Bedrock logs it.
+    pub fn parse(raw: &str) -> Self {
+        if raw.starts_with("arn:") {
+            if let Ok(p) = InferenceProfileArn::parse(raw) {
+                return match p.kind() {
+                    InferenceProfileKind::Application => Self::ApplicationProfile(p),
+                    InferenceProfileKind::System => ModelId::parse(p.id()).map_or_else(|_| Self::Unknown(raw.to_owned()), Self::Model),
+                };
+            }
+            // arn:aws:bedrock:REGION::foundation-model/MODEL
+            if let Some((_, model)) = raw.split_once(":foundation-model/") {
+                return ModelId::parse(model).map_or_else(|_| Self::Unknown(raw.to_owned()), Self::Model);
+            }
+            return Self::Unknown(raw.to_owned());
+        }
+        ModelId::parse(raw).map_or_else(|_| Self::Unknown(raw.to_owned()), Self::Model)
+    }
+
+    pub fn tier(&self) -> InferenceTier {
+        match self {
+            Self::Model(m) => match m.geo_prefix() {
+                None => InferenceTier::InRegion,
+                Some("global") => InferenceTier::Global,
+                Some(geo) => InferenceTier::CrossRegion(geo.to_owned()),
+            },
+            Self::ApplicationProfile(_) => InferenceTier::ApplicationProfile,
+            Self::Unknown(_) => InferenceTier::Unknown,
+        }
+    }
+}
+
+/// One invocation, as much of it as cost needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvocationRecord {
+    pub time: DateTime<Utc>,
+    pub account: AccountId,
+    /// `identity.arn`: the caller, as CUR's `line_item_iam_principal` names it.
+    pub principal: String,
+    pub region: Region,
+    pub request_id: String,
+    pub operation: String,
+    /// `modelId` as logged.
+    pub model_id: String,
+    pub model: ModelRef,
+    pub tokens: TokenCounts,
+}
+
+/// Why a record could not be read; the caller counts it and reports it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("not JSON: {0}")]
+    Json(String),
+    #[error("not a model invocation log record (schemaType {0:?})")]
+    NotAnInvocation(String),
+    #[error("{field}: {reason}")]
+    Field { field: &'static str, reason: String },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Raw {
+    schema_type: Option<String>,
+    timestamp: Option<String>,
+    account_id: Option<String>,
+    identity: Option<RawIdentity>,
+    region: Option<String>,
+    request_id: Option<String>,
+    operation: Option<String>,
+    model_id: Option<String>,
+    input: Option<RawInput>,
+    output: Option<RawOutput>,
+}
+
+#[derive(Deserialize)]
+struct RawIdentity {
+    arn: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawInput {
+    input_token_count: Option<u64>,
+    cache_read_input_token_count: Option<u64>,
+    cache_write_input_token_count: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawOutput {
+    output_token_count: Option<u64>,
+}
+
+fn field<T>(v: Option<T>, field: &'static str) -> Result<T, RecordError> {
+    v.ok_or(RecordError::Field { field, reason: "missing".into() })
+}
+
+/// Reads one record (one line of a log object, or one CloudWatch log event's
+/// message). Bodies, if delivered, are ignored.
+pub fn parse_record(text: &str) -> Result<InvocationRecord, RecordError> {
+    let raw: Raw = serde_json::from_str(text).map_err(|e| RecordError::Json(e.to_string()))?;
+    if let Some(t) = raw.schema_type.as_deref().filter(|t| *t != "ModelInvocationLog") {
+        return Err(RecordError::NotAnInvocation(t.to_owned()));
+    }
+    let bad = |field: &'static str, e: &dyn std::fmt::Display| RecordError::Field { field, reason: e.to_string() };
+    let ts = field(raw.timestamp, "timestamp")?;
+    let time = DateTime::parse_from_rfc3339(&ts).map_err(|e| bad("timestamp", &e))?.with_timezone(&Utc);
+    let account = AccountId::parse(&field(raw.account_id, "accountId")?).map_err(|e| bad("accountId", &e))?;
+    let principal = field(raw.identity.and_then(|i| i.arn), "identity.arn")?;
+    if principal.trim().is_empty() {
+        return Err(RecordError::Field { field: "identity.arn", reason: "empty".into() });
+    }
+    let region = Region::parse(&field(raw.region, "region")?).map_err(|e| bad("region", &e))?;
+    let model_id = field(raw.model_id, "modelId")?;
+    let input = raw.input.as_ref();
+    let tokens = TokenCounts {
+        input: input.and_then(|i| i.input_token_count).unwrap_or(0),
+        output: raw.output.and_then(|o| o.output_token_count).unwrap_or(0),
+        cache_read: input.and_then(|i| i.cache_read_input_token_count).unwrap_or(0),
+        cache_write: input.and_then(|i| i.cache_write_input_token_count).unwrap_or(0),
+    };
+    Ok(InvocationRecord {
+        time,
+        account,
+        principal,
+        region,
+        request_id: raw.request_id.unwrap_or_default(),
+        operation: raw.operation.unwrap_or_default(),
+        model: ModelRef::parse(&model_id),
+        model_id,
+        tokens,
+    })
+}
+
+/// What `tokens` cost at `price`, or `None` when a token type used has no
+/// price (the catalogue does not sell it for this model).
+pub fn cost(price: &ModelPrice, tokens: TokenCounts) -> Option<Money> {
+    let per_1k = &price.per_1k_tokens;
+    let part = |n: u64, p: Option<Decimal>| -> Option<Decimal> {
+        if n == 0 {
+            return Some(Decimal::ZERO);
+        }
+        p.map(|p| Decimal::from(n) * p / Decimal::ONE_THOUSAND)
+    };
+    let total = part(tokens.input, per_1k.input)?
+        + part(tokens.output, per_1k.output)?
+        + part(tokens.cache_read, per_1k.cache_read)?
+        + part(tokens.cache_write, per_1k.cache_write)?;
+    Some(Money::new(total))
+}
+
+/// The catalogue entry a record is priced at: its model, or the model behind
+/// its application profile (`profile_model`, from the governance state).
+pub fn price_of<'c>(catalog: &'c PriceCatalog, model: &ModelRef, profile_model: impl Fn(&InferenceProfileArn) -> Option<ModelId>) -> Option<&'c ModelPrice> {
+    match model {
+        ModelRef::Model(m) => catalog.model(m),
+        ModelRef::ApplicationProfile(p) => profile_model(p).and_then(|m| catalog.model(&m)),
+        ModelRef::Unknown(_) => None,
+    }
+}
+
+/// The hour a record counts in.
+pub fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t)
+}
+
+/// The usage attribution reads for every invocation: any token usage that is
+/// not a guardrail's (only guardrail-ness changes the rules).
+pub static INVOCATION_USAGE: std::sync::LazyLock<Usage> = std::sync::LazyLock::new(|| Usage::Unknown { reason: "model invocation log".into() });
+
+impl InvocationRecord {
+    /// The record as attribution reads a CUR line: the caller is the
+    /// principal; an application profile is the resource, as in CUR.
+    pub fn as_ai_line(&self) -> AiLine<'_> {
+        AiLine {
+            usage_day: self.time.date_naive(),
+            line_item_type: "Usage",
+            operation: &self.operation,
+            usage: &INVOCATION_USAGE,
+            resource_id: match &self.model {
+                ModelRef::ApplicationProfile(p) => Some(p.as_str()),
+                _ => None,
+            },
+            principal: Some(&self.principal),
+            workspace: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REAL_SHAPE: &str = include_str!("../../../../shared/data/real/compiled/bedrock_invocation_log_record.json");
+
+    fn record(model: &str, input: u64, output: u64) -> String {
+        format!(
+            r#"{{"schemaType":"ModelInvocationLog","schemaVersion":"1.0","timestamp":"2026-10-14T09:21:07Z","accountId":"111111111111",
+               "identity":{{"arn":"arn:aws:sts::111111111111:assumed-role/chat/dev-1"}},"region":"us-east-1","requestId":"r-1",
+               "operation":"Converse","modelId":"{model}","input":{{"inputTokenCount":{input}}},"output":{{"outputTokenCount":{output}}}}}"#
+        )
+    }
+
+    #[test]
+    fn the_published_record_shape_is_read() {
+        let r = parse_record(REAL_SHAPE).unwrap();
+        assert_eq!(r.account.as_str(), "111111111111");
+        assert_eq!(r.principal, "arn:aws:sts::111111111111:assumed-role/finops-support-bot-7k2q/i-0abc1234def567890");
+        assert_eq!(r.tokens, TokenCounts { input: 1820, output: 412, cache_read: 12000, cache_write: 0 });
+        assert!(matches!(r.model, ModelRef::ApplicationProfile(_)), "{:?}", r.model);
+        assert_eq!(r.model.tier(), InferenceTier::ApplicationProfile);
+        assert_eq!(hour_of(r.time).to_rfc3339(), "2026-10-14T09:00:00+00:00");
+        let line = r.as_ai_line();
+        assert_eq!(line.resource_id, Some("arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/a1b2c3d4e5f6"));
+        assert_eq!(line.principal, Some(r.principal.as_str()));
+    }
+
+    #[test]
+    fn the_tier_comes_from_the_profile_prefix() {
+        let tier = |m: &str| ModelRef::parse(m).tier();
+        assert_eq!(tier("anthropic.claude-3-haiku-20240307-v1:0"), InferenceTier::InRegion);
+        assert_eq!(tier("us.anthropic.claude-3-haiku-20240307-v1:0"), InferenceTier::CrossRegion("us".into()));
+        assert_eq!(tier("global.anthropic.claude-sonnet-4-5-20250929-v1:0"), InferenceTier::Global);
+        assert_eq!(tier("arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0"), InferenceTier::InRegion);
+        assert_eq!(tier("arn:aws:bedrock:us-east-1:111111111111:inference-profile/eu.amazon.nova-lite-v1:0"), InferenceTier::CrossRegion("eu".into()));
+        assert_eq!(tier("arn:aws:bedrock:us-east-1:111111111111:custom-model/x"), InferenceTier::Unknown);
+    }
+
+    #[test]
+    fn a_record_is_priced_exactly_at_the_catalogue() {
+        let catalog = PriceCatalog::bundled().unwrap();
+        let r = parse_record(&record("us.anthropic.claude-3-haiku-20240307-v1:0", 10_000, 2_000)).unwrap();
+        let price = price_of(&catalog, &r.model, |_| None).unwrap();
+        // Haiku 3: $0.00025 in, $0.00125 out per 1K.
+        let want = Decimal::new(25, 5) * Decimal::from(10) + Decimal::new(125, 5) * Decimal::from(2);
+        assert_eq!(cost(price, r.tokens), Some(Money::new(want)));
+        assert_eq!(want.to_string(), "0.00500");
+    }
+
+    #[test]
+    fn an_unknown_model_keeps_its_tokens_and_has_no_price() {
+        let catalog = PriceCatalog::bundled().unwrap();
+        let r = parse_record(&record("acme.secret-model-v9", 5, 7)).unwrap();
+        assert_eq!(price_of(&catalog, &r.model, |_| None), None);
+        assert_eq!(r.tokens.input + r.tokens.output, 12);
+        // An application profile is priced at the model behind it, when known.
+        let p = parse_record(REAL_SHAPE).unwrap();
+        assert!(price_of(&catalog, &p.model, |_| None).is_none());
+        let haiku = ModelId::parse("anthropic.claude-3-haiku-20240307-v1:0").unwrap();
+        assert_eq!(price_of(&catalog, &p.model, |_| Some(haiku.clone())).map(|m| m.cur_model_token.as_str()), Some("Claude3Haiku"));
+    }
+
+    #[test]
+    fn a_token_type_without_a_price_makes_the_cost_unknown() {
+        let catalog = PriceCatalog::bundled().unwrap();
+        let m = catalog.models.iter().find(|m| m.per_1k_tokens.cache_write.is_none() && m.per_1k_tokens.input.is_some()).unwrap();
+        let t = TokenCounts { input: 1000, cache_write: 10, ..Default::default() };
+        assert_eq!(cost(m, t), None);
+        assert!(cost(m, TokenCounts { input: 1000, ..Default::default() }).is_some());
+    }
+
+    #[test]
+    fn an_unreadable_record_names_what_is_wrong() {
+        let e = |s: &str| parse_record(s).unwrap_err().to_string();
+        assert!(e("{not json").starts_with("not JSON"));
+        assert!(e(r#"{"schemaType":"Other"}"#).contains("Other"));
+        assert!(e(&record("m.x", 1, 1).replace(r#""accountId":"111111111111","#, "")).contains("accountId: missing"));
+        assert!(e(&record("m.x", 1, 1).replace("2026-10-14T09:21:07Z", "yesterday")).starts_with("timestamp"));
+        assert!(e(&record("m.x", 1, 1).replace("us-east-1", "moon")).starts_with("region"));
+        assert!(e(&record("m.x", 1, 1).replace("arn:aws:sts::111111111111:assumed-role/chat/dev-1", "")).contains("identity.arn: empty"));
+    }
+}
