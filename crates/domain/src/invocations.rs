@@ -276,6 +276,73 @@ impl InvocationRecord {
     }
 }
 
+/// What an hour of usage is grouped by: the caller, the model as called and
+/// where. Workloads are not part of the key: attribution is applied when the
+/// facts are read, so a claim made later reaches back as it does for CUR.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UsageKey {
+    pub hour: DateTime<Utc>,
+    pub account: AccountId,
+    pub region: Region,
+    pub principal: String,
+    /// `modelId` as logged; its tier is `ModelRef::parse(model_id).tier()`.
+    pub model_id: String,
+}
+
+/// An hour's usage of one key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageValue {
+    pub requests: u64,
+    pub tokens: TokenCounts,
+    /// The priced requests' cost at catalogue prices.
+    pub cost: Money,
+    /// Requests the catalogue could not price (their tokens are in `tokens`).
+    pub unpriced: u64,
+}
+
+impl UsageValue {
+    pub fn add(&mut self, o: UsageValue) {
+        self.requests += o.requests;
+        self.tokens.add(o.tokens);
+        self.cost += o.cost;
+        self.unpriced += o.unpriced;
+    }
+}
+
+/// Hourly usage facts of one log object (or of several, merged).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageFacts {
+    pub facts: std::collections::BTreeMap<UsageKey, UsageValue>,
+}
+
+impl UsageFacts {
+    /// Adds one record, priced (`None`: the catalogue has no price for it).
+    pub fn add(&mut self, r: &InvocationRecord, cost: Option<Money>) {
+        let key = UsageKey { hour: hour_of(r.time), account: r.account.clone(), region: r.region.clone(), principal: r.principal.clone(), model_id: r.model_id.clone() };
+        let value = UsageValue { requests: 1, tokens: r.tokens, cost: cost.unwrap_or(Money::ZERO), unpriced: u64::from(cost.is_none()) };
+        self.facts.entry(key).or_default().add(value);
+    }
+
+    pub fn merge(&mut self, other: &UsageFacts) {
+        for (k, v) in &other.facts {
+            self.facts.entry(k.clone()).or_default().add(*v);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.facts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.facts.is_empty()
+    }
+
+    /// The priced cost of every fact.
+    pub fn total(&self) -> Money {
+        self.facts.values().map(|v| v.cost).sum()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,6 +413,28 @@ mod tests {
         let t = TokenCounts { input: 1000, cache_write: 10, ..Default::default() };
         assert_eq!(cost(m, t), None);
         assert!(cost(m, TokenCounts { input: 1000, ..Default::default() }).is_some());
+    }
+
+    #[test]
+    fn records_aggregate_by_hour_caller_and_model() {
+        let catalog = PriceCatalog::bundled().unwrap();
+        let mut facts = UsageFacts::default();
+        let haiku = record("us.anthropic.claude-3-haiku-20240307-v1:0", 1000, 1000);
+        for text in [haiku.clone(), haiku.replace("09:21:07", "09:59:59"), haiku.replace("09:21:07", "10:00:00"), record("acme.x", 5, 5)] {
+            let r = parse_record(&text).unwrap();
+            let c = price_of(&catalog, &r.model, |_| None).and_then(|p| cost(p, r.tokens));
+            facts.add(&r, c);
+        }
+        assert_eq!(facts.len(), 3, "09:21 and 09:59 share an hour; 10:00 and the other model do not");
+        let nine = facts.facts.iter().find(|(k, _)| k.hour.format("%H").to_string() == "09" && k.model_id.starts_with("us.")).unwrap().1;
+        assert_eq!((nine.requests, nine.tokens.input, nine.unpriced), (2, 2000, 0));
+        assert_eq!(nine.cost, Money::new(Decimal::new(300, 5)), "2 × ($0.00025 + $0.00125)");
+        let unknown = facts.facts.iter().find(|(k, _)| k.model_id == "acme.x").unwrap().1;
+        assert_eq!((unknown.requests, unknown.unpriced, unknown.cost, unknown.tokens.output), (1, 1, Money::ZERO, 5));
+        assert_eq!(facts.total(), Money::new(Decimal::new(450, 5)));
+        let mut twice = facts.clone();
+        twice.merge(&facts);
+        assert_eq!(twice.total(), Money::new(Decimal::new(900, 5)));
     }
 
     #[test]
