@@ -145,3 +145,39 @@ fn first_row() -> CurRow {
         cost: Decimal::ONE,
     }
 }
+
+/// Hourly usage from invocation logs, priced and unpriced, with a thousand
+/// principals (so dictionary pages and row groups are exercised).
+pub fn usage_sample(n: u32) -> domain::invocations::UsageFacts {
+    let mut f = domain::invocations::UsageFacts::default();
+    for i in 0..n {
+        let model = if i % 7 == 0 { "acme.unpriced-v1" } else { "us.anthropic.claude-3-haiku-20240307-v1:0" };
+        let r = domain::invocations::parse_record(&format!(
+            r#"{{"timestamp":"2026-10-{:02}T{:02}:17:00Z","accountId":"111111111111","identity":{{"arn":"arn:aws:sts::111111111111:assumed-role/dev/u{}"}},"region":"us-east-1","modelId":"{model}","input":{{"inputTokenCount":{}}},"output":{{"outputTokenCount":{}}}}}"#,
+            1 + i % 28,
+            i % 24,
+            i % 1000,
+            100 + i,
+            10 + i % 13
+        ))
+        .expect("record");
+        let cost = (i % 7 != 0).then(|| domain::Money::parse(&format!("0.{:05}", 1 + i % 99_999)).expect("money"));
+        f.add(&r, cost);
+    }
+    f
+}
+
+pub async fn usage_facts_read_back_exactly_and_are_not_cur_facts(l: &dyn FactLedger) {
+    let usage = usage_sample(3000);
+    let key = "usage/period=2026-10/source=a/gen=1.parquet";
+    let w = l.write_usage(key, &usage).await.expect("write usage");
+    assert_eq!(w.digest.len(), 64);
+    assert_eq!(l.read_usage(key).await.expect("read usage"), usage);
+    assert_eq!(l.write_usage("usage/period=2026-10/source=a/gen=2.parquet", &usage).await.expect("again").digest, w.digest, "canonical bytes");
+    // Each kind refuses the other's objects rather than reading them as empty.
+    assert!(matches!(l.read(key).await, Err(LedgerError::Corrupt { .. })), "a usage object is not CUR facts");
+    l.write("facts/period=2026-10/source=b/gen=1.parquet", &sample(10)).await.expect("write cur");
+    assert!(matches!(l.read_usage("facts/period=2026-10/source=b/gen=1.parquet").await, Err(LedgerError::Corrupt { .. })));
+    assert!(matches!(l.read_usage("usage/period=2026-10/source=zz/gen=1.parquet").await, Err(LedgerError::NotFound(_))));
+    assert!(matches!(l.write_usage("../escape.parquet", &usage).await, Err(LedgerError::BadKey { .. })));
+}

@@ -90,7 +90,8 @@ macro_rules! ledger_contract_tests {
             delete_is_idempotent,
             list_names_what_is_under_a_prefix,
             bad_keys_are_refused_and_write_nothing,
-            unrepresentable_facts_are_refused
+            unrepresentable_facts_are_refused,
+            usage_facts_read_back_exactly_and_are_not_cur_facts
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

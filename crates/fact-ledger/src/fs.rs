@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use bytes::Bytes;
 use domain::cur::facts::Facts;
+use domain::invocations::UsageFacts;
 use services::ports::ledger::{check_key, FactLedger, LedgerError, Written};
 
 #[derive(Debug, Clone)]
@@ -38,12 +39,9 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, LedgerError> 
     tokio::task::spawn_blocking(f).await.map_err(|e| LedgerError::Unavailable(e.to_string()))?
 }
 
-#[async_trait]
-impl FactLedger for FsLedger {
-    async fn write(&self, key: &str, facts: &Facts) -> Result<Written, LedgerError> {
+impl FsLedger {
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), LedgerError> {
         let path = self.path(key)?;
-        let (bytes, digest) = super::encode(key, facts)?;
-        let out = super::written(key, &bytes, digest);
         blocking(move || {
             let dir = path.parent().ok_or_else(|| LedgerError::BadKey { key: path.display().to_string(), reason: "has no folder".into() })?;
             std::fs::create_dir_all(dir).map_err(|e| io_error("creating", dir, e))?;
@@ -52,11 +50,10 @@ impl FactLedger for FsLedger {
             std::fs::rename(&tmp, &path).map_err(|e| io_error("renaming into", &path, e))?;
             Ok(())
         })
-        .await?;
-        Ok(out)
+        .await
     }
 
-    async fn read(&self, key: &str) -> Result<Facts, LedgerError> {
+    async fn get(&self, key: &str) -> Result<Bytes, LedgerError> {
         let path = self.path(key)?;
         let k = key.to_owned();
         let bytes = blocking(move || match std::fs::read(&path) {
@@ -65,7 +62,36 @@ impl FactLedger for FsLedger {
             Err(e) => Err(io_error("reading", &path, e)),
         })
         .await?;
-        super::decode(key, Bytes::from(bytes)).await
+        Ok(Bytes::from(bytes))
+    }
+}
+
+#[async_trait]
+impl FactLedger for FsLedger {
+    async fn write(&self, key: &str, facts: &Facts) -> Result<Written, LedgerError> {
+        self.path(key)?;
+        let (bytes, digest) = super::encode(key, facts)?;
+        let out = super::written(key, &bytes, digest);
+        self.put(key, bytes).await?;
+        Ok(out)
+    }
+
+    async fn read(&self, key: &str) -> Result<Facts, LedgerError> {
+        let bytes = self.get(key).await?;
+        super::decode(key, bytes).await
+    }
+
+    async fn write_usage(&self, key: &str, facts: &UsageFacts) -> Result<Written, LedgerError> {
+        self.path(key)?;
+        let (bytes, digest) = super::encode_usage(key, facts)?;
+        let out = super::written(key, &bytes, digest);
+        self.put(key, bytes).await?;
+        Ok(out)
+    }
+
+    async fn read_usage(&self, key: &str) -> Result<UsageFacts, LedgerError> {
+        let bytes = self.get(key).await?;
+        super::decode_usage(key, bytes).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), LedgerError> {

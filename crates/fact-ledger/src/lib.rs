@@ -1,10 +1,12 @@
 //! The fact ledger's adapters (`services::ports::ledger::FactLedger`): one
-//! Parquet object per CUR source generation, on the local filesystem
+//! Parquet object per CUR source generation (and per invocation-log object's
+//! hourly usage, `usage_codec`), on the local filesystem
 //! (`FINOPS_HOME/facts/…`) or in the stack's S3 bucket. Both use `codec`, so
 //! they hold byte-identical objects for the same facts, and both pass the one
 //! contract suite (`contract-tests::ledger_suite`).
 
 pub mod codec;
+pub mod usage_codec;
 mod fs;
 mod s3;
 
@@ -13,6 +15,7 @@ pub use s3::S3Ledger;
 
 use bytes::Bytes;
 use domain::cur::facts::Facts;
+use domain::invocations::UsageFacts;
 use services::ports::ledger::{LedgerError, Written};
 use sha2::{Digest, Sha256};
 
@@ -33,6 +36,20 @@ fn encode(key: &str, facts: &Facts) -> Result<(Vec<u8>, String), LedgerError> {
 async fn decode(key: &str, bytes: Bytes) -> Result<Facts, LedgerError> {
     let k = key.to_owned();
     tokio::task::spawn_blocking(move || codec::decode(bytes))
+        .await
+        .map_err(|e| LedgerError::Unavailable(format!("decoding {k}: {e}")))?
+        .map_err(|e| LedgerError::Corrupt { key: key.to_owned(), reason: e.to_string() })
+}
+
+fn encode_usage(key: &str, facts: &UsageFacts) -> Result<(Vec<u8>, String), LedgerError> {
+    let bytes = usage_codec::encode(facts).map_err(|e| LedgerError::Unrepresentable(format!("{key}: {e}")))?;
+    let digest = hex(&Sha256::digest(&bytes));
+    Ok((bytes, digest))
+}
+
+async fn decode_usage(key: &str, bytes: Bytes) -> Result<UsageFacts, LedgerError> {
+    let k = key.to_owned();
+    tokio::task::spawn_blocking(move || usage_codec::decode(bytes))
         .await
         .map_err(|e| LedgerError::Unavailable(format!("decoding {k}: {e}")))?
         .map_err(|e| LedgerError::Corrupt { key: key.to_owned(), reason: e.to_string() })

@@ -8,6 +8,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use domain::cur::facts::Facts;
+use domain::invocations::UsageFacts;
 use services::ports::ledger::{check_key, FactLedger, LedgerError, Written};
 
 #[derive(Debug, Clone)]
@@ -36,12 +37,8 @@ fn map_err<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(what: 
     }
 }
 
-#[async_trait]
-impl FactLedger for S3Ledger {
-    async fn write(&self, key: &str, facts: &Facts) -> Result<Written, LedgerError> {
-        check_key(key)?;
-        let (bytes, digest) = super::encode(key, facts)?;
-        let out = super::written(key, &bytes, digest);
+impl S3Ledger {
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), LedgerError> {
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -51,18 +48,46 @@ impl FactLedger for S3Ledger {
             .send()
             .await
             .map_err(|e| map_err(&format!("writing s3://{}/{key}", self.bucket), e))?;
-        Ok(out)
+        Ok(())
     }
 
-    async fn read(&self, key: &str) -> Result<Facts, LedgerError> {
+    async fn get(&self, key: &str) -> Result<bytes::Bytes, LedgerError> {
         check_key(key)?;
         let got = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(o) => o,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Err(LedgerError::NotFound(key.to_owned())),
             Err(e) => return Err(map_err(&format!("reading s3://{}/{key}", self.bucket), e)),
         };
-        let bytes = got.body.collect().await.map_err(|e| LedgerError::Unavailable(format!("reading s3://{}/{key}: {e}", self.bucket)))?.into_bytes();
+        Ok(got.body.collect().await.map_err(|e| LedgerError::Unavailable(format!("reading s3://{}/{key}: {e}", self.bucket)))?.into_bytes())
+    }
+}
+
+#[async_trait]
+impl FactLedger for S3Ledger {
+    async fn write(&self, key: &str, facts: &Facts) -> Result<Written, LedgerError> {
+        check_key(key)?;
+        let (bytes, digest) = super::encode(key, facts)?;
+        let out = super::written(key, &bytes, digest);
+        self.put(key, bytes).await?;
+        Ok(out)
+    }
+
+    async fn read(&self, key: &str) -> Result<Facts, LedgerError> {
+        let bytes = self.get(key).await?;
         super::decode(key, bytes).await
+    }
+
+    async fn write_usage(&self, key: &str, facts: &UsageFacts) -> Result<Written, LedgerError> {
+        check_key(key)?;
+        let (bytes, digest) = super::encode_usage(key, facts)?;
+        let out = super::written(key, &bytes, digest);
+        self.put(key, bytes).await?;
+        Ok(out)
+    }
+
+    async fn read_usage(&self, key: &str) -> Result<UsageFacts, LedgerError> {
+        let bytes = self.get(key).await?;
+        super::decode_usage(key, bytes).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), LedgerError> {

@@ -1,5 +1,6 @@
-//! The fact ledger: each CUR source object's facts as one columnar object
-//! (Parquet), in S3 in AWS and under `FINOPS_HOME/facts/` locally.
+//! The fact ledger: each CUR source object's facts, and each invocation-log
+//! object's hourly usage, as one columnar object (Parquet), in S3 in AWS and
+//! under `FINOPS_HOME/facts/` locally.
 //!
 //! The store keeps only the manifest that points at an object
 //! (`governance::ledger`); bulk facts never go into DynamoDB or redb. Objects
@@ -10,6 +11,7 @@
 
 use async_trait::async_trait;
 use domain::cur::facts::Facts;
+use domain::invocations::UsageFacts;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LedgerError {
@@ -61,6 +63,14 @@ pub trait FactLedger: Send + Sync {
     /// The object's facts, whole. Errors: `NotFound`, `Corrupt`, `BadKey`,
     /// `Unavailable`, `NotConfigured`.
     async fn read(&self, key: &str) -> Result<Facts, LedgerError>;
+
+    /// Writes hourly usage facts (from invocation logs) as one object at
+    /// `key`, as `write` does for CUR facts. Same errors.
+    async fn write_usage(&self, key: &str, facts: &UsageFacts) -> Result<Written, LedgerError>;
+
+    /// An object of usage facts, whole. Same errors as `read`; an object of
+    /// CUR facts is `Corrupt` here, and the other way round.
+    async fn read_usage(&self, key: &str) -> Result<UsageFacts, LedgerError>;
 
     /// Deletes the object; deleting one that is already gone succeeds, so a
     /// retried clean-up is harmless.
