@@ -18,6 +18,7 @@ pub mod kill_switch_suite;
 pub mod async_invoke;
 pub mod race_suite;
 pub mod ledger_suite;
+pub mod usage_suite;
 pub mod store_suite;
 
 /// Expands every store contract case into a test. `$make` is an async expression

@@ -30,6 +30,8 @@ pub enum Action {
     ViewSpend,
     /// An inline action on an allocation gap (and recalling or resolving one).
     ActionGap,
+    /// Assign, link or close an investigation (a signal from the live logs).
+    ActionInvestigation,
     /// Accept or dispute a weekly spend card.
     ReviewCard,
     /// Resolve a disputed spend card.
@@ -43,7 +45,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 22] = [
         Action::SubmitRequest,
         Action::ReviseRequest,
         Action::ApproveRequest,
@@ -60,6 +62,7 @@ impl Action {
         Action::ViewSpend,
         Action::BackdateClaim,
         Action::ActionGap,
+        Action::ActionInvestigation,
         Action::ReviewCard,
         Action::ResolveDispute,
         Action::ApproveRollup,
@@ -85,7 +88,7 @@ pub fn permits(persona: Persona, action: Action) -> bool {
         ViewAttribution => matches!(persona, FinOpsLead | Finance),
         ViewSpend => matches!(persona, FinOpsLead | Finance | ProductOwner | PortfolioOwner),
         BackdateClaim => persona == FinOpsLead,
-        ActionGap | ResolveDispute => persona == FinOpsLead,
+        ActionGap | ActionInvestigation | ResolveDispute => persona == FinOpsLead,
         ReviewCard => persona == ProductOwner,
         ApproveRollup => persona == PortfolioOwner,
         SuspendWorkload => matches!(persona, ProductOwner | FinOpsLead),
@@ -112,7 +115,7 @@ fn owner_of(action: Action) -> &'static str {
         ViewAttribution => "the FinOps Lead or Finance",
         ViewSpend => "the FinOps Lead, Finance, Product and Portfolio Owners",
         BackdateClaim => "the FinOps Lead, with a rationale",
-        ActionGap | ResolveDispute => "the FinOps Lead",
+        ActionGap | ActionInvestigation | ResolveDispute => "the FinOps Lead",
         ReviewCard => "the Product Owner",
         ApproveRollup => "the Portfolio Owner",
         SuspendWorkload => "the workload's Product Owner or the FinOps Lead",
@@ -149,7 +152,7 @@ mod tests {
             (ProductOwner, &[SubmitRequest, ReviseRequest, ClaimRole, ClaimInferenceProfile, ReleaseClaim, ReviewCard, ViewSpend, SuspendWorkload, Read]),
             (
                 FinOpsLead,
-                &[ApproveRequest, RejectRequest, AssignGuardrail, AssignWorkspace, ReleaseClaim, ManageHierarchy, ImportState, ViewAttribution, ViewSpend, BackdateClaim, ActionGap, ResolveDispute, SuspendWorkload, Read],
+                &[ApproveRequest, RejectRequest, AssignGuardrail, AssignWorkspace, ReleaseClaim, ManageHierarchy, ImportState, ViewAttribution, ViewSpend, BackdateClaim, ActionGap, ActionInvestigation, ResolveDispute, SuspendWorkload, Read],
             ),
             (CloudEngineer, &[WorkTask, Read]),
             (PortfolioOwner, &[ApproveRollup, ViewSpend, Read]),

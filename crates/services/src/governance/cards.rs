@@ -194,7 +194,7 @@ impl Governance {
             })?;
             // A critical card raises the kill switch's alert (Alerting).
             if let Some(reason) = critical {
-                self.raise_alert(&wid, &reason, &correlation).await?;
+                self.raise_alert(&wid, &reason, &correlation, "spendcard-builder").await?;
             }
         }
         if out.built + out.updated > 0 {

@@ -213,18 +213,19 @@ impl Governance {
         Ok(EnforcementOutcome { enforcement: record, calls, dry_run: false })
     }
 
-    /// A critical spend card raises the workload's alert (Active or Resumed →
-    /// Alerting), audited by the system with the card's figures. A workload
-    /// already alerting, under investigation or suspended is left as it is, so
-    /// rebuilding the card raises nothing twice.
-    pub(crate) async fn raise_alert(&self, id: &WorkloadId, reason: &str, correlation: &str) -> Result<bool> {
+    /// A critical spend card or investigation raises the workload's alert
+    /// (Active or Resumed → Alerting), audited as the system component `by`
+    /// with the finding's figures. A workload already alerting, under
+    /// investigation or suspended is left as it is, so rebuilding the card or
+    /// re-detecting raises nothing twice.
+    pub(crate) async fn raise_alert(&self, id: &WorkloadId, reason: &str, correlation: &str, by: &str) -> Result<bool> {
         let key = ItemKey::new(keys::workload(id), ENFORCEMENT);
         let existing: Option<(Enforcement, u64)> = get_typed(self.store.as_ref(), key.clone()).await?;
         let from = existing.as_ref().map_or(EnforcementState::Active, |(r, _)| r.state);
         if !matches!(from, EnforcementState::Active | EnforcementState::Resumed) {
             return Ok(false);
         }
-        let system = Self::system_actor("spendcard-builder");
+        let system = Self::system_actor(by);
         let roles = self.workload_roles(id).await?;
         let record = Enforcement {
             workload: id.clone(),

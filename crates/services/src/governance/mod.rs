@@ -28,6 +28,7 @@ mod profiles;
 mod reports;
 mod requests;
 mod tasks;
+pub mod usage;
 
 use std::sync::Arc;
 

@@ -36,7 +36,7 @@ pub(crate) enum Scope {
 }
 
 impl Scope {
-    fn sees(&self, workload: &WorkloadId) -> bool {
+    pub(crate) fn sees(&self, workload: &WorkloadId) -> bool {
         self.sees_node(&NodeId::from(workload))
     }
 
@@ -44,6 +44,14 @@ impl Scope {
         match self {
             Scope::Organisation => true,
             Scope::Nodes { nodes, hierarchy, .. } => nodes.iter().any(|n| hierarchy.contains(n, node)),
+        }
+    }
+
+    /// Whether spend nobody owns is shown (the organisation, and Finance).
+    pub(crate) fn sees_unattributed(&self) -> bool {
+        match self {
+            Scope::Organisation => true,
+            Scope::Nodes { unattributed, .. } => *unattributed,
         }
     }
 
@@ -93,7 +101,7 @@ impl AnalyticsScope {
 impl Governance {
     /// Refuses (audited) a caller who may see no spend; otherwise the part of
     /// the organisation it may see.
-    async fn report_scope(&self, actor: &Actor, what: &str, period: BillingPeriod) -> Result<Scope> {
+    pub(crate) async fn spend_scope(&self, actor: &Actor, what: &str, period: BillingPeriod) -> Result<Scope> {
         if actor.persona == Persona::System {
             return Ok(Scope::Organisation);
         }
@@ -118,7 +126,7 @@ impl Governance {
             return Ok(AnalyticsScope::organisation());
         }
         self.authorize(actor, Action::ViewAttribution, &EntityRef::new(what, period.to_string())).await?;
-        let scope = self.report_scope(actor, what, period).await?;
+        let scope = self.spend_scope(actor, what, period).await?;
         let accounts = match &scope {
             Scope::Organisation => None,
             Scope::Nodes { .. } => Some(
@@ -152,7 +160,7 @@ impl Governance {
     }
 
     pub async fn attribution_report(&self, actor: &Actor, period: BillingPeriod) -> Result<AttributionReport> {
-        let scope = self.report_scope(actor, "attribution", period).await?;
+        let scope = self.spend_scope(actor, "attribution", period).await?;
         let facts = self.period_facts(period).await?;
         let full = report(period, &facts, &self.attributor().await?);
         Ok(match &scope {
@@ -174,7 +182,7 @@ impl Governance {
     /// Attributed spend per hierarchy node, E1 down to each workload, over the
     /// nodes in the caller's scope.
     pub async fn attribution_rollup(&self, actor: &Actor, period: BillingPeriod) -> Result<Vec<NodeCost>> {
-        let scope = self.report_scope(actor, "hierarchy", period).await?;
+        let scope = self.spend_scope(actor, "hierarchy", period).await?;
         let facts = self.period_facts(period).await?;
         let r = report(period, &facts, &self.attributor().await?);
         let h = self.hierarchy().await?;
@@ -186,7 +194,7 @@ impl Governance {
     /// Scoped callers see their workloads' lines; only those who see
     /// unattributed spend see what stays unallocated.
     pub async fn legacy_view(&self, actor: &Actor, period: BillingPeriod) -> Result<LegacyView> {
-        let scope = self.report_scope(actor, "legacy", period).await?;
+        let scope = self.spend_scope(actor, "legacy", period).await?;
         let facts = self.period_facts(period).await?;
         let by_account = self.workload_accounts().await?;
         let mut v = legacy_split(period, &facts, &self.attributor().await?, &by_account);

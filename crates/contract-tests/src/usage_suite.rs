@@ -1,0 +1,127 @@
+//! The live signal in both worlds (embedded store and a folder; DynamoDB
+//! Local and moto's S3): invocation-log objects into hourly usage, a
+//! duplicate delivery and an unreadable record, the detectors raising
+//! investigations (a critical one moving its workload to Alerting), the
+//! FinOps Lead's lifecycle on them, and the live view by scope.
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use domain::analytics::investigations::{DetectorConfig, InvestigationKind, InvestigationStatus, Step};
+use domain::governance::claims::ClaimKind;
+use domain::governance::enforcement::EnforcementState;
+use domain::{BillingPeriod, Money, UserId};
+use services::governance::{ClaimInput, GovernanceError};
+
+use crate::emulators::unique_name;
+use crate::governed_suite::approved;
+use crate::governed_world::{finops_lead, product_owner, World};
+
+const ACCOUNT: &str = "111122223333";
+/// Haiku 3 input: $0.00025 per 1K tokens, so 40M tokens are $10.
+const HAIKU: &str = "us.anthropic.claude-3-haiku-20240307-v1:0";
+
+fn line(at: &str, principal: &str, input_tokens: u64) -> String {
+    format!(
+        r#"{{"schemaType":"ModelInvocationLog","schemaVersion":"1.0","timestamp":"{at}","accountId":"{ACCOUNT}","identity":{{"arn":"{principal}"}},"region":"us-east-1","requestId":"r","operation":"Converse","modelId":"{HAIKU}","input":{{"inputTokenCount":{input_tokens}}},"output":{{"outputTokenCount":0}}}}"#
+    )
+}
+
+fn usd(s: &str) -> Money {
+    Money::parse(s).expect("money")
+}
+
+pub async fn logs_raise_investigations_the_lead_works_through(w: World) {
+    // A workload whose role has been claimed since February 1.
+    w.clock.set(Utc.with_ymd_and_hms(2026, 3, 1, 12, 30, 0).single().expect("time"));
+    let (_, a) = approved(&w, "Chat").await;
+    let role: String = unique_name("live").replace('_', "-").chars().take(60).collect();
+    let fl = finops_lead();
+    w.gov
+        .claim(&fl, ClaimInput { workload: a.workload.clone(), kind: ClaimKind::IamRole, arn: format!("arn:aws:iam::{ACCOUNT}:role/{role}"), claimed_at: NaiveDate::from_ymd_opt(2026, 2, 1), rationale: Some("the role served Chat since February".into()) })
+        .await
+        .expect("claim");
+    let app = format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role}/app");
+    let shadow = format!("arn:aws:sts::{ACCOUNT}:assumed-role/shadow-{role}/dev");
+
+    // February 15–28: $10 at 09:00 every day, and one line that is not a record.
+    let mut history: Vec<String> = (15..=28).map(|d| line(&format!("2026-02-{d:02}T09:12:00Z"), &app, 40_000_000)).collect();
+    history.insert(2, "{this is not a record".into());
+    let history = history.join("\n");
+    let src_a = "s3://logs/AWSLogs/111122223333/BedrockModelInvocationLogs/us-east-1/2026/02/a.json.gz";
+    let first = w.gov.ingest_usage(src_a, w.gov.read_log_text(&history).await.expect("read")).await.expect("ingest");
+    assert_eq!((first.records, first.unreadable, first.duplicate), (15, 1, false));
+    assert!(first.errors[0].starts_with("record 3: not JSON"), "{:?}", first.errors);
+    assert_eq!(first.stored, [BillingPeriod::parse("2026-02").expect("period")]);
+    // The same object again: nothing stored, nothing changed.
+    let again = w.gov.ingest_usage(src_a, w.gov.read_log_text(&history).await.expect("read")).await.expect("again");
+    assert!(again.duplicate && again.stored.is_empty(), "{again:?}");
+    let feb = w.gov.usage_sources(BillingPeriod::parse("2026-02").expect("period")).await.expect("sources");
+    assert_eq!(feb.len(), 1);
+    assert_eq!((feb[0].records, feb[0].unreadable, feb[0].cost), (15, 1, usd("140")));
+
+    // March 1, 09:00: the workload spends $610 (critical), and an unclaimed
+    // role appears in the account.
+    let today = [line("2026-03-01T09:05:00Z", &app, 2_440_000_000), line("2026-03-01T10:00:00Z", &shadow, 4_000_000)].join("\n");
+    let src_b = "s3://logs/AWSLogs/111122223333/BedrockModelInvocationLogs/us-east-1/2026/03/01/b.json.gz";
+    let b = w.gov.ingest_usage(src_b, w.gov.read_log_text(&today).await.expect("read")).await.expect("ingest");
+    let day = NaiveDate::from_ymd_opt(2026, 3, 1).expect("day");
+    assert_eq!(b.days, [day].into());
+
+    let cfg = DetectorConfig::default();
+    let run = w.gov.detect_investigations(&b.days, &cfg).await.expect("detect");
+    assert_eq!(run.opened.len(), 3, "{run:?}");
+    assert_eq!(run.alerted, std::slice::from_ref(&a.workload));
+    let status = w.gov.enforcement_status(&fl).await.expect("status");
+    assert_eq!(status.iter().find(|e| e.workload == a.workload).map(|e| e.state), Some(EnforcementState::Alerting));
+    // Re-detection writes nothing.
+    let rerun = w.gov.detect_investigations(&b.days, &cfg).await.expect("detect again");
+    assert!(rerun.opened.is_empty() && rerun.updated.is_empty() && rerun.alerted.is_empty(), "{rerun:?}");
+
+    let list = w.gov.investigations(&fl).await.expect("list");
+    let of = |k: InvestigationKind| list.iter().find(|i| i.kind == k).unwrap_or_else(|| panic!("no {k:?} in {list:?}")).clone();
+    let spike = of(InvestigationKind::HourlySpike);
+    assert_eq!(spike.evidence.workload.as_ref(), Some(&a.workload));
+    assert_eq!((spike.evidence.spend, spike.evidence.baseline), (usd("610"), usd("10")));
+    let newcomer = of(InvestigationKind::NewPrincipal);
+    assert_eq!(newcomer.evidence.principal.as_deref(), Some(shadow.as_str()));
+    assert_eq!(of(InvestigationKind::ModelSurge).evidence.model.as_deref(), Some("anthropic.claude-3-haiku-20240307-v1:0"));
+
+    // The lifecycle: the Lead only, a rationale to close, every step audited.
+    let po = product_owner();
+    assert!(matches!(w.gov.investigation_step(&po, &spike.id, Step::Close, "mine").await, Err(GovernanceError::Forbidden(_))));
+    assert!(matches!(w.gov.investigations(&po).await, Err(GovernanceError::Forbidden(_))));
+    let assigned = w.gov.investigation_step(&fl, &spike.id, Step::Assign(UserId::parse("cloud-eng").expect("user")), "").await.expect("assign");
+    assert_eq!(assigned.status, InvestigationStatus::Assigned);
+    assert!(matches!(w.gov.investigation_step(&fl, &spike.id, Step::Close, " ").await, Err(GovernanceError::Invalid(_))));
+    let closed = w.gov.investigation_step(&fl, &spike.id, Step::Close, "a load test the team forgot to announce").await.expect("close");
+    assert_eq!(closed.status, InvestigationStatus::Closed);
+    assert!(matches!(w.gov.investigation_step(&fl, &spike.id, Step::Close, "again").await, Err(GovernanceError::Conflict(_))));
+    assert!(matches!(w.gov.investigation_step(&fl, &newcomer.id, Step::Link { gap: "gap-202603-0000000000000000".into() }, "the shadow gap").await, Err(GovernanceError::NotFound { .. })));
+    let trail: Vec<String> = w.gov.audit_trail(&fl, "investigation", &spike.id).await.expect("audit").into_iter().map(|r| r.action).collect();
+    assert_eq!(trail, ["detected", "forbidden:ActionInvestigation", "assign", "close"], "the Product Owner's refusal is audited too");
+
+    // The live view over the last 24 hours, by scope.
+    let live = w.gov.live(&fl, 24).await.expect("live");
+    let cost_of = |owner: &str| live.lines.iter().find(|l| l.owner == owner).map(|l| l.cost);
+    assert_eq!(cost_of(a.workload.as_str()), Some(usd("610")));
+    assert_eq!(cost_of("unattributed:no_budget_allocation"), Some(usd("1")));
+    assert_eq!(live.total, usd("611"));
+    let mine = w.gov.live(&po, 24).await.expect("live for the owner");
+    assert_eq!(mine.lines.iter().map(|l| l.owner.as_str()).collect::<Vec<_>>(), [a.workload.as_str()], "a Product Owner sees its own workload, not unowned spend");
+    assert!(matches!(w.gov.live(&fl, 0).await, Err(GovernanceError::Invalid(_))));
+}
+
+/// Expands every usage case into a test in a world built by `$make(false)`.
+#[macro_export]
+macro_rules! usage_tests {
+    ($make:path) => {
+        $crate::usage_tests!(@cases $make; logs_raise_investigations_the_lead_works_through);
+    };
+    (@cases $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::usage_suite::$case($make(false).await).await;
+            }
+        )*
+    };
+}

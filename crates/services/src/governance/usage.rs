@@ -1,0 +1,487 @@
+//! The live signal: Bedrock invocation-log objects into hourly usage facts in
+//! the fact ledger, the detectors over them, and the investigations they raise.
+//!
+//! Invariants:
+//! - one log object is one source, per billing period its records fall in: its
+//!   usage object is written first, then its manifest is flipped with a
+//!   conditional write and its audit record in the same transaction (as CUR
+//!   sources are); a duplicate delivery (same content digest) writes nothing;
+//! - a record that cannot be read is counted in the manifest with the first
+//!   reasons, never dropped silently;
+//! - attribution is CUR's own `Attributor`, applied when facts are read;
+//! - detection reads state only (usage facts, claims, stored investigations),
+//!   so it can run on every delivery and on the hourly schedule alike, and
+//!   writes only what changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use domain::analytics::investigations::{self as inv, DetectorConfig, Investigation, InvestigationError, ModelSeries, PrincipalSeen, ScopeSeries, Step};
+use domain::cur::attribution::{Attributor, Outcome};
+use domain::governance::authz::Action;
+use domain::governance::claims::ClaimKind;
+use domain::invocations::{self, InvocationRecord, UsageFacts, UsageKey};
+use domain::{AccountId, Actor, BillingPeriod, EntityRef, ModelId, Money, UserId, WorkloadId};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::ledger::source_key;
+use super::{decode, encode, get_typed, put_new, put_over, Governance, GovernanceError, Result};
+use crate::ports::store::{ItemData, ItemKey, SkRange, StoreError};
+
+/// How many unreadable records a manifest names (all are counted).
+const ERRORS_KEPT: usize = 10;
+
+fn usage_pk(period: BillingPeriod) -> String {
+    format!("USAGE#{period}")
+}
+
+/// Where every investigation lives: they are few (findings, not facts).
+const INVESTIGATIONS_PK: &str = "INVESTIGATIONS";
+
+/// The ledger key of one generation of a log object's usage in a period.
+pub fn usage_object_key(period: BillingPeriod, source: &str, generation: &str) -> String {
+    format!("usage/period={period}/source={}/gen={generation}.parquet", source_key(source))
+}
+
+/// One log object read: its usage facts (all periods), and what could not be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogRead {
+    pub facts: UsageFacts,
+    pub records: u64,
+    pub unreadable: u64,
+    /// The first unreadable records' line numbers and reasons.
+    pub errors: Vec<String>,
+}
+
+/// The manifest of one log object's usage in one period.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageManifest {
+    pub period: BillingPeriod,
+    pub source: String,
+    pub generation: String,
+    pub object: String,
+    pub facts: u64,
+    pub records: u64,
+    pub unreadable: u64,
+    pub errors: Vec<String>,
+    /// The priced cost of its facts.
+    pub cost: Money,
+    pub digest: String,
+    pub ingested_at: DateTime<Utc>,
+}
+
+/// What ingesting one log object did.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageIngest {
+    pub source: String,
+    pub records: u64,
+    pub unreadable: u64,
+    pub errors: Vec<String>,
+    /// Periods whose usage changed (a duplicate delivery changes none).
+    pub stored: Vec<BillingPeriod>,
+    pub duplicate: bool,
+    /// The days the object's records fall on: what detection looks at.
+    pub days: BTreeSet<NaiveDate>,
+}
+
+/// What a detection run did.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DetectionRun {
+    pub days: Vec<NaiveDate>,
+    pub findings: usize,
+    pub opened: Vec<String>,
+    pub updated: Vec<String>,
+    /// Workloads a critical finding moved to Alerting.
+    pub alerted: Vec<WorkloadId>,
+}
+
+/// Spend from the logs over a window, per owner.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LiveLine {
+    /// The workload, or `unattributed:REASON`.
+    pub owner: String,
+    pub requests: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost: Money,
+    pub unpriced_requests: u64,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LiveReport {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub total: Money,
+    pub lines: Vec<LiveLine>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Who owns a usage key: the workload its claim gives it, or why nobody does.
+fn owner(attributor: &Attributor, k: &UsageKey) -> Outcome {
+    let record = InvocationRecord {
+        time: k.hour,
+        account: k.account.clone(),
+        principal: k.principal.clone(),
+        region: k.region.clone(),
+        request_id: String::new(),
+        operation: String::new(),
+        model: invocations::ModelRef::parse(&k.model_id),
+        model_id: k.model_id.clone(),
+        tokens: invocations::TokenCounts::default(),
+    };
+    attributor.attribute(&record.as_ai_line())
+}
+
+impl Governance {
+    /// The model behind each claimed application inference profile: the
+    /// model its workload's approval names.
+    async fn profile_models(&self) -> Result<BTreeMap<String, ModelId>> {
+        let scopes = self.approval_scopes().await?;
+        let mut out = BTreeMap::new();
+        for c in self.all_claims().await?.into_iter().filter(|c| c.target.kind == ClaimKind::InferenceProfile) {
+            if let Some(s) = scopes.iter().find(|s| s.workload == c.workload) {
+                out.insert(c.target.arn.clone(), s.model.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads one log object's text: one JSON record per line (the S3
+    /// delivery), blank lines skipped. Each record is priced at the bundled
+    /// catalogue; an application profile at its workload's approved model.
+    pub async fn read_log_text(&self, text: &str) -> Result<LogRead> {
+        let profiles = self.profile_models().await?;
+        let mut out = LogRead::default();
+        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            self.read_log_record(line, n + 1, &profiles, &mut out);
+        }
+        Ok(out)
+    }
+
+    /// Reads CloudWatch Logs messages (a subscription delivery's log events),
+    /// each one record.
+    pub async fn read_log_messages<'a>(&self, messages: impl IntoIterator<Item = &'a str>) -> Result<LogRead> {
+        let profiles = self.profile_models().await?;
+        let mut out = LogRead::default();
+        for (n, m) in messages.into_iter().enumerate() {
+            self.read_log_record(m, n + 1, &profiles, &mut out);
+        }
+        Ok(out)
+    }
+
+    fn read_log_record(&self, text: &str, n: usize, profiles: &BTreeMap<String, ModelId>, out: &mut LogRead) {
+        out.records += 1;
+        match invocations::parse_record(text) {
+            Ok(r) => {
+                let price = invocations::price_of(&self.catalog, &r.model, |p| profiles.get(p.as_str()).cloned());
+                out.facts.add(&r, price.and_then(|p| invocations::cost(p, r.tokens)));
+            }
+            Err(e) => {
+                out.unreadable += 1;
+                if out.errors.len() < ERRORS_KEPT {
+                    out.errors.push(format!("record {n}: {e}"));
+                }
+            }
+        }
+    }
+
+    /// Stores one log object's usage, per period, replacing what an earlier
+    /// delivery of the same object stored. An object none of whose records
+    /// could be read stores nothing and says so.
+    pub async fn ingest_usage(&self, source: &str, read: LogRead) -> Result<UsageIngest> {
+        if source.trim().is_empty() {
+            return Err(GovernanceError::invalid("source", "is required"));
+        }
+        let mut by_period: BTreeMap<BillingPeriod, UsageFacts> = BTreeMap::new();
+        let mut days = BTreeSet::new();
+        for (k, v) in read.facts.facts {
+            days.insert(k.hour.date_naive());
+            by_period.entry(BillingPeriod::of(k.hour.date_naive())).or_default().facts.insert(k, v);
+        }
+        let mut stored = Vec::new();
+        for (period, facts) in &by_period {
+            let key = ItemKey::new(usage_pk(*period), format!("SRC#{}", source_key(source)));
+            let existing: Option<(UsageManifest, u64)> = get_typed(self.store.as_ref(), key.clone()).await?;
+            let generation = self.ids.next_id();
+            let object = usage_object_key(*period, source, &generation);
+            let written = self.ledger.write_usage(&object, facts).await?;
+            let digest = hex(&Sha256::digest(format!("{}|{}|{}", written.digest, read.records, read.unreadable).as_bytes()));
+            if existing.as_ref().is_some_and(|(m, _)| m.digest == digest) {
+                self.discard_usage(&object).await;
+                continue;
+            }
+            let manifest = UsageManifest {
+                period: *period,
+                source: source.to_owned(),
+                generation: generation.clone(),
+                object: object.clone(),
+                facts: facts.len() as u64,
+                records: read.records,
+                unreadable: read.unreadable,
+                errors: read.errors.clone(),
+                cost: facts.total(),
+                digest,
+                ingested_at: self.clock.now(),
+            };
+            let actor = Governance::system_actor("usage-stream");
+            let correlation = self.ids.next_id();
+            let action = if existing.is_some() { "replace_usage" } else { "ingest_usage" };
+            let item = ItemData::new(key, encode(&manifest)?);
+            let flip = self
+                .store
+                .transact(vec![
+                    match &existing {
+                        None => put_new(item),
+                        Some((_, v)) => put_over(item, *v),
+                    },
+                    self.audit(EntityRef::new("usage_source", source), action, (existing.as_ref().map(|(m, _)| m.generation.as_str()), Some(generation.as_str())), &actor, None, &correlation)?,
+                ])
+                .await;
+            match flip {
+                Ok(()) => {
+                    if let Some((old, _)) = &existing {
+                        self.discard_usage(&old.object).await;
+                    }
+                    stored.push(*period);
+                }
+                Err(StoreError::Conflict { .. }) => {
+                    // Another delivery of the same object won the flip: its
+                    // usage stands, and this copy goes.
+                    self.discard_usage(&object).await;
+                }
+                Err(e) => {
+                    self.discard_usage(&object).await;
+                    return Err(e.into());
+                }
+            }
+        }
+        let duplicate = stored.is_empty() && !by_period.is_empty();
+        Ok(UsageIngest { source: source.to_owned(), records: read.records, unreadable: read.unreadable, errors: read.errors, stored, duplicate, days })
+    }
+
+    async fn discard_usage(&self, object: &str) {
+        if let Err(e) = self.ledger.delete(object).await {
+            tracing::warn!(%object, error = %e, "could not delete a usage object no manifest points at");
+        }
+    }
+
+    /// Every usage manifest of a period.
+    pub async fn usage_sources(&self, period: BillingPeriod) -> Result<Vec<UsageManifest>> {
+        let items = self.store.query_all(&usage_pk(period), &SkRange::Prefix("SRC#".into())).await?;
+        items.iter().map(|i| decode(&i.attrs)).collect()
+    }
+
+    /// Usage facts of the hours in `[from, to)`, merged from every source of
+    /// the periods they touch.
+    pub async fn usage_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<UsageFacts> {
+        let mut out = UsageFacts::default();
+        let mut period = BillingPeriod::of(from.date_naive());
+        let last = BillingPeriod::of(to.date_naive());
+        loop {
+            for m in self.usage_sources(period).await? {
+                let facts = self.ledger.read_usage(&m.object).await?;
+                for (k, v) in facts.facts.into_iter().filter(|(k, _)| k.hour >= from && k.hour < to) {
+                    out.facts.entry(k).or_default().add(v);
+                }
+            }
+            if period >= last {
+                break;
+            }
+            period = period.next();
+        }
+        Ok(out)
+    }
+
+    /// Runs the detectors over `days` (with their trailing baselines) and
+    /// stores what is new or changed; a critical finding on a workload moves
+    /// it to Alerting.
+    pub async fn detect_investigations(&self, days: &BTreeSet<NaiveDate>, cfg: &DetectorConfig) -> Result<DetectionRun> {
+        let (Some(first), Some(last)) = (days.first(), days.last()) else {
+            return Ok(DetectionRun::default());
+        };
+        let from = (*first - Duration::days(i64::from(cfg.baseline_days))).and_hms_opt(0, 0, 0).map(|t| t.and_utc()).ok_or_else(|| GovernanceError::Internal("day out of range".into()))?;
+        let to = (*last + Duration::days(1)).and_hms_opt(0, 0, 0).map(|t| t.and_utc()).ok_or_else(|| GovernanceError::Internal("day out of range".into()))?;
+        let usage = self.usage_between(from, to).await?;
+        let attributor = self.attributor().await?;
+
+        let mut scopes: BTreeMap<String, ScopeSeries> = BTreeMap::new();
+        let mut models: BTreeMap<(AccountId, String), ModelSeries> = BTreeMap::new();
+        let mut principals: BTreeMap<(AccountId, String), PrincipalSeen> = BTreeMap::new();
+        for (k, v) in &usage.facts {
+            let outcome = owner(&attributor, k);
+            let workload = match &outcome {
+                Outcome::Attributed { workload, .. } => Some(workload.clone()),
+                _ => None,
+            };
+            let scope = workload.as_ref().map_or_else(|| format!("account:{}", k.account), |w| format!("workload:{w}"));
+            let s = scopes.entry(scope.clone()).or_insert_with(|| ScopeSeries { scope, account: k.account.clone(), workload: workload.clone(), hourly: BTreeMap::new() });
+            *s.hourly.entry(k.hour).or_default() += v.cost;
+            let model = invocations::ModelRef::parse(&k.model_id);
+            let base = match &model {
+                invocations::ModelRef::Model(m) => m.base_model().to_owned(),
+                _ => k.model_id.clone(),
+            };
+            let m = models.entry((k.account.clone(), base.clone())).or_insert_with(|| ModelSeries { account: k.account.clone(), model: base, daily: BTreeMap::new() });
+            *m.daily.entry(k.hour.date_naive()).or_default() += v.cost;
+            if days.contains(&k.hour.date_naive()) {
+                let p = principals.entry((k.account.clone(), k.principal.clone())).or_insert_with(|| PrincipalSeen {
+                    account: k.account.clone(),
+                    principal: k.principal.clone(),
+                    covered: true,
+                    hours: Vec::new(),
+                    spend: Money::ZERO,
+                    models: BTreeSet::new(),
+                });
+                // Covered only if every call of it is attributed.
+                p.covered &= workload.is_some();
+                if !p.hours.contains(&k.hour) {
+                    p.hours.push(k.hour);
+                }
+                p.spend += v.cost;
+                p.models.insert(k.model_id.clone());
+            }
+        }
+        let mut findings = Vec::new();
+        for s in scopes.values() {
+            findings.extend(inv::hourly_spikes(s, days, cfg));
+        }
+        for m in models.values() {
+            findings.extend(inv::model_surges(m, days, cfg));
+        }
+        let seen: Vec<PrincipalSeen> = principals.into_values().collect();
+        findings.extend(inv::new_principals(&seen, cfg));
+
+        let existing = self.stored_investigations().await?;
+        let versions: BTreeMap<String, u64> = existing.iter().map(|(i, v)| (i.id.clone(), *v)).collect();
+        let current: Vec<Investigation> = existing.into_iter().map(|(i, _)| i).collect();
+        let mut run = DetectionRun { days: days.iter().copied().collect(), findings: findings.len(), ..Default::default() };
+        let actor = Governance::system_actor("usage-stream");
+        for i in inv::reconcile(&current, findings, self.clock.now()) {
+            let correlation = self.ids.next_id();
+            let before = current.iter().find(|c| c.id == i.id);
+            let item = ItemData::new(ItemKey::new(INVESTIGATIONS_PK, i.id.clone()), encode(&i)?);
+            let (op, action) = match versions.get(&i.id) {
+                None => (put_new(item), "detected"),
+                Some(v) => (put_over(item, *v), "evidence_updated"),
+            };
+            let why = format!("{} {}: {} over {}", i.kind.as_str(), i.key, i.evidence.spend, i.evidence.threshold);
+            let audit = self.audit(EntityRef::new("investigation", &i.id), action, (before.map(|b| b.status.as_str()), Some(i.status.as_str())), &actor, Some(&why), &correlation)?;
+            match self.store.transact(vec![op, audit]).await {
+                Ok(()) => {}
+                // A concurrent run stored it first: its copy stands, the next run refreshes.
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            if before.is_some() {
+                run.updated.push(i.id.clone());
+            } else {
+                run.opened.push(i.id.clone());
+            }
+            let newly_critical = i.is_critical() && before.is_none_or(|b| !b.is_critical());
+            if let (true, Some(w)) = (newly_critical, &i.evidence.workload) {
+                if self.raise_alert(w, &format!("investigation {}: {why}", i.id), &correlation, "usage-stream").await? {
+                    run.alerted.push(w.clone());
+                }
+            }
+        }
+        Ok(run)
+    }
+
+    async fn stored_investigations(&self) -> Result<Vec<(Investigation, u64)>> {
+        let items = self.store.query_all(INVESTIGATIONS_PK, &SkRange::All).await?;
+        items.iter().map(|i| Ok((decode(&i.attrs)?, i.version))).collect()
+    }
+
+    /// The investigations the caller may see (the FinOps Lead and Finance:
+    /// the organisation, or their subtree's workloads and accounts), newest
+    /// evidence first.
+    pub async fn investigations(&self, actor: &Actor) -> Result<Vec<Investigation>> {
+        let period = BillingPeriod::of(self.clock.now().date_naive());
+        let scope = self.analytics_scope(actor, "investigations", period).await?;
+        let mut out: Vec<Investigation> = self
+            .stored_investigations()
+            .await?
+            .into_iter()
+            .map(|(i, _)| i)
+            .filter(|i| i.evidence.workload.as_ref().is_some_and(|w| scope.sees_workload(w)) || scope.sees_account(&i.evidence.account))
+            .collect();
+        out.sort_by(|a, b| b.evidence.hours.last().cmp(&a.evidence.hours.last()).then_with(|| b.evidence.spend.cmp(&a.evidence.spend)).then_with(|| a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// A FinOps Lead's step on an investigation, audited in the same write.
+    pub async fn investigation_step(&self, actor: &Actor, id: &str, step: Step, rationale: &str) -> Result<Investigation> {
+        let entity = EntityRef::new("investigation", id);
+        self.authorize(actor, Action::ActionInvestigation, &entity).await?;
+        let key = ItemKey::new(INVESTIGATIONS_PK, id);
+        let (mut i, version): (Investigation, u64) = get_typed(self.store.as_ref(), key.clone()).await?.ok_or_else(|| GovernanceError::NotFound { what: "investigation", id: id.to_owned() })?;
+        if let Step::Link { gap } = &step {
+            // The gap must exist: a link to nothing is a broken trail.
+            self.get_gap(actor, gap).await?;
+        }
+        let from = i.status;
+        let action = step.as_str();
+        i.apply(step, actor, rationale, self.clock.now()).map_err(|e| match e {
+            InvestigationError::RationaleRequired => GovernanceError::invalid("rationale", "is required"),
+            e @ InvestigationError::Final { .. } => GovernanceError::Conflict(e.to_string()),
+        })?;
+        let correlation = self.ids.next_id();
+        let audit = self.audit(entity, action, (Some(from.as_str()), Some(i.status.as_str())), actor, Some(rationale.trim()).filter(|r| !r.is_empty()), &correlation)?;
+        self.store.transact(vec![put_over(ItemData::new(key, encode(&i)?), version), audit]).await.map_err(|e| match e {
+            StoreError::Conflict { .. } => GovernanceError::Conflict(format!("investigation {id} was changed by someone else meanwhile; reload and retry")),
+            other => other.into(),
+        })?;
+        Ok(i)
+    }
+
+    /// Spend from the logs over the last `hours`, per workload (and, for
+    /// those who may see it, per reason nobody owns it), in the caller's scope.
+    pub async fn live(&self, actor: &Actor, hours: u32) -> Result<LiveReport> {
+        if hours == 0 || hours > 24 * 31 {
+            return Err(GovernanceError::invalid("hours", "must be 1 to 744"));
+        }
+        let to = invocations::hour_of(self.clock.now()) + Duration::hours(1);
+        let from = to - Duration::hours(i64::from(hours));
+        let scope = self.spend_scope(actor, "live", BillingPeriod::of(from.date_naive())).await?;
+        let attributor = self.attributor().await?;
+        let mut by_owner: BTreeMap<String, LiveLine> = BTreeMap::new();
+        for (k, v) in self.usage_between(from, to).await?.facts {
+            let name = match owner(&attributor, &k) {
+                Outcome::Attributed { workload, .. } if scope.sees(&workload) => workload.to_string(),
+                Outcome::Unattributed { reason } if scope.sees_unattributed() => format!("unattributed:{}", reason.as_str()),
+                _ => continue,
+            };
+            let line = by_owner.entry(name.clone()).or_insert_with(|| LiveLine { owner: name, requests: 0, input_tokens: 0, output_tokens: 0, cost: Money::ZERO, unpriced_requests: 0 });
+            line.requests += v.requests;
+            line.input_tokens += v.tokens.input;
+            line.output_tokens += v.tokens.output;
+            line.cost += v.cost;
+            line.unpriced_requests += v.unpriced;
+        }
+        let mut lines: Vec<LiveLine> = by_owner.into_values().collect();
+        lines.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.owner.cmp(&b.owner)));
+        Ok(LiveReport { from, to, total: lines.iter().map(|l| l.cost).sum(), lines })
+    }
+}
+
+/// A FinOps Lead's step from its API/CLI words.
+pub fn step_of(action: &str, assignee: Option<&str>, gap: Option<&str>) -> Result<Step> {
+    match action {
+        "assign" => {
+            let who = assignee.ok_or_else(|| GovernanceError::invalid("assignee", "is required to assign"))?;
+            Ok(Step::Assign(UserId::parse(who).map_err(|e| GovernanceError::invalid("assignee", e.to_string()))?))
+        }
+        "link" => Ok(Step::Link { gap: gap.ok_or_else(|| GovernanceError::invalid("gap", "is required to link"))?.to_owned() }),
+        "close" => Ok(Step::Close),
+        other => Err(GovernanceError::invalid("action", format!("{other:?} is not assign, link or close"))),
+    }
+}
