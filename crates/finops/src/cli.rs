@@ -55,6 +55,17 @@ pub enum Command {
     /// Load existing governance state (hierarchy, workloads, approvals, claims,
     /// broad-role patterns) from a JSON file; all or nothing.
     Import { file: PathBuf },
+    /// Read Bedrock model-invocation logs (.json, .json.gz; files or folders)
+    /// into hourly usage, then run the detectors on the days they cover.
+    IngestLogs {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Work an investigation (FinOps Lead): assign, link to a gap, or close.
+    Investigation {
+        #[command(subcommand)]
+        cmd: InvestigationCmd,
+    },
     /// Read CUR 2.0 files (Parquet, CSV, CSV.gz; files or folders) into facts.
     /// Re-ingesting a file replaces its own facts.
     Ingest {
@@ -193,6 +204,40 @@ pub enum ReportCmd {
         /// YYYY-MM; default: the latest month with ingested CUR.
         #[arg(long)]
         period: Option<String>,
+    },
+    /// Investigations the detectors raised from the invocation logs (hourly
+    /// spikes, new principals, models at 10× their baseline).
+    Investigations,
+    /// Spend so far from the invocation logs, per workload, over the last hours.
+    Live {
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InvestigationCmd {
+    /// Give an investigation to someone to look into.
+    Assign {
+        id: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        rationale: Option<String>,
+    },
+    /// Tie an investigation to the allocation gap it is part of.
+    Link {
+        id: String,
+        #[arg(long)]
+        gap: String,
+        #[arg(long)]
+        rationale: String,
+    },
+    /// Close an investigation, saying why.
+    Close {
+        id: String,
+        #[arg(long)]
+        rationale: String,
     },
 }
 

@@ -389,6 +389,7 @@ pub async fn report(config: &Config, cmd: &ReportCmd, format: Format) -> Result<
             }
         }
         ReportCmd::Gaps { .. } | ReportCmd::Cards { .. } | ReportCmd::Maturity { .. } => crate::analytics::report(&gov, cmd, format).await,
+        ReportCmd::Investigations | ReportCmd::Live { .. } => crate::usage::report(&gov, cmd, format).await,
         ReportCmd::Reconcile { period } => {
             let r = gov.reconciliation(&actor, parse(period)?).await?;
             let text = match format {

@@ -12,6 +12,7 @@ pub mod doctor;
 pub mod enforcement;
 pub mod local;
 pub mod output;
+pub mod usage;
 
 use std::process::ExitCode;
 
@@ -44,6 +45,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Ingest { paths, period, threads } => emit("ingest", cur::ingest(&config, &paths, period.as_deref(), threads, cli.format).await),
         Command::Report { report } => emit("report", cur::report(&config, &report, cli.format).await),
         Command::Gap { cmd } => emit("gap", analytics::gap(&config, cmd, cli.format).await),
+        Command::IngestLogs { paths } => emit("ingest-logs", usage::ingest_logs(&config, &paths, cli.format).await),
+        Command::Investigation { cmd } => emit("investigation", usage::investigation(&config, cmd, cli.format).await),
         Command::Suspend { workload, rationale, whole_role, dry_run } => {
             emit("suspend", enforcement::enforce(&config, &workload, services::governance::SuspendInput { rationale, whole_role, dry_run }, true, cli.format).await)
         }

@@ -30,6 +30,10 @@ use crate::money::Money;
 pub struct DetectorConfig {
     /// Trailing days a baseline is taken over.
     pub baseline_days: u32,
+    /// Of those, days a scope must have spent on before its hours can spike:
+    /// a scope whose logs just started has no baseline yet, and every hour
+    /// of its first days would otherwise look like a spike.
+    pub min_baseline_days: u32,
     /// An hour spikes above median + k·MAD of the same hour on the trailing days…
     pub spike_k: Decimal,
     /// …and by at least this much over the median (what a flat series needs).
@@ -47,6 +51,7 @@ impl Default for DetectorConfig {
     fn default() -> Self {
         Self {
             baseline_days: 14,
+            min_baseline_days: 7,
             spike_k: Decimal::from(6),
             spike_floor: Money::new(Decimal::from(10)),
             model_multiple: Decimal::from(10),
@@ -168,12 +173,15 @@ pub struct ScopeSeries {
 
 /// Hourly spikes in `days` of a scope: each hour whose spend is above
 /// median + k·MAD of the same hour on the trailing `baseline_days` days, and
-/// at least `spike_floor` above that median. One finding per scope and day,
+/// at least `spike_floor` above that median, once the scope has spent on
+/// `min_baseline_days` of those days. One finding per scope and day,
 /// covering that day's spiking hours.
 pub fn hourly_spikes(series: &ScopeSeries, days: &BTreeSet<NaiveDate>, cfg: &DetectorConfig) -> Vec<Finding> {
     let at = |h: DateTime<Utc>| series.hourly.get(&h).copied().unwrap_or(Money::ZERO);
+    let spent_on: BTreeSet<NaiveDate> = series.hourly.iter().filter(|(_, m)| !m.is_zero()).map(|(h, _)| h.date_naive()).collect();
+    let established = |day: NaiveDate| (1..=i64::from(cfg.baseline_days)).filter(|d| spent_on.contains(&(day - Duration::days(*d)))).count() >= cfg.min_baseline_days as usize;
     let mut by_day: BTreeMap<NaiveDate, Evidence> = BTreeMap::new();
-    for (&hour, &spend) in series.hourly.iter().filter(|(h, _)| days.contains(&h.date_naive())) {
+    for (&hour, &spend) in series.hourly.iter().filter(|(h, _)| days.contains(&h.date_naive()) && established(h.date_naive())) {
         let history: Vec<Money> = (1..=i64::from(cfg.baseline_days)).map(|d| at(hour - Duration::days(d))).collect();
         let b = baseline(&history);
         let threshold = b.median + b.mad * cfg.spike_k;

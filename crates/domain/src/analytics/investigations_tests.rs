@@ -101,6 +101,16 @@ fn a_days_spiking_hours_are_one_finding_and_a_large_excess_is_critical() {
 }
 
 #[test]
+fn a_scope_whose_logs_just_started_has_no_baseline_to_spike_over() {
+    // Spend only on days 10..=15: five trailing days of history, fewer than seven.
+    let mut s = series("2.00", &[(15, 9, "80.00")]);
+    s.hourly.retain(|h, _| h.date_naive() >= day(10));
+    assert!(hourly_spikes(&s, &only(15), &DetectorConfig::default()).is_empty());
+    let lenient = DetectorConfig { min_baseline_days: 5, ..DetectorConfig::default() };
+    assert_eq!(hourly_spikes(&s, &only(15), &lenient).len(), 1);
+}
+
+#[test]
 fn an_earlier_spike_does_not_raise_the_next_ones_bar() {
     // A spike on day 8 at hour 9 is one of 14 trailing values: the median
     // and MAD ignore it, so day 15's spike is still found.

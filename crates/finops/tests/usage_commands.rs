@@ -1,0 +1,98 @@
+//! `finops ingest-logs`, `report investigations|live` and `investigation` as a
+//! user runs them: the real binary on a fresh home, logs as Bedrock writes
+//! them (`.json.gz` under `AWSLogs/…`), and bad input refused with nothing stored.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{Duration, DurationRound, TimeDelta, Utc};
+use common::{finops, ok, refused};
+use serde_json::Value;
+
+const HAIKU: &str = "us.anthropic.claude-3-haiku-20240307-v1:0";
+
+fn record(at: chrono::DateTime<Utc>, principal: &str, input_tokens: u64) -> String {
+    format!(
+        r#"{{"schemaType":"ModelInvocationLog","schemaVersion":"1.0","timestamp":"{}","accountId":"111122223333","identity":{{"arn":"{principal}"}},"region":"us-east-1","requestId":"r","operation":"InvokeModel","modelId":"{HAIKU}","input":{{"inputTokenCount":{input_tokens}}},"output":{{"outputTokenCount":10}}}}"#,
+        at.to_rfc3339()
+    )
+}
+
+fn gz(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("folder")).expect("dirs");
+    let mut e = flate2::write::GzEncoder::new(std::fs::File::create(path).expect("create"), flate2::Compression::default());
+    e.write_all(text.as_bytes()).expect("write");
+    e.finish().expect("finish");
+}
+
+fn json(out: std::process::Output) -> Value {
+    serde_json::from_str(&ok(out)).expect("json")
+}
+
+#[test]
+fn logs_ingest_detect_and_are_worked_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let home = dir.path().join("home");
+    let logs = dir.path().join("logs/AWSLogs/111122223333/BedrockModelInvocationLogs/us-east-1");
+    // This hour an hour ago; the fourteen days before at the same hour, $10 each.
+    let hour = (Utc::now() - Duration::hours(1)).duration_trunc(TimeDelta::hours(1)).expect("hour");
+    let app = "arn:aws:sts::111122223333:assumed-role/app/worker";
+    let history: Vec<String> = (1..=14).map(|d| record(hour - Duration::days(d) + Duration::minutes(5), app, 40_000_000)).collect();
+    gz(&logs.join("history.json.gz"), &history.join("\n"));
+    std::fs::write(logs.join("today.json"), [record(hour + Duration::minutes(7), app, 400_000_000), "{broken".into(), record(hour + Duration::minutes(9), "arn:aws:iam::111122223333:user/new-ci", 4_000_000)].join("\n")).expect("write");
+
+    let out = json(finops(&home, &["--format", "json", "ingest-logs", dir.path().join("logs").to_str().expect("path")]));
+    let objects = out["objects"].as_array().expect("objects");
+    assert_eq!(objects.len(), 2);
+    let today = objects.iter().find(|o| o["source"].as_str().is_some_and(|s| s.ends_with("today.json"))).expect("today");
+    assert!(today["source"].as_str().expect("source").starts_with("AWSLogs/111122223333/"), "{today}");
+    assert_eq!((today["records"].as_u64(), today["unreadable"].as_u64()), (Some(3), Some(1)));
+    assert!(out["detection"]["opened"].as_array().is_some_and(|o| !o.is_empty()), "{out}");
+
+    // Again: nothing changes, nothing new is raised.
+    let again = json(finops(&home, &["--format", "json", "ingest-logs", dir.path().join("logs").to_str().expect("path")]));
+    assert!(again["objects"].as_array().expect("objects").iter().all(|o| o["duplicate"] == true), "{again}");
+    assert_eq!(again["detection"]["opened"].as_array().map(Vec::len), Some(0));
+
+    let list = json(finops(&home, &["--format", "json", "report", "investigations"]));
+    let spike = list.as_array().expect("list").iter().find(|i| i["kind"] == "hourly_spike").expect("a spike").clone();
+    assert_eq!(spike["evidence"]["spend"], "101.000025", "404M input tokens at $0.00025 and 20 output at $0.00125 per 1K, in one hour of the account: {spike}");
+    let mut kinds: Vec<&str> = list.as_array().expect("list").iter().filter_map(|i| i["kind"].as_str()).collect();
+    kinds.sort();
+    // One spike (the history's first days have no baseline to spike over),
+    // a model surge ($101 against a $10 median), and the two principals
+    // nothing claims.
+    assert_eq!(kinds, ["hourly_spike", "model_surge", "new_principal", "new_principal"], "{list}");
+
+    let live = json(finops(&home, &["--format", "json", "report", "live", "--hours", "3"]));
+    assert_eq!(live["total"], "101.000025", "{live}");
+    assert_eq!(live["lines"][0]["owner"], "unattributed:no_budget_allocation");
+    let table = ok(finops(&home, &["report", "live"]));
+    assert!(table.starts_with("OWNER") && table.contains("$101.00"), "{table}");
+
+    let id = spike["id"].as_str().expect("id");
+    refused(finops(&home, &["investigation", "close", id, "--rationale", " "]), 2, "rationale");
+    let closed = json(finops(&home, &["--format", "json", "investigation", "close", id, "--rationale", "a batch job, announced"]));
+    assert_eq!(closed["status"], "Closed");
+    refused(finops(&home, &["investigation", "close", id, "--rationale", "again"]), 2, "Closed");
+}
+
+#[test]
+fn unreadable_log_files_are_refused_and_store_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let home = dir.path().join("home");
+    let good = dir.path().join("good.json");
+    std::fs::write(&good, record(Utc::now() - Duration::hours(1), "arn:aws:iam::111122223333:user/ci", 1000)).expect("write");
+    let fake = dir.path().join("fake.json.gz");
+    std::fs::write(&fake, "not gzip at all").expect("write");
+    refused(finops(&home, &["ingest-logs", good.to_str().expect("path"), fake.to_str().expect("path")]), 2, "fake.json.gz");
+    refused(finops(&home, &["ingest-logs", dir.path().join("nope").to_str().expect("path")]), 2, "nope");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).expect("dir");
+    refused(finops(&home, &["ingest-logs", empty.to_str().expect("path")]), 2, "no invocation log files");
+    // The good file in the refused run stored nothing.
+    let live = json(finops(&home, &["--format", "json", "report", "live"]));
+    assert_eq!(live["lines"].as_array().map(Vec::len), Some(0), "{live}");
+}
