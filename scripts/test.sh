@@ -2,8 +2,8 @@
 # The project's test command (README, .ci/run). On a fresh machine with the Rust
 # toolchain, Python, Node and Java it installs what it needs (scripts/setup.sh),
 # starts DynamoDB Local and moto on free loopback ports, runs every Rust test
-# (the emulator suites included: they fail, never skip, without emulators) and
-# cfn-lint, and stops the emulators however it exits.
+# (the emulator suites included: they fail, never skip, without emulators),
+# cfn-lint, `sam validate --lint` and checkov, and stops the emulators however it exits.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -30,3 +30,9 @@ cargo test --workspace --locked
 echo "cfn-lint template.yaml kill-switch-member-role.yaml"
 .venv/bin/cfn-lint template.yaml kill-switch-member-role.yaml
 echo "cfn-lint: no findings"
+
+# SAM's own validation with its linter, offline (no credentials, no telemetry).
+SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 .venv-sam/bin/sam validate --lint --template template.yaml
+
+# Security checks; each skip is listed on its resource with the reason.
+.venv-checkov/bin/checkov --quiet --compact --framework cloudformation -f template.yaml -f kill-switch-member-role.yaml
