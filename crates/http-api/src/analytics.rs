@@ -4,6 +4,7 @@
 use axum::extract::{Path, State};
 use domain::{BillingPeriod, IsoWeek, NodeId};
 use serde::Deserialize;
+use services::governance::usage::{step_of, InvestigationStepInput};
 use services::governance::{DisputeInput, GapActionInput, ResolveInput, RollupInput};
 
 use super::{ok, ApiError, ApiResult, Body, Caller, ErrorBody, Gov, Params};
@@ -45,6 +46,45 @@ pub(crate) async fn get_gap(State(gov): Gov, Caller(actor): Caller, Path(id): Pa
 #[utoipa::path(post, path = "/gaps/{id}/actions", tag = "analytics", params(("id" = String, Path)), request_body = services::governance::GapActionInput, responses((status = 200, body = services::governance::GapActionOutcome), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The gap's state does not allow the action, or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 pub(crate) async fn gap_action(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>, Body(input): Body<GapActionInput>) -> ApiResult {
     ok(gov.gap_action(&actor, &id, input).await?)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct HoursQuery {
+    hours: Option<String>,
+}
+
+#[utoipa::path(get, path = "/investigations", tag = "analytics", responses((status = 200, body = Vec<domain::analytics::investigations::Investigation>), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn list_investigations(State(gov): Gov, Caller(actor): Caller) -> ApiResult {
+    ok(gov.investigations(&actor).await?)
+}
+
+async fn step(gov: &services::governance::Governance, actor: &domain::Actor, id: &str, action: &str, input: InvestigationStepInput) -> ApiResult {
+    let step = step_of(action, input.assignee.as_deref(), input.gap.as_deref())?;
+    ok(gov.investigation_step(actor, id, step, input.rationale.as_deref().unwrap_or_default()).await?)
+}
+
+#[utoipa::path(post, path = "/investigations/{id}/assign", tag = "analytics", params(("id" = String, Path)), request_body = InvestigationStepInput, responses((status = 200, body = domain::analytics::investigations::Investigation), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The investigation is Linked or Closed, or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn assign_investigation(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>, Body(input): Body<InvestigationStepInput>) -> ApiResult {
+    step(&gov, &actor, &id, "assign", input).await
+}
+
+#[utoipa::path(post, path = "/investigations/{id}/link", tag = "analytics", params(("id" = String, Path)), request_body = InvestigationStepInput, responses((status = 200, body = domain::analytics::investigations::Investigation), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 404, description = "No such investigation or gap", body = ErrorBody), (status = 409, description = "The investigation is Linked or Closed, or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn link_investigation(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>, Body(input): Body<InvestigationStepInput>) -> ApiResult {
+    step(&gov, &actor, &id, "link", input).await
+}
+
+#[utoipa::path(post, path = "/investigations/{id}/close", tag = "analytics", params(("id" = String, Path)), request_body = InvestigationStepInput, responses((status = 200, body = domain::analytics::investigations::Investigation), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The investigation is Linked or Closed, or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn close_investigation(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>, Body(input): Body<InvestigationStepInput>) -> ApiResult {
+    step(&gov, &actor, &id, "close", input).await
+}
+
+#[utoipa::path(get, path = "/live", tag = "analytics", params(("hours" = Option<u32>, Query, description = "The window, 1 to 744 hours back from now; default 24")), responses((status = 200, body = services::governance::usage::LiveReport), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn live(State(gov): Gov, Caller(actor): Caller, Params(q): Params<HoursQuery>) -> ApiResult {
+    let hours = match q.hours.as_deref() {
+        None => 24,
+        Some(h) => h.parse().map_err(|_| ApiError::invalid("hours", format!("{h:?} is not a whole number of hours")))?,
+    };
+    ok(gov.live(&actor, hours).await?)
 }
 
 #[utoipa::path(get, path = "/maturity", tag = "analytics", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = services::governance::MaturityReport), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]

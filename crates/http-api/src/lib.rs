@@ -167,6 +167,7 @@ fn route_guard(method: &axum::http::Method, path: &str) -> Option<RouteGuard> {
         "/workloads/{id}/suspend" | "/workloads/{id}/resume" => g(&[SuspendWorkload], "workload", None),
         "/workloads/{id}/investigate" => g(&[ActionGap], "workload", None),
         "/blocks/{id}/lift" => g(&[ActionGap], "block", None),
+        "/investigations/{id}/assign" | "/investigations/{id}/link" | "/investigations/{id}/close" => g(&[ActionInvestigation], "investigation", None),
         _ => None,
     }
 }
@@ -303,6 +304,11 @@ pub const ROUTE_TABLE: &[(&str, &str, RouteGroup)] = &[
     ("GET", "/gaps", RouteGroup::Gaps),
     ("GET", "/gaps/{id}", RouteGroup::Gaps),
     ("POST", "/gaps/{id}/actions", RouteGroup::Gaps),
+    ("GET", "/investigations", RouteGroup::Gaps),
+    ("POST", "/investigations/{id}/assign", RouteGroup::Gaps),
+    ("POST", "/investigations/{id}/link", RouteGroup::Gaps),
+    ("POST", "/investigations/{id}/close", RouteGroup::Gaps),
+    ("GET", "/live", RouteGroup::Gaps),
     ("GET", "/maturity", RouteGroup::Gaps),
     ("GET", "/reports/attribution", RouteGroup::Gaps),
     ("GET", "/reports/reconcile", RouteGroup::Gaps),
@@ -376,6 +382,7 @@ const LINKS: &[LinkSpec] = &[
     ("get", "/tasks", "200", &[("GetTask", "get_task", "id", "$response.body#/0/id")]),
     ("get", "/workloads", "200", &[("GetWorkload", "get_workload", "id", "$response.body#/0/id"), ("WorkloadClaims", "workload_claims", "id", "$response.body#/0/id")]),
     ("get", "/gaps", "200", &[("GetGap", "get_gap", "id", "$response.body#/gaps/0/id"), ("ActOnGap", "gap_action", "id", "$response.body#/gaps/0/id")]),
+    ("get", "/investigations", "200", &[("AssignInvestigation", "assign_investigation", "id", "$response.body#/0/id"), ("CloseInvestigation", "close_investigation", "id", "$response.body#/0/id")]),
     ("get", "/cards", "200", &[
         ("GetCard", "get_card", "id", "$response.body#/0/id"),
         ("AcceptCard", "accept_card", "id", "$response.body#/0/id"),
@@ -426,7 +433,7 @@ impl utoipa::Modify for CommonResponses {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "FinOps Center governance API", description = "The governed path: Business Requests, approvals, Cloud Engineer tasks, claims. Money is a decimal string."),
-    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::maturity, analytics::report_attribution, analytics::report_reconcile, analytics::report_hierarchy, analytics::report_legacy, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup, suspend_workload, resume_workload, investigate_workload, enforcement, list_blocks, lift_block),
+    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::list_investigations, analytics::assign_investigation, analytics::link_investigation, analytics::close_investigation, analytics::live, analytics::maturity, analytics::report_attribution, analytics::report_reconcile, analytics::report_hierarchy, analytics::report_legacy, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup, suspend_workload, resume_workload, investigate_workload, enforcement, list_blocks, lift_block),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
     security(("bearer" = []))
@@ -503,6 +510,11 @@ pub fn router_for(gov: Arc<Governance>, groups: &[RouteGroup]) -> Router {
             .route("/gaps", get(analytics::list_gaps))
             .route("/gaps/{id}", get(analytics::get_gap))
             .route("/gaps/{id}/actions", post(analytics::gap_action))
+            .route("/investigations", get(analytics::list_investigations))
+            .route("/investigations/{id}/assign", post(analytics::assign_investigation))
+            .route("/investigations/{id}/link", post(analytics::link_investigation))
+            .route("/investigations/{id}/close", post(analytics::close_investigation))
+            .route("/live", get(analytics::live))
             .route("/maturity", get(analytics::maturity))
             .route("/reports/attribution", get(analytics::report_attribution))
             .route("/reports/reconcile", get(analytics::report_reconcile))

@@ -473,6 +473,20 @@ impl Governance {
     }
 }
 
+/// The body of `POST /investigations/{id}/assign|link|close`: `assignee` to
+/// assign, `gap` to link; a rationale is required to link or close.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvestigationStepInput {
+    #[serde(default)]
+    pub assignee: Option<String>,
+    #[serde(default)]
+    pub gap: Option<String>,
+    #[serde(default)]
+    pub rationale: Option<String>,
+}
+
 /// A FinOps Lead's step from its API/CLI words.
 pub fn step_of(action: &str, assignee: Option<&str>, gap: Option<&str>) -> Result<Step> {
     match action {
