@@ -81,15 +81,19 @@ pub async fn ingest_logs(config: &Config, paths: &[PathBuf], format: Format) -> 
     if files.is_empty() {
         return Err(input(paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "), "no invocation log files (.json, .json.gz) found"));
     }
-    // Every file is read before anything is stored: a file that cannot be
-    // read stores nothing from any.
-    let texts: Vec<(String, String)> = files.iter().map(|f| Ok((source_of(f), read_text(f)?))).collect::<Result<_, CurError>>()?;
+    // Every file is read (into its small hourly aggregate, the text dropped)
+    // before anything is stored: a file that cannot be read stores nothing
+    // from any, and memory holds one file's text at a time.
     let gov = local::governance_for(config).await?;
+    let mut reads = Vec::with_capacity(files.len());
+    for f in &files {
+        let text = read_text(f)?;
+        reads.push((source_of(f), gov.read_log_text(&text).await?));
+    }
     let mut objects = Vec::new();
     let mut days = std::collections::BTreeSet::new();
-    for (source, text) in &texts {
-        let read = gov.read_log_text(text).await?;
-        let done = gov.ingest_usage(source, read).await?;
+    for (source, read) in reads {
+        let done = gov.ingest_usage(&source, read).await?;
         days.extend(done.days.iter().copied());
         objects.push(done);
     }
