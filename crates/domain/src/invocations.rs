@@ -261,18 +261,24 @@ impl InvocationRecord {
     /// The record as attribution reads a CUR line: the caller is the
     /// principal; an application profile is the resource, as in CUR.
     pub fn as_ai_line(&self) -> AiLine<'_> {
-        AiLine {
-            usage_day: self.time.date_naive(),
-            line_item_type: "Usage",
-            operation: &self.operation,
-            usage: &INVOCATION_USAGE,
-            resource_id: match &self.model {
-                ModelRef::ApplicationProfile(p) => Some(p.as_str()),
-                _ => None,
-            },
-            principal: Some(&self.principal),
-            workspace: None,
-        }
+        ai_line(self.time.date_naive(), &self.operation, &self.principal, &self.model)
+    }
+}
+
+/// The one shape attribution reads an invocation in, from a record or from
+/// an hour of usage.
+fn ai_line<'a>(day: chrono::NaiveDate, operation: &'a str, principal: &'a str, model: &'a ModelRef) -> AiLine<'a> {
+    AiLine {
+        usage_day: day,
+        line_item_type: "Usage",
+        operation,
+        usage: &INVOCATION_USAGE,
+        resource_id: match model {
+            ModelRef::ApplicationProfile(p) => Some(p.as_str()),
+            _ => None,
+        },
+        principal: Some(principal),
+        workspace: None,
     }
 }
 
@@ -287,6 +293,14 @@ pub struct UsageKey {
     pub principal: String,
     /// `modelId` as logged; its tier is `ModelRef::parse(model_id).tier()`.
     pub model_id: String,
+}
+
+impl UsageKey {
+    /// The hour as attribution reads it, with its model parsed once by the
+    /// caller (`ModelRef::parse(&self.model_id)`).
+    pub fn as_ai_line<'a>(&'a self, model: &'a ModelRef) -> AiLine<'a> {
+        ai_line(self.hour.date_naive(), "", &self.principal, model)
+    }
 }
 
 /// An hour's usage of one key.

@@ -85,11 +85,12 @@ pub async fn ingest_logs(config: &Config, paths: &[PathBuf], format: Format) -> 
     // before anything is stored: a file that cannot be read stores nothing
     // from any, and memory holds one file's text at a time.
     let gov = local::governance_for(config).await?;
+    let reader = gov.log_reader().await?;
     let mut reads = Vec::with_capacity(files.len());
     for f in &files {
-        let text = read_text(f)?;
-        reads.push((source_of(f), gov.read_log_text(&text).await?));
+        reads.push((source_of(f), reader.read_text(&read_text(f)?)));
     }
+    drop(reader);
     let mut objects = Vec::new();
     let mut days = std::collections::BTreeSet::new();
     for (source, read) in reads {

@@ -93,6 +93,7 @@ pub async fn handle(gov: &Arc<Governance>, s3: &aws_sdk_s3::Client, event: &Valu
         return Ok(json!({"objects": [stored], "detection": detect(gov, &days).await?}));
     }
     let objects = created_objects(event).map_err(rejected)?;
+    let reader = gov.log_reader().await.map_err(rejected)?;
     let mut stored = Vec::new();
     for o in objects {
         if !is_log_key(&o.key) {
@@ -101,7 +102,7 @@ pub async fn handle(gov: &Arc<Governance>, s3: &aws_sdk_s3::Client, event: &Valu
             continue;
         }
         let text = object_text(s3, &o).await?;
-        let read = gov.read_log_text(&text).await.map_err(rejected)?;
+        let read = reader.read_text(&text);
         stored.push(store(gov, &format!("s3://{}/{}", o.bucket, o.key), read, &mut days).await?);
     }
     Ok(json!({"objects": stored, "detection": detect(gov, &days).await?}))

@@ -20,7 +20,7 @@ use domain::analytics::investigations::{self as inv, DetectorConfig, Investigati
 use domain::cur::attribution::{Attributor, Outcome};
 use domain::governance::authz::Action;
 use domain::governance::claims::ClaimKind;
-use domain::invocations::{self, InvocationRecord, UsageFacts, UsageKey};
+use domain::invocations::{self, UsageFacts, UsageKey};
 use domain::{AccountId, Actor, BillingPeriod, EntityRef, ModelId, Money, UserId, WorkloadId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -126,19 +126,52 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Who owns a usage key: the workload its claim gives it, or why nobody does.
-fn owner(attributor: &Attributor, k: &UsageKey) -> Outcome {
-    let record = InvocationRecord {
-        time: k.hour,
-        account: k.account.clone(),
-        principal: k.principal.clone(),
-        region: k.region.clone(),
-        request_id: String::new(),
-        operation: String::new(),
-        model: invocations::ModelRef::parse(&k.model_id),
-        model_id: k.model_id.clone(),
-        tokens: invocations::TokenCounts::default(),
-    };
-    attributor.attribute(&record.as_ai_line())
+fn owner(attributor: &Attributor, k: &UsageKey, model: &invocations::ModelRef) -> Outcome {
+    attributor.attribute(&k.as_ai_line(model))
+}
+
+/// Prices invocation-log records: at the bundled catalogue, an application
+/// profile at its workload's approved model.
+pub struct LogReader<'g> {
+    gov: &'g Governance,
+    profiles: BTreeMap<String, ModelId>,
+}
+
+impl LogReader<'_> {
+    /// One log object's text: one JSON record per line (the S3 delivery),
+    /// blank lines skipped.
+    pub fn read_text(&self, text: &str) -> LogRead {
+        let mut out = LogRead::default();
+        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            self.read_record(line, n + 1, &mut out);
+        }
+        out
+    }
+
+    /// CloudWatch Logs messages (a subscription delivery's log events), each one record.
+    pub fn read_messages<'a>(&self, messages: impl IntoIterator<Item = &'a str>) -> LogRead {
+        let mut out = LogRead::default();
+        for (n, m) in messages.into_iter().enumerate() {
+            self.read_record(m, n + 1, &mut out);
+        }
+        out
+    }
+
+    fn read_record(&self, text: &str, n: usize, out: &mut LogRead) {
+        out.records += 1;
+        match invocations::parse_record(text) {
+            Ok(r) => {
+                let price = invocations::price_of(&self.gov.catalog, &r.model, |p| self.profiles.get(p.as_str()).cloned());
+                out.facts.add(&r, price.and_then(|p| invocations::cost(p, r.tokens)));
+            }
+            Err(e) => {
+                out.unreadable += 1;
+                if out.errors.len() < ERRORS_KEPT {
+                    out.errors.push(format!("record {n}: {e}"));
+                }
+            }
+        }
+    }
 }
 
 impl Governance {
@@ -155,43 +188,20 @@ impl Governance {
         Ok(out)
     }
 
-    /// Reads one log object's text: one JSON record per line (the S3
-    /// delivery), blank lines skipped. Each record is priced at the bundled
-    /// catalogue; an application profile at its workload's approved model.
+    /// What pricing needs from the governance state, read once for a whole
+    /// run of log objects (a folder of them, or one delivery).
+    pub async fn log_reader(&self) -> Result<LogReader<'_>> {
+        Ok(LogReader { gov: self, profiles: self.profile_models().await? })
+    }
+
+    /// Reads one log object's text (see [`LogReader::read_text`]).
     pub async fn read_log_text(&self, text: &str) -> Result<LogRead> {
-        let profiles = self.profile_models().await?;
-        let mut out = LogRead::default();
-        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            self.read_log_record(line, n + 1, &profiles, &mut out);
-        }
-        Ok(out)
+        Ok(self.log_reader().await?.read_text(text))
     }
 
-    /// Reads CloudWatch Logs messages (a subscription delivery's log events),
-    /// each one record.
+    /// Reads CloudWatch Logs messages (see [`LogReader::read_messages`]).
     pub async fn read_log_messages<'a>(&self, messages: impl IntoIterator<Item = &'a str>) -> Result<LogRead> {
-        let profiles = self.profile_models().await?;
-        let mut out = LogRead::default();
-        for (n, m) in messages.into_iter().enumerate() {
-            self.read_log_record(m, n + 1, &profiles, &mut out);
-        }
-        Ok(out)
-    }
-
-    fn read_log_record(&self, text: &str, n: usize, profiles: &BTreeMap<String, ModelId>, out: &mut LogRead) {
-        out.records += 1;
-        match invocations::parse_record(text) {
-            Ok(r) => {
-                let price = invocations::price_of(&self.catalog, &r.model, |p| profiles.get(p.as_str()).cloned());
-                out.facts.add(&r, price.and_then(|p| invocations::cost(p, r.tokens)));
-            }
-            Err(e) => {
-                out.unreadable += 1;
-                if out.errors.len() < ERRORS_KEPT {
-                    out.errors.push(format!("record {n}: {e}"));
-                }
-            }
-        }
+        Ok(self.log_reader().await?.read_messages(messages))
     }
 
     /// Stores one log object's usage, per period, replacing what an earlier
@@ -317,7 +327,8 @@ impl Governance {
         let mut models: BTreeMap<(AccountId, String), ModelSeries> = BTreeMap::new();
         let mut principals: BTreeMap<(AccountId, String), PrincipalSeen> = BTreeMap::new();
         for (k, v) in &usage.facts {
-            let outcome = owner(&attributor, k);
+            let model = invocations::ModelRef::parse(&k.model_id);
+            let outcome = owner(&attributor, k, &model);
             let workload = match &outcome {
                 Outcome::Attributed { workload, .. } => Some(workload.clone()),
                 _ => None,
@@ -325,7 +336,6 @@ impl Governance {
             let scope = workload.as_ref().map_or_else(|| format!("account:{}", k.account), |w| format!("workload:{w}"));
             let s = scopes.entry(scope.clone()).or_insert_with(|| ScopeSeries { scope, account: k.account.clone(), workload: workload.clone(), hourly: BTreeMap::new() });
             *s.hourly.entry(k.hour).or_default() += v.cost;
-            let model = invocations::ModelRef::parse(&k.model_id);
             let base = match &model {
                 invocations::ModelRef::Model(m) => m.base_model().to_owned(),
                 _ => k.model_id.clone(),
@@ -455,7 +465,7 @@ impl Governance {
         let attributor = self.attributor().await?;
         let mut by_owner: BTreeMap<String, LiveLine> = BTreeMap::new();
         for (k, v) in self.usage_between(from, to).await?.facts {
-            let name = match owner(&attributor, &k) {
+            let name = match owner(&attributor, &k, &invocations::ModelRef::parse(&k.model_id)) {
                 Outcome::Attributed { workload, .. } if scope.sees(&workload) => workload.to_string(),
                 Outcome::Unattributed { reason } if scope.sees_unattributed() => format!("unattributed:{}", reason.as_str()),
                 _ => continue,
