@@ -10,6 +10,7 @@
 //! with a workspace tag, Bedrock tax and credits, and non-AI services in several
 //! accounts and regions.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -18,7 +19,9 @@ use arrow_array::builder::{MapBuilder, MapFieldNames, StringBuilder};
 use arrow_array::{new_null_array, ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMillisecondArray};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use chrono::{Datelike, NaiveDate};
+use domain::governance::catalog::PriceCatalog;
 use domain::BillingPeriod;
+use rust_decimal::prelude::ToPrimitive;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -432,6 +435,43 @@ fn fill_row<'a>(c: &mut Cols<'a>, rng: &mut Rng, spec: &Spec, estate: Option<&'a
     c.start.push(ms);
 }
 
+/// Token lines bill at the catalogue's price, as real CUR's do at AWS's: a
+/// token line's amount is the tokens its cost buys, rounded to a token. So
+/// the file is self-consistent (cost = amount × price) and `gen-logs` can
+/// replay it as invocations whose priced estimate reconciles with the bill.
+/// Lines the catalogue does not price keep their random amount.
+struct TokenPricing {
+    catalog: PriceCatalog,
+    /// Price per token of each usage type seen (`None`: not a priced token line).
+    per_token: HashMap<&'static str, Option<f64>>,
+}
+
+impl TokenPricing {
+    fn new() -> Result<Self, ReadError> {
+        let catalog = PriceCatalog::bundled().map_err(|reason| ReadError::Malformed { format: "price catalogue", reason })?;
+        Ok(TokenPricing { catalog, per_token: HashMap::new() })
+    }
+
+    fn apply(&mut self, c: &mut Cols<'_>) {
+        for i in 0..c.amount.len() {
+            if c.line_item_type[i] != "Usage" {
+                continue;
+            }
+            let ut = c.usage_type[i];
+            let catalog = &self.catalog;
+            let per_token = *self.per_token.entry(ut).or_insert_with(|| {
+                let usage = domain::cur::usage_type::decode(ut).usage;
+                catalog.token_line_price(&usage).and_then(|(_, per_1k)| per_1k.to_f64()).map(|p| p / 1000.0)
+            });
+            // Token counts are whole numbers far below 2^53, and the cost has 7
+            // decimal places: f64 division then rounding gives the exact count.
+            if let Some(p) = per_token.filter(|p| *p > 0.0) {
+                c.amount[i] = (c.cost[i] / p).round();
+            }
+        }
+    }
+}
+
 fn strings<'a>(v: impl IntoIterator<Item = Option<&'a str>>) -> ArrayRef {
     Arc::new(StringArray::from_iter(v))
 }
@@ -503,6 +543,7 @@ pub fn write_parquet(spec: &Spec, out: &Path) -> Result<(), ReadError> {
     let mut writer = ArrowWriter::try_new(File::create(out)?, schema.clone(), Some(props))?;
     let mut rng = Rng(spec.seed);
     let estate = spec.estate.map(EstateTable::new);
+    let mut pricing = TokenPricing::new()?;
     let mut row = 0u64;
     while row < spec.rows {
         let take = (spec.rows - row).min(spec.rows_per_group as u64);
@@ -510,6 +551,7 @@ pub fn write_parquet(spec: &Spec, out: &Path) -> Result<(), ReadError> {
         for r in row..row + take {
             fill_row(&mut cols, &mut rng, spec, estate.as_ref(), r);
         }
+        pricing.apply(&mut cols);
         writer.write(&batch(&schema, &cols, spec)?)?;
         row += take;
     }

@@ -15,6 +15,7 @@
 pub mod csv_reader;
 pub mod generate;
 pub mod parquet_reader;
+pub mod replay;
 mod values;
 
 use std::fs::File;

@@ -23,6 +23,18 @@ pub struct TokenPrices {
     pub cache_write: Option<Decimal>,
 }
 
+impl TokenPrices {
+    pub fn of(&self, token: crate::cur::usage_type::TokenType) -> Option<Decimal> {
+        use crate::cur::usage_type::TokenType;
+        match token {
+            TokenType::Input => self.input,
+            TokenType::Output => self.output,
+            TokenType::CacheRead => self.cache_read,
+            TokenType::CacheWrite => self.cache_write,
+        }
+    }
+}
+
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelPrice {
@@ -71,6 +83,18 @@ impl PriceCatalog {
 
     pub fn by_cur_token(&self, token: &str) -> Option<&ModelPrice> {
         self.models.iter().find(|m| m.cur_model_token == token)
+    }
+
+    /// The model and price per 1K tokens a CUR token line bills at: `None`
+    /// when the line is not a model's tokens (Marketplace units, guardrails,
+    /// …) or the catalogue does not sell that model or token type. These are
+    /// the lines an invocation-log estimate can be compared with.
+    pub fn token_line_price(&self, usage: &crate::cur::usage_type::Usage) -> Option<(&ModelPrice, Decimal)> {
+        let crate::cur::usage_type::Usage::Tokens { model, token, .. } = usage else {
+            return None;
+        };
+        let m = self.by_cur_token(model)?;
+        m.per_1k_tokens.of(*token).map(|p| (m, p))
     }
 
     /// Models a workload estimate can be priced on.
