@@ -110,11 +110,70 @@ pub async fn logs_raise_investigations_the_lead_works_through(w: World) {
     assert!(matches!(w.gov.live(&fl, 0).await, Err(GovernanceError::Invalid(_))));
 }
 
+/// A generated February and the logs replayed from it (one account's left
+/// out: its logging is off): the estimate matches the bill within 1 % where
+/// both are there, the silent account is named, scopes hold, a duplicate
+/// delivery changes nothing, and the week's spend card carries the check.
+pub async fn replayed_logs_reconcile_with_the_bill(w: World) {
+    use domain::analytics::live_vs_billed::LineStatus;
+    let dir = tempfile::tempdir().expect("dir");
+    let facts = crate::attribution_suite::generated(dir.path(), 11, 3000, 0.4);
+    crate::analytics_suite::store(&w, "s3://cur/feb.parquet", &facts).await;
+    let fl = finops_lead();
+    w.gov.import(&fl, crate::attribution_suite::fixture()).await.expect("import");
+    let objects = cur_files::replay::invocation_logs(&facts, &domain::governance::catalog::PriceCatalog::bundled().expect("catalogue"));
+    // One source per logging account (an object may hold many hours).
+    let mut by_account: std::collections::BTreeMap<String, Vec<&str>> = std::collections::BTreeMap::new();
+    for (key, lines) in &objects {
+        let account = key.split('/').nth(1).expect("account").to_owned();
+        by_account.entry(account).or_default().extend(lines.iter().map(String::as_str));
+    }
+    let silent = "444455556666";
+    assert!(by_account.remove(silent).is_some(), "the generator logs {silent}: the test needs it to go silent");
+    for (account, lines) in &by_account {
+        let read = w.gov.read_log_text(&lines.join("\n")).await.expect("read");
+        assert_eq!(read.unreadable, 0);
+        w.gov.ingest_usage(&format!("s3://logs/AWSLogs/{account}/replay.json.gz"), read).await.expect("ingest");
+    }
+    let r = w.gov.live_vs_billed(&fl, crate::attribution_suite::period()).await.expect("report");
+    assert!(r.compared_billed > usd("1000"), "a real comparison: {r:#?}");
+    let err = r.error_pct.expect("an error over the compared days");
+    assert!(err.abs() < rust_decimal::Decimal::ONE, "{err}% off");
+    for l in r.lines.iter().filter(|l| l.status == LineStatus::Compared) {
+        assert!(l.error_pct.is_some_and(|e| e.abs() < rust_decimal::Decimal::ONE), "{l:?}");
+    }
+    let missing: Vec<&str> = r.accounts_without_logs().map(|a| a.account.as_str()).collect();
+    assert!(missing.contains(&silent), "{missing:?}");
+    assert!(r.lines.iter().any(|l| l.owner == "search" && l.status == LineStatus::NoLogs), "search runs in the silent account");
+    assert!(r.not_comparable > Money::ZERO, "Marketplace, guardrail and CCU spend is kept aside, not dropped");
+
+    // A Product Owner of chat sees chat's lines only, with no account coverage.
+    let po = crate::governed_world::actor("po-chat@example.com", domain::Persona::ProductOwner, &["assist"]);
+    let mine = w.gov.live_vs_billed(&po, crate::attribution_suite::period()).await.expect("scoped");
+    assert!(mine.lines.iter().all(|l| !l.owner.starts_with("unattributed:")), "no unowned spend for an owner");
+    assert!(mine.accounts.is_empty());
+    assert!(mine.billed < r.billed);
+
+    // A duplicate delivery changes nothing.
+    for (account, lines) in &by_account {
+        let again = w.gov.ingest_usage(&format!("s3://logs/AWSLogs/{account}/replay.json.gz"), w.gov.read_log_text(&lines.join("\n")).await.expect("read")).await.expect("again");
+        assert!(again.duplicate, "{again:?}");
+    }
+    assert_eq!(w.gov.live_vs_billed(&fl, crate::attribution_suite::period()).await.expect("report"), r);
+
+    // The week's card carries chat's check.
+    let week = domain::IsoWeek::parse("2026-W08").expect("week");
+    w.gov.build_cards(week).await.expect("cards");
+    let card = w.gov.cards(&fl, week).await.expect("cards").into_iter().find(|c| c.workload.as_str() == "chat").expect("chat's card");
+    let check = card.live.expect("a live check on the card");
+    assert!(check.days_compared > 0 && check.error_pct.is_some_and(|e| e.abs() < rust_decimal::Decimal::ONE), "{check:?}");
+}
+
 /// Expands every usage case into a test in a world built by `$make(false)`.
 #[macro_export]
 macro_rules! usage_tests {
     ($make:path) => {
-        $crate::usage_tests!(@cases $make; logs_raise_investigations_the_lead_works_through);
+        $crate::usage_tests!(@cases $make; logs_raise_investigations_the_lead_works_through, replayed_logs_reconcile_with_the_bill);
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
         $(

@@ -51,7 +51,7 @@ pub async fn report(gov: &Governance, cmd: &ReportCmd, format: Format) -> Result
         ReportCmd::Gaps { period } => gaps(gov, period, format).await,
         ReportCmd::Cards { week } => cards(gov, week.as_deref(), format).await,
         ReportCmd::Maturity { period } => maturity(gov, period.as_deref(), format).await,
-        ReportCmd::Attribution { .. } | ReportCmd::Reconcile { .. } | ReportCmd::Investigations | ReportCmd::Live { .. } => Err(input("report", "not an analytics report (crate::cur::report)")),
+        ReportCmd::Attribution { .. } | ReportCmd::Reconcile { .. } | ReportCmd::Investigations | ReportCmd::Live { .. } | ReportCmd::LiveVsBilled { .. } => Err(input("report", "not an analytics report (crate::cur::report)")),
     }
 }
 

@@ -61,6 +61,20 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Write the Bedrock invocation logs a CUR file's token lines would have
+    /// produced (the same principals, days and tokens), in Bedrock's S3
+    /// layout, so the live-vs-billed reconciliation can be tried.
+    GenLogs {
+        /// The CUR file (what gen-cur wrote, or any CUR 2.0 file).
+        #[arg(long)]
+        cur: PathBuf,
+        /// The folder the `AWSLogs/…` tree goes under.
+        #[arg(long)]
+        out: PathBuf,
+        /// Leave an account's logs out (repeat): an account whose logging is off.
+        #[arg(long = "skip-account")]
+        skip_accounts: Vec<String>,
+    },
     /// Work an investigation (FinOps Lead): assign, link to a gap, or close.
     Investigation {
         #[command(subcommand)]
@@ -212,6 +226,12 @@ pub enum ReportCmd {
     Live {
         #[arg(long, default_value_t = 24)]
         hours: u32,
+    },
+    /// The invocation logs' estimate against CUR's bill, per owner and day,
+    /// on the days CUR covers; names the accounts that log nothing.
+    LiveVsBilled {
+        #[arg(long)]
+        period: String,
     },
 }
 

@@ -331,7 +331,7 @@ pub async fn report(config: &Config, cmd: &ReportCmd, format: Format) -> Result<
     let actor = operator();
     let parse = |p: &str| BillingPeriod::parse(p).map_err(|e| CurError::Input { path: "--period".into(), reason: e.to_string() });
     // A period nobody ingested reports zeros that look like a quiet month: say so.
-    if let ReportCmd::Attribution { period, .. } | ReportCmd::Reconcile { period } | ReportCmd::Gaps { period } = cmd {
+    if let ReportCmd::Attribution { period, .. } | ReportCmd::Reconcile { period } | ReportCmd::Gaps { period } | ReportCmd::LiveVsBilled { period } = cmd {
         let p = parse(period)?;
         if gov.period_sources(p).await?.is_empty() {
             eprintln!("finops report: warning: nothing was ingested for {p}; its figures are zero until `finops ingest` reads its CUR");
@@ -389,7 +389,7 @@ pub async fn report(config: &Config, cmd: &ReportCmd, format: Format) -> Result<
             }
         }
         ReportCmd::Gaps { .. } | ReportCmd::Cards { .. } | ReportCmd::Maturity { .. } => crate::analytics::report(&gov, cmd, format).await,
-        ReportCmd::Investigations | ReportCmd::Live { .. } => crate::usage::report(&gov, cmd, format).await,
+        ReportCmd::Investigations | ReportCmd::Live { .. } | ReportCmd::LiveVsBilled { .. } => crate::usage::report(&gov, cmd, format).await,
         ReportCmd::Reconcile { period } => {
             let r = gov.reconciliation(&actor, parse(period)?).await?;
             let text = match format {

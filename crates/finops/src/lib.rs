@@ -45,6 +45,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Ingest { paths, period, threads } => emit("ingest", cur::ingest(&config, &paths, period.as_deref(), threads, cli.format).await),
         Command::Report { report } => emit("report", cur::report(&config, &report, cli.format).await),
         Command::Gap { cmd } => emit("gap", analytics::gap(&config, cmd, cli.format).await),
+        Command::GenLogs { cur, out, skip_accounts } => emit("gen-logs", usage::gen_logs(&cur, &out, &skip_accounts)),
         Command::IngestLogs { paths } => emit("ingest-logs", usage::ingest_logs(&config, &paths, cli.format).await),
         Command::Investigation { cmd } => emit("investigation", usage::investigation(&config, cmd, cli.format).await),
         Command::Suspend { workload, rationale, whole_role, dry_run } => {

@@ -7,6 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use domain::analytics::investigations::{DetectorConfig, Investigation};
+use domain::analytics::live_vs_billed::{self, LineStatus, LiveVsBilled};
 use serde::Serialize;
 use services::governance::usage::{step_of, DetectionRun, UsageIngest};
 use services::governance::Governance;
@@ -155,8 +156,113 @@ pub async fn report(gov: &Governance, cmd: &ReportCmd, format: Format) -> Result
                 }
             })
         }
+        ReportCmd::LiveVsBilled { period } => {
+            let period = domain::BillingPeriod::parse(period).map_err(|e| input("--period", e))?;
+            let r = gov.live_vs_billed(&operator(), period).await?;
+            Ok(match format {
+                Format::Json => json(&r),
+                Format::Table => live_vs_billed_table(&r),
+            })
+        }
         _ => Err(input("report", "not a live-signal report (crate::cur::report)")),
     }
+}
+
+fn pct(p: Option<impl std::fmt::Display>) -> String {
+    p.map_or_else(|| "-".into(), |p| format!("{p}%"))
+}
+
+fn live_vs_billed_table(r: &LiveVsBilled) -> String {
+    // Per owner over the period (the JSON has every day); the error is over
+    // the days compared only.
+    #[derive(Default)]
+    struct Owner {
+        billed: domain::Money,
+        estimated: domain::Money,
+        compared: (domain::Money, domain::Money),
+        days: (u32, u32),
+        unpriced: u64,
+    }
+    let mut by_owner: std::collections::BTreeMap<&str, Owner> = std::collections::BTreeMap::new();
+    for l in &r.lines {
+        let o = by_owner.entry(l.owner.as_str()).or_default();
+        o.billed += l.billed;
+        o.estimated += l.estimated;
+        o.unpriced += l.unpriced_requests;
+        if l.status == LineStatus::Compared {
+            o.compared.0 += l.billed;
+            o.compared.1 += l.estimated;
+            o.days.0 += 1;
+        } else {
+            o.days.1 += 1;
+        }
+    }
+    let rows: Vec<[String; 7]> = by_owner
+        .iter()
+        .map(|(name, o)| {
+            [
+                name.to_string(),
+                o.billed.round_cents().to_string(),
+                o.estimated.round_cents().to_string(),
+                pct(live_vs_billed::error_pct(o.compared.1, o.compared.0)),
+                o.days.0.to_string(),
+                o.days.1.to_string(),
+                o.unpriced.to_string(),
+            ]
+        })
+        .collect();
+    let mut s = format!("{} — CUR covers {} day(s)\n\n", r.period, r.days.len());
+    s.push_str(&table(&["OWNER", "BILLED", "ESTIMATED", "ERROR", "DAYS COMPARED", "NOT COMPARED", "UNPRICED CALLS"], &rows));
+    s.push_str(&format!(
+        "\ncompared: billed {} / estimated {} from the logs: error {}\nnot comparable (no model a log names: Marketplace units, guardrails, CCU, unpriced models, tax, credits): {}\nlogged on days CUR does not cover yet: {}\n",
+        r.compared_billed.round_cents(),
+        r.compared_estimated.round_cents(),
+        pct(r.error_pct),
+        r.not_comparable.round_cents(),
+        r.awaiting_cur.round_cents(),
+    ));
+    let unpriced: u64 = r.lines.iter().map(|l| l.unpriced_requests).sum();
+    if unpriced > 0 {
+        s.push_str(&format!("{unpriced} logged call(s) could not be priced (a model the catalogue lacks, or an application inference profile whose workload has no approved model): their days are not compared\n"));
+    }
+    for a in r.accounts_without_logs() {
+        s.push_str(&format!("account {}: {} billed and no invocation log at all: is model-invocation logging on, and delivered?\n", a.account, a.billed.round_cents()));
+    }
+    s
+}
+
+/// `gen-logs`: the invocation logs of a CUR file's token lines, gzipped, in
+/// Bedrock's S3 layout under `out`.
+pub fn gen_logs(cur: &Path, out: &Path, skip_accounts: &[String]) -> Result<String, CurError> {
+    for a in skip_accounts {
+        domain::AccountId::parse(a).map_err(|e| input("--skip-account", e))?;
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (facts, _) = cur_files::read_path(cur, threads).map_err(|source| CurError::Read { path: cur.display().to_string(), source })?;
+    let catalog = domain::governance::catalog::PriceCatalog::bundled().map_err(|e| input("price catalogue", e))?;
+    let objects = cur_files::replay::invocation_logs(&facts, &catalog);
+    let (mut written, mut records) = (0usize, 0usize);
+    let mut accounts = std::collections::BTreeSet::new();
+    for (key, lines) in objects.iter().filter(|(k, _)| !skip_accounts.iter().any(|a| k.starts_with(&format!("AWSLogs/{a}/")))) {
+        let path = out.join(key);
+        let write = || -> std::io::Result<()> {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&path)?, flate2::Compression::fast());
+            for l in lines {
+                std::io::Write::write_all(&mut gz, l.as_bytes())?;
+                std::io::Write::write_all(&mut gz, b"\n")?;
+            }
+            gz.finish()?;
+            Ok(())
+        };
+        write().map_err(|e| input(path.display(), e))?;
+        written += 1;
+        records += lines.len();
+        accounts.extend(key.split('/').nth(1).map(str::to_owned));
+    }
+    Ok(format!("wrote {records} invocation-log records in {written} objects for {} account(s) under {}\n", accounts.len(), out.join("AWSLogs").display()))
 }
 
 pub async fn investigation(config: &Config, cmd: InvestigationCmd, format: Format) -> Result<String, CurError> {

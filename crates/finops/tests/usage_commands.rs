@@ -96,3 +96,48 @@ fn unreadable_log_files_are_refused_and_store_nothing() {
     let live = json(finops(&home, &["--format", "json", "report", "live"]));
     assert_eq!(live["lines"].as_array().map(Vec::len), Some(0), "{live}");
 }
+
+/// `gen-logs` replays a `gen-cur` month as Bedrock would have logged it (one
+/// account's logging left off), and `report live-vs-billed` finds the logs'
+/// estimate within 1 % of the bill, and names the silent account.
+#[test]
+fn generated_logs_reconcile_with_the_generated_bill_and_a_silent_account_is_named() {
+    let dir = tempfile::tempdir().expect("dir");
+    let home = dir.path().join("home");
+    let cur = dir.path().join("cur.parquet");
+    let p = |p: &Path| p.to_str().expect("path").to_owned();
+    ok(finops(&home, &["gen-cur", "--rows", "3000", "--ai-share", "0.4", "--seed", "8", "--period", "2026-03", "--out", &p(&cur)]));
+    ok(finops(&home, &["import", &p(&dir.path().join("cur.import.json"))]));
+    ok(finops(&home, &["ingest", &p(&cur)]));
+    let logs = dir.path().join("logs");
+    let said = ok(finops(&home, &["gen-logs", "--cur", &p(&cur), "--out", &p(&logs), "--skip-account", "444455556666"]));
+    assert!(said.contains("invocation-log records"), "{said}");
+    assert!(logs.join("AWSLogs/111122223333/BedrockModelInvocationLogs/us-east-1").is_dir());
+    assert!(!logs.join("AWSLogs/444455556666").exists(), "the skipped account logs nothing");
+    ok(finops(&home, &["ingest-logs", &p(&logs)]));
+
+    let r = json(finops(&home, &["--format", "json", "report", "live-vs-billed", "--period", "2026-03"]));
+    let dec = |v: &Value| v.as_str().expect("decimal string").parse::<f64>().expect("number");
+    assert!(dec(&r["compared_billed"]) > 1000.0, "{r}");
+    assert!(dec(&r["error_pct"]).abs() < 1.0, "{}", r["error_pct"]);
+    let silent: Vec<&str> = r["accounts"].as_array().expect("accounts").iter().filter(|a| a["logs"] == false).filter_map(|a| a["account"].as_str()).collect();
+    assert!(silent.contains(&"444455556666"), "{silent:?}");
+    let table = ok(finops(&home, &["report", "live-vs-billed", "--period", "2026-03"]));
+    assert!(table.contains("account 444455556666") && table.contains("no invocation log at all"), "{table}");
+    // The week's card carries the check.
+    let cards = json(finops(&home, &["--format", "json", "report", "cards", "--week", "2026-W11"]));
+    let chat = cards.as_array().expect("cards").iter().find(|c| c["workload"] == "chat").expect("chat's card");
+    assert!(dec(&chat["live"]["error_pct"]).abs() < 1.0, "{}", chat["live"]);
+}
+
+#[test]
+fn gen_logs_and_the_reconciliation_refuse_bad_input_naming_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let home = dir.path().join("home");
+    let out = dir.path().join("logs");
+    let missing = dir.path().join("missing.parquet");
+    refused(finops(&home, &["gen-logs", "--cur", missing.to_str().expect("path"), "--out", out.to_str().expect("path")]), 2, "missing.parquet");
+    refused(finops(&home, &["gen-logs", "--cur", missing.to_str().expect("path"), "--out", out.to_str().expect("path"), "--skip-account", "12345"]), 2, "--skip-account");
+    assert!(!out.exists(), "nothing written");
+    refused(finops(&home, &["report", "live-vs-billed", "--period", "March"]), 2, "--period");
+}

@@ -142,6 +142,11 @@ pub(crate) async fn report_reconcile(State(gov): Gov, Caller(actor): Caller, Par
     ok(gov.reconciliation(&actor, period(&q)?).await?)
 }
 
+#[utoipa::path(get, path = "/reports/live-vs-billed", tag = "reports", description = "The invocation logs' estimate against CUR's bill, per owner and day, on the days CUR covers: the error of the live signal, the spend logs cannot be priced against, and the accounts that log nothing. The FinOps Lead sees the organisation; other viewers their workloads' lines, totals recomputed.", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = domain::analytics::live_vs_billed::LiveVsBilled), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 500, description = "Stored facts could not be read", body = ErrorBody), (status = 503, description = "Store or ledger unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn report_live_vs_billed(State(gov): Gov, Caller(actor): Caller, Params(q): Params<PeriodQuery>) -> ApiResult {
+    ok(gov.live_vs_billed(&actor, period(&q)?).await?)
+}
+
 #[utoipa::path(get, path = "/reports/hierarchy", tag = "reports", description = "Attributed spend rolled up E1–E4, over the nodes in the caller's scope.", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = Vec<domain::cur::views::NodeCost>), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 500, description = "Stored facts could not be read", body = ErrorBody), (status = 503, description = "Store or ledger unavailable; retry", body = ErrorBody)))]
 pub(crate) async fn report_hierarchy(State(gov): Gov, Caller(actor): Caller, Params(q): Params<PeriodQuery>) -> ApiResult {
     ok(gov.attribution_rollup(&actor, period(&q)?).await?)

@@ -314,6 +314,7 @@ pub const ROUTE_TABLE: &[(&str, &str, RouteGroup)] = &[
     ("GET", "/reports/reconcile", RouteGroup::Gaps),
     ("GET", "/reports/hierarchy", RouteGroup::Gaps),
     ("GET", "/reports/legacy", RouteGroup::Gaps),
+    ("GET", "/reports/live-vs-billed", RouteGroup::Gaps),
     ("GET", "/cards", RouteGroup::Cards),
     ("GET", "/cards/{id}", RouteGroup::Cards),
     ("POST", "/cards/{id}/accept", RouteGroup::Cards),
@@ -433,7 +434,7 @@ impl utoipa::Modify for CommonResponses {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "FinOps Center governance API", description = "The governed path: Business Requests, approvals, Cloud Engineer tasks, claims. Money is a decimal string."),
-    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::list_investigations, analytics::assign_investigation, analytics::link_investigation, analytics::close_investigation, analytics::live, analytics::maturity, analytics::report_attribution, analytics::report_reconcile, analytics::report_hierarchy, analytics::report_legacy, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup, suspend_workload, resume_workload, investigate_workload, enforcement, list_blocks, lift_block),
+    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::list_investigations, analytics::assign_investigation, analytics::link_investigation, analytics::close_investigation, analytics::live, analytics::maturity, analytics::report_attribution, analytics::report_reconcile, analytics::report_hierarchy, analytics::report_legacy, analytics::report_live_vs_billed, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup, suspend_workload, resume_workload, investigate_workload, enforcement, list_blocks, lift_block),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
     security(("bearer" = []))
@@ -519,7 +520,8 @@ pub fn router_for(gov: Arc<Governance>, groups: &[RouteGroup]) -> Router {
             .route("/reports/attribution", get(analytics::report_attribution))
             .route("/reports/reconcile", get(analytics::report_reconcile))
             .route("/reports/hierarchy", get(analytics::report_hierarchy))
-            .route("/reports/legacy", get(analytics::report_legacy));
+            .route("/reports/legacy", get(analytics::report_legacy))
+            .route("/reports/live-vs-billed", get(analytics::report_live_vs_billed));
     }
     if groups.contains(&RouteGroup::Cards) {
         r = r

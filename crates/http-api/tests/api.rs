@@ -368,3 +368,19 @@ async fn bodies_queries_and_media_types_are_checked_strictly_and_after_authoriza
     let (s, _) = raw(&w, &po, "/requests", "Application/JSON; charset=utf-8", &serde_json::to_string(&draft("Chat")).unwrap()).await;
     assert_eq!(s, StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn live_vs_billed_is_served_with_the_services_numbers_and_refuses_bad_input() {
+    let w = embedded(false).await;
+    contract_tests::analytics_suite::store_generated(&w, 3).await;
+    let fl = finops_lead();
+    let period = domain::BillingPeriod::parse("2026-02").unwrap();
+    let (s, r) = call(&w, Some(&fl), Method::GET, "/reports/live-vs-billed?period=2026-02", None).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r, serde_json::to_value(w.gov.live_vs_billed(&fl, period).await.unwrap()).unwrap());
+    assert!(r["accounts"].as_array().unwrap().iter().any(|a| a["logs"] == false), "no logs ingested: every billing account is named");
+    let (s, e) = call(&w, Some(&fl), Method::GET, "/reports/live-vs-billed?period=Feb", None).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("period")));
+    let (s, _) = call(&w, Some(&cloud_engineer()), Method::GET, "/reports/live-vs-billed?period=2026-02", None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}

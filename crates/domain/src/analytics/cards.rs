@@ -17,6 +17,7 @@ use crate::actor::Actor;
 use crate::cur::attribution::{Attributor, Outcome};
 use crate::cur::facts::{outcomes, Facts};
 use crate::cur::usage_type::{decode, Location, TokenType, Usage};
+use crate::analytics::live_vs_billed::LiveCheck;
 use crate::governance::catalog::PriceCatalog;
 use crate::ids::{NodeId, UserId, WorkloadId};
 use crate::money::Money;
@@ -267,6 +268,11 @@ pub struct SpendCard {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub cache_hit_rate: Option<Decimal>,
     pub status: CardStatus,
+    /// The week's invocation-log estimate against this bill: how far the live
+    /// signal between cards can be trusted for this workload. Informational:
+    /// it never changes the chargeback, and refreshing it never reopens a card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveCheck>,
     #[serde(default)]
     pub disputes: Vec<Dispute>,
     pub built_at: DateTime<Utc>,
@@ -293,6 +299,7 @@ pub struct CardInput<'a> {
     pub estimate_source: EstimateSource,
     pub lines: Vec<CardLine>,
     pub thresholds: &'a Thresholds,
+    pub live: Option<LiveCheck>,
     pub at: DateTime<Utc>,
 }
 
@@ -327,6 +334,7 @@ impl SpendCard {
             chargeback: actual + adjustments,
             cache_hit_rate,
             status: CardStatus::Open,
+            live: input.live,
             disputes: Vec::new(),
             built_at: input.at,
             revision: 1,
@@ -346,9 +354,14 @@ impl SpendCard {
     /// Rebuilding a week: a settled card never changes; an unsettled one takes
     /// the fresh figures (a disputed card goes back to Open: its lines changed
     /// under the dispute, which stays in its history). `None`: nothing to write.
+    /// When only the live check moved, the card keeps its status and revision
+    /// and takes the fresh check.
     pub fn rebuilt(&self, fresh: SpendCard) -> Option<SpendCard> {
-        if self.is_settled() || self.same_figures(&fresh) {
+        if self.is_settled() {
             return None;
+        }
+        if self.same_figures(&fresh) {
+            return (self.live != fresh.live).then(|| SpendCard { live: fresh.live, ..self.clone() });
         }
         let mut next = fresh;
         next.revision = self.revision + 1;

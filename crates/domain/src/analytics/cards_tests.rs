@@ -121,6 +121,7 @@ fn card(lines: Vec<CardLine>, monthly: &str) -> SpendCard {
         estimate_source: EstimateSource::FaConfirmed,
         lines,
         thresholds: &Thresholds::default(),
+        live: None,
         at: at(),
     })
 }
@@ -228,6 +229,7 @@ fn late_data_for_a_settled_week_becomes_an_adjustment_line_on_the_next_card() {
         estimate_source: EstimateSource::ProductOwner,
         lines: vec![simple_line("a", "20"), late],
         thresholds: &Thresholds::default(),
+        live: None,
         at: at(),
     });
     assert_eq!((next.actual, next.adjustments, next.chargeback), (m("20"), m("3.50"), m("23.50")));
@@ -259,4 +261,22 @@ fn the_rollup_waits_for_every_card_to_be_settled_and_adds_them_up() {
 fn cards_are_built_for_the_previous_monday_to_sunday() {
     assert_eq!(week_to_build(d("2026-04-06")), week("2026-W14"), "a Monday builds the week before");
     assert_eq!(week_to_build(d("2026-04-12")), week("2026-W14"), "so does the Sunday after");
+}
+
+#[test]
+fn a_fresh_live_check_refreshes_an_open_or_disputed_card_without_reopening_it() {
+    use crate::analytics::live_vs_billed::LiveCheck;
+    let check = |e: &str| Some(LiveCheck { billed: m("10"), estimated: m(e), error_pct: None, days_compared: 1, days_not_compared: 0 });
+    let mut old = card(vec![simple_line("a", "20")], "3000");
+    old.dispute(vec!["a".into()], "not ours", &po(), at()).unwrap();
+    let mut fresh = card(vec![simple_line("a", "20")], "3000");
+    fresh.live = check("9.90");
+    let next = old.rebuilt(fresh.clone()).expect("the check moved");
+    assert_eq!((next.status, next.revision, next.live.clone()), (CardStatus::Disputed, old.revision, check("9.90")));
+    assert_eq!(next.rebuilt(fresh), None, "nothing moved: nothing to write");
+    let mut settled = card(vec![simple_line("a", "20")], "3000");
+    settled.accept().unwrap();
+    let mut later = card(vec![simple_line("a", "20")], "3000");
+    later.live = check("11");
+    assert_eq!(settled.rebuilt(later), None, "a settled card never changes");
 }

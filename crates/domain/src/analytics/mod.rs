@@ -5,4 +5,5 @@
 pub mod cards;
 pub mod gaps;
 pub mod investigations;
+pub mod live_vs_billed;
 pub mod maturity;

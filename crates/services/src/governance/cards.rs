@@ -116,6 +116,7 @@ impl Governance {
         let attributor = self.attributor().await?;
         let lines_by_week: BTreeMap<IsoWeek, BTreeMap<WorkloadId, Vec<CardLine>>> =
             weeks.iter().map(|w| (*w, week_lines(*w, &facts, &attributor, &self.catalog))).collect();
+        let live = self.week_live_lines(week, &facts, &attributor).await?;
         let mut stored: BTreeMap<IsoWeek, BTreeMap<WorkloadId, (SpendCard, u64)>> = BTreeMap::new();
         for w in &weeks {
             stored.insert(*w, self.stored_cards(*w).await?.into_iter().map(|(c, v)| (c.workload.clone(), (c, v))).collect());
@@ -158,6 +159,7 @@ impl Governance {
                 estimate_source: source,
                 lines,
                 thresholds: &self.card_thresholds,
+                live: domain::analytics::live_vs_billed::week_check(&live, wid.as_str(), week),
                 at: now,
             });
             let fresh_flag = fresh.flag;
@@ -179,7 +181,11 @@ impl Governance {
                     }
                     Some(next) => {
                         out.updated += 1;
-                        let why = format!("CUR data changed: actual {} → {}", old.actual, next.actual);
+                        let why = if old.lines == next.lines && old.estimate == next.estimate {
+                            "the invocation-log estimate changed".to_owned()
+                        } else {
+                            format!("CUR data changed: actual {} → {}", old.actual, next.actual)
+                        };
                         vec![
                             put_over(card_item(&next)?, *v),
                             self.audit(entity(&next.id), "rebuild", (Some(old.status.as_str()), Some(next.status.as_str())), &system, Some(&why), &correlation)?,

@@ -16,12 +16,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use domain::analytics::live_vs_billed::{self, LiveVsBilled};
 use domain::analytics::investigations::{self as inv, DetectorConfig, Investigation, InvestigationError, ModelSeries, PrincipalSeen, ScopeSeries, Step};
 use domain::cur::attribution::{Attributor, Outcome};
 use domain::governance::authz::Action;
 use domain::governance::claims::ClaimKind;
 use domain::invocations::{self, UsageFacts, UsageKey};
-use domain::{AccountId, Actor, BillingPeriod, EntityRef, ModelId, Money, UserId, WorkloadId};
+use domain::{AccountId, Actor, BillingPeriod, EntityRef, IsoWeek, ModelId, Money, UserId, WorkloadId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -480,6 +481,41 @@ impl Governance {
         let mut lines: Vec<LiveLine> = by_owner.into_values().collect();
         lines.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.owner.cmp(&b.owner)));
         Ok(LiveReport { from, to, total: lines.iter().map(|l| l.cost).sum(), lines })
+    }
+}
+
+impl Governance {
+    /// The logs' estimate against CUR's bill, per owner and day, on the days
+    /// of `period` CUR covers (see `domain::analytics::live_vs_billed`). The
+    /// FinOps Lead and Finance see the organisation (per-account coverage
+    /// included); an owner sees its workloads' lines, totals recomputed.
+    pub async fn live_vs_billed(&self, actor: &Actor, period: BillingPeriod) -> Result<LiveVsBilled> {
+        let scope = self.spend_scope(actor, "live_vs_billed", period).await?;
+        let facts = self.period_facts(period).await?;
+        let from = period.first_day().and_hms_opt(0, 0, 0).map(|t| t.and_utc()).ok_or_else(|| GovernanceError::Internal("day out of range".into()))?;
+        // The period's last second: its last hour is in, and the next period's manifests are not read.
+        let to = period.last_day().and_hms_opt(23, 59, 59).map(|t| t.and_utc()).ok_or_else(|| GovernanceError::Internal("day out of range".into()))?;
+        let usage = self.usage_between(from, to).await?;
+        let full = live_vs_billed::compare(period, &facts, &usage, &self.attributor().await?, &self.catalog);
+        Ok(match &scope {
+            super::reports::Scope::Organisation => full,
+            super::reports::Scope::Nodes { unattributed, .. } => full.scoped(
+                |owner| match owner.strip_prefix("unattributed:") {
+                    Some(_) => *unattributed,
+                    None => WorkloadId::parse(owner).is_ok_and(|w| scope.sees(&w)),
+                },
+                false,
+            ),
+        })
+    }
+}
+
+impl Governance {
+    /// Every owner-day of `week` live against billed, for its spend cards.
+    pub(crate) async fn week_live_lines(&self, week: IsoWeek, facts: &domain::cur::facts::Facts, attributor: &Attributor) -> Result<Vec<live_vs_billed::OwnerDay>> {
+        let from = week.monday().and_hms_opt(0, 0, 0).map(|t| t.and_utc()).ok_or_else(|| GovernanceError::Internal("day out of range".into()))?;
+        let usage = self.usage_between(from, from + Duration::days(7)).await?;
+        Ok(week.periods().into_iter().flat_map(|p| live_vs_billed::compare(p, facts, &usage, attributor, &self.catalog).lines).collect())
     }
 }
 
