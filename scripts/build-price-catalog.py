@@ -10,6 +10,13 @@ so no binary-float error reaches the catalogue. The CUR model token (the middle
 of a usage type such as USE1-Claude3Haiku-input-tokens) and the CUR product
 model name are not in LiteLLM: they come from the curated table below, one row
 per model seen in real CUR data (shared/data/real/compiled/bedrock_usage_types_observed.csv).
+
+Prices differ by how a call is routed and where: a geography's system profile
+(`eu.`, `jp.`, `us-gov.`, …) can cost more than the in-region model, and some
+regions (GovCloud, some in Europe and Asia) have their own prices. LiteLLM has
+those as `{geo}.{model_id}` and `bedrock/{region}/{model_id}` entries; the
+catalogue keeps the ones that differ from the base price, under
+`profile_prices` and `region_prices`, so an invocation is priced where it ran.
 """
 import json
 import sys
@@ -59,6 +66,26 @@ def per_1k(value):
     return format(d.normalize(), "f")
 
 
+def prices_of(entry):
+    prices = {k: per_1k(entry.get(f)) for k, f in PRICE_FIELDS.items()}
+    return {k: v for k, v in prices.items() if v is not None}
+
+
+def differing(data, base, keys):
+    """The entries among `keys` whose prices differ from `base`, by their label."""
+    out = {}
+    for label, key in keys:
+        entry = data.get(key)
+        if entry is None:
+            continue
+        p = prices_of(entry)
+        # Token types LiteLLM leaves out of a variant keep the base price.
+        merged = {**base, **p}
+        if merged != base:
+            out[label] = merged
+    return dict(sorted(out.items()))
+
+
 def main():
     default = Path(__file__).resolve().parents[2] / "shared/data/real/litellm_model_prices_and_context_window.json"
     src = Path(sys.argv[1]) if len(sys.argv) > 1 else default
@@ -68,7 +95,8 @@ def main():
         entry = data.get(model_id)
         if entry is None:
             sys.exit(f"build-price-catalog: {model_id} is not in {src}")
-        prices = {k: per_1k(entry.get(f)) for k, f in PRICE_FIELDS.items()}
+        base = prices_of(entry)
+        regions = sorted({k.split("/")[1] for k in data if k.startswith("bedrock/") and k.endswith("/" + model_id) and k.count("/") == 2})
         models.append({
             "model_id": model_id,
             "cur_model_token": token,
@@ -76,8 +104,10 @@ def main():
             "provider": provider,
             "family": family,
             "mode": entry.get("mode", "chat"),
-            "per_1k_tokens": {k: v for k, v in prices.items() if v is not None},
+            "per_1k_tokens": base,
             "cross_region_geos": [g for g in GEOS if f"{g}.{model_id}" in data],
+            "profile_prices": differing(data, base, [(g, f"{g}.{model_id}") for g in GEOS]),
+            "region_prices": differing(data, base, [(r, f"bedrock/{r}/{model_id}") for r in regions]),
             "source_key": model_id,
         })
     catalog = {

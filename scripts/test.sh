@@ -24,6 +24,13 @@ if cargo tree -p domain -e normal --prefix none --locked | grep -Ei '^(aws-|toki
 fi
 echo "domain crate: no aws-*, tokio or lambda dependencies"
 
+# The bundled price catalogue is what its build script makes of the source data.
+if ! python3 scripts/build-price-catalog.py | diff -q - catalog/price-catalog.json >/dev/null; then
+  echo "test.sh: catalog/price-catalog.json differs from scripts/build-price-catalog.py's output; rebuild it" >&2
+  exit 1
+fi
+echo "price catalogue: rebuilt from its source, unchanged"
+
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::arn::{InferenceProfileArn, InferenceProfileKind};
 use crate::cur::attribution::AiLine;
 use crate::cur::usage_type::Usage;
-use crate::governance::catalog::{ModelPrice, PriceCatalog};
+use crate::governance::catalog::{ModelPrice, PriceCatalog, TokenPrices};
 use crate::ids::{AccountId, ModelId, Region};
 use crate::money::Money;
 
@@ -221,10 +221,10 @@ pub fn parse_record(text: &str) -> Result<InvocationRecord, RecordError> {
     })
 }
 
-/// What `tokens` cost at `price`, or `None` when a token type used has no
-/// price (the catalogue does not sell it for this model).
-pub fn cost(price: &ModelPrice, tokens: TokenCounts) -> Option<Money> {
-    let per_1k = &price.per_1k_tokens;
+/// What `tokens` cost at `per_1k` (see [`ModelPrice::prices_for`]), or
+/// `None` when a token type used has no price (the catalogue does not sell
+/// it for this model).
+pub fn cost(per_1k: &TokenPrices, tokens: TokenCounts) -> Option<Money> {
     let part = |n: u64, p: Option<Decimal>| -> Option<Decimal> {
         if n == 0 {
             return Some(Decimal::ZERO);
@@ -236,6 +236,18 @@ pub fn cost(price: &ModelPrice, tokens: TokenCounts) -> Option<Money> {
         + part(tokens.cache_read, per_1k.cache_read)?
         + part(tokens.cache_write, per_1k.cache_write)?;
     Some(Money::new(total))
+}
+
+/// What a record costs at the catalogue: the prices of its model (or the
+/// model behind its application profile) where and how it was routed;
+/// `None` when the catalogue cannot price it.
+pub fn record_cost(catalog: &PriceCatalog, r: &InvocationRecord, profile_model: impl Fn(&InferenceProfileArn) -> Option<ModelId>) -> Option<Money> {
+    let price = price_of(catalog, &r.model, profile_model)?;
+    let geo = match &r.model {
+        ModelRef::Model(m) => m.geo_prefix(),
+        _ => None,
+    };
+    cost(price.prices_for(geo, r.region.as_str()), r.tokens)
 }
 
 /// The catalogue entry a record is priced at: its model, or the model behind
@@ -403,7 +415,7 @@ mod tests {
         let price = price_of(&catalog, &r.model, |_| None).unwrap();
         // Haiku 3: $0.00025 in, $0.00125 out per 1K.
         let want = Decimal::new(25, 5) * Decimal::from(10) + Decimal::new(125, 5) * Decimal::from(2);
-        assert_eq!(cost(price, r.tokens), Some(Money::new(want)));
+        assert_eq!(cost(&price.per_1k_tokens, r.tokens), Some(Money::new(want)));
         assert_eq!(want.to_string(), "0.00500");
     }
 
@@ -425,8 +437,27 @@ mod tests {
         let catalog = PriceCatalog::bundled().unwrap();
         let m = catalog.models.iter().find(|m| m.per_1k_tokens.cache_write.is_none() && m.per_1k_tokens.input.is_some()).unwrap();
         let t = TokenCounts { input: 1000, cache_write: 10, ..Default::default() };
-        assert_eq!(cost(m, t), None);
-        assert!(cost(m, TokenCounts { input: 1000, ..Default::default() }).is_some());
+        assert_eq!(cost(&m.per_1k_tokens, t), None);
+        assert!(cost(&m.per_1k_tokens, TokenCounts { input: 1000, ..Default::default() }).is_some());
+    }
+
+    #[test]
+    fn a_call_is_priced_where_and_how_it_was_routed() {
+        let catalog = PriceCatalog::bundled().unwrap();
+        let at = |model: &str, region: &str| {
+            let r = parse_record(&record(model, 1_000_000, 0).replace(r#""region":"us-east-1""#, &format!(r#""region":"{region}""#))).unwrap();
+            record_cost(&catalog, &r, |_| None).unwrap()
+        };
+        let sonnet = "anthropic.claude-sonnet-4-5-20250929-v1:0";
+        // LiteLLM's Bedrock prices: $3/M in-region and global, $3.30/M through a
+        // geography's profile, $3.60/M in GovCloud.
+        assert_eq!(at(sonnet, "us-east-1"), Money::new(Decimal::new(3, 0)));
+        assert_eq!(at(&format!("global.{sonnet}"), "us-east-1"), Money::new(Decimal::new(3, 0)));
+        assert_eq!(at(&format!("eu.{sonnet}"), "eu-west-1"), Money::new(Decimal::new(33, 1)));
+        assert_eq!(at(&format!("us.{sonnet}"), "us-east-1"), Money::new(Decimal::new(33, 1)));
+        assert_eq!(at(sonnet, "us-gov-west-1"), Money::new(Decimal::new(36, 1)));
+        // A geography without a price of its own costs what the model does.
+        assert_eq!(at("us.anthropic.claude-3-haiku-20240307-v1:0", "us-east-1"), at("anthropic.claude-3-haiku-20240307-v1:0", "us-east-1"));
     }
 
     #[test]
@@ -436,7 +467,7 @@ mod tests {
         let haiku = record("us.anthropic.claude-3-haiku-20240307-v1:0", 1000, 1000);
         for text in [haiku.clone(), haiku.replace("09:21:07", "09:59:59"), haiku.replace("09:21:07", "10:00:00"), record("acme.x", 5, 5)] {
             let r = parse_record(&text).unwrap();
-            let c = price_of(&catalog, &r.model, |_| None).and_then(|p| cost(p, r.tokens));
+            let c = record_cost(&catalog, &r, |_| None);
             facts.add(&r, c);
         }
         assert_eq!(facts.len(), 3, "09:21 and 09:59 share an hour; 10:00 and the other model do not");

@@ -50,6 +50,26 @@ pub struct ModelPrice {
     pub per_1k_tokens: TokenPrices,
     /// Geographies with a system cross-region inference profile (`us`, `eu`, `global`, …).
     pub cross_region_geos: Vec<String>,
+    /// A geography's system profile priced apart from the model (`eu.`
+    /// Sonnet 4.5 costs 10 % more than in-region): geography to its prices.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub profile_prices: std::collections::BTreeMap<String, TokenPrices>,
+    /// A region priced apart (GovCloud, some of Europe): region to its prices.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub region_prices: std::collections::BTreeMap<String, TokenPrices>,
+}
+
+impl ModelPrice {
+    /// The prices of a call routed through `geo`'s system profile (`None`:
+    /// in-region) in `region`: a profile's own price, else the region's,
+    /// else the model's. A `global.` call is the geography `global`.
+    pub fn prices_for(&self, geo: Option<&str>, region: &str) -> &TokenPrices {
+        match geo {
+            Some(g) => self.profile_prices.get(g),
+            None => self.region_prices.get(region),
+        }
+        .unwrap_or(&self.per_1k_tokens)
+    }
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

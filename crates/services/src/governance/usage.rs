@@ -162,8 +162,8 @@ impl LogReader<'_> {
         out.records += 1;
         match invocations::parse_record(text) {
             Ok(r) => {
-                let price = invocations::price_of(&self.gov.catalog, &r.model, |p| self.profiles.get(p.as_str()).cloned());
-                out.facts.add(&r, price.and_then(|p| invocations::cost(p, r.tokens)));
+                let cost = invocations::record_cost(&self.gov.catalog, &r, |p| self.profiles.get(p.as_str()).cloned());
+                out.facts.add(&r, cost);
             }
             Err(e) => {
                 out.unreadable += 1;
