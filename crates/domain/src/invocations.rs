@@ -16,12 +16,14 @@
 //!   unknown (`cost: None`), so tokens are never lost;
 //! - money is exact: tokens × price per 1K as decimals.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::arn::{InferenceProfileArn, InferenceProfileKind};
-use crate::cur::attribution::AiLine;
+use crate::cur::attribution::{AiLine, Attributor, Outcome, Prepared};
 use crate::cur::usage_type::Usage;
 use crate::governance::catalog::{ModelPrice, PriceCatalog, TokenPrices};
 use crate::ids::{AccountId, ModelId, Region};
@@ -148,22 +150,31 @@ pub enum RecordError {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Raw {
-    schema_type: Option<String>,
-    timestamp: Option<String>,
-    account_id: Option<String>,
-    identity: Option<RawIdentity>,
-    region: Option<String>,
-    request_id: Option<String>,
-    operation: Option<String>,
-    model_id: Option<String>,
+struct Raw<'a> {
+    #[serde(borrow)]
+    schema_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    account_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    identity: Option<RawIdentity<'a>>,
+    #[serde(borrow)]
+    region: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    request_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    operation: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    model_id: Option<Cow<'a, str>>,
     input: Option<RawInput>,
     output: Option<RawOutput>,
 }
 
 #[derive(Deserialize)]
-struct RawIdentity {
-    arn: Option<String>,
+struct RawIdentity<'a> {
+    #[serde(borrow)]
+    arn: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -184,22 +195,37 @@ fn field<T>(v: Option<T>, field: &'static str) -> Result<T, RecordError> {
     v.ok_or(RecordError::Field { field, reason: "missing".into() })
 }
 
-/// Reads one record (one line of a log object, or one CloudWatch log event's
-/// message). Bodies, if delivered, are ignored.
-pub fn parse_record(text: &str) -> Result<InvocationRecord, RecordError> {
-    let raw: Raw = serde_json::from_str(text).map_err(|e| RecordError::Json(e.to_string()))?;
+/// A record as read, its strings borrowed from the text (owned only when the
+/// JSON escapes them) and its account and region not yet validated: what a
+/// reader of millions of records aggregates without allocating per record,
+/// validating each distinct account and region once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordView<'a> {
+    pub time: DateTime<Utc>,
+    pub account: Cow<'a, str>,
+    pub principal: Cow<'a, str>,
+    pub region: Cow<'a, str>,
+    pub request_id: Cow<'a, str>,
+    pub operation: Cow<'a, str>,
+    pub model_id: Cow<'a, str>,
+    pub tokens: TokenCounts,
+}
+
+/// Reads one record's fields (see [`parse_record`], which also validates the
+/// account and region).
+pub fn parse_view(text: &str) -> Result<RecordView<'_>, RecordError> {
+    let raw: Raw<'_> = serde_json::from_str(text).map_err(|e| RecordError::Json(e.to_string()))?;
     if let Some(t) = raw.schema_type.as_deref().filter(|t| *t != "ModelInvocationLog") {
         return Err(RecordError::NotAnInvocation(t.to_owned()));
     }
-    let bad = |field: &'static str, e: &dyn std::fmt::Display| RecordError::Field { field, reason: e.to_string() };
     let ts = field(raw.timestamp, "timestamp")?;
-    let time = DateTime::parse_from_rfc3339(&ts).map_err(|e| bad("timestamp", &e))?.with_timezone(&Utc);
-    let account = AccountId::parse(&field(raw.account_id, "accountId")?).map_err(|e| bad("accountId", &e))?;
+    let time = DateTime::parse_from_rfc3339(&ts).map_err(|e| RecordError::Field { field: "timestamp", reason: e.to_string() })?.with_timezone(&Utc);
+    let account = field(raw.account_id, "accountId")?;
     let principal = field(raw.identity.and_then(|i| i.arn), "identity.arn")?;
     if principal.trim().is_empty() {
         return Err(RecordError::Field { field: "identity.arn", reason: "empty".into() });
     }
-    let region = Region::parse(&field(raw.region, "region")?).map_err(|e| bad("region", &e))?;
+    let region = field(raw.region, "region")?;
     let model_id = field(raw.model_id, "modelId")?;
     let input = raw.input.as_ref();
     let tokens = TokenCounts {
@@ -208,16 +234,26 @@ pub fn parse_record(text: &str) -> Result<InvocationRecord, RecordError> {
         cache_read: input.and_then(|i| i.cache_read_input_token_count).unwrap_or(0),
         cache_write: input.and_then(|i| i.cache_write_input_token_count).unwrap_or(0),
     };
+    Ok(RecordView { time, account, principal, region, request_id: raw.request_id.unwrap_or_default(), operation: raw.operation.unwrap_or_default(), model_id, tokens })
+}
+
+/// Reads one record (one line of a log object, or one CloudWatch log event's
+/// message). Bodies, if delivered, are ignored.
+pub fn parse_record(text: &str) -> Result<InvocationRecord, RecordError> {
+    let v = parse_view(text)?;
+    let bad = |field: &'static str, e: &dyn std::fmt::Display| RecordError::Field { field, reason: e.to_string() };
+    let account = AccountId::parse(&v.account).map_err(|e| bad("accountId", &e))?;
+    let region = Region::parse(&v.region).map_err(|e| bad("region", &e))?;
     Ok(InvocationRecord {
-        time,
+        time: v.time,
         account,
-        principal,
+        principal: v.principal.into_owned(),
         region,
-        request_id: raw.request_id.unwrap_or_default(),
-        operation: raw.operation.unwrap_or_default(),
-        model: ModelRef::parse(&model_id),
-        model_id,
-        tokens,
+        request_id: v.request_id.into_owned(),
+        operation: v.operation.into_owned(),
+        model: ModelRef::parse(&v.model_id),
+        model_id: v.model_id.into_owned(),
+        tokens: v.tokens,
     })
 }
 
@@ -238,16 +274,22 @@ pub fn cost(per_1k: &TokenPrices, tokens: TokenCounts) -> Option<Money> {
     Some(Money::new(total))
 }
 
-/// What a record costs at the catalogue: the prices of its model (or the
-/// model behind its application profile) where and how it was routed;
-/// `None` when the catalogue cannot price it.
-pub fn record_cost(catalog: &PriceCatalog, r: &InvocationRecord, profile_model: impl Fn(&InferenceProfileArn) -> Option<ModelId>) -> Option<Money> {
-    let price = price_of(catalog, &r.model, profile_model)?;
-    let geo = match &r.model {
+/// The prices a call of `model` in `region` is charged at: its model's (or
+/// the model behind its application profile, from `profile_model`), where
+/// and how it ran (see [`ModelPrice::prices_for`]); `None` when the
+/// catalogue cannot price it.
+pub fn prices_where<'c>(catalog: &'c PriceCatalog, model: &ModelRef, region: &str, profile_model: impl Fn(&InferenceProfileArn) -> Option<ModelId>) -> Option<&'c TokenPrices> {
+    let price = price_of(catalog, model, profile_model)?;
+    let geo = match model {
         ModelRef::Model(m) => m.geo_prefix(),
         _ => None,
     };
-    cost(price.prices_for(geo, r.region.as_str()), r.tokens)
+    Some(price.prices_for(geo, region))
+}
+
+/// What a record costs at the catalogue (see [`prices_where`]).
+pub fn record_cost(catalog: &PriceCatalog, r: &InvocationRecord, profile_model: impl Fn(&InferenceProfileArn) -> Option<ModelId>) -> Option<Money> {
+    cost(prices_where(catalog, &r.model, r.region.as_str(), profile_model)?, r.tokens)
 }
 
 /// The catalogue entry a record is priced at: its model, or the model behind
@@ -312,6 +354,32 @@ impl UsageKey {
     /// caller (`ModelRef::parse(&self.model_id)`).
     pub fn as_ai_line<'a>(&'a self, model: &'a ModelRef) -> AiLine<'a> {
         ai_line(self.hour.date_naive(), "", &self.principal, model)
+    }
+}
+
+/// Who owns usage keys: attribution is prepared once per caller and model as
+/// called (weeks of hourly facts repeat each many times) and decided per day,
+/// as `cur::facts::outcomes` does for CUR lines.
+pub struct UsageOwners<'a> {
+    attributor: &'a Attributor,
+    prepared: std::collections::HashMap<String, std::collections::HashMap<String, Prepared<'a>>>,
+}
+
+impl<'a> UsageOwners<'a> {
+    pub fn new(attributor: &'a Attributor) -> Self {
+        UsageOwners { attributor, prepared: std::collections::HashMap::new() }
+    }
+
+    pub fn of(&mut self, k: &UsageKey) -> Outcome {
+        let day = k.hour.date_naive();
+        if let Some(p) = self.prepared.get(k.principal.as_str()).and_then(|m| m.get(k.model_id.as_str())) {
+            return p.at(day);
+        }
+        let model = ModelRef::parse(&k.model_id);
+        let p = self.attributor.prepare(&k.as_ai_line(&model));
+        let outcome = p.at(day);
+        self.prepared.entry(k.principal.clone()).or_default().insert(k.model_id.clone(), p);
+        outcome
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use domain::analytics::investigations::{DetectorConfig, Investigation};
 use domain::analytics::live_vs_billed::{self, LineStatus, LiveVsBilled};
 use serde::Serialize;
-use services::governance::usage::{step_of, DetectionRun, UsageIngest};
+use services::governance::usage::{step_of, DetectionRun, LogRead, StagedUsage, UsageIngest};
 use services::governance::Governance;
 
 use crate::cli::{Format, InvestigationCmd, ReportCmd};
@@ -71,6 +71,41 @@ fn source_of(path: &Path) -> String {
     }
 }
 
+async fn discard(gov: &Governance, staged: Vec<StagedUsage>) {
+    for s in staged {
+        gov.discard_staged(s).await;
+    }
+}
+
+/// Every file read, on as many threads as the machine has (files are
+/// independent; each thread holds one file's text at a time), results in
+/// file order. The first file that cannot be read is the error.
+fn read_all(reader: &services::governance::usage::LogReader<'_>, files: &[PathBuf]) -> Result<Vec<(String, LogRead)>, CurError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len()).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Result<LogRead, CurError>)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(f) = files.get(i) else { break };
+                        mine.push((i, read_text(f).map(|t| reader.read_text(&t))));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
+    });
+    if done.len() != files.len() {
+        return Err(input("ingest-logs", "a reading thread failed"));
+    }
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(i, r)| r.map(|read| (source_of(&files[i]), read))).collect()
+}
+
 #[derive(Debug, Serialize)]
 struct IngestOut {
     objects: Vec<UsageIngest>,
@@ -82,22 +117,42 @@ pub async fn ingest_logs(config: &Config, paths: &[PathBuf], format: Format) -> 
     if files.is_empty() {
         return Err(input(paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "), "no invocation log files (.json, .json.gz) found"));
     }
-    // Every file is read (into its small hourly aggregate, the text dropped)
-    // before anything is stored: a file that cannot be read stores nothing
-    // from any, and memory holds one file's text at a time.
+    // All or nothing: every file is read and its usage staged (written under
+    // a generation nothing points at yet) before any is committed, so a file
+    // that cannot be read stores nothing from any. Files are read a few at a
+    // time on every core, and only what was staged is kept between them, so
+    // memory holds a few files' text and sums, whatever the number of files.
     let gov = local::governance_for(config).await?;
     let reader = gov.log_reader().await?;
-    let mut reads = Vec::with_capacity(files.len());
-    for f in &files {
-        reads.push((source_of(f), reader.read_text(&read_text(f)?)));
+    let batch = 2 * std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut staged: Vec<StagedUsage> = Vec::with_capacity(files.len());
+    for chunk in files.chunks(batch) {
+        let step = async {
+            for (source, read) in read_all(&reader, chunk)? {
+                staged.push(gov.stage_usage(&source, read).await?);
+            }
+            Ok::<(), CurError>(())
+        };
+        if let Err(e) = step.await {
+            discard(&gov, staged).await;
+            return Err(e);
+        }
     }
     drop(reader);
     let mut objects = Vec::new();
     let mut days = std::collections::BTreeSet::new();
-    for (source, read) in reads {
-        let done = gov.ingest_usage(&source, read).await?;
-        days.extend(done.days.iter().copied());
-        objects.push(done);
+    let mut pending = staged.into_iter();
+    while let Some(s) = pending.next() {
+        match gov.commit_usage(s).await {
+            Ok(done) => {
+                days.extend(done.days.iter().copied());
+                objects.push(done);
+            }
+            Err(e) => {
+                discard(&gov, pending.collect()).await;
+                return Err(e.into());
+            }
+        }
     }
     let detection = gov.detect_investigations(&days, &DetectorConfig::default()).await?;
     let out = IngestOut { objects, detection };

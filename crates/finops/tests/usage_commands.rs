@@ -95,6 +95,33 @@ fn unreadable_log_files_are_refused_and_store_nothing() {
     // The good file in the refused run stored nothing.
     let live = json(finops(&home, &["--format", "json", "report", "live"]));
     assert_eq!(live["lines"].as_array().map(Vec::len), Some(0), "{live}");
+
+    // Files are read and staged a few at a time: a bad file after many good
+    // ones leaves none of theirs behind, neither manifest nor usage object.
+    let mut args: Vec<String> = vec!["ingest-logs".into()];
+    for i in 0..24 {
+        let f = dir.path().join(format!("good-{i:02}.json"));
+        std::fs::write(&f, record(Utc::now() - Duration::hours(1 + i), "arn:aws:iam::111122223333:user/ci", 1000)).expect("write");
+        args.push(f.to_str().expect("path").into());
+    }
+    args.push(fake.to_str().expect("path").into());
+    refused(finops(&home, &args.iter().map(String::as_str).collect::<Vec<_>>()), 2, "fake.json.gz");
+    let live = json(finops(&home, &["--format", "json", "report", "live"]));
+    assert_eq!(live["lines"].as_array().map(Vec::len), Some(0), "{live}");
+    assert_eq!(parquet_files(&home), Vec::<std::path::PathBuf>::new(), "every staged usage object was deleted");
+}
+
+fn parquet_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(parquet_files(&p));
+        } else if p.extension().is_some_and(|x| x == "parquet") {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// `gen-logs` replays a `gen-cur` month as Bedrock would have logged it (one

@@ -32,7 +32,7 @@ use crate::cur::facts::{outcomes, Facts};
 use crate::cur::usage_type::decode;
 use crate::governance::catalog::PriceCatalog;
 use crate::ids::AccountId;
-use crate::invocations::{ModelRef, UsageFacts};
+use crate::invocations::{UsageFacts, UsageKey, UsageOwners, UsageValue};
 use crate::money::Money;
 use crate::period::{BillingPeriod, IsoWeek};
 
@@ -158,65 +158,109 @@ struct Sides {
 
 /// Compares the period's logs with its CUR facts, owner by owner and day by day.
 pub fn compare(period: BillingPeriod, facts: &Facts, usage: &UsageFacts, attributor: &Attributor, catalog: &PriceCatalog) -> LiveVsBilled {
-    let mut comparable: HashMap<&str, bool> = HashMap::new();
-    let mut days = BTreeSet::new();
-    let mut by_owner_day: BTreeMap<(String, NaiveDate), Sides> = BTreeMap::new();
-    let mut by_account: BTreeMap<AccountId, Sides> = BTreeMap::new();
-    let mut not_comparable = Money::ZERO;
-    for (k, v, outcome) in outcomes(period, facts, attributor) {
-        days.insert(k.usage_day);
-        let priced = k.line_item_type == "Usage" && *comparable.entry(k.usage_type).or_insert_with(|| catalog.token_line_price(&decode(k.usage_type).usage).is_some());
-        let owner = owner_name(&outcome);
-        let Some(owner) = owner.filter(|_| priced) else {
-            not_comparable += v.cost;
-            continue;
-        };
-        by_owner_day.entry((owner, k.usage_day)).or_default().billed += v.cost;
-        by_account.entry(k.account.clone()).or_default().billed += v.cost;
-    }
-    let mut awaiting_cur = Money::ZERO;
-    let mut models: HashMap<&str, ModelRef> = HashMap::new();
+    let mut c = Comparison::new(period, facts, attributor, catalog);
     for (k, v) in &usage.facts {
-        let day = k.hour.date_naive();
-        if !period.contains(day) {
-            continue;
+        c.add_usage(k, v);
+    }
+    c.finish()
+}
+
+/// A comparison being made: the CUR side is summed when it is made, the log
+/// side one usage fact at a time (`add_usage`), so a caller can stream a
+/// month of usage objects through it without holding them.
+pub struct Comparison<'a> {
+    period: BillingPeriod,
+    days: BTreeSet<NaiveDate>,
+    by_owner_day: BTreeMap<(String, NaiveDate), Sides>,
+    by_account: BTreeMap<AccountId, Sides>,
+    not_comparable: Money,
+    awaiting_cur: Money,
+    owners: UsageOwners<'a>,
+}
+
+impl<'a> Comparison<'a> {
+    pub fn new(period: BillingPeriod, facts: &Facts, attributor: &'a Attributor, catalog: &PriceCatalog) -> Self {
+        let mut comparable: HashMap<&str, bool> = HashMap::new();
+        let mut c = Comparison {
+            period,
+            days: BTreeSet::new(),
+            by_owner_day: BTreeMap::new(),
+            by_account: BTreeMap::new(),
+            not_comparable: Money::ZERO,
+            awaiting_cur: Money::ZERO,
+            owners: UsageOwners::new(attributor),
+        };
+        for (k, v, outcome) in outcomes(period, facts, attributor) {
+            c.days.insert(k.usage_day);
+            let priced = k.line_item_type == "Usage" && *comparable.entry(k.usage_type).or_insert_with(|| catalog.token_line_price(&decode(k.usage_type).usage).is_some());
+            let Some(owner) = owner_name(&outcome).filter(|_| priced) else {
+                c.not_comparable += v.cost;
+                continue;
+            };
+            c.by_owner_day.entry((owner, k.usage_day)).or_default().billed += v.cost;
+            c.by_account.entry(k.account.clone()).or_default().billed += v.cost;
         }
-        let a = by_account.entry(k.account.clone()).or_default();
+        c
+    }
+
+    /// One hour of usage; hours outside the period are ignored.
+    pub fn add_usage(&mut self, k: &UsageKey, v: &UsageValue) {
+        let day = k.hour.date_naive();
+        if !self.period.contains(day) {
+            return;
+        }
+        let a = self.by_account.entry(k.account.clone()).or_default();
         a.estimated += v.cost;
         a.requests += v.requests;
-        if !days.contains(&day) {
-            awaiting_cur += v.cost;
-            continue;
+        if !self.days.contains(&day) {
+            self.awaiting_cur += v.cost;
+            return;
         }
-        let model = models.entry(k.model_id.as_str()).or_insert_with(|| ModelRef::parse(&k.model_id));
-        let Some(owner) = owner_name(&attributor.attribute(&k.as_ai_line(model))) else { continue };
-        let s = by_owner_day.entry((owner, day)).or_default();
+        let Some(owner) = owner_name(&self.owners.of(k)) else { return };
+        let s = self.by_owner_day.entry((owner, day)).or_default();
         s.estimated += v.cost;
         s.requests += v.requests;
         s.unpriced += v.unpriced;
     }
-    let lines: Vec<OwnerDay> = by_owner_day
-        .into_iter()
-        .map(|((owner, day), s)| {
-            let status = if s.unpriced > 0 {
-                LineStatus::Unpriced
-            } else if s.requests == 0 {
-                LineStatus::NoLogs
-            } else if s.billed.is_zero() {
-                LineStatus::NotBilled
-            } else {
-                LineStatus::Compared
-            };
-            let error_pct = if status == LineStatus::Compared { error_pct(s.estimated, s.billed) } else { None };
-            OwnerDay { owner, day, billed: s.billed, estimated: s.estimated, requests: s.requests, unpriced_requests: s.unpriced, error_pct, status }
-        })
-        .collect();
-    let accounts = by_account
-        .into_iter()
-        .map(|(account, s)| AccountCoverage { account, billed: s.billed, estimated: s.estimated, requests: s.requests, logs: s.requests > 0 || s.billed.is_zero() })
-        .collect();
-    let (billed, estimated, compared_billed, compared_estimated, error_pct) = totals(&lines);
-    LiveVsBilled { period, days: days.into_iter().collect(), billed, estimated, compared_billed, compared_estimated, error_pct, not_comparable, awaiting_cur, lines, accounts }
+
+    pub fn finish(self) -> LiveVsBilled {
+        let lines: Vec<OwnerDay> = self
+            .by_owner_day
+            .into_iter()
+            .map(|((owner, day), s)| {
+                let status = if s.unpriced > 0 {
+                    LineStatus::Unpriced
+                } else if s.requests == 0 {
+                    LineStatus::NoLogs
+                } else if s.billed.is_zero() {
+                    LineStatus::NotBilled
+                } else {
+                    LineStatus::Compared
+                };
+                let error_pct = if status == LineStatus::Compared { error_pct(s.estimated, s.billed) } else { None };
+                OwnerDay { owner, day, billed: s.billed, estimated: s.estimated, requests: s.requests, unpriced_requests: s.unpriced, error_pct, status }
+            })
+            .collect();
+        let accounts = self
+            .by_account
+            .into_iter()
+            .map(|(account, s)| AccountCoverage { account, billed: s.billed, estimated: s.estimated, requests: s.requests, logs: s.requests > 0 || s.billed.is_zero() })
+            .collect();
+        let (billed, estimated, compared_billed, compared_estimated, error_pct) = totals(&lines);
+        LiveVsBilled {
+            period: self.period,
+            days: self.days.into_iter().collect(),
+            billed,
+            estimated,
+            compared_billed,
+            compared_estimated,
+            error_pct,
+            not_comparable: self.not_comparable,
+            awaiting_cur: self.awaiting_cur,
+            lines,
+            accounts,
+        }
+    }
 }
 
 /// A workload's week, live against billed: the line its spend card carries.

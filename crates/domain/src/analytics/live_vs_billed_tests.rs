@@ -65,7 +65,10 @@ fn facts(rows: Vec<CurRow>) -> Facts {
     f
 }
 
-fn usage(entries: &[(u32, u32, &str, &str, &str, Option<&str>)]) -> UsageFacts {
+/// (day, hour, account, principal, model, cost; `None`: unpriced)
+type Logged<'a> = (u32, u32, &'a str, &'a str, &'a str, Option<&'a str>);
+
+fn usage(entries: &[Logged<'_>]) -> UsageFacts {
     let mut u = UsageFacts::default();
     for &(day, hour, account, principal, model, cost) in entries {
         let key = UsageKey {

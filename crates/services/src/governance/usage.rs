@@ -13,7 +13,8 @@
 //!   so it can run on every delivery and on the hourly schedule alike, and
 //!   writes only what changed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use domain::analytics::live_vs_billed::{self, LiveVsBilled};
@@ -22,7 +23,8 @@ use domain::cur::attribution::{Attributor, Outcome};
 use domain::governance::authz::Action;
 use domain::governance::claims::ClaimKind;
 use domain::invocations::{self, UsageFacts, UsageKey};
-use domain::{AccountId, Actor, BillingPeriod, EntityRef, IsoWeek, ModelId, Money, UserId, WorkloadId};
+use domain::governance::catalog::TokenPrices;
+use domain::{AccountId, Actor, BillingPeriod, EntityRef, IsoWeek, ModelId, Money, Region, UserId, WorkloadId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -88,6 +90,29 @@ pub struct UsageIngest {
     pub days: BTreeSet<NaiveDate>,
 }
 
+/// A log object's usage written under new generations, not yet pointed at
+/// (see [`Governance::stage_usage`]): what is held between reading an object
+/// and committing it is this, not its facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedUsage {
+    pub source: String,
+    pub records: u64,
+    pub unreadable: u64,
+    pub errors: Vec<String>,
+    pub days: BTreeSet<NaiveDate>,
+    parts: Vec<StagedPart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StagedPart {
+    period: BillingPeriod,
+    generation: String,
+    object: String,
+    facts: u64,
+    cost: Money,
+    digest: String,
+}
+
 /// What a detection run did.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -126,10 +151,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Who owns a usage key: the workload its claim gives it, or why nobody does.
-fn owner(attributor: &Attributor, k: &UsageKey, model: &invocations::ModelRef) -> Outcome {
-    attributor.attribute(&k.as_ai_line(model))
-}
 
 /// Prices invocation-log records: at the bundled catalogue, an application
 /// profile at its workload's approved model.
@@ -142,36 +163,78 @@ impl LogReader<'_> {
     /// One log object's text: one JSON record per line (the S3 delivery),
     /// blank lines skipped.
     pub fn read_text(&self, text: &str) -> LogRead {
-        let mut out = LogRead::default();
+        let mut r = Reading::new(self);
         for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            self.read_record(line, n + 1, &mut out);
+            r.record(line, n + 1);
         }
-        out
+        r.finish()
     }
 
     /// CloudWatch Logs messages (a subscription delivery's log events), each one record.
     pub fn read_messages<'a>(&self, messages: impl IntoIterator<Item = &'a str>) -> LogRead {
-        let mut out = LogRead::default();
+        let mut r = Reading::new(self);
         for (n, m) in messages.into_iter().enumerate() {
-            self.read_record(m, n + 1, &mut out);
+            r.record(m, n + 1);
         }
-        out
+        r.finish()
+    }
+}
+
+type HourKey<'t> = (DateTime<Utc>, Cow<'t, str>, Cow<'t, str>, Cow<'t, str>, Cow<'t, str>);
+
+/// One object being read. A log object holds thousands of records of few
+/// callers and models: keys borrow the text until the object is done, and
+/// each distinct account, region and (model, region) price is decided once,
+/// so a record costs a parse and a hash, not a dozen allocations.
+struct Reading<'r, 't> {
+    reader: &'r LogReader<'r>,
+    out: LogRead,
+    hours: HashMap<HourKey<'t>, invocations::UsageValue>,
+    accounts: HashMap<Cow<'t, str>, std::result::Result<AccountId, String>>,
+    regions: HashMap<Cow<'t, str>, std::result::Result<Region, String>>,
+    prices: HashMap<(Cow<'t, str>, Cow<'t, str>), Option<&'r TokenPrices>>,
+}
+
+impl<'r, 't> Reading<'r, 't> {
+    fn new(reader: &'r LogReader<'r>) -> Self {
+        Reading { reader, out: LogRead::default(), hours: HashMap::new(), accounts: HashMap::new(), regions: HashMap::new(), prices: HashMap::new() }
     }
 
-    fn read_record(&self, text: &str, n: usize, out: &mut LogRead) {
-        out.records += 1;
-        match invocations::parse_record(text) {
-            Ok(r) => {
-                let cost = invocations::record_cost(&self.gov.catalog, &r, |p| self.profiles.get(p.as_str()).cloned());
-                out.facts.add(&r, cost);
-            }
-            Err(e) => {
-                out.unreadable += 1;
-                if out.errors.len() < ERRORS_KEPT {
-                    out.errors.push(format!("record {n}: {e}"));
-                }
+    fn record(&mut self, text: &'t str, n: usize) {
+        self.out.records += 1;
+        if let Err(e) = self.add(text) {
+            self.out.unreadable += 1;
+            if self.out.errors.len() < ERRORS_KEPT {
+                self.out.errors.push(format!("record {n}: {e}"));
             }
         }
+    }
+
+    fn add(&mut self, text: &'t str) -> std::result::Result<(), invocations::RecordError> {
+        let v = invocations::parse_view(text)?;
+        let bad = |field: &'static str, reason: &String| invocations::RecordError::Field { field, reason: reason.clone() };
+        let account = self.accounts.entry(v.account.clone()).or_insert_with(|| AccountId::parse(&v.account).map_err(|e| e.to_string()));
+        account.as_ref().map_err(|e| bad("accountId", e))?;
+        let region = self.regions.entry(v.region.clone()).or_insert_with(|| Region::parse(&v.region).map_err(|e| e.to_string()));
+        region.as_ref().map_err(|e| bad("region", e))?;
+        let reader = self.reader;
+        let prices = *self.prices.entry((v.model_id.clone(), v.region.clone())).or_insert_with(|| {
+            invocations::prices_where(&reader.gov.catalog, &invocations::ModelRef::parse(&v.model_id), &v.region, |p| reader.profiles.get(p.as_str()).cloned())
+        });
+        let cost = prices.and_then(|p| invocations::cost(p, v.tokens));
+        let value = invocations::UsageValue { requests: 1, tokens: v.tokens, cost: cost.unwrap_or(Money::ZERO), unpriced: u64::from(cost.is_none()) };
+        self.hours.entry((invocations::hour_of(v.time), v.account, v.region, v.principal, v.model_id)).or_default().add(value);
+        Ok(())
+    }
+
+    fn finish(mut self) -> LogRead {
+        for ((hour, account, region, principal, model_id), value) in self.hours {
+            // Every key's account and region were validated when its first record was read.
+            let (Some(Ok(account)), Some(Ok(region))) = (self.accounts.get(&account), self.regions.get(&region)) else { continue };
+            let key = UsageKey { hour, account: account.clone(), region: region.clone(), principal: principal.into_owned(), model_id: model_id.into_owned() };
+            self.out.facts.facts.entry(key).or_default().add(value);
+        }
+        self.out
     }
 }
 
@@ -206,9 +269,20 @@ impl Governance {
     }
 
     /// Stores one log object's usage, per period, replacing what an earlier
-    /// delivery of the same object stored. An object none of whose records
-    /// could be read stores nothing and says so.
+    /// delivery of the same object stored ([`Self::stage_usage`] then
+    /// [`Self::commit_usage`]). An object none of whose records could be read
+    /// stores nothing and says so.
     pub async fn ingest_usage(&self, source: &str, read: LogRead) -> Result<UsageIngest> {
+        let staged = self.stage_usage(source, read).await?;
+        self.commit_usage(staged).await
+    }
+
+    /// Writes one log object's usage objects (one per period its records fall
+    /// in) under new generations that no manifest points at yet: nothing is
+    /// visible until [`Self::commit_usage`]. A caller ingesting many objects
+    /// all or nothing stages them all (holding only what was staged, not the
+    /// facts), then commits them, or discards them ([`Self::discard_staged`]).
+    pub async fn stage_usage(&self, source: &str, read: LogRead) -> Result<StagedUsage> {
         if source.trim().is_empty() {
             return Err(GovernanceError::invalid("source", "is required"));
         }
@@ -218,29 +292,66 @@ impl Governance {
             days.insert(k.hour.date_naive());
             by_period.entry(BillingPeriod::of(k.hour.date_naive())).or_default().facts.insert(k, v);
         }
-        let mut stored = Vec::new();
-        for (period, facts) in &by_period {
-            let key = ItemKey::new(usage_pk(*period), format!("SRC#{}", source_key(source)));
-            let existing: Option<(UsageManifest, u64)> = get_typed(self.store.as_ref(), key.clone()).await?;
+        let mut staged = StagedUsage { source: source.to_owned(), records: read.records, unreadable: read.unreadable, errors: read.errors, days, parts: Vec::new() };
+        for (period, facts) in by_period {
             let generation = self.ids.next_id();
-            let object = usage_object_key(*period, source, &generation);
-            let written = self.ledger.write_usage(&object, facts).await?;
-            let digest = hex(&Sha256::digest(format!("{}|{}|{}", written.digest, read.records, read.unreadable).as_bytes()));
-            if existing.as_ref().is_some_and(|(m, _)| m.digest == digest) {
-                self.discard_usage(&object).await;
+            let object = usage_object_key(period, source, &generation);
+            let written = match self.ledger.write_usage(&object, &facts).await {
+                Ok(w) => w,
+                Err(e) => {
+                    self.discard_staged(staged).await;
+                    return Err(e.into());
+                }
+            };
+            let digest = hex(&Sha256::digest(format!("{}|{}|{}", written.digest, staged.records, staged.unreadable).as_bytes()));
+            staged.parts.push(StagedPart { period, generation, object, facts: facts.len() as u64, cost: facts.total(), digest });
+        }
+        Ok(staged)
+    }
+
+    /// Deletes what [`Self::stage_usage`] wrote; nothing pointed at it.
+    pub async fn discard_staged(&self, staged: StagedUsage) {
+        for p in staged.parts {
+            self.discard_usage(&p.object).await;
+        }
+    }
+
+    /// Makes a staged object's usage the source's own: per period, its
+    /// manifest is flipped with a conditional write and its audit record in
+    /// the same transaction, and the generation it replaces is deleted. A
+    /// part equal to what is stored (a duplicate delivery) writes nothing.
+    pub async fn commit_usage(&self, staged: StagedUsage) -> Result<UsageIngest> {
+        let StagedUsage { source, records, unreadable, errors, days, parts } = staged;
+        let duplicate_if_none = !parts.is_empty();
+        let mut stored = Vec::new();
+        let mut rest = parts.into_iter();
+        while let Some(part) = rest.next() {
+            let key = ItemKey::new(usage_pk(part.period), format!("SRC#{}", source_key(&source)));
+            let existing: Option<(UsageManifest, u64)> = match get_typed(self.store.as_ref(), key.clone()).await {
+                Ok(e) => e,
+                Err(e) => {
+                    self.discard_usage(&part.object).await;
+                    for p in rest {
+                        self.discard_usage(&p.object).await;
+                    }
+                    return Err(e);
+                }
+            };
+            if existing.as_ref().is_some_and(|(m, _)| m.digest == part.digest) {
+                self.discard_usage(&part.object).await;
                 continue;
             }
             let manifest = UsageManifest {
-                period: *period,
-                source: source.to_owned(),
-                generation: generation.clone(),
-                object: object.clone(),
-                facts: facts.len() as u64,
-                records: read.records,
-                unreadable: read.unreadable,
-                errors: read.errors.clone(),
-                cost: facts.total(),
-                digest,
+                period: part.period,
+                source: source.clone(),
+                generation: part.generation.clone(),
+                object: part.object.clone(),
+                facts: part.facts,
+                records,
+                unreadable,
+                errors: errors.clone(),
+                cost: part.cost,
+                digest: part.digest.clone(),
                 ingested_at: self.clock.now(),
             };
             let actor = Governance::system_actor("usage-stream");
@@ -254,7 +365,7 @@ impl Governance {
                         None => put_new(item),
                         Some((_, v)) => put_over(item, *v),
                     },
-                    self.audit(EntityRef::new("usage_source", source), action, (existing.as_ref().map(|(m, _)| m.generation.as_str()), Some(generation.as_str())), &actor, None, &correlation)?,
+                    self.audit(EntityRef::new("usage_source", &source), action, (existing.as_ref().map(|(m, _)| m.generation.as_str()), Some(part.generation.as_str())), &actor, None, &correlation)?,
                 ])
                 .await;
             match flip {
@@ -262,21 +373,24 @@ impl Governance {
                     if let Some((old, _)) = &existing {
                         self.discard_usage(&old.object).await;
                     }
-                    stored.push(*period);
+                    stored.push(part.period);
                 }
                 Err(StoreError::Conflict { .. }) => {
                     // Another delivery of the same object won the flip: its
                     // usage stands, and this copy goes.
-                    self.discard_usage(&object).await;
+                    self.discard_usage(&part.object).await;
                 }
                 Err(e) => {
-                    self.discard_usage(&object).await;
+                    self.discard_usage(&part.object).await;
+                    for p in rest {
+                        self.discard_usage(&p.object).await;
+                    }
                     return Err(e.into());
                 }
             }
         }
-        let duplicate = stored.is_empty() && !by_period.is_empty();
-        Ok(UsageIngest { source: source.to_owned(), records: read.records, unreadable: read.unreadable, errors: read.errors, stored, duplicate, days })
+        let duplicate = stored.is_empty() && duplicate_if_none;
+        Ok(UsageIngest { source, records, unreadable, errors, stored, duplicate, days })
     }
 
     async fn discard_usage(&self, object: &str) {
@@ -291,17 +405,19 @@ impl Governance {
         items.iter().map(|i| decode(&i.attrs)).collect()
     }
 
-    /// Usage facts of the hours in `[from, to)`, merged from every source of
-    /// the periods they touch.
-    pub async fn usage_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<UsageFacts> {
-        let mut out = UsageFacts::default();
+    /// Every usage fact of the hours in `[from, to)`, object by object: one
+    /// usage object is in memory at a time, so a detection or report over a
+    /// large estate's weeks of usage holds its own sums, not the facts.
+    /// Sources do not overlap (each log object is its own), so facts are
+    /// handed over as stored; a caller sums what it needs.
+    pub async fn fold_usage(&self, from: DateTime<Utc>, to: DateTime<Utc>, mut f: impl FnMut(&UsageKey, &invocations::UsageValue)) -> Result<()> {
         let mut period = BillingPeriod::of(from.date_naive());
         let last = BillingPeriod::of(to.date_naive());
         loop {
             for m in self.usage_sources(period).await? {
                 let facts = self.ledger.read_usage(&m.object).await?;
-                for (k, v) in facts.facts.into_iter().filter(|(k, _)| k.hour >= from && k.hour < to) {
-                    out.facts.entry(k).or_default().add(v);
+                for (k, v) in facts.facts.iter().filter(|(k, _)| k.hour >= from && k.hour < to) {
+                    f(k, v);
                 }
             }
             if period >= last {
@@ -309,6 +425,13 @@ impl Governance {
             }
             period = period.next();
         }
+        Ok(())
+    }
+
+    /// Usage facts of the hours in `[from, to)`, merged from every source.
+    pub async fn usage_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<UsageFacts> {
+        let mut out = UsageFacts::default();
+        self.fold_usage(from, to, |k, v| out.facts.entry(k.clone()).or_default().add(*v)).await?;
         Ok(out)
     }
 
@@ -321,15 +444,15 @@ impl Governance {
         };
         let from = (*first - Duration::days(i64::from(cfg.baseline_days))).and_hms_opt(0, 0, 0).map(|t| t.and_utc()).ok_or_else(|| GovernanceError::Internal("day out of range".into()))?;
         let to = (*last + Duration::days(1)).and_hms_opt(0, 0, 0).map(|t| t.and_utc()).ok_or_else(|| GovernanceError::Internal("day out of range".into()))?;
-        let usage = self.usage_between(from, to).await?;
         let attributor = self.attributor().await?;
+        let mut owners = invocations::UsageOwners::new(&attributor);
+        let mut bases: HashMap<String, String> = HashMap::new();
 
         let mut scopes: BTreeMap<String, ScopeSeries> = BTreeMap::new();
         let mut models: BTreeMap<(AccountId, String), ModelSeries> = BTreeMap::new();
         let mut principals: BTreeMap<(AccountId, String), PrincipalSeen> = BTreeMap::new();
-        for (k, v) in &usage.facts {
-            let model = invocations::ModelRef::parse(&k.model_id);
-            let outcome = owner(&attributor, k, &model);
+        self.fold_usage(from, to, |k, v| {
+            let outcome = owners.of(k);
             let workload = match &outcome {
                 Outcome::Attributed { workload, .. } => Some(workload.clone()),
                 _ => None,
@@ -337,10 +460,13 @@ impl Governance {
             let scope = workload.as_ref().map_or_else(|| format!("account:{}", k.account), |w| format!("workload:{w}"));
             let s = scopes.entry(scope.clone()).or_insert_with(|| ScopeSeries { scope, account: k.account.clone(), workload: workload.clone(), hourly: BTreeMap::new() });
             *s.hourly.entry(k.hour).or_default() += v.cost;
-            let base = match &model {
-                invocations::ModelRef::Model(m) => m.base_model().to_owned(),
-                _ => k.model_id.clone(),
-            };
+            let base = bases
+                .entry(k.model_id.clone())
+                .or_insert_with(|| match invocations::ModelRef::parse(&k.model_id) {
+                    invocations::ModelRef::Model(m) => m.base_model().to_owned(),
+                    _ => k.model_id.clone(),
+                })
+                .clone();
             let m = models.entry((k.account.clone(), base.clone())).or_insert_with(|| ModelSeries { account: k.account.clone(), model: base, daily: BTreeMap::new() });
             *m.daily.entry(k.hour.date_naive()).or_default() += v.cost;
             if days.contains(&k.hour.date_naive()) {
@@ -360,7 +486,8 @@ impl Governance {
                 p.spend += v.cost;
                 p.models.insert(k.model_id.clone());
             }
-        }
+        })
+        .await?;
         let mut findings = Vec::new();
         for s in scopes.values() {
             findings.extend(inv::hourly_spikes(s, days, cfg));
@@ -464,12 +591,13 @@ impl Governance {
         let from = to - Duration::hours(i64::from(hours));
         let scope = self.spend_scope(actor, "live", BillingPeriod::of(from.date_naive())).await?;
         let attributor = self.attributor().await?;
+        let mut owners = invocations::UsageOwners::new(&attributor);
         let mut by_owner: BTreeMap<String, LiveLine> = BTreeMap::new();
-        for (k, v) in self.usage_between(from, to).await?.facts {
-            let name = match owner(&attributor, &k, &invocations::ModelRef::parse(&k.model_id)) {
+        self.fold_usage(from, to, |k, v| {
+            let name = match owners.of(k) {
                 Outcome::Attributed { workload, .. } if scope.sees(&workload) => workload.to_string(),
                 Outcome::Unattributed { reason } if scope.sees_unattributed() => format!("unattributed:{}", reason.as_str()),
-                _ => continue,
+                _ => return,
             };
             let line = by_owner.entry(name.clone()).or_insert_with(|| LiveLine { owner: name, requests: 0, input_tokens: 0, output_tokens: 0, cost: Money::ZERO, unpriced_requests: 0 });
             line.requests += v.requests;
@@ -477,7 +605,8 @@ impl Governance {
             line.output_tokens += v.tokens.output;
             line.cost += v.cost;
             line.unpriced_requests += v.unpriced;
-        }
+        })
+        .await?;
         let mut lines: Vec<LiveLine> = by_owner.into_values().collect();
         lines.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.owner.cmp(&b.owner)));
         Ok(LiveReport { from, to, total: lines.iter().map(|l| l.cost).sum(), lines })
@@ -495,8 +624,10 @@ impl Governance {
         let from = period.first_day().and_hms_opt(0, 0, 0).map(|t| t.and_utc()).ok_or_else(|| GovernanceError::Internal("day out of range".into()))?;
         // The period's last second: its last hour is in, and the next period's manifests are not read.
         let to = period.last_day().and_hms_opt(23, 59, 59).map(|t| t.and_utc()).ok_or_else(|| GovernanceError::Internal("day out of range".into()))?;
-        let usage = self.usage_between(from, to).await?;
-        let full = live_vs_billed::compare(period, &facts, &usage, &self.attributor().await?, &self.catalog);
+        let attributor = self.attributor().await?;
+        let mut comparison = live_vs_billed::Comparison::new(period, &facts, &attributor, &self.catalog);
+        self.fold_usage(from, to, |k, v| comparison.add_usage(k, v)).await?;
+        let full = comparison.finish();
         Ok(match &scope {
             super::reports::Scope::Organisation => full,
             super::reports::Scope::Nodes { unattributed, .. } => full.scoped(
@@ -514,8 +645,9 @@ impl Governance {
     /// Every owner-day of `week` live against billed, for its spend cards.
     pub(crate) async fn week_live_lines(&self, week: IsoWeek, facts: &domain::cur::facts::Facts, attributor: &Attributor) -> Result<Vec<live_vs_billed::OwnerDay>> {
         let from = week.monday().and_hms_opt(0, 0, 0).map(|t| t.and_utc()).ok_or_else(|| GovernanceError::Internal("day out of range".into()))?;
-        let usage = self.usage_between(from, from + Duration::days(7)).await?;
-        Ok(week.periods().into_iter().flat_map(|p| live_vs_billed::compare(p, facts, &usage, attributor, &self.catalog).lines).collect())
+        let mut comparisons: Vec<_> = week.periods().into_iter().map(|p| live_vs_billed::Comparison::new(p, facts, attributor, &self.catalog)).collect();
+        self.fold_usage(from, from + Duration::days(7), |k, v| comparisons.iter_mut().for_each(|c| c.add_usage(k, v))).await?;
+        Ok(comparisons.into_iter().flat_map(|c| c.finish().lines).collect())
     }
 }
 
