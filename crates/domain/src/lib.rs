@@ -16,6 +16,7 @@ pub mod analytics;
 pub mod cur;
 pub mod governance;
 pub mod invocations;
+pub mod agent;
 
 pub use actor::{Actor, Persona};
 pub use arn::{
