@@ -169,11 +169,39 @@ pub async fn replayed_logs_reconcile_with_the_bill(w: World) {
     assert!(check.days_compared > 0 && check.error_pct.is_some_and(|e| e.abs() < rust_decimal::Decimal::ONE), "{check:?}");
 }
 
+/// Thirty callers nobody claimed appear on one day: two detection runs at
+/// once store each investigation once (written several to a transaction;
+/// the run that loses a batch retries it one by one and stores nothing
+/// twice), each with its audit record.
+pub async fn concurrent_detections_store_each_investigation_once(w: World) {
+    w.clock.set(Utc.with_ymd_and_hms(2026, 3, 1, 12, 30, 0).single().expect("time"));
+    let lines: Vec<String> = (0..30).map(|n| line("2026-03-01T09:05:00Z", &format!("arn:aws:sts::{ACCOUNT}:assumed-role/stray-{n:02}/dev"), 4_000_000)).collect();
+    let read = w.gov.read_log_text(&lines.join("\n")).await.expect("read");
+    let done = w.gov.ingest_usage("s3://logs/AWSLogs/111122223333/BedrockModelInvocationLogs/us-east-1/2026/03/01/strays.json.gz", read).await.expect("ingest");
+    let cfg = DetectorConfig::default();
+    let (a, b) = tokio::join!(w.gov.detect_investigations(&done.days, &cfg), w.gov.detect_investigations(&done.days, &cfg));
+    let (a, b) = (a.expect("first run"), b.expect("second run"));
+    let mut opened: Vec<String> = a.opened.iter().chain(&b.opened).cloned().collect();
+    let total = opened.len();
+    opened.sort();
+    opened.dedup();
+    // 30 new principals, and the account's Haiku spend far above its (empty) baseline.
+    assert_eq!(a.findings, 31);
+    assert_eq!((total, opened.len()), (31, 31), "each stored once: {a:?} {b:?}");
+    let fl = finops_lead();
+    let list = w.gov.investigations(&fl).await.expect("list");
+    assert_eq!(list.iter().filter(|i| i.kind == InvestigationKind::NewPrincipal).count(), 30);
+    for id in opened.iter().take(3) {
+        let trail: Vec<String> = w.gov.audit_trail(&fl, "investigation", id).await.expect("audit").into_iter().map(|r| r.action).collect();
+        assert_eq!(trail, ["detected"], "{id}");
+    }
+}
+
 /// Expands every usage case into a test in a world built by `$make(false)`.
 #[macro_export]
 macro_rules! usage_tests {
     ($make:path) => {
-        $crate::usage_tests!(@cases $make; logs_raise_investigations_the_lead_works_through, replayed_logs_reconcile_with_the_bill);
+        $crate::usage_tests!(@cases $make; logs_raise_investigations_the_lead_works_through, replayed_logs_reconcile_with_the_bill, concurrent_detections_store_each_investigation_once);
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
         $(

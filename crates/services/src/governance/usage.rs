@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 
 use super::ledger::source_key;
 use super::{decode, encode, get_typed, put_new, put_over, Governance, GovernanceError, Result};
-use crate::ports::store::{ItemData, ItemKey, SkRange, StoreError};
+use crate::ports::store::{ItemData, ItemKey, SkRange, StoreError, WriteOp, MAX_TRANSACTION_ITEMS};
 
 /// How many unreadable records a manifest names (all are counted).
 const ERRORS_KEPT: usize = 10;
@@ -503,30 +503,56 @@ impl Governance {
         let current: Vec<Investigation> = existing.into_iter().map(|(i, _)| i).collect();
         let mut run = DetectionRun { days: days.iter().copied().collect(), findings: findings.len(), ..Default::default() };
         let actor = Governance::system_actor("usage-stream");
+        struct Pending {
+            i: Investigation,
+            before: Option<Investigation>,
+            ops: [WriteOp; 2],
+            why: String,
+            correlation: String,
+        }
+        let mut pending = Vec::new();
         for i in inv::reconcile(&current, findings, self.clock.now()) {
             let correlation = self.ids.next_id();
-            let before = current.iter().find(|c| c.id == i.id);
+            let before = current.iter().find(|c| c.id == i.id).cloned();
             let item = ItemData::new(ItemKey::new(INVESTIGATIONS_PK, i.id.clone()), encode(&i)?);
             let (op, action) = match versions.get(&i.id) {
                 None => (put_new(item), "detected"),
                 Some(v) => (put_over(item, *v), "evidence_updated"),
             };
             let why = format!("{} {}: {} over {}", i.kind.as_str(), i.key, i.evidence.spend, i.evidence.threshold);
-            let audit = self.audit(EntityRef::new("investigation", &i.id), action, (before.map(|b| b.status.as_str()), Some(i.status.as_str())), &actor, Some(&why), &correlation)?;
-            match self.store.transact(vec![op, audit]).await {
-                Ok(()) => {}
-                // A concurrent run stored it first: its copy stands, the next run refreshes.
-                Err(StoreError::Conflict { .. }) => continue,
+            let audit = self.audit(EntityRef::new("investigation", &i.id), action, (before.as_ref().map(|b| b.status.as_str()), Some(i.status.as_str())), &actor, Some(&why), &correlation)?;
+            pending.push(Pending { i, before, ops: [op, audit], why, correlation });
+        }
+        // A detection over a large estate raises thousands: they are written
+        // several to a transaction, each with its audit record. A batch that
+        // meets a concurrent run's write is retried one by one, so only the
+        // contested ones are left to that run's copy (the next run refreshes).
+        let mut written: Vec<&Pending> = Vec::new();
+        for batch in pending.chunks(MAX_TRANSACTION_ITEMS / 2) {
+            match self.store.transact(batch.iter().flat_map(|p| p.ops.iter().cloned()).collect()).await {
+                Ok(()) => written.extend(batch),
+                Err(StoreError::Conflict { .. }) => {
+                    for p in batch {
+                        match self.store.transact(p.ops.to_vec()).await {
+                            Ok(()) => written.push(p),
+                            Err(StoreError::Conflict { .. }) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                }
                 Err(e) => return Err(e.into()),
             }
-            if before.is_some() {
+        }
+        for p in written {
+            let i = &p.i;
+            if p.before.is_some() {
                 run.updated.push(i.id.clone());
             } else {
                 run.opened.push(i.id.clone());
             }
-            let newly_critical = i.is_critical() && before.is_none_or(|b| !b.is_critical());
+            let newly_critical = i.is_critical() && p.before.as_ref().is_none_or(|b| !b.is_critical());
             if let (true, Some(w)) = (newly_critical, &i.evidence.workload) {
-                if self.raise_alert(w, &format!("investigation {}: {why}", i.id), &correlation, "usage-stream").await? {
+                if self.raise_alert(w, &format!("investigation {}: {}", i.id, p.why), &p.correlation, "usage-stream").await? {
                     run.alerted.push(w.clone());
                 }
             }
