@@ -311,7 +311,11 @@ impl Governance {
 
     /// Deletes what [`Self::stage_usage`] wrote; nothing pointed at it.
     pub async fn discard_staged(&self, staged: StagedUsage) {
-        for p in staged.parts {
+        self.discard_parts(staged.parts).await;
+    }
+
+    async fn discard_parts(&self, parts: impl IntoIterator<Item = StagedPart>) {
+        for p in parts {
             self.discard_usage(&p.object).await;
         }
     }
@@ -330,10 +334,7 @@ impl Governance {
             let existing: Option<(UsageManifest, u64)> = match get_typed(self.store.as_ref(), key.clone()).await {
                 Ok(e) => e,
                 Err(e) => {
-                    self.discard_usage(&part.object).await;
-                    for p in rest {
-                        self.discard_usage(&p.object).await;
-                    }
+                    self.discard_parts(std::iter::once(part).chain(rest)).await;
                     return Err(e);
                 }
             };
@@ -381,10 +382,7 @@ impl Governance {
                     self.discard_usage(&part.object).await;
                 }
                 Err(e) => {
-                    self.discard_usage(&part.object).await;
-                    for p in rest {
-                        self.discard_usage(&p.object).await;
-                    }
+                    self.discard_parts(std::iter::once(part).chain(rest)).await;
                     return Err(e.into());
                 }
             }
@@ -426,13 +424,6 @@ impl Governance {
             period = period.next();
         }
         Ok(())
-    }
-
-    /// Usage facts of the hours in `[from, to)`, merged from every source.
-    pub async fn usage_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<UsageFacts> {
-        let mut out = UsageFacts::default();
-        self.fold_usage(from, to, |k, v| out.facts.entry(k.clone()).or_default().add(*v)).await?;
-        Ok(out)
     }
 
     /// Runs the detectors over `days` (with their trailing baselines) and
