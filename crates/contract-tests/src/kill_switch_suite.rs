@@ -22,7 +22,7 @@ fn input(rationale: &str) -> SuspendInput {
 }
 
 /// An approved workload owned by the Product Owner, claiming a role of its own.
-async fn claimed(w: &World, role_name: &str) -> (WorkloadId, RoleRef) {
+pub async fn claimed(w: &World, role_name: &str) -> (WorkloadId, RoleRef) {
     let (_, a) = approved(w, "Chat").await;
     w.ensure_role(role_name).await;
     let arn = format!("arn:aws:iam::{ACCOUNT}:role/{role_name}");
@@ -30,7 +30,7 @@ async fn claimed(w: &World, role_name: &str) -> (WorkloadId, RoleRef) {
     (a.workload, RoleRef::role(domain::AccountId::parse(ACCOUNT).expect("account"), role_name, Partition::Aws))
 }
 
-fn role_name() -> String {
+pub fn role_name() -> String {
     unique_name("ks").replace('_', "-").chars().take(60).collect()
 }
 

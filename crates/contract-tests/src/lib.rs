@@ -7,6 +7,7 @@
 //! `store_dynamodb::…`). Emulator-backed adapters reach DynamoDB Local and moto
 //! through the real SDK clients with `endpoint_url` ([`emulators`]).
 
+pub mod agent_suite;
 pub mod analytics_suite;
 pub mod attribution_suite;
 pub mod bus_suite;

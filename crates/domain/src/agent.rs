@@ -22,7 +22,7 @@ use crate::period::{BillingPeriod, IsoWeek};
 
 /// The span a question covers.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Span {
     Month(BillingPeriod),
@@ -261,7 +261,7 @@ pub fn parse(sentence: &str, today: NaiveDate, workloads: &[KnownWorkload]) -> R
         (Question::MonthToDate { workload: workload.clone() }, format!("spend so far this month of {} against estimate, projected to month end", whose(&workload)))
     } else if has_stem(&text, &["estimate", "budget", "overspen", "overrun"]) || has(&text, &["over plan", "under plan"]) {
         let (span, _) = if named { (span, true) } else { span_of(&text, today, true) };
-        (Question::EstimateStatus { workload: workload.clone(), span }, format!("whether {} is over or under estimate in {span}", whose(&workload)))
+        (Question::EstimateStatus { workload: workload.clone(), span }, format!("whether {} {} over or under estimate in {span}", whose(&workload), if workload.is_some() { "is" } else { "are" }))
     } else if let Some(dimension) = dimension_of(&text, workload.is_some()) {
         let of = workload.as_ref().map_or_else(String::new, |w| format!(" of workload {w}"));
         let by = match dimension {
@@ -298,6 +298,11 @@ fn dimension_of(text: &str, names_workload: bool) -> Option<Dimension> {
     }
     None
 }
+
+#[path = "agent_answers.rs"]
+pub mod answers;
+#[path = "agent_tools.rs"]
+pub mod tools;
 
 #[cfg(test)]
 #[path = "agent_tests.rs"]

@@ -18,7 +18,7 @@ use crate::output::table;
 
 /// The operator at the terminal, seeing the whole hierarchy (every E1 node):
 /// the reports here are the organisation's, not one portfolio's.
-async fn operator_everywhere(gov: &Governance) -> Result<domain::Actor, CurError> {
+pub(crate) async fn operator_everywhere(gov: &Governance) -> Result<domain::Actor, CurError> {
     let mut actor = operator();
     actor.scope = gov.hierarchy().await?.nodes().filter(|n| n.parent.is_none()).map(|n| n.id.clone()).collect();
     Ok(actor)

@@ -143,6 +143,26 @@ pub enum Command {
         #[command(subcommand)]
         cmd: GapCmd,
     },
+    /// Ask Agent Bill about AI spend, in words ("am I over my estimate this
+    /// month?"). It says how it understood the question, or what it can answer.
+    Ask {
+        #[arg(required = true)]
+        question: Vec<String>,
+        /// A local token (`finops token`): answer as its user, in its scope.
+        /// Without one, as the local operator (FinOps Lead).
+        #[arg(long, env = "FINOPS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Confirm an action the question asks for (suspending a workload).
+        #[arg(long)]
+        confirm: bool,
+    },
+    /// Serve Agent Bill's tools over MCP on stdin/stdout, for an MCP-capable
+    /// assistant (see README, "Agent Bill").
+    Mcp {
+        /// A local token: the assistant acts as its user, in its scope.
+        #[arg(long, env = "FINOPS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
     /// The kill switch (as FinOps Lead): deny a workload's claimed roles every
     /// model invocation, and tag them suspended.
     Suspend {

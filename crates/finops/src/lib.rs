@@ -3,6 +3,7 @@
 //! `main.rs` only parses arguments and calls [`run`]; everything else lives here so
 //! it can be tested.
 
+pub mod agent;
 pub mod analytics;
 pub mod cli;
 pub mod config;
@@ -54,6 +55,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Resume { workload, rationale, dry_run } => {
             emit("resume", enforcement::enforce(&config, &workload, services::governance::SuspendInput { rationale, whole_role: false, dry_run }, false, cli.format).await)
         }
+        Command::Ask { question, token, confirm } => emit("ask", agent::ask(&config, &cli.home, &question.join(" "), token.as_deref(), confirm, cli.format).await),
+        Command::Mcp { token } => emit("mcp", agent::mcp(&config, &cli.home, token.as_deref()).await),
         Command::Enforcement { cmd } => emit("enforcement", enforcement::command(&config, cmd, cli.format).await),
         Command::GenCur { rows, ai_share, seed, period, out, import_out, row_group_rows, principals, sessions, days } => {
             let estate = principals.map(|principals| cur_files::generate::Estate { principals, sessions, days });

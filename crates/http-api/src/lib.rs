@@ -6,8 +6,10 @@
 //! for a request that fails. The caller is an `Actor` in the request extensions
 //! (see [`auth`]); without one the answer is 401.
 
+mod agent;
 mod analytics;
 pub mod auth;
+pub mod mcp;
 
 use std::sync::Arc;
 
@@ -257,10 +259,14 @@ pub enum RouteGroup {
     Cards,
     /// Suspend, resume and the enforcement state (kill-switch).
     KillSwitch,
+    /// Agent Bill: `/ask`, the typed questions, MCP (kill-switch: its one
+    /// action is a suspension, which needs the IAM enforcer only that
+    /// function holds; its reads need only the ledger, which it may read).
+    Agent,
 }
 
 impl RouteGroup {
-    pub const ALL: [RouteGroup; 7] = [RouteGroup::Read, RouteGroup::ProductOwner, RouteGroup::FinOpsLead, RouteGroup::CloudEngineer, RouteGroup::Gaps, RouteGroup::Cards, RouteGroup::KillSwitch];
+    pub const ALL: [RouteGroup; 8] = [RouteGroup::Read, RouteGroup::ProductOwner, RouteGroup::FinOpsLead, RouteGroup::CloudEngineer, RouteGroup::Gaps, RouteGroup::Cards, RouteGroup::KillSwitch, RouteGroup::Agent];
 
     /// The template's logical id of the function serving this group.
     pub fn function(self) -> &'static str {
@@ -270,7 +276,7 @@ impl RouteGroup {
             RouteGroup::CloudEngineer => "TaskGeneratorFunction",
             RouteGroup::Gaps => "GapDetectorFunction",
             RouteGroup::Cards => "SpendcardBuilderFunction",
-            RouteGroup::KillSwitch => "KillSwitchFunction",
+            RouteGroup::KillSwitch | RouteGroup::Agent => "KillSwitchFunction",
         }
     }
 }
@@ -329,7 +335,23 @@ pub const ROUTE_TABLE: &[(&str, &str, RouteGroup)] = &[
     ("GET", "/enforcement", RouteGroup::KillSwitch),
     ("GET", "/blocks", RouteGroup::KillSwitch),
     ("POST", "/blocks/{id}/lift", RouteGroup::KillSwitch),
+    ("POST", "/ask", RouteGroup::Agent),
+    ("GET", "/agent/estimate-status", RouteGroup::Agent),
+    ("GET", "/agent/spend-by", RouteGroup::Agent),
+    ("GET", "/agent/cache-hit-rate", RouteGroup::Agent),
+    ("GET", "/agent/top-workloads", RouteGroup::Agent),
+    ("GET", "/agent/unapproved-models", RouteGroup::Agent),
+    ("GET", "/agent/map-credits-at-risk", RouteGroup::Agent),
+    ("GET", "/agent/month-to-date", RouteGroup::Agent),
+    ("GET", "/agent/unattributed", RouteGroup::Agent),
+    ("POST", "/agent/suspend", RouteGroup::Agent),
+    // MCP's Streamable HTTP: requests are POSTs; GET (a server stream) and
+    // DELETE (a session's end) answer 405 in its stateless mode.
+    ("POST", "/mcp", RouteGroup::Agent),
 ];
+
+/// Routes outside the OpenAPI document: MCP describes itself (`tools/list`).
+pub const UNDOCUMENTED_ROUTES: &[&str] = &["/openapi.json", "/mcp"];
 
 /// Routes that need no caller: liveness and the API's own description.
 pub const OPEN_ROUTES: &[&str] = &["/health", "/openapi.json"];
@@ -434,7 +456,7 @@ impl utoipa::Modify for CommonResponses {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "FinOps Center governance API", description = "The governed path: Business Requests, approvals, Cloud Engineer tasks, claims. Money is a decimal string."),
-    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::list_investigations, analytics::assign_investigation, analytics::link_investigation, analytics::close_investigation, analytics::live, analytics::maturity, analytics::report_attribution, analytics::report_reconcile, analytics::report_hierarchy, analytics::report_legacy, analytics::report_live_vs_billed, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup, suspend_workload, resume_workload, investigate_workload, enforcement, list_blocks, lift_block),
+    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::list_investigations, analytics::assign_investigation, analytics::link_investigation, analytics::close_investigation, analytics::live, analytics::maturity, analytics::report_attribution, analytics::report_reconcile, analytics::report_hierarchy, analytics::report_legacy, analytics::report_live_vs_billed, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup, suspend_workload, resume_workload, investigate_workload, enforcement, list_blocks, lift_block, agent::ask, agent::estimate_status, agent::spend_by, agent::cache_hit_rate, agent::top_workloads, agent::unapproved_models, agent::map_credits_at_risk, agent::month_to_date, agent::unattributed, agent::suspend),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
     security(("bearer" = []))
@@ -542,6 +564,20 @@ pub fn router_for(gov: Arc<Governance>, groups: &[RouteGroup]) -> Router {
             .route("/enforcement", get(enforcement))
             .route("/blocks", get(list_blocks))
             .route("/blocks/{id}/lift", post(lift_block));
+    }
+    if groups.contains(&RouteGroup::Agent) {
+        r = r
+            .route("/ask", post(agent::ask))
+            .route("/agent/estimate-status", get(agent::estimate_status))
+            .route("/agent/spend-by", get(agent::spend_by))
+            .route("/agent/cache-hit-rate", get(agent::cache_hit_rate))
+            .route("/agent/top-workloads", get(agent::top_workloads))
+            .route("/agent/unapproved-models", get(agent::unapproved_models))
+            .route("/agent/map-credits-at-risk", get(agent::map_credits_at_risk))
+            .route("/agent/month-to-date", get(agent::month_to_date))
+            .route("/agent/unattributed", get(agent::unattributed))
+            .route("/agent/suspend", post(agent::suspend))
+            .route_service("/mcp", mcp::http_service(gov.clone()));
     }
     r.route_layer(axum::middleware::from_fn_with_state(gov.clone(), authorize_route))
         .fallback(|| async { ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: "no such route".into(), field: None } })

@@ -133,13 +133,35 @@ pub struct CardLine {
     pub late_for: Option<IsoWeek>,
 }
 
-fn token_name(t: TokenType) -> &'static str {
+pub(crate) fn token_name(t: TokenType) -> &'static str {
     match t {
         TokenType::Input => "input",
         TokenType::Output => "output",
         TokenType::CacheRead => "cache_read",
         TokenType::CacheWrite => "cache_write",
     }
+}
+
+/// The line a CUR usage type is shown on: the model (its catalogue id, or
+/// CUR's token when the catalogue does not know it; the kind of a non-token
+/// line), the token type, and the region (a cross-region profile's
+/// geography, lower case). Cards and Agent Bill's answers group by it.
+pub fn line_of(usage_type: &str, catalog: &PriceCatalog) -> (String, Option<TokenType>, String) {
+    let ut = decode(usage_type);
+    let region = match &ut.location {
+        Location::Region(r) => r.to_string(),
+        Location::Geo(g) => g.to_lowercase(),
+        Location::Unspecified => "-".into(),
+    };
+    let (model, token) = match &ut.usage {
+        Usage::Tokens { model, token, .. } => (catalog.by_cur_token(model).map_or_else(|| model.clone(), |m| m.model_id.to_string()), Some(*token)),
+        Usage::Marketplace { token, .. } => ("marketplace".into(), Some(*token)),
+        Usage::Guardrail { policy } => (format!("guardrail:{policy}"), None),
+        Usage::ClaudeConsumptionUnits { .. } => ("claude-platform:ccu".into(), None),
+        Usage::SearchUnits { model } => (format!("search:{model}"), None),
+        Usage::Unknown { .. } => (usage_type.to_owned(), None),
+    };
+    (model, token, region)
 }
 
 /// The week's attributed lines of every workload: model × token type × region.
@@ -153,20 +175,7 @@ pub fn week_lines(week: IsoWeek, facts: &Facts, attributor: &Attributor, catalog
             if !week.contains(k.usage_day) {
                 continue;
             }
-            let ut = decoded.entry(k.usage_type).or_insert_with(|| decode(k.usage_type));
-            let region = match &ut.location {
-                Location::Region(r) => r.to_string(),
-                Location::Geo(g) => g.to_lowercase(),
-                Location::Unspecified => "-".into(),
-            };
-            let (model, token) = match &ut.usage {
-                Usage::Tokens { model, token, .. } => (catalog.by_cur_token(model).map_or_else(|| model.clone(), |m| m.model_id.to_string()), Some(*token)),
-                Usage::Marketplace { token, .. } => ("marketplace".into(), Some(*token)),
-                Usage::Guardrail { policy } => (format!("guardrail:{policy}"), None),
-                Usage::ClaudeConsumptionUnits { .. } => ("claude-platform:ccu".into(), None),
-                Usage::SearchUnits { model } => (format!("search:{model}"), None),
-                Usage::Unknown { .. } => (k.usage_type.to_owned(), None),
-            };
+            let (model, token, region) = decoded.entry(k.usage_type).or_insert_with(|| line_of(k.usage_type, catalog)).clone();
             let e = sums.entry(workload).or_default().entry((model, token, region)).or_insert((Money::ZERO, Decimal::ZERO));
             e.0 += v.cost;
             e.1 += v.usage_amount;

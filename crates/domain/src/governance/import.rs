@@ -43,6 +43,9 @@ pub struct ImportWorkload {
     pub monthly_estimate: Option<Money>,
     #[serde(default)]
     pub business_case: Option<BusinessCase>,
+    /// The workload's `map-migrated` tag value, when it is in a MAP engagement.
+    #[serde(default)]
+    pub map_migrated: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,6 +119,9 @@ impl ImportDoc {
             }
             if let Some(bc) = &w.business_case {
                 bc.validate(&at("business_case"))?;
+            }
+            if let Some(tag) = &w.map_migrated {
+                crate::governance::workload::check_map_tag(tag).map_err(|rule| FieldError::new(at("map_migrated"), rule))?;
             }
             if !workloads.insert(w.id.clone()) {
                 return Err(FieldError::new(at("id"), format!("workload {} exists already or appears twice", w.id)));
@@ -207,6 +213,14 @@ mod tests {
             *d.pointer_mut(pointer).unwrap() = value;
             assert_eq!(validate(d).unwrap_err().field, field, "{pointer}");
         }
+        for bad in ["", "mig<1>"] {
+            let mut d = doc();
+            d["workloads"][0]["map_migrated"] = serde_json::json!(bad);
+            assert_eq!(validate(d).unwrap_err().field, "workloads[0].map_migrated", "{bad:?}");
+        }
+        let mut ok = doc();
+        ok["workloads"][0]["map_migrated"] = serde_json::json!("migABCDE12345");
+        assert!(validate(ok).is_ok());
         let mut twice = doc();
         let c = twice["claims"][0].clone();
         twice["claims"].as_array_mut().unwrap().push(c);

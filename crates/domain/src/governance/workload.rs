@@ -53,6 +53,25 @@ pub struct Workload {
     pub monthly_estimate: Option<Money>,
     #[serde(default)]
     pub business_case: Option<BusinessCase>,
+    /// The AWS Migration Acceleration Program tag value (`map-migrated`) the
+    /// workload's spend should carry. Only tagged resources earn MAP credit,
+    /// and of Bedrock usage only calls through a tagged application
+    /// inference profile are tagged: Agent Bill reports the rest as at risk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_migrated: Option<String>,
+}
+
+/// A `map-migrated` tag value as AWS accepts tag values: 1 to 256
+/// characters of letters, digits, spaces and `_ . : / = + - @`.
+pub fn check_map_tag(value: &str) -> Result<(), String> {
+    let n = value.chars().count();
+    if n == 0 || n > 256 {
+        return Err(format!("a map-migrated tag value has 1 to 256 characters, not {n}"));
+    }
+    if let Some(c) = value.chars().find(|c| !(c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(*c))) {
+        return Err(format!("a map-migrated tag value may not contain {c:?}"));
+    }
+    Ok(())
 }
 
 impl Workload {

@@ -14,6 +14,7 @@
 //! tasks live in the request's partition; workloads, claims, role-name
 //! reservations, hierarchy nodes and inboxes have their own.
 
+pub mod agent;
 mod blocks;
 mod cards;
 mod claims;
@@ -173,6 +174,8 @@ pub struct Governance {
     /// Where the kill switch's SCP is attached (none: the organisation has
     /// not allowed it, and the inline denies stand alone).
     pub(crate) scp_targets: Vec<domain::governance::enforcement::ScpTarget>,
+    /// Agent Bill's spend cubes, kept while their inputs are unchanged.
+    pub(crate) cubes: Arc<agent::CubeCache>,
 }
 
 /// One message in a user's inbox (a Product Owner's "Ready to Claim", …).
@@ -189,7 +192,7 @@ pub struct InboxItem {
 
 impl Governance {
     pub fn new(store: Arc<dyn Store>, bus: Arc<dyn EventBus>, ledger: Arc<dyn FactLedger>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>, catalog: Arc<PriceCatalog>) -> Self {
-        Self { store, bus, ledger, clock, ids, catalog, assumptions: Assumptions::default(), partition: Partition::Aws, card_thresholds: Default::default(), enforcer: None, scp_targets: Vec::new() }
+        Self { store, bus, ledger, clock, ids, catalog, assumptions: Assumptions::default(), partition: Partition::Aws, card_thresholds: Default::default(), enforcer: None, scp_targets: Vec::new(), cubes: Default::default() }
     }
 
     pub fn with_assumptions(mut self, a: Assumptions) -> Self {

@@ -80,6 +80,7 @@ impl Governance {
                 created_at: now,
                 monthly_estimate: w.monthly_estimate,
                 business_case: w.business_case.clone(),
+                map_migrated: w.map_migrated.clone(),
             };
             groups.push(vec![
                 put_new(workload_item(&workload)?),
@@ -155,10 +156,20 @@ impl Governance {
     /// recorded, and the broad-role patterns (PRODUCT.md's defaults unless
     /// imported).
     pub async fn attributor(&self) -> Result<Attributor> {
+        Ok(self.attribution_inputs().await?.0)
+    }
+
+    /// The attributor, and a fingerprint of the rules it was built from
+    /// (every claim period and the broad-role patterns): equal fingerprints,
+    /// equal attribution of the same facts.
+    pub(crate) async fn attribution_inputs(&self) -> Result<(Attributor, u64)> {
+        use std::hash::{Hash, Hasher};
         let config: Option<(AttributionConfig, u64)> = get_typed(self.store.as_ref(), config_key()).await?;
-        Ok(Attributor {
-            claims: domain::cur::attribution::ClaimBook::new(self.all_claims().await?),
-            broad_roles: config.map_or_else(RolePattern::defaults, |(c, _)| c.broad_role_patterns),
-        })
+        let claims = self.all_claims().await?;
+        let broad_roles = config.map_or_else(RolePattern::defaults, |(c, _)| c.broad_role_patterns);
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        serde_json::to_string(&claims).map_err(|e| GovernanceError::Internal(e.to_string()))?.hash(&mut h);
+        serde_json::to_string(&broad_roles).map_err(|e| GovernanceError::Internal(e.to_string()))?.hash(&mut h);
+        Ok((Attributor { claims: domain::cur::attribution::ClaimBook::new(claims), broad_roles }, h.finish()))
     }
 }

@@ -334,6 +334,7 @@ impl Governance {
                     created_at: now,
                     monthly_estimate: None,
                     business_case: request.draft.business_case.clone(),
+                    map_migrated: None,
                 };
                 (w, None, Some(node))
             }
