@@ -24,7 +24,7 @@ fn every_route_is_documented_and_nothing_else() {
     let doc: Value = serde_json::from_str(&openapi_json()).unwrap();
     let paths = doc["paths"].as_object().unwrap();
     let mut documented = 0;
-    for (method, path, _) in ROUTE_TABLE.iter().filter(|(_, p, _)| *p != "/openapi.json") {
+    for (method, path, _) in ROUTE_TABLE.iter().filter(|(_, p, _)| !http_api::UNDOCUMENTED_ROUTES.contains(p)) {
         assert!(paths.get(*path).and_then(|p| p.get(method.to_lowercase())).is_some(), "{method} {path} is not documented");
         documented += 1;
     }
