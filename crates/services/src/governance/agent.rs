@@ -123,10 +123,11 @@ impl Governance {
         if input.question.chars().count() > 1000 {
             return Err(GovernanceError::invalid("question", "is over 1000 characters"));
         }
-        let known: Vec<KnownWorkload> = self.all_workloads().await?.into_iter().map(|w| KnownWorkload { id: w.id, name: w.name }).collect();
+        let all = self.all_workloads().await?;
+        let known: Vec<KnownWorkload> = all.iter().map(|w| KnownWorkload { id: w.id.clone(), name: w.name.clone() }).collect();
         match parse(&input.question, self.clock.now().date_naive(), &known) {
             Ok(Understood { question, explanation }) => {
-                let answer = self.answer(actor, question, input.confirm).await?;
+                let answer = self.answer_among(actor, question, input.confirm, all).await?;
                 Ok(Asked { understood: true, explanation: Some(explanation), answer: Some(answer), refusal: None, can_answer: Vec::new() })
             }
             Err(r) => Ok(Asked {
@@ -153,6 +154,12 @@ impl Governance {
     /// Answers a typed question for `actor`, in its scope. `confirm` must be
     /// true for an action (suspend), which is refused without it.
     pub async fn answer(&self, actor: &Actor, question: Question, confirm: bool) -> Result<Answer> {
+        let all = self.all_workloads().await?;
+        self.answer_among(actor, question, confirm, all).await
+    }
+
+    /// `answer`, with every workload already read.
+    async fn answer_among(&self, actor: &Actor, question: Question, confirm: bool, all: Vec<Workload>) -> Result<Answer> {
         let today = self.clock.now().date_naive();
         let span = span_of(&question, today);
         let period = span.periods().first().copied().unwrap_or_else(|| BillingPeriod::of(today));
@@ -163,7 +170,6 @@ impl Governance {
             self.authorize(actor, Action::ViewAttribution, &EntityRef::new("agent", question.name())).await?;
         }
         let scope = self.spend_scope(actor, "agent", period).await?;
-        let all = self.all_workloads().await?;
         let visible: BTreeSet<WorkloadId> = match asked_workload(&question) {
             Some(w) => {
                 let Some(found) = all.iter().find(|x| &x.id == w) else {
@@ -180,17 +186,18 @@ impl Governance {
         };
         let workloads: Vec<WorkloadId> = visible.iter().cloned().collect();
         let v = Visible { workloads: &visible };
-        let cube = self.spend_cube(span).await?;
+        let rules = self.attribution_inputs().await?;
+        let cube = self.spend_cube(span, &rules).await?;
         let figures = match &question {
-            Question::EstimateStatus { .. } => answers::estimate_status(&cube, &workloads, &self.estimates(&visible).await?, &self.card_thresholds),
+            Question::EstimateStatus { .. } => answers::estimate_status(&cube, &workloads, &self.estimates(&all, &visible).await?, &self.card_thresholds),
             Question::SpendBy { dimension, .. } => answers::spend_by(&cube, *dimension, &v),
             Question::CacheHitRate { .. } => answers::cache_hit_rate(&cube, &v, &self.catalog),
-            Question::TopWorkloads { by, .. } => answers::top_workloads(&cube, &*self.spend_cube(span.previous()).await?, *by, &v),
+            Question::TopWorkloads { by, .. } => answers::top_workloads(&cube, &*self.spend_cube(span.previous(), &rules).await?, *by, &v),
             Question::MapCreditsAtRisk { .. } => {
                 let engagements: BTreeMap<WorkloadId, String> = all.iter().filter_map(|w| w.map_migrated.clone().map(|m| (w.id.clone(), m))).collect();
                 answers::map_credits_at_risk(&cube, &engagements, &v)
             }
-            Question::MonthToDate { .. } => answers::month_to_date(&cube, &workloads, &self.estimates(&visible).await?),
+            Question::MonthToDate { .. } => answers::month_to_date(&cube, &workloads, &self.estimates(&all, &visible).await?),
             Question::Unattributed { .. } => {
                 if !scope.sees_unattributed() {
                     let reason = "unattributed spend is the FinOps Lead's and Finance's view";
@@ -243,9 +250,15 @@ impl Governance {
     }
 
     /// The monthly estimates (FA Confirmed, else the Product Owner's) of some workloads.
-    async fn estimates(&self, of: &BTreeSet<WorkloadId>) -> Result<BTreeMap<WorkloadId, Money>> {
-        let profiles = self.profiles_of(of).await?;
-        Ok(profiles.into_iter().filter_map(|(w, p)| p.estimate().map(|(m, _)| (w, m))).collect())
+    async fn estimates(&self, all: &[Workload], of: &BTreeSet<WorkloadId>) -> Result<BTreeMap<WorkloadId, Money>> {
+        let mut out = BTreeMap::new();
+        for w in all.iter().filter(|w| of.contains(&w.id)) {
+            let (confirmed, po, _) = self.estimates_of(w).await?;
+            if let Some(m) = confirmed.or(po) {
+                out.insert(w.id.clone(), m);
+            }
+        }
+        Ok(out)
     }
 
     /// Models in use outside every approval (the `out_of_budget_scope` gaps
@@ -253,8 +266,8 @@ impl Governance {
     async fn unapproved_models(&self, actor: &Actor, span: Span) -> Result<Figures> {
         let mut rows = Vec::new();
         for p in span.periods() {
-            let report = self.gaps_report(actor, p).await?;
-            for g in report.gaps.into_iter().filter(|g| g.scenario == Scenario::OutOfBudgetScope && g.status != GapStatus::Resolved) {
+            let (_, gaps) = self.visible_gaps(actor, p).await?;
+            for g in gaps.into_iter().filter(|g| g.scenario == Scenario::OutOfBudgetScope && g.status != GapStatus::Resolved) {
                 rows.push(answers::UnapprovedLine {
                     model: g.context.model.clone().unwrap_or_else(|| "-".into()),
                     account: g.context.account.as_ref().map_or_else(|| "-".into(), |a| a.to_string()),
@@ -272,8 +285,9 @@ impl Governance {
 
     /// The span's cube: from the cache while the span's manifests and the
     /// attribution rules are those it was built from, else built and kept.
-    pub async fn spend_cube(&self, span: Span) -> Result<Arc<SpendCube>> {
-        let (attributor, rules) = self.attribution_inputs().await?;
+    /// `rules` is `attribution_inputs()`: the attributor and its fingerprint.
+    pub(crate) async fn spend_cube(&self, span: Span, rules: &(domain::cur::attribution::Attributor, u64)) -> Result<Arc<SpendCube>> {
+        let (attributor, rules) = rules;
         let mut h = std::collections::hash_map::DefaultHasher::new();
         rules.hash(&mut h);
         let periods = span.periods();
@@ -292,7 +306,7 @@ impl Governance {
         for p in &periods {
             facts.absorb(self.period_facts(*p).await?);
         }
-        let cube = Arc::new(SpendCube::build(span, &facts, &attributor, &self.catalog));
+        let cube = Arc::new(SpendCube::build(span, &facts, attributor, &self.catalog));
         let mut cache = self.cubes.0.lock().map_err(|_| GovernanceError::Internal("the answer cache is poisoned".into()))?;
         // Bounded: a month and its neighbours are what people ask about.
         if cache.len() >= 24 {

@@ -16,6 +16,7 @@ use domain::{Actor, AccountId, BillingPeriod, EntityRef, Money, ModelId, NodeId,
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::reports::AnalyticsScope;
 use super::requests::{scope_item, ApprovalPlan};
 use super::{decode, encode, events, get_typed, keys, put_new, put_over, Governance, GovernanceError, Result};
 use crate::ports::store::{IndexKey, ItemData, ItemKey, SkRange, StoreError, WriteOp};
@@ -228,13 +229,20 @@ impl Governance {
     /// first, filtered to the caller's scope; the headline counts each dollar
     /// once and each scenario's spend is given beside it.
     pub async fn gaps_report(&self, actor: &Actor, period: BillingPeriod) -> Result<GapsReport> {
-        let scope = self.analytics_scope(actor, "gaps", period).await?;
-        let mut gaps: Vec<Gap> = self.stored_gaps(period).await?.into_iter().map(|(g, _)| g).filter(|g| scope.sees_gap(&g.context)).collect();
+        let (scope, mut gaps) = self.visible_gaps(actor, period).await?;
         gaps.sort_by(|a, b| b.spend.cmp(&a.spend).then_with(|| a.scenario.cmp(&b.scenario)).then_with(|| a.key.cmp(&b.key)));
         let profiles = self.workload_profiles().await?;
         let cases = profiles.values().filter(|p| scope.sees_workload(&p.workload.id)).filter_map(|p| p.business_case.as_ref());
         let h = headline(&gaps);
         Ok(GapsReport { period, value_at_stake: value_at_stake(cases), open: h.open, open_spend: h.open_spend, by_scenario: h.by_scenario, scope: scope.scope.nodes(), gaps })
+    }
+
+    /// The stored gaps of a period the caller may see (FinOps Lead and
+    /// Finance; refused and audited otherwise), and the scope that chose them.
+    pub(crate) async fn visible_gaps(&self, actor: &Actor, period: BillingPeriod) -> Result<(AnalyticsScope, Vec<Gap>)> {
+        let scope = self.analytics_scope(actor, "gaps", period).await?;
+        let gaps = self.stored_gaps(period).await?.into_iter().map(|(g, _)| g).filter(|g| scope.sees_gap(&g.context)).collect();
+        Ok((scope, gaps))
     }
 
     async fn load_gap(&self, id: &str) -> Result<(Gap, u64)> {

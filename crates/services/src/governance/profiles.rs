@@ -47,18 +47,6 @@ impl Governance {
         self.profiles(workloads).await
     }
 
-    /// The profiles of some workloads only (those that exist): a scoped
-    /// question reads its own workloads' requests and approvals, not everyone's.
-    pub(crate) async fn profiles_of(&self, ids: &std::collections::BTreeSet<domain::WorkloadId>) -> Result<BTreeMap<domain::WorkloadId, WorkloadProfile>> {
-        let workloads: Vec<Workload> = query_index_all(self.store.as_ref(), keys::WORKLOADS_INDEX)
-            .await?
-            .iter()
-            .map(|i| decode::<Workload>(&i.attrs))
-            .filter(|w| w.as_ref().map_or(true, |w| ids.contains(&w.id)))
-            .collect::<Result<_>>()?;
-        self.profiles(workloads).await
-    }
-
     async fn profiles(&self, workloads: Vec<Workload>) -> Result<BTreeMap<domain::WorkloadId, WorkloadProfile>> {
         let mut since: BTreeMap<domain::WorkloadId, NaiveDate> = BTreeMap::new();
         for c in self.all_claims().await? {
@@ -67,26 +55,34 @@ impl Governance {
         }
         let mut out = BTreeMap::new();
         for w in workloads {
-            let mut confirmed: Option<Money> = None;
-            let mut po = w.monthly_estimate;
-            let mut case = w.business_case.clone();
-            for r in &w.requests {
-                if let Some(a) = self.approval(r).await? {
-                    confirmed = Some(confirmed.unwrap_or(Money::ZERO) + a.confirmed_estimate);
-                }
-                if let Some((req, _)) = get_typed::<BusinessRequest>(self.store.as_ref(), ItemKey::new(keys::request(r), keys::META)).await? {
-                    if let Some(EstimateInput::MonthlyDollars { amount }) = req.draft.estimate {
-                        po = Some(po.unwrap_or(Money::ZERO) + amount);
-                    }
-                    case = case.or(req.draft.business_case);
-                }
-            }
+            let (confirmed, po, case) = self.estimates_of(&w).await?;
             out.insert(
                 w.id.clone(),
                 WorkloadProfile { claimed_since: since.get(&w.id).copied(), confirmed_estimate: confirmed, po_estimate: po, business_case: case, workload: w },
             );
         }
         Ok(out)
+    }
+
+    /// A workload's FA Confirmed estimate (the sum of its approvals'), the
+    /// Product Owner's own (imported, or dollar budgets on its requests) and
+    /// its business case.
+    pub(crate) async fn estimates_of(&self, w: &Workload) -> Result<(Option<Money>, Option<Money>, Option<BusinessCase>)> {
+        let mut confirmed: Option<Money> = None;
+        let mut po = w.monthly_estimate;
+        let mut case = w.business_case.clone();
+        for r in &w.requests {
+            if let Some(a) = self.approval(r).await? {
+                confirmed = Some(confirmed.unwrap_or(Money::ZERO) + a.confirmed_estimate);
+            }
+            if let Some((req, _)) = get_typed::<BusinessRequest>(self.store.as_ref(), ItemKey::new(keys::request(r), keys::META)).await? {
+                if let Some(EstimateInput::MonthlyDollars { amount }) = req.draft.estimate {
+                    po = Some(po.unwrap_or(Money::ZERO) + amount);
+                }
+                case = case.or(req.draft.business_case);
+            }
+        }
+        Ok((confirmed, po, case))
     }
 
     pub async fn approval_scopes(&self) -> Result<Vec<ModelApprovalScope>> {
