@@ -12,7 +12,7 @@ use domain::governance::enforcement::EnforcementState;
 use domain::{Money, Persona, WorkloadId};
 use serde_json::{json, Map, Value};
 use services::governance::agent::{Answer, AskInput};
-use services::governance::{GovernanceError, SourceFacts};
+use services::governance::{GovernanceError, MapTagInput, SourceFacts};
 
 use crate::attribution_suite::{fixture, generated, period};
 use crate::governed_world::{actor, finops_lead, product_owner, World};
@@ -124,6 +124,20 @@ pub async fn each_persona_gets_its_own_scope_with_the_reports_numbers(w: World) 
     }
     let none = ask_tool(&w, &finance, "map_credits_at_risk", json!({"period": "2026-02"})).await.expect("map, finance");
     assert!(matches!(&none.figures, Figures::MapCreditsAtRisk { rows, .. } if rows.is_empty()));
+    // The FinOps Lead tags search too (audited); a Product Owner may not; a bad value is named.
+    let search = WorkloadId::parse("search").expect("id");
+    let tag = |v: &str, why: &str| MapTagInput { map_migrated: Some(v.into()), rationale: why.into() };
+    assert!(matches!(w.gov.set_map_tag(&product_owner(), &search, tag("migSEARCH1", "mine")).await, Err(GovernanceError::Forbidden(_))));
+    match w.gov.set_map_tag(&lead, &search, tag("mig<1>", "MAP engagement signed")).await {
+        Err(GovernanceError::Invalid(f)) => assert_eq!(f.field, "map_migrated"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(w.gov.set_map_tag(&lead, &search, tag("migSEARCH1", " ")).await, Err(GovernanceError::Invalid(_))));
+    assert_eq!(w.gov.set_map_tag(&lead, &search, tag("migSEARCH1", "MAP engagement signed")).await.expect("tag").map_migrated.as_deref(), Some("migSEARCH1"));
+    let trail = w.gov.audit_trail(&lead, "workload", "search").await.expect("trail");
+    assert!(trail.iter().any(|r| r.action == "map_tag" && r.to_state.as_deref() == Some("migSEARCH1") && r.rationale.as_deref() == Some("MAP engagement signed")), "{trail:?}");
+    let tagged = ask_tool(&w, &finance, "map_credits_at_risk", json!({"period": "2026-02"})).await.expect("map, finance, tagged");
+    assert!(matches!(&tagged.figures, Figures::MapCreditsAtRisk { rows, .. } if rows.len() == 1 && rows[0].workload == search && rows[0].spend == by_workload["search"]));
 
     // A bad argument is named; an unknown workload is not found.
     match ask_tool(&w, &lead, "spend_by", json!({"dimension": "colour"})).await {

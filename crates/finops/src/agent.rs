@@ -55,3 +55,15 @@ pub async fn mcp(config: &Config, home: &Path, token: Option<&str>) -> Result<St
     running.waiting().await.map_err(|e| input("mcp", e))?;
     Ok(String::new())
 }
+
+/// `finops map-tag WORKLOAD --value V | --clear --rationale R`, as the local operator.
+pub async fn map_tag(config: &Config, workload: &str, value: Option<String>, rationale: String, format: Format) -> Result<String, CurError> {
+    let id = domain::WorkloadId::parse(workload).map_err(|e| input("WORKLOAD", e))?;
+    let gov = local::governance_for(config).await?;
+    let actor = operator_everywhere(&gov).await?;
+    let w = gov.set_map_tag(&actor, &id, services::governance::MapTagInput { map_migrated: value, rationale }).await?;
+    Ok(match format {
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(&w).unwrap_or_default()),
+        Format::Table => format!("{id}: map-migrated {}\n", w.map_migrated.as_deref().unwrap_or("(none)")),
+    })
+}

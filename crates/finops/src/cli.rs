@@ -156,6 +156,17 @@ pub enum Command {
         #[arg(long)]
         confirm: bool,
     },
+    /// Tag a workload with its AWS MAP engagement (`map-migrated` value), or
+    /// clear it (FinOps Lead; audited). Agent Bill's MAP credit at risk reads it.
+    MapTag {
+        workload: String,
+        #[arg(long, required_unless_present = "clear", conflicts_with = "clear")]
+        value: Option<String>,
+        #[arg(long)]
+        clear: bool,
+        #[arg(long)]
+        rationale: String,
+    },
     /// Serve Agent Bill's tools over MCP on stdin/stdout, for an MCP-capable
     /// assistant (see README, "Agent Bill").
     Mcp {

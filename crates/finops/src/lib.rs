@@ -56,6 +56,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             emit("resume", enforcement::enforce(&config, &workload, services::governance::SuspendInput { rationale, whole_role: false, dry_run }, false, cli.format).await)
         }
         Command::Ask { question, token, confirm } => emit("ask", agent::ask(&config, &cli.home, &question.join(" "), token.as_deref(), confirm, cli.format).await),
+        Command::MapTag { workload, value, clear: _, rationale } => emit("map-tag", agent::map_tag(&config, &workload, value, rationale, cli.format).await),
         Command::Mcp { token } => emit("mcp", agent::mcp(&config, &cli.home, token.as_deref()).await),
         Command::Enforcement { cmd } => emit("enforcement", enforcement::command(&config, cmd, cli.format).await),
         Command::GenCur { rows, ai_share, seed, period, out, import_out, row_group_rows, principals, sessions, days } => {

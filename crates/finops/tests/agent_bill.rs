@@ -131,6 +131,15 @@ fn an_mcp_client_gets_the_http_routes_numbers_over_http_and_stdio() {
     let unknown = finops(home).args(["ask", "what is the weather?"]).output().unwrap();
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("Agent Bill can answer"));
+    // The MAP tag: set by the operator, read by the MAP question.
+    let tagged = finops(home).args(["map-tag", "chat", "--value", "migCHAT1", "--rationale", "MAP engagement signed"]).output().unwrap();
+    assert!(tagged.status.success(), "{}", String::from_utf8_lossy(&tagged.stderr));
+    let map = finops(home).args(["--format", "json", "ask", &format!("MAP credits at risk in {period}")]).output().unwrap();
+    let map: Value = serde_json::from_slice(&map.stdout).unwrap();
+    assert_eq!(map["answer"]["figures"]["rows"][0]["engagement"], "migCHAT1", "{map}");
+    let bad = finops(home).args(["map-tag", "chat", "--value", "mig<1>", "--rationale", "typo"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("map_migrated"));
     // A bad token is refused by name.
     let bad = finops(home).args(["ask", "--token", "nonsense", "spend by model"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));

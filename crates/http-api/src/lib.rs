@@ -168,6 +168,7 @@ fn route_guard(method: &axum::http::Method, path: &str) -> Option<RouteGuard> {
         "/rollups/{portfolio}/{week}/approve" => g(&[ApproveRollup], "rollup", None),
         "/workloads/{id}/suspend" | "/workloads/{id}/resume" => g(&[SuspendWorkload], "workload", None),
         "/workloads/{id}/investigate" => g(&[ActionGap], "workload", None),
+        "/workloads/{id}/map-tag" => g(&[ImportState], "workload", None),
         "/blocks/{id}/lift" => g(&[ActionGap], "block", None),
         "/investigations/{id}/assign" | "/investigations/{id}/link" | "/investigations/{id}/close" => g(&[ActionInvestigation], "investigation", None),
         _ => None,
@@ -306,6 +307,7 @@ pub const ROUTE_TABLE: &[(&str, &str, RouteGroup)] = &[
     ("POST", "/hierarchy", RouteGroup::FinOpsLead),
     ("POST", "/requests/{id}/approve", RouteGroup::FinOpsLead),
     ("POST", "/requests/{id}/reject", RouteGroup::FinOpsLead),
+    ("POST", "/workloads/{id}/map-tag", RouteGroup::FinOpsLead),
     ("POST", "/tasks/{id}/steps/{step}/complete", RouteGroup::CloudEngineer),
     ("GET", "/gaps", RouteGroup::Gaps),
     ("GET", "/gaps/{id}", RouteGroup::Gaps),
@@ -456,7 +458,7 @@ impl utoipa::Modify for CommonResponses {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "FinOps Center governance API", description = "The governed path: Business Requests, approvals, Cloud Engineer tasks, claims. Money is a decimal string."),
-    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::list_investigations, analytics::assign_investigation, analytics::link_investigation, analytics::close_investigation, analytics::live, analytics::maturity, analytics::report_attribution, analytics::report_reconcile, analytics::report_hierarchy, analytics::report_legacy, analytics::report_live_vs_billed, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup, suspend_workload, resume_workload, investigate_workload, enforcement, list_blocks, lift_block, agent::ask, agent::estimate_status, agent::spend_by, agent::cache_hit_rate, agent::top_workloads, agent::unapproved_models, agent::map_credits_at_risk, agent::month_to_date, agent::unattributed, agent::suspend),
+    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::list_investigations, analytics::assign_investigation, analytics::link_investigation, analytics::close_investigation, analytics::live, analytics::maturity, analytics::report_attribution, analytics::report_reconcile, analytics::report_hierarchy, analytics::report_legacy, analytics::report_live_vs_billed, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup, map_tag, suspend_workload, resume_workload, investigate_workload, enforcement, list_blocks, lift_block, agent::ask, agent::estimate_status, agent::spend_by, agent::cache_hit_rate, agent::top_workloads, agent::unapproved_models, agent::map_credits_at_risk, agent::month_to_date, agent::unattributed, agent::suspend),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
     security(("bearer" = []))
@@ -523,7 +525,8 @@ pub fn router_for(gov: Arc<Governance>, groups: &[RouteGroup]) -> Router {
         r = r
             .route("/hierarchy", post(define_hierarchy))
             .route("/requests/{id}/approve", post(approve_request))
-            .route("/requests/{id}/reject", post(reject_request));
+            .route("/requests/{id}/reject", post(reject_request))
+            .route("/workloads/{id}/map-tag", post(map_tag));
     }
     if groups.contains(&RouteGroup::CloudEngineer) {
         r = r.route("/tasks/{id}/steps/{step}/complete", post(complete_step));
@@ -682,6 +685,11 @@ async fn list_workloads(State(gov): Gov, Caller(actor): Caller) -> ApiResult {
 #[utoipa::path(get, path = "/workloads/{id}", tag = "governance", params(("id" = String, Path)), responses((status = 200, body = domain::governance::workload::Workload), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "State conflict or a concurrent writer won", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn get_workload(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>) -> ApiResult {
     ok(gov.get_workload(&actor, &workload_id(&id)?).await?)
+}
+
+#[utoipa::path(post, path = "/workloads/{id}/map-tag", tag = "governance", description = "Set or clear a workload's `map-migrated` tag value (its AWS MAP engagement), with a rationale; FinOps Lead only, audited. Agent Bill's MAP credit at risk reads it.", params(("id" = String, Path)), request_body = services::governance::MapTagInput, responses((status = 200, body = domain::governance::workload::Workload), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Not the FinOps Lead (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "A concurrent writer won; retry", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+async fn map_tag(State(gov): Gov, Caller(actor): Caller, Path(id): Path<String>, Body(input): Body<services::governance::MapTagInput>) -> ApiResult {
+    ok(gov.set_map_tag(&actor, &workload_id(&id)?, input).await?)
 }
 
 #[utoipa::path(post, path = "/workloads/{id}/suspend", tag = "kill switch", description = "Suspend a workload: the kill-switch deny and the suspended tag on its claimed roles. Its owner or the FinOps Lead, with a rationale; `dry_run` returns the exact IAM calls and changes nothing; `whole_role` (FinOps Lead) denies a shared role as a whole.", params(("id" = String, Path)), request_body = services::governance::SuspendInput, responses((status = 200, body = services::governance::EnforcementOutcome), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Not the owner or the FinOps Lead (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Nothing to deny, or a shared role without whole_role", body = ErrorBody), (status = 503, description = "Store or IAM unavailable; the desired state stands, retry", body = ErrorBody)))]

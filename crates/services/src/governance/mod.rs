@@ -59,7 +59,7 @@ pub use delivery::{DeliveryRecord, DeliverySummary};
 pub use enforcement::{EnforcementOutcome, SuspendInput};
 pub use crate::ports::ledger::LedgerError;
 pub use onboarding::ImportSummary;
-pub use requests::{ApprovalRecord, Decision};
+pub use requests::{ApprovalRecord, Decision, MapTagInput};
 pub use tasks::{TaskGeneratorHandler, TASK_GENERATOR};
 
 /// Detail-types this service publishes.

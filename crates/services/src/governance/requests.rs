@@ -76,6 +76,17 @@ pub(crate) fn scope_item(s: &ModelApprovalScope) -> Result<ItemData> {
         .with_index(IndexKey::new(keys::SCOPES_INDEX, format!("{}#{}", s.model, s.request))))
 }
 
+/// `POST /workloads/{id}/map-tag`'s body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapTagInput {
+    /// The MAP engagement's `map-migrated` tag value; null or absent clears it.
+    #[serde(default)]
+    pub map_migrated: Option<String>,
+    pub rationale: String,
+}
+
 pub(crate) fn workload_item(w: &Workload) -> Result<ItemData> {
     Ok(ItemData::new(ItemKey::new(keys::workload(&w.id), keys::META), encode(w)?)
         .with_index(IndexKey::new(keys::WORKLOADS_INDEX, w.id.as_str())))
@@ -446,6 +457,32 @@ impl Governance {
         let (w, _) = self.load_workload(id).await?;
         let hierarchy = self.hierarchy().await?;
         self.require_scope(actor, &hierarchy, &w.node(), &EntityRef::new("workload", id.as_str())).await?;
+        Ok(w)
+    }
+
+    /// Sets or clears a workload's `map-migrated` tag value (the FinOps Lead,
+    /// as onboarding state: `Action::ImportState`), with a rationale; the
+    /// change and its audit record are one write, over the version read.
+    pub async fn set_map_tag(&self, actor: &Actor, id: &WorkloadId, input: MapTagInput) -> Result<Workload> {
+        let e = EntityRef::new("workload", id.as_str());
+        self.authorize(actor, Action::ImportState, &e).await?;
+        if input.rationale.trim().is_empty() {
+            return Err(GovernanceError::invalid("rationale", "is required"));
+        }
+        let value = input.map_migrated.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(String::from);
+        if let Some(v) = &value {
+            domain::governance::workload::check_map_tag(v).map_err(|rule| GovernanceError::invalid("map_migrated", rule))?;
+        }
+        let (mut w, version) = self.load_workload(id).await?;
+        if w.map_migrated == value {
+            return Ok(w);
+        }
+        let (from, to) = (w.map_migrated.clone(), value.clone());
+        w.map_migrated = value;
+        let correlation = self.ids.next_id();
+        self.store
+            .transact(vec![put_over(workload_item(&w)?, version), self.audit(e, "map_tag", (from.as_deref(), to.as_deref()), actor, Some(input.rationale.trim()), &correlation)?])
+            .await?;
         Ok(w)
     }
 
