@@ -16,9 +16,12 @@ goal=${FINOPS_ZIP_GOAL_BYTES:-8388608}
 mapfile -t bins < <(sed -n 's/^ *Binary: *\([a-z0-9-]*\) *$/\1/p' template.yaml)
 [ "${#bins[@]}" -gt 0 ] || { echo "package: no BuildProperties.Binary in template.yaml" >&2; exit 1; }
 
-args=()
-for b in "${bins[@]}"; do args+=(--bin "$b"); done
-cargo lambda build --release --arm64 --output-format zip --locked "${args[@]}" >&2
+# One build per function, as `sam build` makes them: cargo resolves features
+# for the function's own package, so a feature only one function enables
+# (http-api's `mcp`, the kill switch's) stays out of the others.
+for b in "${bins[@]}"; do
+  cargo lambda build --release --arm64 --output-format zip --locked --bin "$b" >&2
+done
 
 over=0
 printf '%-22s %12s %10s\n' function zip_bytes zip_MB

@@ -9,6 +9,7 @@
 mod agent;
 mod analytics;
 pub mod auth;
+#[cfg(feature = "mcp")]
 pub mod mcp;
 
 use std::sync::Arc;
@@ -579,8 +580,11 @@ pub fn router_for(gov: Arc<Governance>, groups: &[RouteGroup]) -> Router {
             .route("/agent/map-credits-at-risk", get(agent::map_credits_at_risk))
             .route("/agent/month-to-date", get(agent::month_to_date))
             .route("/agent/unattributed", get(agent::unattributed))
-            .route("/agent/suspend", post(agent::suspend))
-            .route_service("/mcp", mcp::http_service(gov.clone()));
+            .route("/agent/suspend", post(agent::suspend));
+        #[cfg(feature = "mcp")]
+        {
+            r = r.route_service("/mcp", mcp::http_service(gov.clone()));
+        }
     }
     r.route_layer(axum::middleware::from_fn_with_state(gov.clone(), authorize_route))
         .fallback(|| async { ApiError { status: StatusCode::NOT_FOUND, code: "not_found", message: "no such route".into(), field: None } })
