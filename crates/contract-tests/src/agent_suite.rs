@@ -23,7 +23,7 @@ fn args(v: Value) -> Map<String, Value> {
 
 /// February's facts, and the fixture's workloads split over two portfolios:
 /// chat and support-bot under `assist`, search and analytics under `payments`.
-async fn populated(w: &World, seed: u64) {
+pub async fn populated(w: &World, seed: u64) {
     let dir = tempfile::tempdir().expect("dir");
     let facts = generated(dir.path(), seed, 6000, 0.5);
     w.gov

@@ -3,24 +3,16 @@
 //! Owner's `POST /ask` and an MCP `tools/call` on `POST /mcp` answer with the
 //! service's own numbers, in the JWT's scope.
 
-use contract_tests::attribution_suite::{fixture, generated, period};
 use contract_tests::governed_world::{aws, product_owner};
 use contract_tests::lambda_events::{response, sample};
 use http_api::RouteGroup;
 use lambda_http::lambda_runtime::Context;
 use serde_json::json;
-use services::governance::SourceFacts;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ask_and_mcp_answer_through_the_handler_in_the_callers_scope() {
     let w = aws(false).await;
-    let dir = tempfile::tempdir().expect("dir");
-    let facts = generated(dir.path(), 41, 4000, 0.5);
-    w.gov
-        .store_source_facts(SourceFacts { period: period(), source: "s3://cur/data/BILLING_PERIOD=2026-02/a.parquet", facts: &facts, rows: facts.ai_rows(), principal_column: true, version: None, delivery: None })
-        .await
-        .expect("facts");
-    w.gov.import(&contract_tests::governed_world::finops_lead(), fixture()).await.expect("import");
+    contract_tests::agent_suite::populated(&w, 41).await;
     let expected = w.gov.answer_tool(&product_owner(), "spend_by", json!({"dimension": "workload", "period": "2026-02"}).as_object().expect("args")).await.expect("answer");
     assert!(!expected.scope.workloads.is_empty());
 

@@ -115,6 +115,18 @@ fn asked_workload(q: &Question) -> Option<&WorkloadId> {
     }
 }
 
+/// The answer's wrapping: what it covers, whose, and the paragraph.
+fn answered(actor: &Actor, question: Question, span: Span, scope: &Scope, workloads: Vec<WorkloadId>, figures: Figures) -> Answer {
+    let whose = match (asked_workload(&question), scope) {
+        (Some(w), _) => format!("workload {w}"),
+        (None, Scope::Organisation) => "the organisation".to_owned(),
+        (None, Scope::Nodes { .. }) => "your workloads".to_owned(),
+    };
+    let covers = span.to_string();
+    let text = answers::render(&figures, &covers, &whose);
+    Answer { question, covers, scope: AnswerScope { persona: actor.persona, nodes: scope.nodes(), workloads }, figures, text, action: None }
+}
+
 impl Governance {
     /// Maps a sentence to a question and answers it. A sentence that maps to
     /// nothing is answered with what can be asked, never a guess; a question
@@ -186,6 +198,11 @@ impl Governance {
         };
         let workloads: Vec<WorkloadId> = visible.iter().cloned().collect();
         let v = Visible { workloads: &visible };
+        // Unapproved models come from the stored gaps; every other answer from the span's cube.
+        if matches!(question, Question::UnapprovedModels { .. }) {
+            let figures = self.unapproved_models(actor, span).await?;
+            return Ok(answered(actor, question, span, &scope, workloads, figures));
+        }
         let rules = self.attribution_inputs().await?;
         let cube = self.spend_cube(span, &rules).await?;
         let figures = match &question {
@@ -205,17 +222,9 @@ impl Governance {
                 }
                 answers::unattributed(&cube)
             }
-            Question::UnapprovedModels { .. } => self.unapproved_models(actor, span).await?,
-            Question::Suspend { .. } => return Err(GovernanceError::Internal("suspend is answered above".into())),
+            Question::UnapprovedModels { .. } | Question::Suspend { .. } => return Err(GovernanceError::Internal(format!("{} is answered above", question.name()))),
         };
-        let whose = match (asked_workload(&question), &scope) {
-            (Some(w), _) => format!("workload {w}"),
-            (None, Scope::Organisation) => "the organisation".to_owned(),
-            (None, Scope::Nodes { .. }) => "your workloads".to_owned(),
-        };
-        let covers = span.to_string();
-        let text = answers::render(&figures, &covers, &whose);
-        Ok(Answer { question, covers, scope: AnswerScope { persona: actor.persona, nodes: scope.nodes(), workloads }, figures, text, action: None })
+        Ok(answered(actor, question, span, &scope, workloads, figures))
     }
 
     /// Suspends through the kill switch, which checks who may (the owner or
