@@ -83,7 +83,7 @@ fn the_api_allows_the_configured_origins_and_logs_and_throttles_access() {
     };
     assert_eq!(cors[0].as_str(), Some("HasAllowedOrigins"));
     let headers: Vec<&str> = cors[1]["AllowHeaders"].as_sequence().expect("headers").iter().filter_map(Value::as_str).collect();
-    for h in ["authorization", "content-type", "x-finops-persona"] {
+    for h in ["authorization", "content-type", "x-finops-persona", "mcp-protocol-version"] {
         assert!(headers.contains(&h), "{h} in {headers:?}");
     }
     assert_eq!(target(api["AccessLogSettings"].get("DestinationArn")).as_deref(), Some("ApiAccessLogs"));

@@ -773,7 +773,7 @@ pub const PERSONA_HEADER: &str = "x-finops-persona";
 
 /// The headers a browser client of the API sends (the same list as the
 /// template's `CorsConfiguration`).
-pub const CORS_HEADERS: [&str; 3] = ["authorization", "content-type", "x-finops-persona"];
+pub const CORS_HEADERS: [&str; 4] = ["authorization", "content-type", "x-finops-persona", "mcp-protocol-version"];
 
 /// CORS for `origins` (exact `scheme://host[:port]` values), as API Gateway's
 /// `CorsConfiguration` does in AWS. It goes outermost, around the token
