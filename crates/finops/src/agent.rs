@@ -38,7 +38,7 @@ pub async fn ask(config: &Config, home: &Path, question: &str, token: Option<&st
         return Err(input("question", format!("{reason}. Agent Bill can answer:\n  - {}", asked.can_answer.join("\n  - "))));
     }
     Ok(match format {
-        Format::Json => format!("{}\n", serde_json::to_string_pretty(&asked).unwrap_or_default()),
+        Format::Json | Format::Csv => format!("{}\n", serde_json::to_string_pretty(&asked).unwrap_or_default()),
         Format::Table => {
             let text = asked.answer.as_ref().map(|a| a.text.as_str()).unwrap_or_default();
             format!("Understood as: {}\n\n{text}\n", asked.explanation.unwrap_or_default())
@@ -63,7 +63,7 @@ pub async fn map_tag(config: &Config, workload: &str, value: Option<String>, rat
     let actor = operator_everywhere(&gov).await?;
     let w = gov.set_map_tag(&actor, &id, services::governance::MapTagInput { map_migrated: value, rationale }).await?;
     Ok(match format {
-        Format::Json => format!("{}\n", serde_json::to_string_pretty(&w).unwrap_or_default()),
+        Format::Json | Format::Csv => format!("{}\n", serde_json::to_string_pretty(&w).unwrap_or_default()),
         Format::Table => format!("{id}: map-migrated {}\n", w.map_migrated.as_deref().unwrap_or("(none)")),
     })
 }

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::cli::{Format, GapCmd, ReportCmd};
 use crate::cur::{operator, CurError};
 use crate::local;
-use crate::output::table;
+use crate::output::{Cell, Grid};
 
 /// The operator at the terminal, seeing the whole hierarchy (every E1 node):
 /// the reports here are the organisation's, not one portfolio's.
@@ -72,8 +72,13 @@ async fn gaps(gov: &Governance, period: &str, format: Format) -> Result<String, 
             last_seen: g.last_seen.to_string(),
         })
         .collect();
+    let grid = Grid {
+        header: ["ID", "SCENARIO", "KEY", "SPEND", "STATUS", "FIRST SEEN", "LAST SEEN"],
+        rows: r.gaps.iter().zip(&lines).map(|(g, l)| [l.id.clone().into(), l.scenario.clone().into(), l.key.clone().into(), g.spend.into(), l.status.clone().into(), l.first_seen.clone().into(), l.last_seen.clone().into()]).collect(),
+    };
     Ok(match format {
         Format::Json => json(&lines),
+        Format::Csv => grid.csv(),
         Format::Table => {
             let mut out = format!(
                 "{period}: {} open gaps, {} of open spend (each dollar once); declared value at stake: Cost Saving {} / Revenue Driving {} a year\n",
@@ -87,10 +92,7 @@ async fn gaps(gov: &Governance, period: &str, format: Format) -> Result<String, 
                 out.push_str(&format!("  {:<28} {:>4} open  {}\n", s.scenario.as_str(), s.open, s.spend.round_cents()));
             }
             out.push('\n');
-            out.push_str(&table(
-                &["ID", "SCENARIO", "KEY", "SPEND", "STATUS", "FIRST SEEN", "LAST SEEN"],
-                &r.gaps.iter().zip(&lines).map(|(g, l)| [l.id.clone(), l.scenario.clone(), l.key.clone(), g.spend.round_cents().to_string(), l.status.clone(), l.first_seen.clone(), l.last_seen.clone()]).collect::<Vec<_>>(),
-            ));
+            out.push_str(&grid.table());
             out
         }
     })
@@ -103,27 +105,29 @@ async fn cards(gov: &Governance, week: Option<&str>, format: Format) -> Result<S
     };
     gov.build_cards(week).await?;
     let cards = gov.cards(&operator_everywhere(gov).await?, week).await?;
+    let grid = Grid {
+        header: ["CARD", "ACTUAL", "ESTIMATE", "VARIANCE", "VAR %", "FLAG", "CACHE HIT", "LATE DATA", "STATUS"],
+        rows: cards
+            .iter()
+            .map(|c| {
+                [
+                    c.id.clone().into(),
+                    c.actual.into(),
+                    c.estimate.into(),
+                    c.variance.into(),
+                    Cell::Pct(c.variance_pct),
+                    serde_json::to_value(c.flag).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default().into(),
+                    c.cache_hit_rate.map_or_else(|| Cell::from("-"), Cell::Number),
+                    c.adjustments.into(),
+                    c.status.as_str().into(),
+                ]
+            })
+            .collect(),
+    };
     Ok(match format {
         Format::Json => json(&cards),
-        Format::Table => {
-            let rows: Vec<[String; 9]> = cards
-                .iter()
-                .map(|c| {
-                    [
-                        c.id.clone(),
-                        c.actual.round_cents().to_string(),
-                        c.estimate.to_string(),
-                        c.variance.round_cents().to_string(),
-                        c.variance_pct.map(|p| format!("{p}%")).unwrap_or_else(|| "-".into()),
-                        serde_json::to_value(c.flag).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
-                        c.cache_hit_rate.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
-                        c.adjustments.round_cents().to_string(),
-                        c.status.as_str().into(),
-                    ]
-                })
-                .collect();
-            format!("{week} ({} .. {})\n\n{}", week.monday(), week.sunday(), table(&["CARD", "ACTUAL", "ESTIMATE", "VARIANCE", "VAR %", "FLAG", "CACHE HIT", "LATE DATA", "STATUS"], &rows))
-        }
+        Format::Csv => grid.csv(),
+        Format::Table => format!("{week} ({} .. {})\n\n{}", week.monday(), week.sunday(), grid.table()),
     })
 }
 
@@ -133,18 +137,21 @@ async fn maturity(gov: &Governance, period: Option<&str>, format: Format) -> Res
         None => latest_period(gov).await?.ok_or_else(|| input("--period", "no CUR has been ingested in the last 24 months; ingest a month or name --period"))?,
     };
     let r = gov.maturity(&operator_everywhere(gov).await?, period).await?;
+    let m = &r.maturity;
+    let grid = Grid {
+        header: ["DIMENSION", "WEIGHT", "SCORE", "FIGURES", "WORTH", "NEXT MOVE"],
+        rows: m
+            .dimensions
+            .iter()
+            .map(|d| [d.name.clone().into(), Cell::Pct(Some(d.weight_pct.into())), d.score.map_or_else(|| Cell::from("not measured"), Cell::Number), d.figures.clone().into(), d.worth.into(), d.next_move.clone().into()])
+            .collect(),
+    };
     Ok(match format {
         Format::Json => json(&r),
+        Format::Csv => grid.csv(),
         Format::Table => {
-            let m = &r.maturity;
             let mut out = format!("{period}: overall {} — {}\n\n", m.overall, serde_json::to_value(m.tier).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default());
-            out.push_str(&table(
-                &["DIMENSION", "WEIGHT", "SCORE", "FIGURES", "WORTH", "NEXT MOVE"],
-                &m.dimensions
-                    .iter()
-                    .map(|d| [d.name.clone(), format!("{}%", d.weight_pct), d.score.map_or_else(|| "not measured".to_owned(), |s| s.to_string()), d.figures.clone(), d.worth.round_cents().to_string(), d.next_move.clone()])
-                    .collect::<Vec<_>>(),
-            ));
+            out.push_str(&grid.table());
             if let Some(note) = &m.note {
                 out.push_str(&format!("\nNote: {note}\n"));
             }
@@ -185,7 +192,7 @@ pub async fn gap(config: &Config, cmd: GapCmd, format: Format) -> Result<String,
     let gov = local::governance_for(config).await?;
     let out = gov.gap_action(&operator_everywhere(&gov).await?, &id, parsed).await?;
     Ok(match format {
-        Format::Json => json(&out),
+        Format::Json | Format::Csv => json(&out),
         Format::Table => format!("gap {} is {}\n{}\n", out.gap.id, out.gap.status.as_str(), serde_json::to_string_pretty(&out.outcome).unwrap_or_default()),
     })
 }

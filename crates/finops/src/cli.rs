@@ -23,6 +23,9 @@ pub struct Cli {
 pub enum Format {
     Table,
     Json,
+    /// The report's main table as RFC 4180 CSV, amounts as exact decimal
+    /// strings (reports only).
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,7 +16,7 @@ use services::governance::{GovernanceError, SourceFacts};
 use crate::config::Config;
 use crate::cli::{Format, ReportCmd, View};
 use crate::local;
-use crate::output::table;
+use crate::output::{table, Cell, Grid};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CurError {
@@ -65,7 +65,7 @@ pub async fn import(config: &Config, file: &Path, format: Format) -> Result<Stri
     let gov = local::governance_for(config).await?;
     let s = gov.import(&operator(), doc).await?;
     Ok(match format {
-        Format::Json => json(&s),
+        Format::Json | Format::Csv => json(&s),
         Format::Table => format!(
             "imported {} hierarchy nodes, {} workloads, {} approvals, {} claims{}\n",
             s.nodes,
@@ -306,7 +306,7 @@ pub async fn ingest(config: &Config, paths: &[PathBuf], period: Option<&str>, th
         done.push(Ingested { file: path, period, rows: stats.rows, ai_facts: facts.len(), stored, seconds: started.elapsed().as_secs_f64() });
     }
     Ok(match format {
-        Format::Json => json(&done),
+        Format::Json | Format::Csv => json(&done),
         Format::Table => table(
             &["FILE", "PERIOD", "ROWS", "AI FACTS", "STORED", "ROWS/S"],
             &done
@@ -324,6 +324,18 @@ pub async fn ingest(config: &Config, paths: &[PathBuf], period: Option<&str>, th
                 .collect::<Vec<_>>(),
         ),
     })
+}
+
+/// The attribution summary as one table: the totals, then each workload and
+/// each reason nobody owns spend, so the parts can be summed to the totals.
+fn attribution_grid(r: &domain::cur::facts::AttributionReport) -> Grid<3> {
+    let mut rows: Vec<[Cell; 3]> = [("total", r.total), ("ai_total", r.ai_total), ("attributed", r.attributed), ("unattributed", r.unattributed), ("adjustments", r.adjustments)]
+        .into_iter()
+        .map(|(k, m)| [k.into(), "".into(), m.into()])
+        .collect();
+    rows.extend(r.by_workload.iter().map(|w| ["workload".into(), w.workload.to_string().into(), w.cost.into()]));
+    rows.extend(r.unattributed_by_reason.iter().map(|x| ["unattributed_reason".into(), x.reason.as_str().into(), x.cost.into()]));
+    Grid { header: ["SECTION", "KEY", "COST"], rows }
 }
 
 pub async fn report(config: &Config, cmd: &ReportCmd, format: Format) -> Result<String, CurError> {
@@ -345,6 +357,7 @@ pub async fn report(config: &Config, cmd: &ReportCmd, format: Format) -> Result<
                     let r = gov.attribution_report(&actor, period).await?;
                     Ok(match format {
                         Format::Json => json(&r),
+                        Format::Csv => attribution_grid(&r).csv(),
                         Format::Table => {
                             let mut out = table(
                                 &["PERIOD", "TOTAL", "AI TOTAL", "ATTRIBUTED", "UNATTRIBUTED", "ADJUSTMENTS"],
@@ -363,27 +376,25 @@ pub async fn report(config: &Config, cmd: &ReportCmd, format: Format) -> Result<
                 }
                 View::Hierarchy => {
                     let r = gov.attribution_rollup(&actor, period).await?;
+                    let grid = Grid {
+                        header: ["LEVEL", "NODE", "NAME", "ATTRIBUTED"],
+                        rows: r.iter().map(|n| [format!("E{}", n.level.number()).into(), n.node.to_string().into(), n.name.clone().into(), n.cost.into()]).collect(),
+                    };
                     Ok(match format {
                         Format::Json => json(&r),
-                        Format::Table => table(
-                            &["LEVEL", "NODE", "NAME", "ATTRIBUTED"],
-                            &r.iter().map(|n| [format!("E{}", n.level.number()), n.node.to_string(), n.name.clone(), n.cost.to_string()]).collect::<Vec<_>>(),
-                        ),
+                        Format::Table => grid.table(),
+                        Format::Csv => grid.csv(),
                     })
                 }
                 View::Legacy => {
                     let r = gov.legacy_view(&actor, period).await?;
+                    let mut rows: Vec<[Cell; 4]> = r.by_workload.iter().map(|w| [w.workload.to_string().into(), w.attributed.into(), w.shared_split.into(), w.total.into()]).collect();
+                    rows.push(["(unallocated)".into(), "".into(), "".into(), r.unallocated.into()]);
+                    let grid = Grid { header: ["WORKLOAD", "ATTRIBUTED", "SHARED SPLIT", "TOTAL"], rows };
                     Ok(match format {
                         Format::Json => json(&r),
-                        Format::Table => {
-                            let mut rows: Vec<[String; 4]> = r
-                                .by_workload
-                                .iter()
-                                .map(|w| [w.workload.to_string(), w.attributed.to_string(), w.shared_split.to_string(), w.total.to_string()])
-                                .collect();
-                            rows.push(["(unallocated)".into(), String::new(), String::new(), r.unallocated.to_string()]);
-                            table(&["WORKLOAD", "ATTRIBUTED", "SHARED SPLIT", "TOTAL"], &rows)
-                        }
+                        Format::Table => grid.table(),
+                        Format::Csv => grid.csv(),
                     })
                 }
             }
@@ -392,26 +403,18 @@ pub async fn report(config: &Config, cmd: &ReportCmd, format: Format) -> Result<
         ReportCmd::Investigations | ReportCmd::Live { .. } | ReportCmd::LiveVsBilled { .. } => crate::usage::report(&gov, cmd, format).await,
         ReportCmd::Reconcile { period } => {
             let r = gov.reconciliation(&actor, parse(period)?).await?;
+            let grid = Grid {
+                header: ["ACCOUNT", "CUR TOTAL", "ATTRIBUTED", "UNATTRIBUTED", "ADJUSTMENTS", "NON-AI", "OUTSIDE PERIOD", "DIFFERENCE"],
+                rows: r
+                    .accounts
+                    .iter()
+                    .map(|a| [a.account.to_string().into(), a.cur_total.into(), a.attributed.into(), a.unattributed.into(), a.adjustments.into(), a.non_ai.into(), a.outside_period.into(), a.difference.into()])
+                    .collect(),
+            };
             let text = match format {
                 Format::Json => json(&r),
-                Format::Table => table(
-                    &["ACCOUNT", "CUR TOTAL", "ATTRIBUTED", "UNATTRIBUTED", "ADJUSTMENTS", "NON-AI", "OUTSIDE PERIOD", "DIFFERENCE"],
-                    &r.accounts
-                        .iter()
-                        .map(|a| {
-                            [
-                                a.account.to_string(),
-                                a.cur_total.to_string(),
-                                a.attributed.to_string(),
-                                a.unattributed.to_string(),
-                                a.adjustments.to_string(),
-                                a.non_ai.to_string(),
-                                a.outside_period.to_string(),
-                                a.difference.to_string(),
-                            ]
-                        })
-                        .collect::<Vec<_>>(),
-                ),
+                Format::Table => grid.table(),
+                Format::Csv => grid.csv(),
             };
             if r.balanced {
                 Ok(text)

@@ -198,7 +198,7 @@ pub async fn run(home: &Path, keep: bool, format: Format) -> Result<String, Demo
     server.abort();
     let summary = json!({"home": if keep { Value::String(dir.display().to_string()) } else { Value::Null }, "api": api.base, "workloads": report, "analytics": analytics, "kill_switch": kill_switch});
     Ok(match format {
-        Format::Json => format!("{}\n", serde_json::to_string_pretty(&summary).unwrap_or_default()),
+        Format::Json | Format::Csv => format!("{}\n", serde_json::to_string_pretty(&summary).unwrap_or_default()),
         Format::Table => render(&summary),
     })
 }

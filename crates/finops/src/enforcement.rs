@@ -24,7 +24,7 @@ pub async fn enforce(config: &Config, workload: &str, input: SuspendInput, suspe
     actor.scope = gov.hierarchy().await?.nodes().filter(|n| n.parent.is_none()).map(|n| n.id.clone()).collect();
     let out = if suspend { gov.suspend_workload(&actor, &id, input).await? } else { gov.resume_workload(&actor, &id, input).await? };
     Ok(match format {
-        Format::Json => json(&out),
+        Format::Json | Format::Csv => json(&out),
         Format::Table => {
             let verb = if out.dry_run { "would make" } else { "made" };
             let mut text = format!("{id}: {} ({verb} {} IAM call(s))\n", out.enforcement.state.as_str(), out.calls.len());
@@ -44,7 +44,7 @@ pub async fn command(config: &Config, cmd: EnforcementCmd, format: Format) -> Re
             actor.scope = gov.hierarchy().await?.nodes().filter(|n| n.parent.is_none()).map(|n| n.id.clone()).collect();
             let rows = gov.enforcement_status(&actor).await?;
             Ok(match format {
-                Format::Json => json(&rows),
+                Format::Json | Format::Csv => json(&rows),
                 Format::Table => table(
                     &["WORKLOAD", "STATE", "PRINCIPALS", "PENDING", "BY", "AT", "RATIONALE"],
                     &rows
@@ -67,7 +67,7 @@ pub async fn command(config: &Config, cmd: EnforcementCmd, format: Format) -> Re
         EnforcementCmd::Blocks => {
             let blocks = gov.list_blocks(&operator()).await?;
             Ok(match format {
-                Format::Json => json(&blocks),
+                Format::Json | Format::Csv => json(&blocks),
                 Format::Table => table(
                     &["BLOCK", "MODEL", "ACCOUNTS", "BY", "AT", "LIFTED", "RATIONALE"],
                     &blocks
@@ -84,7 +84,7 @@ pub async fn command(config: &Config, cmd: EnforcementCmd, format: Format) -> Re
         EnforcementCmd::Lift { block, rationale, dry_run } => {
             let (b, calls) = gov.lift_block(&operator(), &block, services::governance::LiftInput { rationale, dry_run }).await?;
             Ok(match format {
-                Format::Json => json(&serde_json::json!({"block": b, "calls": calls, "dry_run": dry_run})),
+                Format::Json | Format::Csv => json(&serde_json::json!({"block": b, "calls": calls, "dry_run": dry_run})),
                 Format::Table => {
                     let (what, verb) = if dry_run { ("would be lifted", "would make") } else { ("lifted", "made") };
                     format!("{}: {} {what} ({verb} {} call(s))\n{}", b.id, b.model, calls.len(), calls.cli().iter().map(|c| format!("  {c}\n")).collect::<String>())
@@ -98,7 +98,7 @@ pub async fn command(config: &Config, cmd: EnforcementCmd, format: Format) -> Re
                 .collect::<Result<Vec<_>, _>>()?;
             let calls = gov.install_scp(&operator(), &targets, dry_run).await?;
             Ok(match format {
-                Format::Json => json(&calls),
+                Format::Json | Format::Csv => json(&calls),
                 Format::Table => {
                     let verb = if dry_run { "would make" } else { "made" };
                     format!("SCP {}: {verb} {} Organizations call(s)\n{}", domain::governance::enforcement::SUSPENDED_SCP_NAME, calls.len(), calls.iter().map(|c| format!("  {}\n", c.cli())).collect::<String>())
@@ -111,7 +111,7 @@ pub async fn command(config: &Config, cmd: EnforcementCmd, format: Format) -> Re
                 false => (gov.reconcile_enforcement().await?, gov.apply_model_blocks().await?),
             };
             Ok(match format {
-                Format::Json => json(&serde_json::json!({"repaired": repaired, "blocks": blocks})),
+                Format::Json | Format::Csv => json(&serde_json::json!({"repaired": repaired, "blocks": blocks})),
                 Format::Table => {
                     let lines: Vec<String> = repaired.iter().map(|c| c.cli()).chain(blocks.cli()).collect();
                     let verb = if dry_run { "would repair" } else { "to repair" };

@@ -29,6 +29,10 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if cli.format == cli::Format::Csv && !matches!(cli.command, Command::Report { .. }) {
+        eprintln!("finops: --format csv is for reports (finops report …); use table or json here");
+        return ExitCode::from(2);
+    }
     match cli.command {
         Command::Token { user, persona, scope, hours } => token(&cli.home, &user, &persona, &scope, hours),
         Command::Serve { addr, cors_origins } => serve(&config, &cli.home, &addr, &cors_origins).await,

@@ -1,11 +1,97 @@
-//! Rendering results as an aligned table for people or JSON for scripts.
+//! Rendering results as an aligned table for people, JSON for scripts, or
+//! CSV for spreadsheets and BI tools.
+
+use domain::Money;
+use rust_decimal::Decimal;
 
 use crate::cli::Format;
 use crate::doctor::Report;
 
+/// One cell of a report: what a table shows people (money to the cent,
+/// grouped, with its sign and symbol) and what CSV carries (the exact
+/// decimal string, no symbol, no grouping).
+#[derive(Debug, Clone)]
+pub enum Cell {
+    Text(String),
+    Money(Money),
+    /// A number kept exact (tokens, a rate), shown as it is.
+    Number(Decimal),
+    Count(u64),
+    /// A percentage; `None` is "-" in a table and empty in CSV.
+    Pct(Option<Decimal>),
+}
+
+impl From<String> for Cell {
+    fn from(s: String) -> Self {
+        Cell::Text(s)
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(s: &str) -> Self {
+        Cell::Text(s.to_owned())
+    }
+}
+
+impl From<Money> for Cell {
+    fn from(m: Money) -> Self {
+        Cell::Money(m)
+    }
+}
+
+impl Cell {
+    fn for_people(&self) -> String {
+        match self {
+            Cell::Text(s) => s.clone(),
+            Cell::Money(m) => m.to_string(),
+            Cell::Number(d) => d.to_string(),
+            Cell::Count(n) => n.to_string(),
+            Cell::Pct(p) => p.map_or_else(|| "-".into(), |p| format!("{p}%")),
+        }
+    }
+
+    fn exact(&self) -> String {
+        match self {
+            Cell::Text(s) => s.clone(),
+            Cell::Money(m) => m.to_canonical_string(),
+            Cell::Number(d) => d.normalize().to_string(),
+            Cell::Count(n) => n.to_string(),
+            Cell::Pct(p) => p.map(|p| p.normalize().to_string()).unwrap_or_default(),
+        }
+    }
+}
+
+/// A report's main table, built once and rendered for people or as CSV.
+pub struct Grid<const N: usize> {
+    pub header: [&'static str; N],
+    pub rows: Vec<[Cell; N]>,
+}
+
+impl<const N: usize> Grid<N> {
+    pub fn table(&self) -> String {
+        let rows: Vec<[String; N]> = self.rows.iter().map(|r| r.each_ref().map(Cell::for_people)).collect();
+        table(&self.header, &rows)
+    }
+
+    /// RFC 4180 (the csv crate: CRLF-free `\n` records, fields quoted when
+    /// they hold a comma, quote or line break); header names in snake case.
+    pub fn csv(&self) -> String {
+        let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+        let header = self.header.map(|h| h.to_lowercase().replace([' ', '-'], "_").replace('%', "pct"));
+        let mut ok = w.write_record(header).is_ok();
+        for r in &self.rows {
+            ok &= w.write_record(r.each_ref().map(Cell::exact)).is_ok();
+        }
+        // Writing to memory cannot fail; an error here would be a bug in csv.
+        let bytes = w.into_inner().unwrap_or_default();
+        debug_assert!(ok);
+        String::from_utf8(bytes).unwrap_or_default()
+    }
+}
+
 pub fn render(report: &Report, format: Format) -> String {
     match format {
-        Format::Json => {
+        Format::Json | Format::Csv => {
             let v = serde_json::json!({ "ok": report.ok(), "checks": report.checks });
             format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
         }
@@ -53,6 +139,23 @@ mod tests {
     fn tables_align() {
         let t = table(&["A", "BB"], &[["long-cell".into(), "x".into()], ["y".into(), "z".into()]]);
         assert_eq!(t, "A          BB\nlong-cell  x\ny          z\n");
+    }
+
+    #[test]
+    fn csv_carries_exact_amounts_and_quotes_by_rfc_4180() {
+        let g = Grid {
+            header: ["KEY", "COST", "VAR %"],
+            rows: vec![
+                [Cell::from("a,b \"c\""), Cell::Money(Money::parse("1234.505").unwrap()), Cell::Pct(Some(Decimal::new(125, 1)))],
+                [Cell::from("x"), Cell::Money(Money::parse("-21.4").unwrap()), Cell::Pct(None)],
+            ],
+        };
+        assert_eq!(g.csv(), "key,cost,var_pct\n\"a,b \"\"c\"\"\",1234.505,12.5\nx,-21.4,\n");
+        let text = g.csv();
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+        assert_eq!(&rows[0][0], "a,b \"c\"");
+        assert!(g.table().contains("$1,234.51") && g.table().contains("-$21.40"));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::cli::{Format, InvestigationCmd, ReportCmd};
 use crate::config::Config;
 use crate::cur::{operator, CurError};
 use crate::local;
-use crate::output::table;
+use crate::output::{table, Cell, Grid};
 
 fn input(path: impl ToString, reason: impl ToString) -> CurError {
     CurError::Input { path: path.to_string(), reason: reason.to_string() }
@@ -157,7 +157,7 @@ pub async fn ingest_logs(config: &Config, paths: &[PathBuf], format: Format) -> 
     let detection = gov.detect_investigations(&days, &DetectorConfig::default()).await?;
     let out = IngestOut { objects, detection };
     Ok(match format {
-        Format::Json => json(&out),
+        Format::Json | Format::Csv => json(&out),
         Format::Table => {
             let rows: Vec<[String; 5]> = out
                 .objects
@@ -171,22 +171,14 @@ pub async fn ingest_logs(config: &Config, paths: &[PathBuf], format: Format) -> 
     })
 }
 
-fn investigations_table(list: &[Investigation]) -> String {
-    let rows: Vec<[String; 7]> = list
-        .iter()
-        .map(|i| {
-            [
-                i.id.clone(),
-                i.kind.as_str().to_owned(),
-                format!("{:?}", i.severity).to_lowercase(),
-                i.status.as_str().to_owned(),
-                i.key.clone(),
-                i.evidence.spend.round_cents().to_string(),
-                i.evidence.baseline.round_cents().to_string(),
-            ]
-        })
-        .collect();
-    table(&["ID", "KIND", "SEVERITY", "STATUS", "ABOUT", "SPEND", "BASELINE"], &rows)
+fn investigations_grid(list: &[Investigation]) -> Grid<7> {
+    Grid {
+        header: ["ID", "KIND", "SEVERITY", "STATUS", "ABOUT", "SPEND", "BASELINE"],
+        rows: list
+            .iter()
+            .map(|i| [i.id.clone().into(), i.kind.as_str().into(), format!("{:?}", i.severity).to_lowercase().into(), i.status.as_str().into(), i.key.clone().into(), i.evidence.spend.into(), i.evidence.baseline.into()])
+            .collect(),
+    }
 }
 
 /// `report investigations` and `report live`, on the service `cur::report` opened.
@@ -196,16 +188,21 @@ pub async fn report(gov: &Governance, cmd: &ReportCmd, format: Format) -> Result
             let list = gov.investigations(&operator()).await?;
             Ok(match format {
                 Format::Json => json(&list),
-                Format::Table => investigations_table(&list),
+                Format::Table => investigations_grid(&list).table(),
+                Format::Csv => investigations_grid(&list).csv(),
             })
         }
         ReportCmd::Live { hours } => {
             let live = gov.live(&operator(), *hours).await?;
+            let grid = Grid {
+                header: ["OWNER", "REQUESTS", "INPUT TOKENS", "OUTPUT TOKENS", "COST"],
+                rows: live.lines.iter().map(|l| [l.owner.clone().into(), Cell::Count(l.requests), Cell::Count(l.input_tokens), Cell::Count(l.output_tokens), l.cost.into()]).collect(),
+            };
             Ok(match format {
                 Format::Json => json(&live),
+                Format::Csv => grid.csv(),
                 Format::Table => {
-                    let rows: Vec<[String; 5]> = live.lines.iter().map(|l| [l.owner.clone(), l.requests.to_string(), l.input_tokens.to_string(), l.output_tokens.to_string(), l.cost.round_cents().to_string()]).collect();
-                    let mut s = table(&["OWNER", "REQUESTS", "INPUT TOKENS", "OUTPUT TOKENS", "COST"], &rows);
+                    let mut s = grid.table();
                     s.push_str(&format!("\n{} to {}: {} from the logs at catalogue prices\n", live.from.format("%Y-%m-%d %H:%M"), live.to.format("%Y-%m-%d %H:%M UTC"), live.total.round_cents()));
                     s
                 }
@@ -217,6 +214,7 @@ pub async fn report(gov: &Governance, cmd: &ReportCmd, format: Format) -> Result
             Ok(match format {
                 Format::Json => json(&r),
                 Format::Table => live_vs_billed_table(&r),
+                Format::Csv => live_vs_billed_grid(&r).csv(),
             })
         }
         _ => Err(input("report", "not a live-signal report (crate::cur::report)")),
@@ -225,6 +223,21 @@ pub async fn report(gov: &Governance, cmd: &ReportCmd, format: Format) -> Result
 
 fn pct(p: Option<impl std::fmt::Display>) -> String {
     p.map_or_else(|| "-".into(), |p| format!("{p}%"))
+}
+
+/// Every owner and day, as the JSON has them: what a spreadsheet pivots.
+fn live_vs_billed_grid(r: &LiveVsBilled) -> Grid<8> {
+    Grid {
+        header: ["OWNER", "DAY", "STATUS", "BILLED", "ESTIMATED", "ERROR %", "REQUESTS", "UNPRICED CALLS"],
+        rows: r
+            .lines
+            .iter()
+            .map(|l| {
+                let status = serde_json::to_value(l.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+                [l.owner.clone().into(), l.day.to_string().into(), status.into(), l.billed.into(), l.estimated.into(), Cell::Pct(l.error_pct), Cell::Count(l.requests), Cell::Count(l.unpriced_requests)]
+            })
+            .collect(),
+    }
 }
 
 fn live_vs_billed_table(r: &LiveVsBilled) -> String {
@@ -329,7 +342,7 @@ pub async fn investigation(config: &Config, cmd: InvestigationCmd, format: Forma
     };
     let i = gov.investigation_step(&operator(), &id, step, &rationale).await?;
     Ok(match format {
-        Format::Json => json(&i),
-        Format::Table => investigations_table(std::slice::from_ref(&i)),
+        Format::Json | Format::Csv => json(&i),
+        Format::Table => investigations_grid(std::slice::from_ref(&i)).table(),
     })
 }
