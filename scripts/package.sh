@@ -16,11 +16,13 @@ goal=${FINOPS_ZIP_GOAL_BYTES:-8388608}
 mapfile -t bins < <(sed -n 's/^ *Binary: *\([a-z0-9-]*\) *$/\1/p' template.yaml)
 [ "${#bins[@]}" -gt 0 ] || { echo "package: no BuildProperties.Binary in template.yaml" >&2; exit 1; }
 
-# One build per function, as `sam build` makes them: cargo resolves features
-# for the function's own package, so a feature only one function enables
-# (http-api's `mcp`, the kill switch's) stays out of the others.
+# One build per function, of the function's own package (`--package`), as
+# `sam build` makes them: cargo then resolves features for that package alone,
+# so a feature only one function enables (http-api's `mcp`, the kill
+# switch's) stays out of the others. `--bin` alone selects every workspace
+# member and unifies their features.
 for b in "${bins[@]}"; do
-  cargo lambda build --release --arm64 --output-format zip --locked --bin "$b" >&2
+  cargo lambda build --release --arm64 --output-format zip --locked --package "$b" --bin "$b" >&2
 done
 
 over=0
