@@ -44,10 +44,6 @@ impl Governance {
     /// Every workload's profile, by id.
     pub async fn workload_profiles(&self) -> Result<BTreeMap<domain::WorkloadId, WorkloadProfile>> {
         let workloads: Vec<Workload> = query_index_all(self.store.as_ref(), keys::WORKLOADS_INDEX).await?.iter().map(|i| decode(&i.attrs)).collect::<Result<_>>()?;
-        self.profiles(workloads).await
-    }
-
-    async fn profiles(&self, workloads: Vec<Workload>) -> Result<BTreeMap<domain::WorkloadId, WorkloadProfile>> {
         let mut since: BTreeMap<domain::WorkloadId, NaiveDate> = BTreeMap::new();
         for c in self.all_claims().await? {
             let e = since.entry(c.workload.clone()).or_insert(c.claimed_at);
