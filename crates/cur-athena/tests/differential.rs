@@ -23,7 +23,7 @@ fn python() -> PathBuf {
 }
 
 fn table() -> CurTable {
-    CurTable { database: "cid".into(), table: "cur2".into(), period_column: "billing_period".into(), principal_column: true }
+    CurTable { database: "cid".into(), table: "cur2".into(), period_column: "billing_period".into(), principal_column: true, cost_bases: true }
 }
 
 fn duckdb_rows(sql: &str, files: &[&Path], period: BillingPeriod) -> Result<Vec<Vec<Option<String>>>, String> {
@@ -61,6 +61,14 @@ fn duckdb_running_the_athena_sql_agrees_with_the_rust_reader() {
     assert!(from_rust.len() > 100);
     assert_eq!(from_sql.non_ai, from_rust.non_ai);
     assert_eq!(from_sql.read_total, from_rust.read_total);
+    // The other cost bases too: the generated bill has a private-rate
+    // discount (net) and Savings-Plan-covered hours (amortized), so each
+    // basis differs from unblended and the comparison means something.
+    assert_eq!(from_sql.net, from_rust.net);
+    assert_eq!(from_sql.amortized, from_rust.amortized);
+    assert_ne!(from_rust.net.read_total, from_rust.read_total);
+    assert_ne!(from_rust.amortized.non_ai, from_rust.non_ai);
+    assert!(from_rust.iter().any(|(_, v)| v.net != v.cost));
     assert_eq!(from_sql.sorted(), from_rust.sorted());
     assert_eq!(from_sql, from_rust);
 }

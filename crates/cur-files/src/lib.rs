@@ -23,6 +23,7 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use domain::cur::bases;
 use domain::cur::facts::Facts;
 
 pub const USAGE_TYPE: &str = "line_item_usage_type";
@@ -38,15 +39,31 @@ pub const USAGE_AMOUNT: &str = "line_item_usage_amount";
 pub const BILLING_ENTITY: &str = "bill_billing_entity";
 pub const PRODUCT: &str = "product";
 pub const RESOURCE_TAGS: &str = "resource_tags";
+pub const PAYER: &str = "bill_payer_account_id";
 
 /// The columns without which no row can be attributed or reconciled.
 pub const REQUIRED: [&str; 5] = [USAGE_TYPE, COST, USAGE_START, ACCOUNT, PRODUCT_CODE];
 
-/// Every column the readers look at (the Parquet projection).
-pub const READ_COLUMNS: [&str; 13] = [
+/// Every column the readers look at (the Parquet projection): what
+/// attribution needs, then the other cost bases' columns
+/// ([`domain::cur::bases`]), each optional.
+pub const READ_COLUMNS: [&str; 23] = [
     USAGE_TYPE, COST, USAGE_START, ACCOUNT, PRODUCT_CODE, PRINCIPAL, RESOURCE_ID, OPERATION, LINE_ITEM_TYPE, USAGE_AMOUNT,
-    BILLING_ENTITY, PRODUCT, RESOURCE_TAGS,
+    BILLING_ENTITY, PRODUCT, RESOURCE_TAGS, bases::NET_COST, bases::LIST_COST, bases::SP_EFFECTIVE_COST, bases::RI_EFFECTIVE_COST,
+    bases::SP_COMMITMENT_TO_DATE, bases::SP_USED_COMMITMENT, bases::RI_UNUSED_AMORTIZED_UPFRONT, bases::RI_UNUSED_RECURRING, bases::RI_ARN,
+    PAYER,
 ];
+
+/// Marks the bases whose columns a file lacks as missing, naming the first
+/// absent column: `has` says whether the file has a column.
+pub fn mark_missing_bases(facts: &mut Facts, has: impl Fn(&str) -> bool) {
+    use domain::cur::bases::{BasisSums, CostBasis};
+    for (basis, sums) in [(CostBasis::Net, &mut facts.net), (CostBasis::Amortized, &mut facts.amortized)] {
+        if let Some(c) = basis.columns().iter().find(|c| !has(c)) {
+            *sums = BasisSums::missing(*c);
+        }
+    }
+}
 
 /// The `resource_tags` key that names a Claude Platform workspace on a CCU
 /// row: the tag the Cloud Engineer's task writes ([`domain::cur::WORKSPACE_TAG`]).

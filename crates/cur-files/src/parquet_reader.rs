@@ -18,7 +18,8 @@ use arrow_array::builder::BooleanBuilder;
 use arrow_array::{Array, ArrayRef, BooleanArray, MapArray, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, DataType, Schema};
 use chrono::NaiveDate;
-use domain::cur::facts::{is_ai_row, FactRef, FactValue, Facts, AI_PRODUCT_CODES};
+use domain::cur::bases;
+use domain::cur::facts::{is_ai_row, FactRef, FactValue, Facts, RowCosts, AI_PRODUCT_CODES};
 use domain::Money;
 use domain::AccountId;
 use futures::StreamExt;
@@ -57,6 +58,7 @@ enum Kind {
 fn kind_of(column: &str) -> Kind {
     match column {
         COST | USAGE_AMOUNT => Kind::Number,
+        c if c != bases::RI_ARN && (c == bases::NET_COST || c == bases::LIST_COST || bases::AMORTIZED_COLUMNS.contains(&c)) => Kind::Number,
         USAGE_START => Kind::Time,
         PRODUCT | RESOURCE_TAGS => Kind::Map,
         _ => Kind::Text,
@@ -94,6 +96,8 @@ pub struct Layout {
     /// distinct value instead of once per row, and no string is copied.
     hint: Arc<Schema>,
     pub principal_column: bool,
+    /// The file's column names, for [`mark_missing_bases`].
+    columns: Vec<String>,
 }
 
 impl Layout {
@@ -115,13 +119,13 @@ impl Layout {
             }
         }
         roots.sort_unstable();
-        let mut scan_roots: Vec<usize> = SCAN_COLUMNS.iter().filter_map(|c| schema.index_of(c).ok()).collect();
+        let mut scan_roots: Vec<usize> = SCAN_COLUMNS.iter().chain(&BASIS_SCAN_COLUMNS).filter_map(|c| schema.index_of(c).ok()).collect();
         scan_roots.sort_unstable();
         let fields: Vec<arrow_schema::FieldRef> = schema
             .fields()
             .iter()
             .map(|f| {
-                if [PRODUCT_CODE, BILLING_ENTITY, ACCOUNT].contains(&f.name().as_str()) && f.data_type() == &DataType::Utf8 {
+                if [PRODUCT_CODE, BILLING_ENTITY, ACCOUNT, LINE_ITEM_TYPE].contains(&f.name().as_str()) && f.data_type() == &DataType::Utf8 {
                     Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))))
                 } else {
                     f.clone()
@@ -129,7 +133,13 @@ impl Layout {
             })
             .collect();
         let hint = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
-        Ok(Layout { roots, scan_roots, hint, principal_column: schema.index_of(PRINCIPAL).is_ok() })
+        let columns = schema.fields().iter().map(|f| f.name().clone()).collect();
+        Ok(Layout { roots, scan_roots, hint, principal_column: schema.index_of(PRINCIPAL).is_ok(), columns })
+    }
+
+    /// Marks the bases this file cannot give.
+    pub fn mark_bases(&self, facts: &mut Facts) {
+        mark_missing_bases(facts, |c| self.columns.iter().any(|x| x == c));
     }
 
     /// The reader metadata with the dictionary hint applied.
@@ -199,6 +209,15 @@ impl Numbers {
         })
     }
 
+    /// A cell, `None` when the column is absent or the cell empty.
+    fn opt_at(&self, row: u64, column: &'static str, i: usize) -> Result<Option<Decimal>, ReadError> {
+        match self {
+            Numbers::Absent => Ok(None),
+            Numbers::F64(a) | Numbers::F32(a) | Numbers::Text(a) if a.is_null(i) => Ok(None),
+            _ => self.at(row, column, i).map(Some),
+        }
+    }
+
     fn at(&self, row: u64, column: &'static str, i: usize) -> Result<Decimal, ReadError> {
         match self {
             Numbers::Absent => Ok(Decimal::ZERO),
@@ -237,6 +256,71 @@ fn day_at(a: &ArrayRef, row: u64, i: usize) -> Result<NaiveDate, ReadError> {
 
 const SCAN_COLUMNS: [&str; 4] = [PRODUCT_CODE, BILLING_ENTITY, ACCOUNT, COST];
 
+/// What the scan also reads so that a settled row counts on every basis.
+const BASIS_SCAN_COLUMNS: [&str; 10] = [
+    LINE_ITEM_TYPE, bases::NET_COST, bases::SP_EFFECTIVE_COST, bases::RI_EFFECTIVE_COST, bases::SP_COMMITMENT_TO_DATE,
+    bases::SP_USED_COMMITMENT, bases::RI_UNUSED_AMORTIZED_UPFRONT, bases::RI_UNUSED_RECURRING, bases::RI_ARN, bases::LIST_COST,
+];
+
+/// A batch's columns of the other cost bases. The line item type is decided
+/// once per distinct value: only commitment lines read the commitment cells.
+struct BasisCells {
+    net: Numbers,
+    list: Numbers,
+    lit: Option<Codes>,
+    /// Per distinct line item type: whether its amortized cost is not simply
+    /// its unblended cost.
+    special: Vec<bool>,
+    commitment: [Numbers; 6],
+    ri_arn: Option<Codes>,
+}
+
+impl BasisCells {
+    fn of(batch: &RecordBatch) -> Result<BasisCells, ReadError> {
+        let lit = Codes::of(batch, LINE_ITEM_TYPE)?;
+        let special = lit.as_ref().map(|l| l.decide(|t| bases::amortized_cost(t, Decimal::ONE, &bases::CommitmentCells::default()) != Decimal::ONE || t == "Fee")).unwrap_or_default();
+        let n = |c| Numbers::of(batch, c);
+        Ok(BasisCells {
+            net: n(bases::NET_COST)?,
+            list: n(bases::LIST_COST)?,
+            lit,
+            special,
+            commitment: [
+                n(bases::SP_EFFECTIVE_COST)?,
+                n(bases::RI_EFFECTIVE_COST)?,
+                n(bases::SP_COMMITMENT_TO_DATE)?,
+                n(bases::SP_USED_COMMITMENT)?,
+                n(bases::RI_UNUSED_AMORTIZED_UPFRONT)?,
+                n(bases::RI_UNUSED_RECURRING)?,
+            ],
+            ri_arn: Codes::of(batch, bases::RI_ARN)?,
+        })
+    }
+
+    /// Row `i`'s net, amortized and list cost; `unblended` is its cost.
+    fn at(&self, row: u64, i: usize, unblended: Decimal) -> Result<RowCosts, ReadError> {
+        let net = self.net.opt_at(row, bases::NET_COST, i)?.unwrap_or(unblended);
+        let list = self.list.opt_at(row, bases::LIST_COST, i)?.unwrap_or(unblended);
+        let amortized = match &self.lit {
+            Some(lit) if self.special[lit.key(i)] => {
+                let [sp, ri, to_date, used, upfront, recurring] = &self.commitment;
+                let cells = bases::CommitmentCells {
+                    sp_effective_cost: sp.at(row, bases::SP_EFFECTIVE_COST, i)?,
+                    ri_effective_cost: ri.at(row, bases::RI_EFFECTIVE_COST, i)?,
+                    sp_total_commitment_to_date: to_date.at(row, bases::SP_COMMITMENT_TO_DATE, i)?,
+                    sp_used_commitment: used.at(row, bases::SP_USED_COMMITMENT, i)?,
+                    ri_unused_amortized_upfront_fee: upfront.at(row, bases::RI_UNUSED_AMORTIZED_UPFRONT, i)?,
+                    ri_unused_recurring_fee: recurring.at(row, bases::RI_UNUSED_RECURRING, i)?,
+                    reservation: self.ri_arn.as_ref().is_some_and(|a| !a.value(i).is_empty()),
+                };
+                bases::amortized_cost(lit.value(i), unblended, &cells)
+            }
+            _ => unblended,
+        };
+        Ok(RowCosts { net, amortized, list })
+    }
+}
+
 /// What the predicate learns about one row group: non-AI cost per account, and
 /// the row numbers of the rows it kept (in order), so errors in the decoded
 /// rows still name their row.
@@ -248,6 +332,8 @@ struct Scan {
     /// Every row's cost per account, kept or settled: the reconciliation's
     /// bill side, summed here so that it does not depend on the facts.
     read_total: BTreeMap<AccountId, Money>,
+    net: bases::BasisSums,
+    amortized: bases::BasisSums,
     error: Option<ReadError>,
 }
 
@@ -265,34 +351,46 @@ impl Scan {
         let ai_code = code.decide(|c| AI_PRODUCT_CODES.contains(&c));
         let marketplace = entity.as_ref().map(|e| e.decide(|v| v == "AWS Marketplace"));
         let cost = Numbers::of(batch, COST)?;
+        let other = BasisCells::of(batch)?;
         let mut keep = BooleanBuilder::with_capacity(n);
         // Per distinct account: its id (checked where first seen), its non-AI
-        // total and its total of every row in this batch, summed before the
-        // map lookups.
-        let mut per_key: Vec<Option<(AccountId, Option<Money>, Money)>> = vec![None; account.distinct()];
+        // total and its total of every row in this batch, on each basis
+        // (unblended, net, amortized), summed before the map lookups.
+        type Sums = [Money; 3];
+        let mut per_key: Vec<Option<(AccountId, Option<Sums>, Sums)>> = vec![None; account.distinct()];
         for i in 0..n {
             let row = self.next_row + i as u64 + 1;
             // A Marketplace row's product name decides; it is read in full.
             let candidate = ai_code[code.key(i)] || marketplace.as_ref().zip(entity.as_ref()).is_some_and(|(m, e)| m[e.key(i)]);
             keep.append_value(candidate);
-            let amount = Money::new(cost.at(row, COST, i)?);
+            let unblended = cost.at(row, COST, i)?;
+            let c = other.at(row, i, unblended)?;
+            let amounts = [Money::new(unblended), Money::new(c.net), Money::new(c.amortized)];
             let slot = &mut per_key[account.key(i)];
             if slot.is_none() {
-                *slot = Some((account_id(account.value(i), row)?, None, Money::ZERO));
+                *slot = Some((account_id(account.value(i), row)?, None, [Money::ZERO; 3]));
             }
             if let Some((_, non_ai, all)) = slot {
-                *all += amount;
+                for (s, a) in all.iter_mut().zip(amounts) {
+                    *s += a;
+                }
                 if !candidate {
-                    *non_ai.get_or_insert(Money::ZERO) += amount;
+                    for (s, a) in non_ai.get_or_insert([Money::ZERO; 3]).iter_mut().zip(amounts) {
+                        *s += a;
+                    }
                 }
             }
             if candidate {
                 self.kept.push_back(row);
             }
         }
-        for (id, non_ai, all) in per_key.into_iter().flatten() {
+        for (id, non_ai, [all, all_net, all_amortized]) in per_key.into_iter().flatten() {
             *self.read_total.entry(id.clone()).or_default() += all;
-            if let Some(non_ai) = non_ai {
+            *self.net.read_total.entry(id.clone()).or_default() += all_net;
+            *self.amortized.read_total.entry(id.clone()).or_default() += all_amortized;
+            if let Some([non_ai, net, amortized]) = non_ai {
+                *self.net.non_ai.entry(id.clone()).or_default() += net;
+                *self.amortized.non_ai.entry(id.clone()).or_default() += amortized;
                 *self.non_ai.entry(id).or_default() += non_ai;
             }
         }
@@ -386,6 +484,8 @@ pub fn fold_batch(batch: &RecordBatch, mut row_number: impl FnMut(usize) -> u64,
     let s = |a: &Option<ArrayRef>| a.as_ref().map(|a| a.as_string::<i32>().clone());
     let (principal, resource, operation, lit, entity) = (s(&principal), s(&resource), s(&operation), s(&lit), s(&entity));
     let (cost, amount, days) = (Numbers::of(batch, COST)?, Numbers::of(batch, USAGE_AMOUNT)?, days(batch)?);
+    let other = BasisCells::of(batch)?;
+    let payer = text(batch, PAYER)?.map(|a| a.as_string::<i32>().clone());
     let product = batch.column_by_name(PRODUCT).map(|c| c.as_map().clone());
     let tags = batch.column_by_name(RESOURCE_TAGS).map(|c| c.as_map().clone());
     // Account ids are checked once per distinct string in the batch.
@@ -400,9 +500,13 @@ pub fn fold_batch(batch: &RecordBatch, mut row_number: impl FnMut(usize) -> u64,
             accounts.insert(raw, account_id(raw, row)?);
         }
         let Some(acct) = accounts.get(raw) else { continue };
-        let c = Money::new(cost.at(row, COST, i)?);
+        let unblended = cost.at(row, COST, i)?;
+        let costs = other.at(row, i, unblended)?;
+        let c = Money::new(unblended);
         if !is_ai_row(code, entity, product_name.as_deref().unwrap_or("")) {
             *facts.non_ai.entry(acct.clone()).or_default() += c;
+            *facts.net.non_ai.entry(acct.clone()).or_default() += Money::new(costs.net);
+            *facts.amortized.non_ai.entry(acct.clone()).or_default() += Money::new(costs.amortized);
             continue;
         }
         fn get(a: &Option<StringArray>, i: usize) -> Option<&str> {
@@ -420,7 +524,18 @@ pub fn fold_batch(batch: &RecordBatch, mut row_number: impl FnMut(usize) -> u64,
             principal: get(&principal, i),
             workspace: workspace.as_deref(),
         };
-        facts.add_fact(key, FactValue { usage_amount: amount.at(row, USAGE_AMOUNT, i)?, cost: c, rows: 1 });
+        let value = FactValue {
+            net: Money::new(costs.net),
+            amortized: Money::new(costs.amortized),
+            list: Money::new(costs.list),
+            ..FactValue::flat(amount.at(row, USAGE_AMOUNT, i)?, c)
+        };
+        facts.add_fact(key, value);
+        if let Some(p) = payer.as_ref().map(|p| str_at(p, i).trim()).filter(|p| !p.is_empty()) {
+            if !facts.payers.iter().any(|x| x.as_str() == p) {
+                facts.payers.insert(AccountId::parse(p).map_err(|e| ReadError::BadValue { row, column: PAYER, value: p.to_owned(), reason: e.rule })?);
+            }
+        }
     }
     Ok(())
 }
@@ -452,6 +567,8 @@ fn finish_group(scan: &Arc<Mutex<Scan>>, facts: &mut Facts) -> Result<(), ReadEr
     for (a, m) in std::mem::take(&mut st.read_total) {
         *facts.read_total.entry(a).or_default() += m;
     }
+    facts.net.absorb(&std::mem::take(&mut st.net));
+    facts.amortized.absorb(&std::mem::take(&mut st.amortized));
     Ok(())
 }
 
@@ -529,6 +646,7 @@ fn read_file_unguarded(path: &Path, threads: usize, progress: &Progress) -> Resu
     for r in results {
         facts.absorb(r?);
     }
+    layout.mark_bases(&mut facts);
     let rows = u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0);
     Ok((facts, ReadStats { rows, principal_column: layout.principal_column }))
 }
@@ -566,6 +684,7 @@ where
         }
         finish_group(&scan, &mut facts)?;
     }
+    layout.mark_bases(&mut facts);
     let rows = u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0);
     Ok((facts, ReadStats { rows, principal_column: layout.principal_column }))
 }

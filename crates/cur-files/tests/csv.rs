@@ -103,3 +103,44 @@ fn amounts_beyond_the_bound_are_named_before_any_sum_can_overflow() {
     let at_bound = BEDROCK.replace(",0.001,", ",1000000000000000,");
     assert_eq!(read(file(&[&at_bound]).as_bytes()).unwrap()[0].cost.to_string(), "1000000000000000");
 }
+
+/// The other cost bases as a CSV carries them: net from
+/// `line_item_net_unblended_cost` (unblended where empty), amortized from
+/// the Savings Plan columns by line item type; a file without a basis's
+/// columns can still be read, and that basis is refused naming the column.
+#[test]
+fn cost_bases_are_read_beside_unblended() {
+    use domain::cur::bases::CostBasis;
+    let header = format!(
+        "{HEADER},line_item_net_unblended_cost,savings_plan_savings_plan_effective_cost,reservation_effective_cost,savings_plan_total_commitment_to_date,savings_plan_used_commitment,reservation_unused_amortized_upfront_fee_for_billing_period,reservation_unused_recurring_fee"
+    );
+    let covered = EC2.replace(",Usage,", ",SavingsPlanCoveredUsage,");
+    let negation = EC2.replace(",Usage,", ",SavingsPlanNegation,").replace(",0.2496,", ",-0.2496,");
+    let fee = r#"AWS,111122223333,ComputeSavingsPlans,,,SavingsPlanRecurringFee,2026-03-01T00:00:00Z,1,10,,,"{}""#;
+    let lines = [
+        format!("{BEDROCK},0.0009,,,,,,"),
+        format!("{TAX},,,,,,,"),
+        format!("{covered},0.2496,0.18,,,,,"),
+        format!("{negation},-0.2496,,,,,,"),
+        format!("{fee},10,,,10,9.5,,"),
+    ];
+    let text = format!("{header}\n{}\n", lines.join("\n"));
+    let (facts, _) = cur_files::csv_reader::read_facts(text.as_bytes()).unwrap();
+    let total = |f: &Facts| f.read_total.values().copied().sum::<domain::Money>().to_canonical_string();
+    assert_eq!(total(&facts), "10.0012");
+    let net = facts.clone().on_basis(CostBasis::Net).unwrap();
+    // Bedrock 0.0009 + tax 0.0002 + covered 0.2496 − negation 0.2496 + fee 10.
+    assert_eq!(total(&net), "10.0011");
+    let amortized = facts.clone().on_basis(CostBasis::Amortized).unwrap();
+    // Bedrock 0.001 + tax 0.0002 + covered at its effective 0.18 + negation 0 + unused commitment 0.5.
+    assert_eq!(total(&amortized), "0.6812");
+    let ai: Vec<String> = net.iter().map(|(_, v)| v.cost.to_canonical_string()).collect();
+    assert!(ai.contains(&"0.0009".to_owned()), "{ai:?}");
+
+    // Without the Savings Plan columns: net still reads, amortized is refused by name.
+    let (plain, _) = cur_files::csv_reader::read_facts(file(&[BEDROCK, TAX]).as_bytes()).unwrap();
+    let e = plain.clone().on_basis(CostBasis::Net).unwrap_err();
+    assert_eq!(e.column, "line_item_net_unblended_cost");
+    let e = plain.on_basis(CostBasis::Amortized).unwrap_err();
+    assert_eq!(e.column, "savings_plan_savings_plan_effective_cost");
+}

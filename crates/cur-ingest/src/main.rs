@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let backfill = Arc::new(cur.table.clone().map(|(database, table)| cur_ingest::Backfill {
         athena: cur_athena::AthenaCur::new(aws_sdk_athena::Client::new(&sdk), env("FINOPS_ATHENA_WORKGROUP").unwrap_or_else(|| "primary".into()), env("FINOPS_ATHENA_OUTPUT")),
-        table: cur_athena::CurTable { database, table, period_column: "billing_period".into(), principal_column: true },
+        table: cur_athena::CurTable { database, table, period_column: "billing_period".into(), principal_column: true, cost_bases: true },
     }));
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (gov, s3, cur, backfill) = (gov.clone(), s3.clone(), cur.clone(), backfill.clone());

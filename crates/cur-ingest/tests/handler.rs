@@ -144,15 +144,17 @@ async fn a_backfill_stores_the_athena_answer_once_and_never_over_delivered_cur()
     let reader = S3Cur::new(client);
     let b = cur_ingest::Backfill {
         athena: AthenaCur::new(aws_sdk_athena::Client::new(&moto_config().await), "primary", Some("s3://athena-results/".into())),
-        table: CurTable { database: "cid".into(), table: "cur2".into(), period_column: "billing_period".into(), principal_column: true },
+        table: CurTable { database: "cid".into(), table: "cur2".into(), period_column: "billing_period".into(), principal_column: true, cost_bases: true },
     };
     let header = json!({"Data": RESULT_COLUMNS.iter().map(|c| json!({"VarCharValue": c})).collect::<Vec<_>>()});
     let row = |cells: &[Option<&str>]| json!({"Data": cells.iter().map(|c| c.map_or(json!({}), |v| json!({"VarCharValue": v}))).collect::<Vec<_>>()});
     let rows = vec![
         header,
         row(&[Some("true"), Some("2026-01-05"), Some("111122223333"), Some("AmazonBedrock"), Some("USE1-NovaLite-input-tokens"), Some("InvokeModel"), Some("Usage"), None,
-              Some("arn:aws:sts::111122223333:assumed-role/finops-chat-ab12/app"), None, Some("1000.0000000000"), Some("0.0600000000"), Some("3")]),
-        row(&[Some("false"), None, Some("111122223333"), None, None, None, None, None, None, None, Some("10.0000000000"), Some("12.3400000000"), Some("9")]),
+              Some("arn:aws:sts::111122223333:assumed-role/finops-chat-ab12/app"), None, Some("1000.0000000000"), Some("0.0600000000"), Some("3"),
+              Some("0.0580000000"), Some("0.0600000000"), Some("0.0600000000")]),
+        row(&[Some("false"), None, Some("111122223333"), None, None, None, None, None, None, None, Some("10.0000000000"), Some("12.3400000000"), Some("9"),
+              Some("12.0000000000"), Some("12.3400000000"), Some("12.3400000000")]),
     ];
     let endpoint = contract_tests::emulators::required_env(contract_tests::emulators::MOTO_ENV);
     reqwest_seed(&endpoint, json!({"account_id": "123456789012", "region": "us-east-1", "results": [{"rows": rows, "column_info": []}]})).await;
@@ -163,6 +165,8 @@ async fn a_backfill_stores_the_athena_answer_once_and_never_over_delivered_cur()
     let facts = w.gov.period_facts(jan).await.expect("facts");
     assert_eq!(facts.len(), 1);
     assert_eq!(facts.non_ai.values().map(|m| m.to_string()).collect::<Vec<_>>(), ["$12.34"]);
+    // The net basis comes through Athena's answer too.
+    assert_eq!(facts.net.non_ai.values().map(|m| m.to_string()).collect::<Vec<_>>(), ["$12.00"]);
     // Without Athena configured, a backfill is refused by name.
     let err = handle(&w.gov, &reader, "cur2/", &event).await.unwrap_err();
     assert!(err.to_string().contains("FINOPS_CUR_TABLE"), "{err}");

@@ -17,6 +17,7 @@ pub mod cur;
 pub mod governance;
 pub mod invocations;
 pub mod agent;
+pub mod exports;
 
 pub use actor::{Actor, Persona};
 pub use arn::{

@@ -6,7 +6,9 @@
 //! `line_item_type` (string, dictionary-encoded), `resource_id`, `principal`,
 //! `workspace` (nullable strings), `usage_amount` and `cost`
 //! (`decimal(38, s)`: exact, with the scale the file's values need), `rows`
-//! (bigint). Facts are written in canonical key order, so equal facts give
+//! (bigint), then the other cost bases' `net_cost`, `amortized_cost` and
+//! `list_cost` (decimals likewise; a file written before they existed reads
+//! them as its `cost`, and its manifest marks those bases unavailable). Facts are written in canonical key order, so equal facts give
 //! byte-equal files (the digest the manifest compares by).
 
 use std::sync::Arc;
@@ -31,8 +33,13 @@ const BATCH: usize = 64 * 1024;
 /// Decimal128's precision.
 const PRECISION: u8 = 38;
 
-pub const COLUMNS: [&str; 12] =
-    ["usage_day", "account", "product_code", "usage_type", "operation", "line_item_type", "resource_id", "principal", "workspace", "usage_amount", "cost", "rows"];
+pub const COLUMNS: [&str; 15] = [
+    "usage_day", "account", "product_code", "usage_type", "operation", "line_item_type", "resource_id", "principal", "workspace", "usage_amount", "cost", "rows",
+    "net_cost", "amortized_cost", "list_cost",
+];
+
+/// The other bases' columns, and how each is read from a fact.
+const BASIS_COLUMNS: [(&str, fn(&FactValue) -> Money); 3] = [("net_cost", |v| v.net), ("amortized_cost", |v| v.amortized), ("list_cost", |v| v.list)];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {
@@ -46,8 +53,8 @@ fn dict() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
-fn schema(amount_scale: i8, cost_scale: i8) -> Schema {
-    Schema::new(vec![
+fn schema(amount_scale: i8, cost_scale: i8, basis_scales: [i8; 3]) -> Schema {
+    let mut fields = vec![
         Field::new("usage_day", DataType::Date32, false),
         Field::new("account", dict(), false),
         Field::new("product_code", dict(), false),
@@ -60,7 +67,11 @@ fn schema(amount_scale: i8, cost_scale: i8) -> Schema {
         Field::new("usage_amount", DataType::Decimal128(PRECISION, amount_scale), false),
         Field::new("cost", DataType::Decimal128(PRECISION, cost_scale), false),
         Field::new("rows", DataType::Int64, false),
-    ])
+    ];
+    for ((name, _), scale) in BASIS_COLUMNS.iter().zip(basis_scales) {
+        fields.push(Field::new(*name, DataType::Decimal128(PRECISION, scale), false));
+    }
+    Schema::new(fields)
 }
 
 /// The smallest scale that holds every value exactly.
@@ -93,7 +104,7 @@ fn decimal_of(m: i128, scale: i8, column: &str) -> Result<Decimal, CodecError> {
         scale -= 1;
     }
     let d = Decimal::try_from_i128_with_scale(m, scale).map_err(|e| CodecError::Corrupt(format!("{column} {m}e-{scale}: {e}")))?;
-    Ok(if column == "cost" { d } else { d.normalize() })
+    Ok(if column == "usage_amount" { d.normalize() } else { d })
 }
 
 fn keys(codes: &[(FactCodes, &FactValue)], f: impl Fn(&FactCodes) -> Option<u32>) -> Result<Int32Array, CodecError> {
@@ -110,7 +121,8 @@ pub fn encode(facts: &Facts) -> Result<Vec<u8>, CodecError> {
     let codes = &columns.facts;
     let amount_scale = scale_of(codes.iter().map(|(_, v)| v.usage_amount));
     let cost_scale = scale_of(codes.iter().map(|(_, v)| v.cost.amount()));
-    let schema = Arc::new(schema(amount_scale, cost_scale));
+    let basis_scales = BASIS_COLUMNS.map(|(_, get)| scale_of(codes.iter().map(|(_, v)| get(v).amount())));
+    let schema = Arc::new(schema(amount_scale, cost_scale, basis_scales));
     let strings: ArrayRef = Arc::new(StringArray::from_iter_values(columns.strings.iter().copied()));
     let accounts: ArrayRef = Arc::new(StringArray::from_iter_values(columns.accounts.iter().map(|a| a.as_str())));
     let props = WriterProperties::builder()
@@ -128,13 +140,17 @@ pub fn encode(facts: &Facts) -> Result<Vec<u8>, CodecError> {
         let mut amounts = Decimal128Builder::with_capacity(chunk.len());
         let mut costs = Decimal128Builder::with_capacity(chunk.len());
         let mut rows = Int64Builder::with_capacity(chunk.len());
+        let mut others: Vec<Decimal128Builder> = BASIS_COLUMNS.iter().map(|_| Decimal128Builder::with_capacity(chunk.len())).collect();
         for (c, v) in chunk {
             days.append_value(Date32Type::from_naive_date(c.usage_day));
             amounts.append_value(mantissa(v.usage_amount, amount_scale, "usage_amount")?);
             costs.append_value(mantissa(v.cost.amount(), cost_scale, "cost")?);
             rows.append_value(i64::try_from(v.rows).map_err(|_| CodecError::Unrepresentable(format!("rows {} exceeds a bigint", v.rows)))?);
+            for ((b, (name, get)), scale) in others.iter_mut().zip(BASIS_COLUMNS).zip(basis_scales) {
+                b.append_value(mantissa(get(v).amount(), scale, name)?);
+            }
         }
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             Arc::new(days.finish()),
             dict_col(keys(chunk, |c| Some(c.account))?, &accounts)?,
             dict_col(keys(chunk, |c| Some(c.product_code))?, &strings)?,
@@ -148,6 +164,9 @@ pub fn encode(facts: &Facts) -> Result<Vec<u8>, CodecError> {
             Arc::new(costs.finish().with_precision_and_scale(PRECISION, cost_scale).map_err(|e| CodecError::Unrepresentable(e.to_string()))?),
             Arc::new(rows.finish()),
         ];
+        for (mut b, scale) in others.into_iter().zip(basis_scales) {
+            columns.push(Arc::new(b.finish().with_precision_and_scale(PRECISION, scale).map_err(|e| CodecError::Unrepresentable(e.to_string()))?));
+        }
         let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| CodecError::Unrepresentable(e.to_string()))?;
         writer.write(&batch).map_err(|e| CodecError::Unrepresentable(e.to_string()))?;
     }
@@ -207,6 +226,9 @@ pub fn decode(bytes: Bytes) -> Result<Facts, CodecError> {
         let (account, mut product, mut usage_type, mut operation, mut lit) = (s("account")?, s("product_code")?, s("usage_type")?, s("operation")?, s("line_item_type")?);
         let (mut resource, mut principal, mut workspace) = (s("resource_id")?, s("principal")?, s("workspace")?);
         let ((amounts, amount_scale), (costs, cost_scale)) = (decimals(&batch, "usage_amount")?, decimals(&batch, "cost")?);
+        // Absent in files written before cost bases were read: those read as `cost`.
+        let others: Vec<Option<(arrow_array::Decimal128Array, i8)>> =
+            BASIS_COLUMNS.iter().map(|(name, _)| batch.column_by_name(name).map(|_| decimals(&batch, name)).transpose()).collect::<Result<_, _>>()?;
         let rows = batch.column_by_name("rows").and_then(|c| c.as_primitive_opt::<Int64Type>()).ok_or_else(|| CodecError::Corrupt("rows is not a bigint column".into()))?;
         // Account ids are parsed and interned once per dictionary value.
         let mut accounts: Vec<Option<Option<AcctId>>> = vec![None; account.values.len()];
@@ -227,10 +249,24 @@ pub fn decode(bytes: Bytes) -> Result<Facts, CodecError> {
                 principal: principal.get(i, &mut facts),
                 workspace: workspace.get(i, &mut facts),
             };
+            let cost = Money::new(decimal_of(costs.value(i), cost_scale, "cost")?);
+            let mut basis = [cost; 3];
+            for ((slot, col), (name, _)) in basis.iter_mut().zip(&others).zip(BASIS_COLUMNS) {
+                if let Some((a, scale)) = col {
+                    if a.is_null(i) {
+                        return Err(CodecError::Corrupt(format!("row {i}: {name} is null")));
+                    }
+                    *slot = Money::new(decimal_of(a.value(i), *scale, name)?);
+                }
+            }
+            let [net, amortized, list] = basis;
             let value = FactValue {
                 usage_amount: decimal_of(amounts.value(i), amount_scale, "usage_amount")?,
-                cost: Money::new(decimal_of(costs.value(i), cost_scale, "cost")?),
+                cost,
                 rows: u64::try_from(rows.value(i)).map_err(|_| CodecError::Corrupt(format!("row {i}: rows is negative")))?,
+                net,
+                amortized,
+                list,
             };
             facts.add_interned(key, value);
         }

@@ -95,6 +95,13 @@ pub enum Command {
         #[arg(long, default_value_t = default_threads())]
         threads: usize,
     },
+    /// Files for the tools a FinOps team already runs: FOCUS 1.2 (BI, a
+    /// FOCUS pipeline) and Finance's chargeback. Parquet or CSV, by --out's
+    /// extension.
+    Export {
+        #[command(subcommand)]
+        export: ExportCmd,
+    },
     /// Attribution and reconciliation reports over ingested CUR.
     Report {
         #[command(subcommand)]
@@ -229,12 +236,16 @@ pub enum ReportCmd {
         /// accounts split evenly, as tools without attribution show it).
         #[arg(long, value_enum, default_value_t = View::Summary)]
         view: View,
+        #[arg(long, value_enum, default_value_t = Basis::Unblended)]
+        cost_basis: Basis,
     },
     /// Per account: CUR total = attributed + unattributed + adjustments + non-AI.
     /// Exits 2 when an account does not balance to the cent.
     Reconcile {
         #[arg(long)]
         period: String,
+        #[arg(long, value_enum, default_value_t = Basis::Unblended)]
+        cost_basis: Basis,
     },
     /// Allocation gaps of a period (detected again first, as the nightly run does).
     Gaps {
@@ -266,6 +277,29 @@ pub enum ReportCmd {
     LiveVsBilled {
         #[arg(long)]
         period: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCmd {
+    /// A period's AI spend in FOCUS 1.2, one row per ledger fact, with the
+    /// attribution as x_ columns (x_Workload, x_HierarchyPath, …).
+    Focus {
+        #[arg(long)]
+        period: String,
+        /// FILE.parquet or FILE.csv
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// A month's chargeback per workload and hierarchy node, from settled
+    /// spend cards and approved rollups only (refused, listing what is
+    /// open, until then).
+    Chargeback {
+        #[arg(long)]
+        period: String,
+        /// FILE.parquet or FILE.csv
+        #[arg(long)]
+        out: std::path::PathBuf,
     },
 }
 
@@ -323,6 +357,26 @@ pub enum GapCmd {
         #[arg(long)]
         suspend: bool,
     },
+}
+
+/// Which dollars a report adds up: unblended (the rates billed), net (after
+/// discounts and credits) or amortized (commitments spread over the usage
+/// they cover). A basis whose CUR columns were not ingested is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Basis {
+    Unblended,
+    Net,
+    Amortized,
+}
+
+impl From<Basis> for domain::cur::bases::CostBasis {
+    fn from(b: Basis) -> Self {
+        match b {
+            Basis::Unblended => Self::Unblended,
+            Basis::Net => Self::Net,
+            Basis::Amortized => Self::Amortized,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

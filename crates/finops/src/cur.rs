@@ -335,7 +335,15 @@ fn attribution_grid(r: &domain::cur::facts::AttributionReport) -> Grid<3> {
         .collect();
     rows.extend(r.by_workload.iter().map(|w| ["workload".into(), w.workload.to_string().into(), w.cost.into()]));
     rows.extend(r.unattributed_by_reason.iter().map(|x| ["unattributed_reason".into(), x.reason.as_str().into(), x.cost.into()]));
+    rows.extend(r.discounts.iter().map(|d| ["discount".into(), discount_key(d).into(), d.cost.into()]));
     Grid { header: ["SECTION", "KEY", "COST"], rows }
+}
+
+/// A discount share's owner and kind: `chat/EdpDiscount/111122223333`, or
+/// the reason of the unowned usage it discounts.
+fn discount_key(d: &domain::cur::facts::DiscountShare) -> String {
+    let owner = d.workload.as_ref().map(|w| w.to_string()).or(d.reason.map(|r| r.as_str().to_owned())).unwrap_or_default();
+    format!("{owner}/{}/{}", d.kind, d.account)
 }
 
 pub async fn report(config: &Config, cmd: &ReportCmd, format: Format) -> Result<String, CurError> {
@@ -343,18 +351,19 @@ pub async fn report(config: &Config, cmd: &ReportCmd, format: Format) -> Result<
     let actor = operator();
     let parse = |p: &str| BillingPeriod::parse(p).map_err(|e| CurError::Input { path: "--period".into(), reason: e.to_string() });
     // A period nobody ingested reports zeros that look like a quiet month: say so.
-    if let ReportCmd::Attribution { period, .. } | ReportCmd::Reconcile { period } | ReportCmd::Gaps { period } | ReportCmd::LiveVsBilled { period } = cmd {
+    if let ReportCmd::Attribution { period, .. } | ReportCmd::Reconcile { period, .. } | ReportCmd::Gaps { period } | ReportCmd::LiveVsBilled { period } = cmd {
         let p = parse(period)?;
         if gov.period_sources(p).await?.is_empty() {
             eprintln!("finops report: warning: nothing was ingested for {p}; its figures are zero until `finops ingest` reads its CUR");
         }
     }
     match cmd {
-        ReportCmd::Attribution { period, view } => {
+        ReportCmd::Attribution { period, view, cost_basis } => {
             let period = parse(period)?;
+            let basis = (*cost_basis).into();
             match view {
                 View::Summary => {
-                    let r = gov.attribution_report(&actor, period).await?;
+                    let r = gov.attribution_report_on(&actor, period, basis).await?;
                     Ok(match format {
                         Format::Json => json(&r),
                         Format::Csv => attribution_grid(&r).csv(),
@@ -370,12 +379,17 @@ pub async fn report(config: &Config, cmd: &ReportCmd, format: Format) -> Result<
                                 &["UNATTRIBUTED REASON", "COST"],
                                 &r.unattributed_by_reason.iter().map(|x| [x.reason.as_str().to_owned(), x.cost.to_string()]).collect::<Vec<_>>(),
                             ));
+                            if !r.discounts.is_empty() {
+                                out.push('\n');
+                                out.push_str(&table(&["DISCOUNT (OWNER/KIND/ACCOUNT)", "COST"], &r.discounts.iter().map(|d| [discount_key(d), d.cost.to_string()]).collect::<Vec<_>>()));
+                            }
+                            out.push_str(&format!("\ncost basis: {}\n", r.cost_basis));
                             out
                         }
                     })
                 }
                 View::Hierarchy => {
-                    let r = gov.attribution_rollup(&actor, period).await?;
+                    let r = gov.attribution_rollup_on(&actor, period, basis).await?;
                     let grid = Grid {
                         header: ["LEVEL", "NODE", "NAME", "ATTRIBUTED"],
                         rows: r.iter().map(|n| [format!("E{}", n.level.number()).into(), n.node.to_string().into(), n.name.clone().into(), n.cost.into()]).collect(),
@@ -387,7 +401,7 @@ pub async fn report(config: &Config, cmd: &ReportCmd, format: Format) -> Result<
                     })
                 }
                 View::Legacy => {
-                    let r = gov.legacy_view(&actor, period).await?;
+                    let r = gov.legacy_view_on(&actor, period, basis).await?;
                     let mut rows: Vec<[Cell; 4]> = r.by_workload.iter().map(|w| [w.workload.to_string().into(), w.attributed.into(), w.shared_split.into(), w.total.into()]).collect();
                     rows.push(["(unallocated)".into(), "".into(), "".into(), r.unallocated.into()]);
                     let grid = Grid { header: ["WORKLOAD", "ATTRIBUTED", "SHARED SPLIT", "TOTAL"], rows };
@@ -401,8 +415,8 @@ pub async fn report(config: &Config, cmd: &ReportCmd, format: Format) -> Result<
         }
         ReportCmd::Gaps { .. } | ReportCmd::Cards { .. } | ReportCmd::Maturity { .. } => crate::analytics::report(&gov, cmd, format).await,
         ReportCmd::Investigations | ReportCmd::Live { .. } | ReportCmd::LiveVsBilled { .. } => crate::usage::report(&gov, cmd, format).await,
-        ReportCmd::Reconcile { period } => {
-            let r = gov.reconciliation(&actor, parse(period)?).await?;
+        ReportCmd::Reconcile { period, cost_basis } => {
+            let r = gov.reconciliation_on(&actor, parse(period)?, (*cost_basis).into()).await?;
             let grid = Grid {
                 header: ["ACCOUNT", "CUR TOTAL", "ATTRIBUTED", "UNATTRIBUTED", "ADJUSTMENTS", "NON-AI", "OUTSIDE PERIOD", "DIFFERENCE"],
                 rows: r

@@ -3,6 +3,7 @@
 //! `main.rs` only parses arguments and calls [`run`]; everything else lives here so
 //! it can be tested.
 
+mod export;
 pub mod agent;
 pub mod analytics;
 pub mod cli;
@@ -49,6 +50,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Import { file } => emit("import", cur::import(&config, &file, cli.format).await),
         Command::Ingest { paths, period, threads } => emit("ingest", cur::ingest(&config, &paths, period.as_deref(), threads, cli.format).await),
         Command::Report { report } => emit("report", cur::report(&config, &report, cli.format).await),
+        Command::Export { export } => emit("export", export::export(&config, &export, cli.format).await),
         Command::Gap { cmd } => emit("gap", analytics::gap(&config, cmd, cli.format).await),
         Command::GenLogs { cur, out, skip_accounts } => emit("gen-logs", usage::gen_logs(&cur, &out, &skip_accounts)),
         Command::IngestLogs { paths } => emit("ingest-logs", usage::ingest_logs(&config, &paths, cli.format).await),
@@ -72,7 +74,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             "athena-sql",
             domain::BillingPeriod::parse(&period)
                 .map(|p| {
-                    let t = cur_athena::CurTable { database, table, period_column: "billing_period".into(), principal_column: true };
+                    let t = cur_athena::CurTable { database, table, period_column: "billing_period".into(), principal_column: true, cost_bases: true };
                     cur_athena::backfill_sql(&t, p) + "\n"
                 })
                 .map_err(|e| cur::CurError::Input { path: "--period".into(), reason: e.to_string() }),

@@ -81,7 +81,7 @@ fn gen_import_ingest_report_and_reconcile() {
     let report = || -> Value { serde_json::from_str(&ok(finops(&home, &["report", "attribution", "--period", "2026-03", "--format", "json"]))).expect("json") };
     let r = report();
     let keys: std::collections::BTreeSet<&str> = r.as_object().expect("object").keys().map(String::as_str).collect();
-    let want = ["period", "total", "ai_total", "attributed", "unattributed", "adjustments", "by_workload", "unattributed_by_reason", "by_account"];
+    let want = ["period", "total", "ai_total", "attributed", "unattributed", "adjustments", "by_workload", "unattributed_by_reason", "by_account", "discounts", "cost_basis"];
     assert_eq!(keys, want.into_iter().collect());
     assert_eq!(dec(&r["attributed"]) + dec(&r["unattributed"]) + dec(&r["adjustments"]), dec(&r["ai_total"]));
     let sum = |arr: &Value, field: &str| arr.as_array().expect("array").iter().map(|x| dec(&x[field])).sum::<Decimal>();
@@ -93,6 +93,24 @@ fn gen_import_ingest_report_and_reconcile() {
     let rec: Value = serde_json::from_str(&ok(finops(&home, &["report", "reconcile", "--period", "2026-03", "--format", "json"]))).expect("json");
     assert_eq!(rec["balanced"], true);
     assert_eq!(sum(&rec["accounts"], "cur_total"), dec(&r["total"]));
+
+    // Every cost basis: the parts add up to the totals to the last digit, the
+    // reconciliation balances, and the generated bill's private-rate
+    // discount (net) and Savings Plan hours (amortized) make each basis's
+    // total differ from unblended; the credits on AI usage are allocated.
+    assert!(!r["discounts"].as_array().expect("discounts").is_empty());
+    for basis in ["net", "amortized"] {
+        let b: Value = serde_json::from_str(&ok(finops(&home, &["report", "attribution", "--period", "2026-03", "--cost-basis", basis, "--format", "json"]))).expect("json");
+        assert_eq!(b["cost_basis"], basis);
+        assert_eq!(dec(&b["attributed"]) + dec(&b["unattributed"]) + dec(&b["adjustments"]), dec(&b["ai_total"]));
+        assert_eq!(sum(&b["by_workload"], "cost"), dec(&b["attributed"]));
+        assert_eq!(sum(&b["unattributed_by_reason"], "cost"), dec(&b["unattributed"]));
+        assert!(dec(&b["total"]) < dec(&r["total"]), "{basis}: {} vs {}", b["total"], r["total"]);
+        let rec: Value = serde_json::from_str(&ok(finops(&home, &["report", "reconcile", "--period", "2026-03", "--cost-basis", basis, "--format", "json"]))).expect("json");
+        assert_eq!(rec["balanced"], true, "{basis}");
+        assert_eq!(sum(&rec["accounts"], "cur_total"), dec(&b["total"]), "{basis}");
+    }
+    refused(finops(&home, &["report", "attribution", "--period", "2026-03", "--cost-basis", "blended"]), 2, "blended");
 
     // Re-ingesting the same file changes nothing, and so does the same file
     // downloaded into another folder: a source is known by its Data Exports
@@ -131,6 +149,18 @@ fn gen_import_ingest_report_and_reconcile() {
     std::fs::write(&bad_import, r#"{"workloads":[{"id":"y","name":"Y","node":"ai-platform","owner":"a@b.c","monthly_estimate":12.5}]}"#).expect("write");
     refused(finops(&home, &["import", bad_import.to_str().expect("path")]), 2, "workloads[0].monthly_estimate");
     refused(finops(&home, &["report", "attribution", "--period", "2026-3"]), 2, "2026-3");
+    // A basis whose columns the ingested CUR lacks is refused by the column's name.
+    let plain = dir.path().join("plain.csv");
+    std::fs::write(
+        &plain,
+        "line_item_usage_account_id,line_item_product_code,line_item_usage_type,line_item_line_item_type,line_item_usage_start_date,line_item_usage_amount,line_item_unblended_cost\n\
+         111122223333,AmazonBedrock,USE1-NovaLite-input-tokens,Usage,2026-04-02T00:00:00Z,1000,0.06\n",
+    )
+    .expect("write");
+    ok(finops(&home, &["ingest", "--period", "2026-04", plain.to_str().expect("path")]));
+    refused(finops(&home, &["report", "attribution", "--period", "2026-04", "--cost-basis", "net"]), 2, "line_item_net_unblended_cost");
+    refused(finops(&home, &["report", "reconcile", "--period", "2026-04", "--cost-basis", "amortized"]), 2, "savings_plan_savings_plan_effective_cost");
+    ok(finops(&home, &["report", "attribution", "--period", "2026-04"]));
     refused(finops(&home, &["gen-cur", "--rows", "10", "--ai-share", "1.5", "--out", dir.path().join("x.parquet").to_str().expect("path")]), 2, "--ai-share");
     assert_eq!(report(), r, "nothing stored changed");
 }

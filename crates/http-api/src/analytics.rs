@@ -7,11 +7,30 @@ use serde::Deserialize;
 use services::governance::usage::{step_of, InvestigationStepInput};
 use services::governance::{DisputeInput, GapActionInput, ResolveInput, RollupInput};
 
+use domain::cur::bases::CostBasis;
+
 use super::{ok, ApiError, ApiResult, Body, Caller, ErrorBody, Gov, Params};
 
 #[derive(Deserialize)]
 pub(crate) struct PeriodQuery {
     period: Option<String>,
+}
+
+/// A report's query: its period and, optionally, its cost basis.
+#[derive(Deserialize)]
+pub(crate) struct ReportQuery {
+    period: Option<String>,
+    cost_basis: Option<String>,
+}
+
+impl ReportQuery {
+    fn period(&self) -> Result<BillingPeriod, ApiError> {
+        period(&PeriodQuery { period: self.period.clone() })
+    }
+
+    fn basis(&self) -> Result<CostBasis, ApiError> {
+        self.cost_basis.as_deref().map_or(Ok(CostBasis::Unblended), |b| CostBasis::parse(b).map_err(|e| ApiError::invalid("cost_basis", e.to_string())))
+    }
 }
 
 #[derive(Deserialize)]
@@ -132,14 +151,14 @@ pub(crate) async fn approve_rollup(State(gov): Gov, Caller(actor): Caller, Path(
     ok(gov.approve_rollup(&actor, &portfolio(&p)?, week(Some(&w))?, input).await?)
 }
 
-#[utoipa::path(get, path = "/reports/attribution", tag = "reports", description = "Attributed and unattributed AI spend of a billing period. The FinOps Lead sees the organisation; Finance its subtree's workloads plus what nobody owns; Product and Portfolio Owners the workloads in their scope (`scope` says which).", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = domain::cur::facts::AttributionReport), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 500, description = "Stored facts could not be read", body = ErrorBody), (status = 503, description = "Store or ledger unavailable; retry", body = ErrorBody)))]
-pub(crate) async fn report_attribution(State(gov): Gov, Caller(actor): Caller, Params(q): Params<PeriodQuery>) -> ApiResult {
-    ok(gov.attribution_report(&actor, period(&q)?).await?)
+#[utoipa::path(get, path = "/reports/attribution", tag = "reports", description = "Attributed and unattributed AI spend of a billing period. The FinOps Lead sees the organisation; Finance its subtree's workloads plus what nobody owns; Product and Portfolio Owners the workloads in their scope (`scope` says which).", params(("period" = String, Query, description = "YYYY-MM"), ("cost_basis" = Option<String>, Query, description = "unblended (default), net or amortized; a basis whose CUR columns the period lacks is refused, naming the column")), responses((status = 200, body = domain::cur::facts::AttributionReport), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 500, description = "Stored facts could not be read", body = ErrorBody), (status = 503, description = "Store or ledger unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn report_attribution(State(gov): Gov, Caller(actor): Caller, Params(q): Params<ReportQuery>) -> ApiResult {
+    ok(gov.attribution_report_on(&actor, q.period()?, q.basis()?).await?)
 }
 
-#[utoipa::path(get, path = "/reports/reconcile", tag = "reports", description = "Per account: the bill as read = attributed + unattributed + adjustments + non-AI + rows outside the period. The FinOps Lead and Finance only.", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = domain::cur::views::Reconciliation), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 500, description = "Stored facts could not be read", body = ErrorBody), (status = 503, description = "Store or ledger unavailable; retry", body = ErrorBody)))]
-pub(crate) async fn report_reconcile(State(gov): Gov, Caller(actor): Caller, Params(q): Params<PeriodQuery>) -> ApiResult {
-    ok(gov.reconciliation(&actor, period(&q)?).await?)
+#[utoipa::path(get, path = "/reports/reconcile", tag = "reports", description = "Per account: the bill as read = attributed + unattributed + adjustments + non-AI + rows outside the period. The FinOps Lead and Finance only.", params(("period" = String, Query, description = "YYYY-MM"), ("cost_basis" = Option<String>, Query, description = "unblended (default), net or amortized; a basis whose CUR columns the period lacks is refused, naming the column")), responses((status = 200, body = domain::cur::views::Reconciliation), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 500, description = "Stored facts could not be read", body = ErrorBody), (status = 503, description = "Store or ledger unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn report_reconcile(State(gov): Gov, Caller(actor): Caller, Params(q): Params<ReportQuery>) -> ApiResult {
+    ok(gov.reconciliation_on(&actor, q.period()?, q.basis()?).await?)
 }
 
 #[utoipa::path(get, path = "/reports/live-vs-billed", tag = "reports", description = "The invocation logs' estimate against CUR's bill, per owner and day, on the days CUR covers: the error of the live signal, the spend logs cannot be priced against, and the accounts that log nothing. The FinOps Lead sees the organisation; other viewers their workloads' lines, totals recomputed.", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = domain::analytics::live_vs_billed::LiveVsBilled), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 500, description = "Stored facts could not be read", body = ErrorBody), (status = 503, description = "Store or ledger unavailable; retry", body = ErrorBody)))]
@@ -147,12 +166,12 @@ pub(crate) async fn report_live_vs_billed(State(gov): Gov, Caller(actor): Caller
     ok(gov.live_vs_billed(&actor, period(&q)?).await?)
 }
 
-#[utoipa::path(get, path = "/reports/hierarchy", tag = "reports", description = "Attributed spend rolled up E1–E4, over the nodes in the caller's scope.", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = Vec<domain::cur::views::NodeCost>), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 500, description = "Stored facts could not be read", body = ErrorBody), (status = 503, description = "Store or ledger unavailable; retry", body = ErrorBody)))]
-pub(crate) async fn report_hierarchy(State(gov): Gov, Caller(actor): Caller, Params(q): Params<PeriodQuery>) -> ApiResult {
-    ok(gov.attribution_rollup(&actor, period(&q)?).await?)
+#[utoipa::path(get, path = "/reports/hierarchy", tag = "reports", description = "Attributed spend rolled up E1–E4, over the nodes in the caller's scope.", params(("period" = String, Query, description = "YYYY-MM"), ("cost_basis" = Option<String>, Query, description = "unblended (default), net or amortized; a basis whose CUR columns the period lacks is refused, naming the column")), responses((status = 200, body = Vec<domain::cur::views::NodeCost>), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 500, description = "Stored facts could not be read", body = ErrorBody), (status = 503, description = "Store or ledger unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn report_hierarchy(State(gov): Gov, Caller(actor): Caller, Params(q): Params<ReportQuery>) -> ApiResult {
+    ok(gov.attribution_rollup_on(&actor, q.period()?, q.basis()?).await?)
 }
 
-#[utoipa::path(get, path = "/reports/legacy", tag = "reports", description = "The legacy shared-account split beside attribution, scoped like the attribution report.", params(("period" = String, Query, description = "YYYY-MM")), responses((status = 200, body = domain::cur::views::LegacyView), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 500, description = "Stored facts could not be read", body = ErrorBody), (status = 503, description = "Store or ledger unavailable; retry", body = ErrorBody)))]
-pub(crate) async fn report_legacy(State(gov): Gov, Caller(actor): Caller, Params(q): Params<PeriodQuery>) -> ApiResult {
-    ok(gov.legacy_view(&actor, period(&q)?).await?)
+#[utoipa::path(get, path = "/reports/legacy", tag = "reports", description = "The legacy shared-account split beside attribution, scoped like the attribution report.", params(("period" = String, Query, description = "YYYY-MM"), ("cost_basis" = Option<String>, Query, description = "unblended (default), net or amortized; a basis whose CUR columns the period lacks is refused, naming the column")), responses((status = 200, body = domain::cur::views::LegacyView), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 500, description = "Stored facts could not be read", body = ErrorBody), (status = 503, description = "Store or ledger unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn report_legacy(State(gov): Gov, Caller(actor): Caller, Params(q): Params<ReportQuery>) -> ApiResult {
+    ok(gov.legacy_view_on(&actor, q.period()?, q.basis()?).await?)
 }

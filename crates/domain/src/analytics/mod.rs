@@ -3,6 +3,7 @@
 //! gathers their inputs from the store.
 
 pub mod cards;
+pub mod chargeback;
 pub mod gaps;
 pub mod investigations;
 pub mod live_vs_billed;

@@ -17,6 +17,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::attribution::{AiLine, Attributor, Outcome, Prepared, Reason};
+use super::bases::{allocate, is_discount, BasisSums, BasisUnavailable, CostBasis};
 use super::usage_type::{decode, Usage};
 use crate::ids::{AccountId, NodeId, WorkloadId};
 use crate::money::Money;
@@ -71,8 +72,43 @@ pub struct FactRef<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct FactValue {
     pub usage_amount: Decimal,
+    /// The cost on the facts' basis: unblended as read, another basis after
+    /// [`Facts::on_basis`] swapped it in.
     pub cost: Money,
     pub rows: u64,
+    /// `line_item_net_unblended_cost` (unblended where the cell is empty:
+    /// no discount applied).
+    pub net: Money,
+    /// The amortized cost ([`super::bases::amortized_cost`]).
+    pub amortized: Money,
+    /// `pricing_public_on_demand_cost`: the usage at public prices (FOCUS's
+    /// ListCost); unblended where the cell is empty.
+    pub list: Money,
+}
+
+impl FactValue {
+    /// One row's value, every basis equal to its unblended cost (a source
+    /// that carries no other basis).
+    pub fn flat(usage_amount: Decimal, cost: Money) -> FactValue {
+        FactValue { usage_amount, cost, rows: 1, net: cost, amortized: cost, list: cost }
+    }
+
+    fn add(&mut self, v: &FactValue) {
+        self.usage_amount += v.usage_amount;
+        self.cost += v.cost;
+        self.rows += v.rows;
+        self.net += v.net;
+        self.amortized += v.amortized;
+        self.list += v.list;
+    }
+}
+
+/// A row's costs on the bases beside unblended, as a reader computed them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowCosts {
+    pub net: Decimal,
+    pub amortized: Decimal,
+    pub list: Decimal,
 }
 
 /// An interned string: its place in a [`Facts`]' dictionary, plus one so that
@@ -149,12 +185,25 @@ pub struct Facts {
     /// period or not, summed as the rows went by and apart from the facts: the
     /// bill reconciliation compares its parts against.
     pub read_total: BTreeMap<AccountId, Money>,
+    /// `non_ai` and `read_total` on the net basis (or the column it lacks).
+    pub net: BasisSums,
+    /// `non_ai` and `read_total` on the amortized basis.
+    pub amortized: BasisSums,
+    /// The basis `cost`, `non_ai` and `read_total` are on.
+    pub basis: CostBasis,
+    /// The payer accounts (`bill_payer_account_id`) of the AI rows: the
+    /// billing account an export names (one per CUR export, as a rule).
+    pub payers: std::collections::BTreeSet<AccountId>,
 }
 
 impl PartialEq for Facts {
     /// The same facts, whatever order they were interned in.
     fn eq(&self, other: &Facts) -> bool {
-        self.non_ai == other.non_ai && self.read_total == other.read_total && self.len() == other.len() && self.sorted() == other.sorted()
+        self.non_ai == other.non_ai
+            && self.read_total == other.read_total
+            && self.net == other.net
+            && self.amortized == other.amortized
+            && self.len() == other.len() && self.sorted() == other.sorted()
     }
 }
 impl Eq for Facts {}
@@ -163,9 +212,18 @@ impl Facts {
     /// One row: AI rows become facts, the rest add to their account's non-AI
     /// cost; every row adds to the read total.
     pub fn add(&mut self, row: CurRow) {
+        let flat = RowCosts { net: row.cost, amortized: row.cost, list: row.cost };
+        self.add_costed(row, flat);
+    }
+
+    /// One row with its costs on the other bases.
+    pub fn add_costed(&mut self, row: CurRow, costs: RowCosts) {
         let cost = Money::new(row.cost);
+        let ai = is_ai_row(&row.product_code, &row.billing_entity, &row.product_name);
         *self.read_total.entry(row.account.clone()).or_default() += cost;
-        if !is_ai_row(&row.product_code, &row.billing_entity, &row.product_name) {
+        self.net.add_row(&row.account, Money::new(costs.net), ai);
+        self.amortized.add_row(&row.account, Money::new(costs.amortized), ai);
+        if !ai {
             *self.non_ai.entry(row.account).or_default() += cost;
             return;
         }
@@ -180,7 +238,8 @@ impl Facts {
             principal: row.principal.as_deref(),
             workspace: row.workspace.as_deref(),
         };
-        self.add_fact(key, FactValue { usage_amount: row.usage_amount, cost, rows: 1 });
+        let value = FactValue { net: Money::new(costs.net), amortized: Money::new(costs.amortized), list: Money::new(costs.list), ..FactValue::flat(row.usage_amount, cost) };
+        self.add_fact(key, value);
     }
 
     /// Adds one aggregated fact (an AI row, another source's fact, or a stored
@@ -200,10 +259,7 @@ impl Facts {
             workspace: key.workspace.map(&mut s),
         };
         let k = Key { account: self.accounts.intern(key.account, AccountId::clone), ..k };
-        let e = self.ai.entry(k).or_default();
-        e.usage_amount += value.usage_amount;
-        e.cost += value.cost;
-        e.rows += value.rows;
+        self.ai.entry(k).or_default().add(&value);
     }
 
     /// A string's place in these facts' dictionary, for a reader that meets
@@ -232,10 +288,7 @@ impl Facts {
             principal: key.principal.map(|x| x.0),
             workspace: key.workspace.map(|x| x.0),
         };
-        let e = self.ai.entry(k).or_default();
-        e.usage_amount += value.usage_amount;
-        e.cost += value.cost;
-        e.rows += value.rows;
+        self.ai.entry(k).or_default().add(&value);
     }
 
     /// Adds another source's facts (a month is the merge of its files' facts).
@@ -249,6 +302,33 @@ impl Facts {
         for (a, m) in &other.read_total {
             *self.read_total.entry(a.clone()).or_default() += *m;
         }
+        self.net.absorb(&other.net);
+        self.amortized.absorb(&other.amortized);
+        self.payers.extend(other.payers.iter().cloned());
+    }
+
+    /// The same facts on another basis: each fact's cost, the non-AI costs and
+    /// the read totals become that basis's, so every report computed from the
+    /// result (attribution, reconciliation, rollup, legacy split, gaps) is on
+    /// that basis and its parts still add up exactly. Refused, naming the
+    /// column, when a source lacked what the basis needs.
+    pub fn on_basis(mut self, basis: CostBasis) -> Result<Facts, BasisUnavailable> {
+        let sums = match basis {
+            _ if basis == self.basis => return Ok(self),
+            CostBasis::Unblended => return Err(BasisUnavailable { basis, column: format!("line_item_unblended_cost (these facts are already on the {} basis)", self.basis) }),
+            CostBasis::Net => std::mem::take(&mut self.net),
+            CostBasis::Amortized => std::mem::take(&mut self.amortized),
+        };
+        if let Some(column) = sums.missing {
+            return Err(BasisUnavailable { basis, column });
+        }
+        for v in self.ai.values_mut() {
+            v.cost = if basis == CostBasis::Net { v.net } else { v.amortized };
+        }
+        self.non_ai = sums.non_ai;
+        self.read_total = sums.read_total;
+        self.basis = basis;
+        Ok(self)
     }
 
     /// CUR rows behind the AI facts.
@@ -450,9 +530,64 @@ pub struct AttributionReport {
     pub by_workload: Vec<WorkloadCost>,
     pub unattributed_by_reason: Vec<ReasonCost>,
     pub by_account: Vec<AccountCost>,
+    /// Discounts and credits on AI usage, allocated to the owners of the
+    /// usage they discount (part of `adjustments`; what no usage of its
+    /// account and product could take stays there unallocated).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discounts: Vec<DiscountShare>,
+    /// The basis every amount is on.
+    #[serde(default)]
+    pub cost_basis: CostBasis,
     /// The hierarchy nodes a scoped view covers (absent: the organisation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<Vec<NodeId>>,
+}
+
+/// One owner's share of the discounts and credits on an account's AI usage
+/// of one product: its kind (`Credit`, `EdpDiscount`, …) is its reason, so
+/// it never reads as usage. Exactly one of `workload` and `reason` is set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DiscountShare {
+    pub account: AccountId,
+    pub product_code: String,
+    /// The discount's line item type.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadId>,
+    /// The unattributed reason of the usage it discounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    pub cost: Money,
+}
+
+/// Who a usage dollar belongs to, for the discounts' allocation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum UsageOwner {
+    Workload(WorkloadId),
+    Reason(Reason),
+}
+
+/// Allocates each (account, product, kind)'s discounts over the usage cost of
+/// that account and product, owner by owner, in proportion and exactly.
+fn allocate_discounts(
+    discounts: BTreeMap<(AccountId, String, String), Money>,
+    usage: &BTreeMap<(AccountId, String), BTreeMap<UsageOwner, Money>>,
+) -> Vec<DiscountShare> {
+    let mut out = Vec::new();
+    for ((account, product_code, kind), amount) in discounts {
+        let Some(owners) = usage.get(&(account.clone(), product_code.clone())) else { continue };
+        let weights: Vec<Money> = owners.values().copied().collect();
+        let Some(shares) = allocate(amount, &weights) else { continue };
+        for (owner, cost) in owners.keys().zip(shares) {
+            let (workload, reason) = match owner {
+                UsageOwner::Workload(w) => (Some(w.clone()), None),
+                UsageOwner::Reason(r) => (None, Some(*r)),
+            };
+            out.push(DiscountShare { account: account.clone(), product_code: product_code.clone(), kind: kind.clone(), workload, reason, cost });
+        }
+    }
+    out
 }
 
 /// What attribution reads of a fact, but its day: line item type, operation,
@@ -501,6 +636,14 @@ pub fn report(period: BillingPeriod, facts: &Facts, attributor: &Attributor) -> 
     let mut by_reason: BTreeMap<Reason, Money> = BTreeMap::new();
     let mut by_account: BTreeMap<AccountId, AccountCost> = BTreeMap::new();
     let (mut ai_total, mut attributed, mut unattributed, mut adjustments) = (Money::ZERO, Money::ZERO, Money::ZERO, Money::ZERO);
+    let mut discounts: BTreeMap<(AccountId, String, String), Money> = BTreeMap::new();
+    let mut usage: BTreeMap<(AccountId, String), BTreeMap<UsageOwner, Money>> = BTreeMap::new();
+    let mut owned = |k: &FactRef<'_>, owner: UsageOwner, cost: Money| {
+        if cost.is_negative() || cost.is_zero() {
+            return;
+        }
+        *usage.entry((k.account.clone(), k.product_code.to_owned())).or_default().entry(owner).or_default() += cost;
+    };
     for (k, v, outcome) in outcomes(period, facts, attributor) {
         let acct = by_account.entry(k.account.clone()).or_insert_with(|| AccountCost {
             account: k.account.clone(),
@@ -514,14 +657,21 @@ pub fn report(period: BillingPeriod, facts: &Facts, attributor: &Attributor) -> 
             Outcome::Attributed { workload, .. } => {
                 attributed += v.cost;
                 acct.attributed += v.cost;
-                *by_workload.entry(workload).or_default() += v.cost;
+                *by_workload.entry(workload.clone()).or_default() += v.cost;
+                owned(&k, UsageOwner::Workload(workload), v.cost);
             }
             Outcome::Unattributed { reason } => {
                 unattributed += v.cost;
                 acct.unattributed += v.cost;
                 *by_reason.entry(reason).or_default() += v.cost;
+                owned(&k, UsageOwner::Reason(reason), v.cost);
             }
-            Outcome::Adjustment => adjustments += v.cost,
+            Outcome::Adjustment => {
+                adjustments += v.cost;
+                if is_discount(k.line_item_type) && !v.cost.is_zero() {
+                    *discounts.entry((k.account.clone(), k.product_code.to_owned(), k.line_item_type.to_owned())).or_default() += v.cost;
+                }
+            }
         }
     }
     let non_ai: Money = facts.non_ai.values().sum();
@@ -535,6 +685,8 @@ pub fn report(period: BillingPeriod, facts: &Facts, attributor: &Attributor) -> 
         by_workload: by_workload.into_iter().map(|(workload, cost)| WorkloadCost { workload, cost }).collect(),
         unattributed_by_reason: by_reason.into_iter().map(|(reason, cost)| ReasonCost { reason, cost }).collect(),
         by_account: by_account.into_values().collect(),
+        discounts: allocate_discounts(discounts, &usage),
+        cost_basis: facts.basis,
         scope: None,
     }
 }
@@ -575,7 +727,7 @@ mod tests {
         "",
     ];
     const ACCOUNTS: &[&str] = &["111122223333", "444455556666"];
-    const TYPES: &[&str] = &["Usage", "Usage", "Usage", "Tax", "Credit"];
+    const TYPES: &[&str] = &["Usage", "Usage", "Usage", "Tax", "Credit", "EdpDiscount"];
     const PRODUCTS: &[&str] = &["AmazonBedrock", "AmazonBedrock", "AmazonEC2", "AmazonS3"];
 
     fn row_strategy() -> impl Strategy<Value = CurRow> {
@@ -620,6 +772,47 @@ mod tests {
             prop_assert_eq!(back, r);
         }
 
+        /// On every basis, the report's total is the bill on that basis to the
+        /// last digit, its parts add up, and each discount is allocated whole
+        /// over the usage of its account and product (or left unallocated
+        /// when there is none).
+        #[test]
+        fn parts_add_up_on_every_basis(rows in proptest::collection::vec((row_strategy(), 0i64..3, -500i64..500), 0..300)) {
+            let mut facts = Facts::default();
+            let p = BillingPeriod::parse("2026-03").unwrap();
+            let mut expected: BTreeMap<CostBasis, Decimal> = BTreeMap::new();
+            let mut discount_groups: BTreeMap<(AccountId, String, String), Decimal> = BTreeMap::new();
+            for (r, pct, delta) in rows {
+                // Net: a discount of 0–2 %; amortized: unblended plus a small difference.
+                let costs = RowCosts { net: r.cost - r.cost * Decimal::new(pct, 2), amortized: r.cost + Decimal::new(delta, 4), list: r.cost };
+                for (b, c) in [(CostBasis::Unblended, r.cost), (CostBasis::Net, costs.net), (CostBasis::Amortized, costs.amortized)] {
+                    *expected.entry(b).or_default() += c;
+                }
+                if is_ai_row(&r.product_code, &r.billing_entity, &r.product_name) && is_discount(&r.line_item_type) {
+                    *discount_groups.entry((r.account.clone(), r.product_code.clone(), r.line_item_type.clone())).or_default() += costs.net;
+                }
+                facts.add_costed(r, costs);
+            }
+            for basis in CostBasis::ALL {
+                let r = report(p, &facts.clone().on_basis(basis).unwrap(), &attributor());
+                prop_assert_eq!(r.cost_basis, basis);
+                prop_assert_eq!(r.total.amount(), expected.get(&basis).copied().unwrap_or_default());
+                prop_assert_eq!(r.attributed + r.unattributed + r.adjustments, r.ai_total);
+                prop_assert_eq!(r.by_workload.iter().map(|w| w.cost).sum::<Money>(), r.attributed);
+                let mut allocated: BTreeMap<(AccountId, String, String), Money> = BTreeMap::new();
+                for d in &r.discounts {
+                    prop_assert!(d.workload.is_some() != d.reason.is_some());
+                    *allocated.entry((d.account.clone(), d.product_code.clone(), d.kind.clone())).or_default() += d.cost;
+                }
+                if basis == CostBasis::Net {
+                    for (group, sum) in &allocated {
+                        prop_assert_eq!(sum.amount(), discount_groups[group]);
+                    }
+                }
+                prop_assert!(allocated.values().copied().sum::<Money>().amount().abs() <= r.adjustments.amount().abs() + discount_groups.values().map(|d| d.abs()).sum::<Decimal>());
+            }
+        }
+
         /// A month's files in any order, or one file twice through `merge` of
         /// replaced sources, give the same facts.
         #[test]
@@ -635,6 +828,54 @@ mod tests {
             prop_assert_eq!(&ab, &ba);
             prop_assert_eq!(ab, facts(&rows));
         }
+    }
+
+    fn usage(account: &str, principal: &str, lit: &str, cost: i64) -> CurRow {
+        CurRow {
+            usage_day: NaiveDate::from_ymd_opt(2026, 3, 12).unwrap(),
+            account: AccountId::parse(account).unwrap(),
+            product_code: "AmazonBedrock".into(),
+            billing_entity: "AWS".into(),
+            product_name: "Amazon Bedrock".into(),
+            usage_type: if lit == "Usage" { "USE1-Claude3Haiku-input-tokens".into() } else { String::new() },
+            operation: "InvokeModel".into(),
+            line_item_type: lit.into(),
+            resource_id: None,
+            principal: Some(principal.into()),
+            workspace: None,
+            usage_amount: Decimal::ONE,
+            cost: Decimal::new(cost, 2),
+        }
+    }
+
+    /// An EDP discount on an account's Bedrock usage goes to the owners of
+    /// that usage in proportion to their usage (chat 300, an unclaimed
+    /// admin 100: 3 to 1), carrying its kind; another account's usage takes
+    /// none of it.
+    #[test]
+    fn discounts_go_to_the_usage_they_discount() {
+        let mut facts = Facts::default();
+        facts.add(usage("111122223333", PRINCIPALS[0], "Usage", 30000));
+        facts.add(usage("111122223333", PRINCIPALS[2], "Usage", 10000));
+        facts.add(usage("444455556666", PRINCIPALS[1], "Usage", 50000));
+        facts.add(usage("111122223333", "", "EdpDiscount", -2001));
+        let r = report(BillingPeriod::parse("2026-03").unwrap(), &facts, &attributor());
+        let shares: Vec<(Option<&str>, Option<Reason>, &str, String)> =
+            r.discounts.iter().map(|d| (d.workload.as_ref().map(|w| w.as_str()), d.reason, d.kind.as_str(), d.cost.to_canonical_string())).collect();
+        assert_eq!(shares, [(Some("chat"), None, "EdpDiscount", "-15.01".to_owned()), (None, Some(Reason::BroadRole), "EdpDiscount", "-5".to_owned())]);
+        assert_eq!(r.adjustments, Money::parse("-20.01").unwrap());
+    }
+
+    /// A basis the source could not give is refused by the column it lacked.
+    #[test]
+    fn a_basis_without_its_columns_is_refused_by_name() {
+        let mut facts = Facts::default();
+        facts.add(usage("111122223333", PRINCIPALS[0], "Usage", 100));
+        facts.amortized = BasisSums::missing(super::super::bases::SP_EFFECTIVE_COST);
+        let e = facts.clone().on_basis(CostBasis::Amortized).unwrap_err();
+        assert_eq!(e.column, "savings_plan_savings_plan_effective_cost");
+        assert!(e.to_string().contains("amortized cost basis needs column savings_plan_savings_plan_effective_cost"), "{e}");
+        assert!(facts.on_basis(CostBasis::Net).is_ok());
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 pub mod usage_type;
 pub mod attribution;
+pub mod bases;
 pub mod facts;
+pub mod focus;
 pub mod views;
 pub mod source;
 pub mod delivery;

@@ -57,7 +57,7 @@ fn cards_pk(week: IsoWeek) -> String {
     format!("CARDS#{week}")
 }
 
-fn rollup_key(week: IsoWeek, portfolio: &NodeId) -> ItemKey {
+pub(crate) fn rollup_key(week: IsoWeek, portfolio: &NodeId) -> ItemKey {
     ItemKey::new(format!("ROLLUP#{week}"), portfolio.as_str())
 }
 

@@ -21,6 +21,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use domain::cur::bases::{CostBasis, OtherBases};
 use domain::cur::facts::Facts;
 use domain::{AccountId, BillingPeriod, EntityRef, Money};
 use serde::{Deserialize, Serialize};
@@ -97,6 +98,14 @@ pub struct SourceManifest {
     /// The cost of every row read, per account, summed by the reader apart
     /// from the facts: reconciliation's bill side.
     pub read_total: BTreeMap<AccountId, Money>,
+    /// `non_ai` and `read_total` on the net and amortized bases, or the
+    /// column the source lacked for each (a manifest stored before bases were
+    /// read has neither).
+    #[serde(default = "OtherBases::unread")]
+    pub bases: OtherBases,
+    /// The payer accounts its AI rows named.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub payers: std::collections::BTreeSet<AccountId>,
     pub principal_column: bool,
     /// Digest of the object's bytes and the totals: what a re-delivery is
     /// compared by.
@@ -157,6 +166,8 @@ fn content_digest(object_digest: &str, facts: &Facts, principal_column: bool) ->
     h.update(object_digest.as_bytes());
     h.update(serde_json::to_string(&facts.non_ai).map_err(internal)?.as_bytes());
     h.update(serde_json::to_string(&facts.read_total).map_err(internal)?.as_bytes());
+    h.update(serde_json::to_string(&facts.net).map_err(internal)?.as_bytes());
+    h.update(serde_json::to_string(&facts.amortized).map_err(internal)?.as_bytes());
     h.update([u8::from(principal_column)]);
     Ok(hex(&h.finalize()))
 }
@@ -203,6 +214,8 @@ impl Governance {
             ai_facts: facts.len() as u64,
             non_ai: facts.non_ai.clone(),
             read_total: facts.read_total.clone(),
+            bases: OtherBases { net: facts.net.clone(), amortized: facts.amortized.clone() },
+            payers: facts.payers.clone(),
             principal_column,
             digest: digest.clone(),
             ingested_at: self.clock.now(),
@@ -300,7 +313,16 @@ impl Governance {
             for (a, cost) in m.read_total {
                 *facts.read_total.entry(a).or_default() += cost;
             }
+            facts.net.absorb(&m.bases.net);
+            facts.amortized.absorb(&m.bases.amortized);
+            facts.payers.extend(m.payers);
         }
         Ok(facts)
+    }
+
+    /// A period's facts on a cost basis, refused (naming the column) when a
+    /// source of the period lacks what the basis needs.
+    pub async fn period_facts_on(&self, period: BillingPeriod, basis: CostBasis) -> Result<Facts> {
+        self.period_facts(period).await?.on_basis(basis).map_err(|e| GovernanceError::invalid("cost_basis", e.to_string()))
     }
 }

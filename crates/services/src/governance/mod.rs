@@ -20,6 +20,7 @@ mod cards;
 mod claims;
 mod delivery;
 mod enforcement;
+mod exports;
 mod gaps;
 pub mod keys;
 pub mod ledger;

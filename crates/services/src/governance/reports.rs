@@ -18,6 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use domain::cur::bases::CostBasis;
 use domain::cur::facts::{report, AttributionReport};
 use domain::analytics::gaps::GapContext;
 use domain::cur::views::{legacy_split, reconcile, rollup, LegacyView, NodeCost, Reconciliation};
@@ -160,8 +161,14 @@ impl Governance {
     }
 
     pub async fn attribution_report(&self, actor: &Actor, period: BillingPeriod) -> Result<AttributionReport> {
+        self.attribution_report_on(actor, period, CostBasis::Unblended).await
+    }
+
+    /// The attribution report on a cost basis (refused, naming the column,
+    /// when the period's CUR lacks what the basis needs).
+    pub async fn attribution_report_on(&self, actor: &Actor, period: BillingPeriod, basis: CostBasis) -> Result<AttributionReport> {
         let scope = self.spend_scope(actor, "attribution", period).await?;
-        let facts = self.period_facts(period).await?;
+        let facts = self.period_facts_on(period, basis).await?;
         let full = report(period, &facts, &self.attributor().await?);
         Ok(match &scope {
             Scope::Organisation => full,
@@ -172,18 +179,26 @@ impl Governance {
     /// Per-account reconciliation: the FinOps Lead and Finance only, since it
     /// lays the whole bill out.
     pub async fn reconciliation(&self, actor: &Actor, period: BillingPeriod) -> Result<Reconciliation> {
+        self.reconciliation_on(actor, period, CostBasis::Unblended).await
+    }
+
+    pub async fn reconciliation_on(&self, actor: &Actor, period: BillingPeriod, basis: CostBasis) -> Result<Reconciliation> {
         if actor.persona != Persona::System {
             self.authorize(actor, Action::ViewAttribution, &EntityRef::new("reconciliation", period.to_string())).await?;
         }
-        let facts = self.period_facts(period).await?;
+        let facts = self.period_facts_on(period, basis).await?;
         Ok(reconcile(period, &facts, &self.attributor().await?))
     }
 
     /// Attributed spend per hierarchy node, E1 down to each workload, over the
     /// nodes in the caller's scope.
     pub async fn attribution_rollup(&self, actor: &Actor, period: BillingPeriod) -> Result<Vec<NodeCost>> {
+        self.attribution_rollup_on(actor, period, CostBasis::Unblended).await
+    }
+
+    pub async fn attribution_rollup_on(&self, actor: &Actor, period: BillingPeriod, basis: CostBasis) -> Result<Vec<NodeCost>> {
         let scope = self.spend_scope(actor, "hierarchy", period).await?;
-        let facts = self.period_facts(period).await?;
+        let facts = self.period_facts_on(period, basis).await?;
         let r = report(period, &facts, &self.attributor().await?);
         let h = self.hierarchy().await?;
         Ok(rollup(&r, &h).into_iter().filter(|n| scope.sees_node(&n.node)).collect())
@@ -194,8 +209,12 @@ impl Governance {
     /// Scoped callers see their workloads' lines; only those who see
     /// unattributed spend see what stays unallocated.
     pub async fn legacy_view(&self, actor: &Actor, period: BillingPeriod) -> Result<LegacyView> {
+        self.legacy_view_on(actor, period, CostBasis::Unblended).await
+    }
+
+    pub async fn legacy_view_on(&self, actor: &Actor, period: BillingPeriod, basis: CostBasis) -> Result<LegacyView> {
         let scope = self.spend_scope(actor, "legacy", period).await?;
-        let facts = self.period_facts(period).await?;
+        let facts = self.period_facts_on(period, basis).await?;
         let by_account = self.workload_accounts().await?;
         let mut v = legacy_split(period, &facts, &self.attributor().await?, &by_account);
         if let Scope::Nodes { unattributed, .. } = &scope {
@@ -215,8 +234,14 @@ impl Governance {
 fn scoped(full: AttributionReport, scope: &Scope, unattributed: bool) -> AttributionReport {
     let by_workload: Vec<_> = full.by_workload.into_iter().filter(|w| scope.sees(&w.workload)).collect();
     let attributed: Money = by_workload.iter().map(|w| w.cost).sum();
-    let (unattributed_total, by_reason, adjustments) =
-        if unattributed { (full.unattributed, full.unattributed_by_reason, full.adjustments) } else { (Money::ZERO, Vec::new(), Money::ZERO) };
+    // A workload's share of its account's discounts is its own; only those
+    // who see unattributed spend see the rest of the adjustments.
+    let discounts: Vec<_> = full.discounts.into_iter().filter(|d| d.workload.as_ref().map_or(unattributed, |w| scope.sees(w))).collect();
+    let (unattributed_total, by_reason, adjustments) = if unattributed {
+        (full.unattributed, full.unattributed_by_reason, full.adjustments)
+    } else {
+        (Money::ZERO, Vec::new(), discounts.iter().map(|d| d.cost).sum())
+    };
     let ai_total = attributed + unattributed_total + adjustments;
     AttributionReport {
         period: full.period,
@@ -228,6 +253,8 @@ fn scoped(full: AttributionReport, scope: &Scope, unattributed: bool) -> Attribu
         by_workload,
         unattributed_by_reason: by_reason,
         by_account: Vec::new(),
+        discounts,
+        cost_basis: full.cost_basis,
         scope: scope.nodes(),
     }
 }
