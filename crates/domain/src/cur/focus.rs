@@ -215,7 +215,7 @@ fn row(
     let sub_account = k.account.to_string();
     let billing_account = payer.map_or_else(|| sub_account.clone(), |p| p.to_string());
     let day = midnight(k.usage_day);
-    let opt = |s: Option<String>| Value::Text(s);
+    let opt = Value::Text;
     let description = format!("{} {} ({})", service_name(k.product_code), if k.usage_type.is_empty() { k.line_item_type } else { k.usage_type }, k.line_item_type);
     let price_unit = usage.then(|| unit(&ut.usage).to_owned());
     let q = quantity.unwrap_or_default();
