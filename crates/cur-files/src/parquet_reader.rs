@@ -58,7 +58,7 @@ enum Kind {
 fn kind_of(column: &str) -> Kind {
     match column {
         COST | USAGE_AMOUNT => Kind::Number,
-        c if c != bases::RI_ARN && (c == bases::NET_COST || c == bases::LIST_COST || bases::AMORTIZED_COLUMNS.contains(&c)) => Kind::Number,
+        c if c == bases::NET_COST || c == bases::LIST_COST || bases::AMORTIZED_COLUMNS.contains(&c) => Kind::Number,
         USAGE_START => Kind::Time,
         PRODUCT | RESOURCE_TAGS => Kind::Map,
         _ => Kind::Text,
@@ -504,9 +504,7 @@ pub fn fold_batch(batch: &RecordBatch, mut row_number: impl FnMut(usize) -> u64,
         let costs = other.at(row, i, unblended)?;
         let c = Money::new(unblended);
         if !is_ai_row(code, entity, product_name.as_deref().unwrap_or("")) {
-            *facts.non_ai.entry(acct.clone()).or_default() += c;
-            *facts.net.non_ai.entry(acct.clone()).or_default() += Money::new(costs.net);
-            *facts.amortized.non_ai.entry(acct.clone()).or_default() += Money::new(costs.amortized);
+            facts.add_non_ai(acct, c, &costs);
             continue;
         }
         fn get(a: &Option<StringArray>, i: usize) -> Option<&str> {
@@ -524,13 +522,7 @@ pub fn fold_batch(batch: &RecordBatch, mut row_number: impl FnMut(usize) -> u64,
             principal: get(&principal, i),
             workspace: workspace.as_deref(),
         };
-        let value = FactValue {
-            net: Money::new(costs.net),
-            amortized: Money::new(costs.amortized),
-            list: Money::new(costs.list),
-            ..FactValue::flat(amount.at(row, USAGE_AMOUNT, i)?, c)
-        };
-        facts.add_fact(key, value);
+        facts.add_fact(key, FactValue::of_row(amount.at(row, USAGE_AMOUNT, i)?, c, &costs));
         if let Some(p) = payer.as_ref().map(|p| str_at(p, i).trim()).filter(|p| !p.is_empty()) {
             if !facts.payers.iter().any(|x| x.as_str() == p) {
                 facts.payers.insert(AccountId::parse(p).map_err(|e| ReadError::BadValue { row, column: PAYER, value: p.to_owned(), reason: e.rule })?);

@@ -8,8 +8,9 @@
 //! (`decimal(38, s)`: exact, with the scale the file's values need), `rows`
 //! (bigint), then the other cost bases' `net_cost`, `amortized_cost` and
 //! `list_cost` (decimals likewise; a file written before they existed reads
-//! them as its `cost`, and its manifest marks those bases unavailable). Facts are written in canonical key order, so equal facts give
-//! byte-equal files (the digest the manifest compares by).
+//! them as its `cost`, and its manifest marks those bases unavailable).
+//! Facts are written in canonical key order, so equal facts give byte-equal
+//! files (the digest the manifest compares by).
 
 use std::sync::Arc;
 
@@ -39,7 +40,10 @@ pub const COLUMNS: [&str; 15] = [
 ];
 
 /// The other bases' columns, and how each is read from a fact.
-const BASIS_COLUMNS: [(&str, fn(&FactValue) -> Money); 3] = [("net_cost", |v| v.net), ("amortized_cost", |v| v.amortized), ("list_cost", |v| v.list)];
+/// How a basis column's value is read from a fact.
+type BasisOf = fn(&FactValue) -> Money;
+
+const BASIS_COLUMNS: [(&str, BasisOf); 3] = [("net_cost", |v| v.net), ("amortized_cost", |v| v.amortized), ("list_cost", |v| v.list)];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {

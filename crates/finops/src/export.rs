@@ -67,8 +67,8 @@ fn write_atomically(out: &Path, bytes: &[u8]) -> Result<(), CurError> {
     let name = out.file_name().ok_or_else(|| input("--out", format!("{shown}: not a file name")))?;
     let tmp = out.with_file_name(format!(".{}.partial", name.to_string_lossy()));
     std::fs::write(&tmp, bytes).map_err(|e| input(&shown, e.to_string()))?;
-    std::fs::rename(&tmp, out).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        input(&shown, e.to_string())
+    std::fs::rename(&tmp, out).map_err(|e| match std::fs::remove_file(&tmp) {
+        Ok(()) => input(&shown, e.to_string()),
+        Err(left) => input(&shown, format!("{e}; the partial file {} is left behind: {left}", tmp.display())),
     })
 }

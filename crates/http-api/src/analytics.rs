@@ -25,7 +25,7 @@ pub(crate) struct ReportQuery {
 
 impl ReportQuery {
     fn period(&self) -> Result<BillingPeriod, ApiError> {
-        period(&PeriodQuery { period: self.period.clone() })
+        required_period(self.period.as_deref())
     }
 
     fn basis(&self) -> Result<CostBasis, ApiError> {
@@ -39,7 +39,11 @@ pub(crate) struct WeekQuery {
 }
 
 fn period(q: &PeriodQuery) -> Result<BillingPeriod, ApiError> {
-    let raw = q.period.as_deref().ok_or_else(|| ApiError::invalid("period", "is required: YYYY-MM"))?;
+    required_period(q.period.as_deref())
+}
+
+fn required_period(raw: Option<&str>) -> Result<BillingPeriod, ApiError> {
+    let raw = raw.ok_or_else(|| ApiError::invalid("period", "is required: YYYY-MM"))?;
     BillingPeriod::parse(raw).map_err(|e| ApiError::invalid("period", e.to_string()))
 }
 

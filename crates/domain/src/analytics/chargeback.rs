@@ -10,7 +10,7 @@
 //! the export, listing every such item, so Finance never charges back a
 //! figure the owners have not agreed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::cards::{Rollup, SpendCard};
 use crate::cur::bases::CostBasis;
@@ -49,17 +49,14 @@ pub fn weeks_of(period: BillingPeriod) -> Vec<IsoWeek> {
 
 /// Builds the export from the weeks' cards and their portfolios' rollups, or
 /// lists everything still open.
-pub fn chargeback_table(period: BillingPeriod, cards: &[SpendCard], rollups: &[Rollup], hierarchy: &Hierarchy) -> Result<Table, Vec<String>> {
+pub fn chargeback_table<'a>(period: BillingPeriod, cards: &'a [SpendCard], rollups: &[Rollup], hierarchy: &Hierarchy) -> Result<Table, Vec<String>> {
     let mut open = Vec::new();
     for c in cards.iter().filter(|c| !c.is_settled()) {
         open.push(format!("card {} is {}", c.id, c.status.as_str()));
     }
     let approved: BTreeMap<(IsoWeek, &NodeId), &Rollup> = rollups.iter().map(|r| ((r.week, &r.portfolio), r)).collect();
-    let mut needed: BTreeMap<(IsoWeek, &NodeId), ()> = BTreeMap::new();
-    for c in cards {
-        needed.insert((c.week, &c.portfolio), ());
-    }
-    for (week, portfolio) in needed.keys() {
+    let needed: BTreeSet<(IsoWeek, &NodeId)> = cards.iter().map(|c| (c.week, &c.portfolio)).collect();
+    for (week, portfolio) in &needed {
         if !approved.contains_key(&(*week, *portfolio)) {
             open.push(format!("rollup {week}.{portfolio} is not approved"));
         }
@@ -67,25 +64,18 @@ pub fn chargeback_table(period: BillingPeriod, cards: &[SpendCard], rollups: &[R
     if !open.is_empty() {
         return Err(open);
     }
-    struct Line {
+    #[derive(Default)]
+    struct Line<'a> {
         cost: Money,
-        cards: Vec<String>,
-        rollups: Vec<String>,
-        weeks: Vec<String>,
+        cards: Vec<&'a str>,
+        rollups: BTreeSet<(IsoWeek, &'a NodeId)>,
     }
     let mut lines: BTreeMap<NodeId, Line> = BTreeMap::new();
-    let mut add = |node: NodeId, c: &SpendCard| {
-        let l = lines.entry(node).or_insert_with(|| Line { cost: Money::ZERO, cards: Vec::new(), rollups: Vec::new(), weeks: Vec::new() });
+    let mut add = |node: NodeId, c: &'a SpendCard| {
+        let l = lines.entry(node).or_default();
         l.cost += c.chargeback;
-        l.cards.push(c.id.clone());
-        let rollup = format!("{}.{}", c.week, c.portfolio);
-        if !l.rollups.contains(&rollup) {
-            l.rollups.push(rollup);
-        }
-        let week = c.week.to_string();
-        if !l.weeks.contains(&week) {
-            l.weeks.push(week);
-        }
+        l.cards.push(&c.id);
+        l.rollups.insert((c.week, &c.portfolio));
     };
     for c in cards {
         let node = NodeId::from(&c.workload);
@@ -112,17 +102,19 @@ pub fn chargeback_table(period: BillingPeriod, cards: &[SpendCard], rollups: &[R
             text(CostBasis::Unblended.to_string()),
             Value::Decimal(Some(l.cost.amount())),
             text(l.cards.join(" ")),
-            text(l.rollups.iter().map(|r| approved_text(r, &approved)).collect::<Vec<_>>().join(" ")),
-            text(l.weeks.join(" ")),
+            // `2026-W10.ai-assistants@po-lead`: the rollup and who approved it.
+            text(
+                l.rollups
+                    .iter()
+                    .map(|(w, p)| format!("{w}.{p}{}", approved.get(&(*w, *p)).map_or_else(String::new, |r| format!("@{}", r.approved_by))))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            text(l.rollups.iter().map(|(w, _)| w.to_string()).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(" ")),
         ];
         rows.push((if path.is_empty() { vec![node] } else { path }, row));
     }
     // Parents before children, siblings by id: the tree read top-down.
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(Table { columns: COLUMNS.to_vec(), rows: rows.into_iter().map(|(_, r)| r).collect() })
-}
-
-/// `2026-W10.ai-assistants@po-lead` (who approved it), as the line cites it.
-fn approved_text(key: &str, approved: &BTreeMap<(IsoWeek, &NodeId), &Rollup>) -> String {
-    approved.values().find(|r| format!("{}.{}", r.week, r.portfolio) == key).map_or_else(|| key.to_owned(), |r| format!("{key}@{}", r.approved_by))
 }

@@ -93,6 +93,11 @@ impl FactValue {
         FactValue { usage_amount, cost, rows: 1, net: cost, amortized: cost, list: cost }
     }
 
+    /// One row's value with its costs on the other bases.
+    pub fn of_row(usage_amount: Decimal, cost: Money, costs: &RowCosts) -> FactValue {
+        FactValue { usage_amount, cost, rows: 1, net: Money::new(costs.net), amortized: Money::new(costs.amortized), list: Money::new(costs.list) }
+    }
+
     fn add(&mut self, v: &FactValue) {
         self.usage_amount += v.usage_amount;
         self.cost += v.cost;
@@ -219,12 +224,11 @@ impl Facts {
     /// One row with its costs on the other bases.
     pub fn add_costed(&mut self, row: CurRow, costs: RowCosts) {
         let cost = Money::new(row.cost);
-        let ai = is_ai_row(&row.product_code, &row.billing_entity, &row.product_name);
         *self.read_total.entry(row.account.clone()).or_default() += cost;
-        self.net.add_row(&row.account, Money::new(costs.net), ai);
-        self.amortized.add_row(&row.account, Money::new(costs.amortized), ai);
-        if !ai {
-            *self.non_ai.entry(row.account).or_default() += cost;
+        *self.net.read_total.entry(row.account.clone()).or_default() += Money::new(costs.net);
+        *self.amortized.read_total.entry(row.account.clone()).or_default() += Money::new(costs.amortized);
+        if !is_ai_row(&row.product_code, &row.billing_entity, &row.product_name) {
+            self.add_non_ai(&row.account, cost, &costs);
             return;
         }
         let key = FactRef {
@@ -238,8 +242,15 @@ impl Facts {
             principal: row.principal.as_deref(),
             workspace: row.workspace.as_deref(),
         };
-        let value = FactValue { net: Money::new(costs.net), amortized: Money::new(costs.amortized), list: Money::new(costs.list), ..FactValue::flat(row.usage_amount, cost) };
-        self.add_fact(key, value);
+        self.add_fact(key, FactValue::of_row(row.usage_amount, cost, &costs));
+    }
+
+    /// A row that is not AI spend: its cost adds to its account's non-AI
+    /// cost on every basis (the read totals are the reader's business).
+    pub fn add_non_ai(&mut self, account: &AccountId, cost: Money, costs: &RowCosts) {
+        *self.non_ai.entry(account.clone()).or_default() += cost;
+        *self.net.non_ai.entry(account.clone()).or_default() += Money::new(costs.net);
+        *self.amortized.non_ai.entry(account.clone()).or_default() += Money::new(costs.amortized);
     }
 
     /// Adds one aggregated fact (an AI row, another source's fact, or a stored
@@ -571,12 +582,12 @@ enum UsageOwner {
 /// Allocates each (account, product, kind)'s discounts over the usage cost of
 /// that account and product, owner by owner, in proportion and exactly.
 fn allocate_discounts(
-    discounts: BTreeMap<(AccountId, String, String), Money>,
-    usage: &BTreeMap<(AccountId, String), BTreeMap<UsageOwner, Money>>,
+    discounts: BTreeMap<(&AccountId, &str, &str), Money>,
+    usage: &BTreeMap<(&AccountId, &str), BTreeMap<UsageOwner, Money>>,
 ) -> Vec<DiscountShare> {
     let mut out = Vec::new();
     for ((account, product_code, kind), amount) in discounts {
-        let Some(owners) = usage.get(&(account.clone(), product_code.clone())) else { continue };
+        let Some(owners) = usage.get(&(account, product_code)) else { continue };
         let weights: Vec<Money> = owners.values().copied().collect();
         let Some(shares) = allocate(amount, &weights) else { continue };
         for (owner, cost) in owners.keys().zip(shares) {
@@ -584,7 +595,7 @@ fn allocate_discounts(
                 UsageOwner::Workload(w) => (Some(w.clone()), None),
                 UsageOwner::Reason(r) => (None, Some(*r)),
             };
-            out.push(DiscountShare { account: account.clone(), product_code: product_code.clone(), kind: kind.clone(), workload, reason, cost });
+            out.push(DiscountShare { account: account.clone(), product_code: product_code.to_owned(), kind: kind.to_owned(), workload, reason, cost });
         }
     }
     out
@@ -631,18 +642,20 @@ pub fn outside_period(period: BillingPeriod, facts: &Facts) -> BTreeMap<AccountI
     out
 }
 
-pub fn report(period: BillingPeriod, facts: &Facts, attributor: &Attributor) -> AttributionReport {
+pub fn report<'a>(period: BillingPeriod, facts: &'a Facts, attributor: &'a Attributor) -> AttributionReport {
     let mut by_workload: BTreeMap<WorkloadId, Money> = BTreeMap::new();
     let mut by_reason: BTreeMap<Reason, Money> = BTreeMap::new();
     let mut by_account: BTreeMap<AccountId, AccountCost> = BTreeMap::new();
     let (mut ai_total, mut attributed, mut unattributed, mut adjustments) = (Money::ZERO, Money::ZERO, Money::ZERO, Money::ZERO);
-    let mut discounts: BTreeMap<(AccountId, String, String), Money> = BTreeMap::new();
-    let mut usage: BTreeMap<(AccountId, String), BTreeMap<UsageOwner, Money>> = BTreeMap::new();
-    let mut owned = |k: &FactRef<'_>, owner: UsageOwner, cost: Money| {
+    // Keyed by strings borrowed from the facts: a month has a million facts
+    // and a handful of accounts and products, so nothing is copied per fact.
+    let mut discounts: BTreeMap<(&AccountId, &str, &str), Money> = BTreeMap::new();
+    let mut usage: BTreeMap<(&AccountId, &str), BTreeMap<UsageOwner, Money>> = BTreeMap::new();
+    let mut owned = |k: &FactRef<'a>, owner: UsageOwner, cost: Money| {
         if cost.is_negative() || cost.is_zero() {
             return;
         }
-        *usage.entry((k.account.clone(), k.product_code.to_owned())).or_default().entry(owner).or_default() += cost;
+        *usage.entry((k.account, k.product_code)).or_default().entry(owner).or_default() += cost;
     };
     for (k, v, outcome) in outcomes(period, facts, attributor) {
         let acct = by_account.entry(k.account.clone()).or_insert_with(|| AccountCost {
@@ -657,7 +670,12 @@ pub fn report(period: BillingPeriod, facts: &Facts, attributor: &Attributor) -> 
             Outcome::Attributed { workload, .. } => {
                 attributed += v.cost;
                 acct.attributed += v.cost;
-                *by_workload.entry(workload.clone()).or_default() += v.cost;
+                match by_workload.get_mut(&workload) {
+                    Some(c) => *c += v.cost,
+                    None => {
+                        by_workload.insert(workload.clone(), v.cost);
+                    }
+                }
                 owned(&k, UsageOwner::Workload(workload), v.cost);
             }
             Outcome::Unattributed { reason } => {
@@ -669,7 +687,7 @@ pub fn report(period: BillingPeriod, facts: &Facts, attributor: &Attributor) -> 
             Outcome::Adjustment => {
                 adjustments += v.cost;
                 if is_discount(k.line_item_type) && !v.cost.is_zero() {
-                    *discounts.entry((k.account.clone(), k.product_code.to_owned(), k.line_item_type.to_owned())).or_default() += v.cost;
+                    *discounts.entry((k.account, k.product_code, k.line_item_type)).or_default() += v.cost;
                 }
             }
         }

@@ -154,28 +154,34 @@ fn unit_price(cost: crate::money::Money, quantity: Decimal) -> Value {
 /// The export's rows, in the facts' order (a ledger object's canonical order).
 /// `facts` must be on the unblended basis (as the ledger stores them).
 pub fn focus_table(period: BillingPeriod, facts: &Facts, attributor: &Attributor, ctx: &FocusContext<'_>) -> Table {
-    let (period_start, period_end) = (midnight(period.first_day()), midnight(period.last_day()) + Duration::days(1));
-    // One payer names the billing account; a backfilled period that did not
-    // read it bills to the usage account (a standalone account is its own payer).
-    let payer: Option<&AccountId> = facts.payers.iter().next();
+    let shared = Shared {
+        period_start: midnight(period.first_day()),
+        period_end: midnight(period.last_day()) + Duration::days(1),
+        // One payer names the billing account; a backfilled period that did
+        // not read it bills to the usage account (a standalone account is its
+        // own payer).
+        payer: facts.payers.iter().next(),
+        ctx,
+    };
     let mut names: BTreeMap<NodeId, (String, String)> = BTreeMap::new();
     let mut rows = Vec::with_capacity(facts.len());
     for (k, v, outcome) in outcomes(period, facts, attributor) {
-        rows.push(row(&k, v, &outcome, (period_start, period_end), payer, ctx, &mut names));
+        rows.push(row(&k, v, &outcome, &shared, &mut names));
     }
     Table { columns: COLUMNS.to_vec(), rows }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn row(
-    k: &FactRef<'_>,
-    v: &FactValue,
-    outcome: &Outcome,
-    (period_start, period_end): (DateTime<Utc>, DateTime<Utc>),
-    payer: Option<&AccountId>,
-    ctx: &FocusContext<'_>,
-    names: &mut BTreeMap<NodeId, (String, String)>,
-) -> Vec<Value> {
+/// What every row of one export shares.
+struct Shared<'a> {
+    period_start: DateTime<Utc>,
+    period_end: DateTime<Utc>,
+    payer: Option<&'a AccountId>,
+    ctx: &'a FocusContext<'a>,
+}
+
+/// One fact's row; `names` caches each workload's name and hierarchy path.
+fn row(k: &FactRef<'_>, v: &FactValue, outcome: &Outcome, shared: &Shared<'_>, names: &mut BTreeMap<NodeId, (String, String)>) -> Vec<Value> {
+    let (ctx, payer, period_start, period_end) = (shared.ctx, shared.payer, shared.period_start, shared.period_end);
     let ut = decode(k.usage_type);
     let (category, frequency) = charge(k.line_item_type);
     let usage = category == "Usage";
@@ -219,6 +225,8 @@ fn row(
     let description = format!("{} {} ({})", service_name(k.product_code), if k.usage_type.is_empty() { k.line_item_type } else { k.usage_type }, k.line_item_type);
     let price_unit = usage.then(|| unit(&ut.usage).to_owned());
     let q = quantity.unwrap_or_default();
+    let per_unit = |cost| if usage { unit_price(cost, q) } else { Value::Decimal(None) };
+    let (contracted_price, list_price) = (per_unit(v.net), per_unit(v.list));
     vec![
         Value::Text(None),
         money(v.cost),
@@ -246,17 +254,17 @@ fn row(
         Value::Decimal(quantity),
         opt(price_unit.clone()),
         money(v.net),
-        if usage { unit_price(v.net, q) } else { Value::Decimal(None) },
+        contracted_price.clone(),
         money(v.amortized),
         Value::Text(None),
         text("AWS"),
         money(v.list),
-        if usage { unit_price(v.list, q) } else { Value::Decimal(None) },
+        list_price.clone(),
         opt(usage.then(|| if k.line_item_type == "Usage" { "Standard" } else { "Committed" }.to_owned())),
         text("USD"),
-        if usage { unit_price(v.net, q) } else { Value::Decimal(None) },
+        contracted_price,
         money(v.amortized),
-        if usage { unit_price(v.list, q) } else { Value::Decimal(None) },
+        list_price,
         Value::Decimal(quantity),
         opt(price_unit),
         text("AWS"),

@@ -36,9 +36,10 @@ impl Governance {
     /// month's weeks are all settled.
     pub async fn chargeback_export(&self, actor: &Actor, period: BillingPeriod) -> Result<Table> {
         self.authorize_export(actor, "chargeback_export", period).await?;
+        let weeks = weeks_of(period);
         let mut cards = Vec::new();
         let mut rollups: Vec<Rollup> = Vec::new();
-        for week in weeks_of(period) {
+        for &week in &weeks {
             let week_cards: Vec<_> = self.stored_cards(week).await?.into_iter().map(|(c, _)| c).collect();
             let mut portfolios: Vec<_> = week_cards.iter().map(|c| c.portfolio.clone()).collect();
             portfolios.sort();
@@ -53,7 +54,7 @@ impl Governance {
         if cards.is_empty() {
             return Err(GovernanceError::Conflict(format!(
                 "the chargeback for {period} is not settled: no spend cards were built for its weeks ({}); they are built each Monday, or with `finops report cards --week`",
-                weeks_of(period).iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                weeks.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
             )));
         }
         let hierarchy = self.hierarchy().await?;
