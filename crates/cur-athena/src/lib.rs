@@ -11,6 +11,8 @@
 //! returns a list. Amounts are summed as DECIMAL(38,10): CUR's doubles carry at
 //! most 10 decimal places, so the sums are exact.
 
+pub mod queries;
+
 use std::str::FromStr;
 use std::time::Duration;
 

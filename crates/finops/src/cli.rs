@@ -137,7 +137,8 @@ pub enum Command {
         days: u32,
     },
     /// Print the Athena query that backfills a period's facts (what cur-ingest
-    /// runs on {"backfill": …}), to run or inspect in the Athena console.
+    /// runs on {"backfill": …}), to run or inspect in the Athena console; with
+    /// --ledger, example queries over the stack's own Glue tables instead.
     AthenaSql {
         #[arg(long)]
         period: String,
@@ -145,6 +146,10 @@ pub enum Command {
         database: String,
         #[arg(long, default_value = "cur2")]
         table: String,
+        /// The stack's Glue database (its AnalyticsDatabaseName output): print
+        /// queries over the fact ledger and the FOCUS export.
+        #[arg(long)]
+        ledger: Option<String>,
     },
     /// Act on an allocation gap (as FinOps Lead): guided_setup, create_request,
     /// approve, block, add_scope, flag_move, notify_owner, assign_to_workload,

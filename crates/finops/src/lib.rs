@@ -70,12 +70,15 @@ pub async fn run(cli: Cli) -> ExitCode {
             let spec = cur::GenSpec { rows, ai_share, seed, rows_per_group: row_group_rows, estate };
             emit("gen-cur", cur::gen_cur(spec, &period, &out, import_out.as_deref()))
         }
-        Command::AthenaSql { period, database, table } => emit(
+        Command::AthenaSql { period, database, table, ledger } => emit(
             "athena-sql",
             domain::BillingPeriod::parse(&period)
-                .map(|p| {
-                    let t = cur_athena::CurTable { database, table, period_column: "billing_period".into(), principal_column: true, cost_bases: true };
-                    cur_athena::backfill_sql(&t, p) + "\n"
+                .map(|p| match ledger {
+                    Some(db) => ledger_queries(&db, p, cli.format),
+                    None => {
+                        let t = cur_athena::CurTable { database, table, period_column: "billing_period".into(), principal_column: true, cost_bases: true };
+                        cur_athena::backfill_sql(&t, p) + "\n"
+                    }
                 })
                 .map_err(|e| cur::CurError::Input { path: "--period".into(), reason: e.to_string() }),
         ),
@@ -88,6 +91,18 @@ pub async fn run(cli: Cli) -> ExitCode {
                 ExitCode::from(1)
             }
         }
+    }
+}
+
+/// The example queries over the stack's Glue tables: SQL to paste, or JSON.
+fn ledger_queries(database: &str, period: domain::BillingPeriod, format: cli::Format) -> String {
+    let queries = cur_athena::queries::ledger_queries(database, period);
+    match format {
+        cli::Format::Json | cli::Format::Csv => {
+            let list: Vec<_> = queries.iter().map(|q| serde_json::json!({"name": q.name, "what": q.what, "sql": q.sql})).collect();
+            format!("{}\n", serde_json::Value::Array(list))
+        }
+        cli::Format::Table => queries.iter().map(|q| format!("-- {}: {}\n{};\n\n", q.name, q.what, q.sql)).collect(),
     }
 }
 
