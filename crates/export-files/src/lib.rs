@@ -144,16 +144,32 @@ fn parquet(table: &Table) -> Result<Vec<u8>, ExportError> {
     Ok(out)
 }
 
+/// The table as JSON: one object per row, keyed by column, every value a
+/// string (decimals exact, times RFC 3339) or null, as the CSV has them.
+pub fn json_rows(table: &Table) -> serde_json::Value {
+    let rows = table
+        .rows
+        .iter()
+        .map(|r| serde_json::Value::Object(table.columns.iter().zip(r).map(|((name, _), v)| ((*name).to_owned(), cell(v).map_or(serde_json::Value::Null, serde_json::Value::String))).collect()))
+        .collect();
+    serde_json::Value::Array(rows)
+}
+
+/// A cell as text (`None` for null): what both CSV and JSON print.
+fn cell(v: &Value) -> Option<String> {
+    match v {
+        Value::Text(s) => s.clone(),
+        Value::Decimal(d) => d.map(|d| d.normalize().to_string()),
+        Value::Time(t) => t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+    }
+}
+
 fn csv(table: &Table) -> Result<Vec<u8>, ExportError> {
     let write_err = |e: &dyn std::fmt::Display| ExportError::Write(e.to_string());
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(table.columns.iter().map(|(n, _)| *n)).map_err(|e| write_err(&e))?;
     for r in &table.rows {
-        w.write_record(r.iter().map(|v| match v {
-            Value::Text(s) => s.clone().unwrap_or_default(),
-            Value::Decimal(d) => d.map(|d| d.normalize().to_string()).unwrap_or_default(),
-            Value::Time(t) => t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default(),
-        }))
+        w.write_record(r.iter().map(|v| cell(v).unwrap_or_default()))
         .map_err(|e| write_err(&e))?;
     }
     w.into_inner().map_err(|e| write_err(&e))

@@ -145,6 +145,29 @@ pub(crate) async fn disputes(State(gov): Gov, Caller(actor): Caller) -> ApiResul
     ok(gov.disputed_cards(&actor).await?)
 }
 
+/// `GET /exports/chargeback`'s query.
+#[derive(Deserialize)]
+pub(crate) struct ChargebackQuery {
+    period: Option<String>,
+    format: Option<String>,
+}
+
+#[utoipa::path(get, path = "/exports/chargeback", tag = "analytics", description = "Finance's chargeback of a month (the weeks whose Sunday falls in it): one line per workload and hierarchy node from settled spend cards and approved Portfolio rollups, with the card ids and rollup approvals. Refused (409, listing every open card and unapproved rollup) until the month is settled. The FinOps Lead and Finance. `format=csv` returns the same file `finops export chargeback` writes.", params(("period" = String, Query, description = "YYYY-MM"), ("format" = Option<String>, Query, description = "json (default: one object per line, every value a string) or csv")), responses((status = 200, description = "The chargeback lines", content((Vec<std::collections::BTreeMap<String, Option<String>>> = "application/json"), (String = "text/csv"))), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona (audited)", body = ErrorBody), (status = 409, description = "Not settled: the open cards and unapproved rollups are listed", body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
+pub(crate) async fn chargeback(State(gov): Gov, Caller(actor): Caller, Params(q): Params<ChargebackQuery>) -> ApiResult {
+    let period = required_period(q.period.as_deref())?;
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => return Err(ApiError::invalid("format", format!("{other:?} is not json or csv"))),
+    };
+    let table = gov.chargeback_export(&actor, period).await?;
+    if csv {
+        let bytes = export_files::write(&table, export_files::FileFormat::Csv).map_err(|e| ApiError::from(services::governance::GovernanceError::Internal(e.to_string())))?;
+        return Ok(axum::response::IntoResponse::into_response(([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes)));
+    }
+    ok(export_files::json_rows(&table))
+}
+
 #[utoipa::path(get, path = "/rollups/{portfolio}/{week}", tag = "analytics", params(("portfolio" = String, Path), ("week" = String, Path, description = "YYYY-Www")), responses((status = 200, body = domain::analytics::cards::Rollup), (status = 400, description = "Invalid input; `field` names it", body = ErrorBody), (status = 401, description = "No valid caller", body = ErrorBody), (status = 403, description = "Forbidden for this persona or scope (audited)", body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 pub(crate) async fn get_rollup(State(gov): Gov, Caller(actor): Caller, Path((p, w)): Path<(String, String)>) -> ApiResult {
     ok(gov.get_rollup(&actor, &portfolio(&p)?, week(Some(&w))?).await?)

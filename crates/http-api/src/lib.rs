@@ -332,6 +332,7 @@ pub const ROUTE_TABLE: &[(&str, &str, RouteGroup)] = &[
     ("GET", "/disputes", RouteGroup::Cards),
     ("GET", "/rollups/{portfolio}/{week}", RouteGroup::Cards),
     ("POST", "/rollups/{portfolio}/{week}/approve", RouteGroup::Cards),
+    ("GET", "/exports/chargeback", RouteGroup::Cards),
     ("POST", "/workloads/{id}/suspend", RouteGroup::KillSwitch),
     ("POST", "/workloads/{id}/resume", RouteGroup::KillSwitch),
     ("POST", "/workloads/{id}/investigate", RouteGroup::KillSwitch),
@@ -459,7 +460,7 @@ impl utoipa::Modify for CommonResponses {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "FinOps Center governance API", description = "The governed path: Business Requests, approvals, Cloud Engineer tasks, claims. Money is a decimal string."),
-    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::list_investigations, analytics::assign_investigation, analytics::link_investigation, analytics::close_investigation, analytics::live, analytics::maturity, analytics::report_attribution, analytics::report_reconcile, analytics::report_hierarchy, analytics::report_legacy, analytics::report_live_vs_billed, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup, map_tag, suspend_workload, resume_workload, investigate_workload, enforcement, list_blocks, lift_block, agent::ask, agent::estimate_status, agent::spend_by, agent::cache_hit_rate, agent::top_workloads, agent::unapproved_models, agent::map_credits_at_risk, agent::month_to_date, agent::unattributed, agent::suspend),
+    paths(health, catalog, estimate, hierarchy, define_hierarchy, list_requests, create_request, get_request, revise_request, submit_request, approve_request, reject_request, list_tasks, get_task, complete_step, list_workloads, get_workload, workload_claims, claim, release, inbox, audit, analytics::list_gaps, analytics::get_gap, analytics::gap_action, analytics::list_investigations, analytics::assign_investigation, analytics::link_investigation, analytics::close_investigation, analytics::live, analytics::maturity, analytics::report_attribution, analytics::report_reconcile, analytics::report_hierarchy, analytics::report_legacy, analytics::report_live_vs_billed, analytics::list_cards, analytics::get_card, analytics::accept_card, analytics::dispute_card, analytics::resolve_dispute, analytics::disputes, analytics::get_rollup, analytics::approve_rollup, analytics::chargeback, map_tag, suspend_workload, resume_workload, investigate_workload, enforcement, list_blocks, lift_block, agent::ask, agent::estimate_status, agent::spend_by, agent::cache_hit_rate, agent::top_workloads, agent::unapproved_models, agent::map_credits_at_risk, agent::month_to_date, agent::unattributed, agent::suspend),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &CommonResponses),
     security(("bearer" = []))
@@ -558,7 +559,8 @@ pub fn router_for(gov: Arc<Governance>, groups: &[RouteGroup]) -> Router {
             .route("/cards/{id}/resolve", post(analytics::resolve_dispute))
             .route("/disputes", get(analytics::disputes))
             .route("/rollups/{portfolio}/{week}", get(analytics::get_rollup))
-            .route("/rollups/{portfolio}/{week}/approve", post(analytics::approve_rollup));
+            .route("/rollups/{portfolio}/{week}/approve", post(analytics::approve_rollup))
+            .route("/exports/chargeback", get(analytics::chargeback));
     }
     if groups.contains(&RouteGroup::KillSwitch) {
         r = r

@@ -384,3 +384,53 @@ async fn live_vs_billed_is_served_with_the_services_numbers_and_refuses_bad_inpu
     let (s, _) = call(&w, Some(&cloud_engineer()), Method::GET, "/reports/live-vs-billed?period=2026-02", None).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn reports_take_a_cost_basis_and_the_chargeback_waits_for_settled_cards() {
+    use contract_tests::analytics_suite::{owner_of, store_generated, week};
+    let w = embedded(false).await;
+    store_generated(&w, 5).await;
+    let fl = finops_lead();
+    // A report on another basis, or a refusal naming the parameter.
+    let (s, r) = call(&w, Some(&fl), Method::GET, "/reports/attribution?period=2026-02&cost_basis=net", None).await;
+    assert_eq!((s, r["cost_basis"].as_str()), (StatusCode::OK, Some("net")), "{r}");
+    let (s, e) = call(&w, Some(&fl), Method::GET, "/reports/reconcile?period=2026-02&cost_basis=blended", None).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("cost_basis")), "{e}");
+
+    // The chargeback of the month of the cards' Sunday: refused until settled.
+    let month = domain::BillingPeriod::of(week().sunday()).to_string();
+    let uri = format!("/exports/chargeback?period={month}");
+    let (s, e) = call(&w, Some(&fl), Method::GET, &uri, None).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("no spend cards were built"), "{e}");
+    w.gov.build_cards(week()).await.unwrap();
+    let (s, e) = call(&w, Some(&fl), Method::GET, &uri, None).await;
+    assert!(s == StatusCode::CONFLICT && e["message"].as_str().unwrap().contains("is Open"), "{s} {e}");
+    let cards = w.gov.cards(&fl, week()).await.unwrap();
+    for c in &cards {
+        w.gov.accept_card(&owner_of(c), &c.id).await.unwrap();
+    }
+    let mut portfolios: Vec<_> = cards.iter().map(|c| c.portfolio.clone()).collect();
+    portfolios.sort();
+    portfolios.dedup();
+    for p in &portfolios {
+        let owner = actor("olga@example.com", Persona::PortfolioOwner, &[p.as_str()]);
+        w.gov.approve_rollup(&owner, p, week(), services::governance::RollupInput::default()).await.unwrap();
+    }
+    let (s, rows) = call(&w, Some(&fl), Method::GET, &uri, None).await;
+    assert_eq!(s, StatusCode::OK, "{rows}");
+    let table = w.gov.chargeback_export(&fl, month.parse().unwrap()).await.unwrap();
+    assert_eq!(rows, export_files::json_rows(&table));
+    assert!(rows.as_array().unwrap().iter().any(|r| r["Level"] == "E4" && r["Cards"].as_str().unwrap().contains(&cards[0].id)));
+    // The CSV is the file `finops export chargeback` writes.
+    let mut req = Request::builder().uri(format!("{uri}&format=csv")).body(HttpBody::empty()).unwrap();
+    req.extensions_mut().insert(fl.clone());
+    let res = http_api::router(w.gov.clone()).oneshot(req).await.unwrap();
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    assert_eq!(bytes.to_vec(), export_files::write(&table, export_files::FileFormat::Csv).unwrap());
+    let (s, e) = call(&w, Some(&fl), Method::GET, &format!("{uri}&format=xml"), None).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("format")));
+    let (s, _) = call(&w, Some(&product_owner()), Method::GET, &uri, None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
