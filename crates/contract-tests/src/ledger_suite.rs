@@ -181,3 +181,24 @@ pub async fn usage_facts_read_back_exactly_and_are_not_cur_facts(l: &dyn FactLed
     assert!(matches!(l.read_usage("usage/period=2026-10/source=zz/gen=1.parquet").await, Err(LedgerError::NotFound(_))));
     assert!(matches!(l.write_usage("../escape.parquet", &usage).await, Err(LedgerError::BadKey { .. })));
 }
+
+/// An export table is written whole at its key as the one Parquet encoding
+/// (`export_files`), listed under its prefix, rewritten in place; a bad key
+/// writes nothing.
+pub async fn export_tables_are_written_whole_and_rewritten_in_place(l: &dyn FactLedger) {
+    use domain::exports::{ColumnType, Table, Value};
+    let table = |cost: &str| Table {
+        columns: vec![("Workload", ColumnType::Text), ("BilledCost", ColumnType::Decimal)],
+        rows: vec![vec![Value::Text(Some("chat".into())), Value::Decimal(Some(cost.parse().expect("decimal")))]],
+    };
+    let key = "exports/focus/period=2026-03/focus.parquet";
+    let first = l.write_table(key, &table("12.3400001")).await.expect("write");
+    let bytes = export_files::write(&table("12.3400001"), export_files::FileFormat::Parquet).expect("encode");
+    assert_eq!(first.bytes, bytes.len() as u64, "the one encoding of export tables");
+    assert_eq!(l.write_table(key, &table("12.3400001")).await.expect("again").digest, first.digest, "the same table, the same object");
+    assert_eq!(l.list("exports/focus/period=2026-03").await.expect("list"), [key]);
+    let second = l.write_table(key, &table("1")).await.expect("rewrite");
+    assert_ne!(second.digest, first.digest);
+    assert_eq!(l.list("exports/focus").await.expect("list"), [key], "rewritten in place, not beside");
+    assert!(matches!(l.write_table("../escape.parquet", &table("1")).await, Err(LedgerError::BadKey { .. })));
+}

@@ -93,7 +93,8 @@ macro_rules! ledger_contract_tests {
             list_names_what_is_under_a_prefix,
             bad_keys_are_refused_and_write_nothing,
             unrepresentable_facts_are_refused,
-            usage_facts_read_back_exactly_and_are_not_cur_facts
+            usage_facts_read_back_exactly_and_are_not_cur_facts,
+            export_tables_are_written_whole_and_rewritten_in_place
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -130,6 +130,8 @@ async fn ingest_manifest(gov: &Arc<Governance>, s3: &S3Cur, bucket: &str, key: &
 /// ingested as if its notification had come. A delivery already stored is
 /// skipped by its files' versions (nothing is read), so a night with nothing
 /// missed changes nothing; one whose notification was lost is ingested.
+/// Then both months' FOCUS exports are written to the ledger bucket, where
+/// the Glue `focus` table reads them.
 pub async fn reconcile(gov: &Arc<Governance>, s3: &S3Cur, bucket: &str, prefix: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Value, IngestError> {
     let this = BillingPeriod::of(now.date_naive());
     let mut done = Vec::new();
@@ -138,7 +140,14 @@ pub async fn reconcile(gov: &Arc<Governance>, s3: &S3Cur, bucket: &str, prefix: 
             done.push(ingest_manifest(gov, s3, bucket, &key).await?);
         }
     }
-    Ok(json!({"reconciled": done}))
+    let mut exports = Vec::new();
+    for period in [this.previous(), this] {
+        if let Some(w) = gov.publish_focus_export(period).await? {
+            tracing::info!(key = %w.key, bytes = w.bytes, "FOCUS export written");
+            exports.push(w.key);
+        }
+    }
+    Ok(json!({"reconciled": done, "focus_exports": exports}))
 }
 
 /// Everything the function is invoked with: a CUR object or manifest

@@ -218,8 +218,14 @@ async fn the_nightly_run_ingests_a_delivery_whose_notification_was_lost() {
     assert_eq!(done.len(), 1, "{out}");
     assert_eq!(done[0]["delivery"]["stored"].as_array().map(Vec::len), Some(1));
     assert_eq!(w.gov.period_facts(period()).await.expect("facts"), facts);
+    // The month's FOCUS export is written where the Glue `focus` table reads
+    // it; March, with no CUR, has none.
+    let key = services::governance::focus_export_key(period());
+    assert_eq!(out["focus_exports"], serde_json::json!([key]), "{out}");
+    assert_eq!(w.ledger.list("exports/focus").await.expect("list"), std::slice::from_ref(&key));
     let again = cur_ingest::handle_any(&w.gov, &reader, &cur, None, &nightly).await.expect("nightly again");
     assert_eq!(again["reconciled"][0]["delivery"]["duplicate"], true, "{again}");
+    assert_eq!(w.ledger.list("exports/focus").await.expect("list"), [key], "rewritten in place");
     // Without the bucket the nightly run says what it needs.
     let none = cur_ingest::CurConfig { bucket: None, ..cur };
     let e = cur_ingest::handle_any(&w.gov, &reader, &none, None, &nightly).await.unwrap_err();

@@ -94,6 +94,14 @@ impl FactLedger for FsLedger {
         super::decode_usage(key, bytes).await
     }
 
+    async fn write_table(&self, key: &str, table: &domain::exports::Table) -> Result<Written, LedgerError> {
+        self.path(key)?;
+        let (bytes, digest) = super::encode_table(key, table)?;
+        let out = super::written(key, &bytes, digest);
+        self.put(key, bytes).await?;
+        Ok(out)
+    }
+
     async fn delete(&self, key: &str) -> Result<(), LedgerError> {
         let path = self.path(key)?;
         blocking(move || match std::fs::remove_file(&path) {

@@ -41,6 +41,12 @@ async fn decode(key: &str, bytes: Bytes) -> Result<Facts, LedgerError> {
         .map_err(|e| LedgerError::Corrupt { key: key.to_owned(), reason: e.to_string() })
 }
 
+fn encode_table(key: &str, table: &domain::exports::Table) -> Result<(Vec<u8>, String), LedgerError> {
+    let bytes = export_files::write(table, export_files::FileFormat::Parquet).map_err(|e| LedgerError::Unrepresentable(format!("{key}: {e}")))?;
+    let digest = hex(&Sha256::digest(&bytes));
+    Ok((bytes, digest))
+}
+
 fn encode_usage(key: &str, facts: &UsageFacts) -> Result<(Vec<u8>, String), LedgerError> {
     let bytes = usage_codec::encode(facts).map_err(|e| LedgerError::Unrepresentable(format!("{key}: {e}")))?;
     let digest = hex(&Sha256::digest(&bytes));

@@ -90,6 +90,14 @@ impl FactLedger for S3Ledger {
         super::decode_usage(key, bytes).await
     }
 
+    async fn write_table(&self, key: &str, table: &domain::exports::Table) -> Result<Written, LedgerError> {
+        check_key(key)?;
+        let (bytes, digest) = super::encode_table(key, table)?;
+        let out = super::written(key, &bytes, digest);
+        self.put(key, bytes).await?;
+        Ok(out)
+    }
+
     async fn delete(&self, key: &str) -> Result<(), LedgerError> {
         check_key(key)?;
         // S3's DeleteObject succeeds on a missing key: idempotent as the port asks.

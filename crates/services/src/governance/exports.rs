@@ -11,7 +11,13 @@ use domain::governance::authz::Action;
 use domain::{Actor, BillingPeriod, EntityRef, Persona};
 
 use super::cards::rollup_key;
+use crate::ports::ledger::Written;
 use super::{get_typed, Governance, GovernanceError, Result};
+
+/// Where the stack keeps a period's FOCUS export in the ledger bucket.
+pub fn focus_export_key(period: BillingPeriod) -> String {
+    format!("exports/focus/period={period}/focus.parquet")
+}
 
 impl Governance {
     async fn authorize_export(&self, actor: &Actor, what: &str, period: BillingPeriod) -> Result<()> {
@@ -29,6 +35,19 @@ impl Governance {
         let hierarchy = self.hierarchy().await?;
         let attributor = self.attributor().await?;
         Ok(focus_table(period, &facts, &attributor, &FocusContext { hierarchy: &hierarchy, catalog: &self.catalog }))
+    }
+
+    /// Writes `period`'s FOCUS export where the stack keeps it
+    /// ([`focus_export_key`]: the Glue `focus` table's partition), replacing
+    /// the last one, when the period has ingested CUR. The nightly run calls
+    /// it for this month and last, so the export follows late data and new
+    /// claims; it is a pure function of state, so a rerun writes the same.
+    pub async fn publish_focus_export(&self, period: BillingPeriod) -> Result<Option<Written>> {
+        if self.period_sources(period).await?.is_empty() {
+            return Ok(None);
+        }
+        let table = self.focus_export(&Governance::system_actor("focus-export"), period).await?;
+        Ok(Some(self.ledger.write_table(&focus_export_key(period), &table).await?))
     }
 
     /// The month's chargeback from settled cards and approved rollups;

@@ -59,6 +59,7 @@ pub use ledger::{SourceFacts, SourceManifest, Stored};
 pub use delivery::{DeliveryRecord, DeliverySummary};
 pub use enforcement::{EnforcementOutcome, SuspendInput};
 pub use crate::ports::ledger::LedgerError;
+pub use exports::focus_export_key;
 pub use onboarding::ImportSummary;
 pub use requests::{ApprovalRecord, Decision, MapTagInput};
 pub use tasks::{TaskGeneratorHandler, TASK_GENERATOR};

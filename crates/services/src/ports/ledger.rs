@@ -72,6 +72,12 @@ pub trait FactLedger: Send + Sync {
     /// CUR facts is `Corrupt` here, and the other way round.
     async fn read_usage(&self, key: &str) -> Result<UsageFacts, LedgerError>;
 
+    /// Writes an export table (the FOCUS export) as one Parquet object at
+    /// `key`, replacing what is there: an export is rewritten whole, and a
+    /// reader sees the old object or the new. Errors: `BadKey`,
+    /// `Unrepresentable`, `Unavailable`, `NotConfigured`.
+    async fn write_table(&self, key: &str, table: &domain::exports::Table) -> Result<Written, LedgerError>;
+
     /// Deletes the object; deleting one that is already gone succeeds, so a
     /// retried clean-up is harmless.
     async fn delete(&self, key: &str) -> Result<(), LedgerError>;
