@@ -362,12 +362,15 @@ impl UsageKey {
 /// as `cur::facts::outcomes` does for CUR lines.
 pub struct UsageOwners<'a> {
     attributor: &'a Attributor,
-    prepared: std::collections::HashMap<String, std::collections::HashMap<String, Prepared<'a>>>,
+    prepared: std::collections::HashMap<String, std::collections::HashMap<String, Prepared<'a>, FastHash>, FastHash>,
 }
+
+/// Looked up once per fact: a fast hash of caller names and model ids.
+type FastHash = foldhash::fast::RandomState;
 
 impl<'a> UsageOwners<'a> {
     pub fn new(attributor: &'a Attributor) -> Self {
-        UsageOwners { attributor, prepared: std::collections::HashMap::new() }
+        UsageOwners { attributor, prepared: std::collections::HashMap::default() }
     }
 
     pub fn of(&mut self, k: &UsageKey) -> Outcome {

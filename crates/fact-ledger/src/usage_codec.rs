@@ -86,7 +86,6 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, CodecE
 }
 
 /// The usage facts of one file.
-#[expect(clippy::needless_range_loop, reason = "one row index reads eleven columns")]
 pub fn decode(bytes: Bytes) -> Result<UsageFacts, CodecError> {
     let corrupt = |e: &dyn std::fmt::Display| CodecError::Corrupt(e.to_string());
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| corrupt(&e))?;
@@ -95,18 +94,21 @@ pub fn decode(bytes: Bytes) -> Result<UsageFacts, CodecError> {
         builder.schema().field_with_name(name).map_err(|_| corrupt(&format!("not a usage facts file: no {name} column")))?;
     }
     let reader = builder.with_batch_size(BATCH).build().map_err(|e| corrupt(&e))?;
-    let mut facts = UsageFacts::default();
+    let mut rows: Vec<(UsageKey, UsageValue)> = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|e| corrupt(&e))?;
         let hour = column(&batch, "hour")?.as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(|| corrupt(&"hour is not a timestamp"))?;
-        let strings: Vec<Vec<Option<&str>>> = STRINGS
+        // Each column's dictionary: a value is validated once per batch, not per row.
+        let dictionaries: Vec<(&arrow_array::PrimitiveArray<Int32Type>, &arrow_array::StringArray)> = STRINGS
             .iter()
             .map(|n| {
                 let d = column(&batch, n)?.as_dictionary_opt::<Int32Type>().ok_or_else(|| corrupt(&format!("{n} is not dictionary-encoded")))?;
                 let values = d.values().as_string_opt::<i32>().ok_or_else(|| corrupt(&format!("{n} is not text")))?;
-                Ok(d.keys().iter().map(|k| k.and_then(|k| usize::try_from(k).ok()).map(|k| values.value(k))).collect())
+                Ok((d.keys(), values))
             })
             .collect::<Result<_, CodecError>>()?;
+        let accounts: Vec<Result<AccountId, String>> = dictionaries[0].1.iter().map(|v| AccountId::parse(v.unwrap_or_default()).map_err(|e| e.to_string())).collect();
+        let regions: Vec<Result<Region, String>> = dictionaries[1].1.iter().map(|v| Region::parse(v.unwrap_or_default()).map_err(|e| e.to_string())).collect();
         let counts: Vec<&arrow_array::PrimitiveArray<Int64Type>> =
             COUNTS.iter().map(|n| column(&batch, n)?.as_primitive_opt::<Int64Type>().ok_or_else(|| corrupt(&format!("{n} is not a bigint")))).collect::<Result<_, _>>()?;
         let cost_col = column(&batch, "cost")?;
@@ -115,13 +117,18 @@ pub fn decode(bytes: Bytes) -> Result<UsageFacts, CodecError> {
             other => return Err(corrupt(&format!("cost is {other}, not a decimal"))),
         };
         let cost = cost_col.as_primitive::<Decimal128Type>();
+        rows.reserve(batch.num_rows());
         for i in 0..batch.num_rows() {
-            let text = |c: usize| strings[c][i].ok_or_else(|| corrupt(&format!("{} is null in row {i}", STRINGS[c])));
+            let index = |c: usize| {
+                let (keys, values) = dictionaries[c];
+                keys.is_valid(i).then(|| usize::try_from(keys.value(i)).ok()).flatten().filter(|k| *k < values.len() && values.is_valid(*k)).ok_or_else(|| corrupt(&format!("{} is null in row {i}", STRINGS[c])))
+            };
+            let text = |c: usize| index(c).map(|k| dictionaries[c].1.value(k));
             let n = |c: usize| u64::try_from(counts[c].value(i)).map_err(|_| corrupt(&format!("{} is negative in row {i}", COUNTS[c])));
             let key = UsageKey {
                 hour: chrono::DateTime::from_timestamp_micros(hour.value(i)).ok_or_else(|| corrupt(&format!("hour out of range in row {i}")))?,
-                account: AccountId::parse(text(0)?).map_err(|e| corrupt(&e))?,
-                region: Region::parse(text(1)?).map_err(|e| corrupt(&e))?,
+                account: accounts[index(0)?].clone().map_err(|e| corrupt(&e))?,
+                region: regions[index(1)?].clone().map_err(|e| corrupt(&e))?,
                 principal: text(2)?.to_owned(),
                 model_id: text(3)?.to_owned(),
             };
@@ -131,7 +138,17 @@ pub fn decode(bytes: Bytes) -> Result<UsageFacts, CodecError> {
                 unpriced: n(5)?,
                 cost: Money::new(Decimal::try_from_i128_with_scale(cost.value(i), scale).map_err(|e| corrupt(&e))?),
             };
-            facts.facts.entry(key).or_default().add(value);
+            rows.push((key, value));
+        }
+    }
+    // `encode` writes keys in order, once each: the map is then built in one
+    // pass. A file written otherwise still reads, its repeated keys summed.
+    let mut facts = UsageFacts::default();
+    if rows.windows(2).all(|w| w[0].0 < w[1].0) {
+        facts.facts = rows.into_iter().collect();
+    } else {
+        for (k, v) in rows {
+            facts.facts.entry(k).or_default().add(v);
         }
     }
     Ok(facts)

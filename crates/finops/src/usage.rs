@@ -77,33 +77,64 @@ async fn discard(gov: &Governance, staged: Vec<StagedUsage>) {
     }
 }
 
-/// Every file read, on as many threads as the machine has (files are
-/// independent; each thread holds one file's text at a time), results in
-/// file order. The first file that cannot be read is the error.
-fn read_all(reader: &services::governance::usage::LogReader<'_>, files: &[PathBuf]) -> Result<Vec<(String, LogRead)>, CurError> {
+/// Reads every file on as many threads as the machine has while the calling
+/// thread stages each one as it is read (its usage encoded and written under
+/// a generation nothing points at yet), so reading and writing overlap.
+/// Files are independent; a reader holds one file's text at a time and at
+/// most a few reads wait to be staged, so memory does not grow with the
+/// number of files. Returns what was staged, in file order, or the first
+/// error with everything staged before it (the caller discards it).
+fn read_and_stage(gov: &Governance, reader: &services::governance::usage::LogReader<'_>, files: &[PathBuf]) -> (Vec<StagedUsage>, Result<(), CurError>) {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len()).max(1);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, Result<LogRead, CurError>)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Result<LogRead, CurError>)>(threads);
+    let runtime = tokio::runtime::Handle::current();
+    // The readers are plain threads; this one leaves the async runtime's
+    // workers (block_in_place) to drive the staging writes with block_on.
+    tokio::task::block_in_place(|| {
+        std::thread::scope(|s| {
+            let readers: Vec<_> = (0..threads)
+                .map(|_| {
+                    let tx = tx.clone();
+                    let (next, stop) = (&next, &stop);
+                    s.spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(f) = files.get(i) else { break };
-                        mine.push((i, read_text(f).map(|t| reader.read_text(&t))));
+                        if tx.send((i, read_text(f).map(|t| reader.read_text(&t)))).is_err() {
+                            break;
+                        }
                     }
-                    mine
                 })
-            })
-            .collect();
-        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
-    });
-    if done.len() != files.len() {
-        return Err(input("ingest-logs", "a reading thread failed"));
-    }
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(i, r)| r.map(|read| (source_of(&files[i]), read))).collect()
+                })
+                .collect();
+            drop(tx);
+            let mut staged: Vec<Option<StagedUsage>> = (0..files.len()).map(|_| None).collect();
+            let mut outcome = Ok(());
+            for (i, read) in rx.iter() {
+                if outcome.is_err() {
+                    continue; // drain, so no reader blocks on a full channel
+                }
+                let step = read.and_then(|read| runtime.block_on(gov.stage_usage(&source_of(&files[i]), read)).map_err(CurError::from));
+                match step {
+                    Ok(st) => staged[i] = Some(st),
+                    Err(e) => {
+                        stop.store(true, Ordering::Relaxed);
+                        outcome = Err(e);
+                    }
+                }
+            }
+            // Joined here, so a reader that panicked is this error, not a panic.
+            let failed = readers.into_iter().map(|r| r.join().is_err()).fold(false, |a, b| a | b);
+            let staged: Vec<StagedUsage> = staged.into_iter().flatten().collect();
+            if outcome.is_ok() && (failed || staged.len() != files.len()) {
+                outcome = Err(input("ingest-logs", "a reading thread failed"));
+            }
+            (staged, outcome)
+        })
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -119,24 +150,13 @@ pub async fn ingest_logs(config: &Config, paths: &[PathBuf], format: Format) -> 
     }
     // All or nothing: every file is read and its usage staged (written under
     // a generation nothing points at yet) before any is committed, so a file
-    // that cannot be read stores nothing from any. Files are read a few at a
-    // time on every core, and only what was staged is kept between them, so
-    // memory holds a few files' text and sums, whatever the number of files.
+    // that cannot be read stores nothing from any.
     let gov = local::governance_for(config).await?;
     let reader = gov.log_reader().await?;
-    let batch = 2 * std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut staged: Vec<StagedUsage> = Vec::with_capacity(files.len());
-    for chunk in files.chunks(batch) {
-        let step = async {
-            for (source, read) in read_all(&reader, chunk)? {
-                staged.push(gov.stage_usage(&source, read).await?);
-            }
-            Ok::<(), CurError>(())
-        };
-        if let Err(e) = step.await {
-            discard(&gov, staged).await;
-            return Err(e);
-        }
+    let (staged, read) = read_and_stage(&gov, &reader, &files);
+    if let Err(e) = read {
+        discard(&gov, staged).await;
+        return Err(e);
     }
     drop(reader);
     let mut objects = Vec::new();

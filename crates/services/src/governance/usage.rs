@@ -189,15 +189,19 @@ type HourKey<'t> = (DateTime<Utc>, Cow<'t, str>, Cow<'t, str>, Cow<'t, str>, Cow
 struct Reading<'r, 't> {
     reader: &'r LogReader<'r>,
     out: LogRead,
-    hours: HashMap<HourKey<'t>, invocations::UsageValue>,
-    accounts: HashMap<Cow<'t, str>, std::result::Result<AccountId, String>>,
-    regions: HashMap<Cow<'t, str>, std::result::Result<Region, String>>,
-    prices: HashMap<(Cow<'t, str>, Cow<'t, str>), Option<&'r TokenPrices>>,
+    hours: HashMap<HourKey<'t>, invocations::UsageValue, Fast>,
+    accounts: HashMap<Cow<'t, str>, std::result::Result<AccountId, String>, Fast>,
+    regions: HashMap<Cow<'t, str>, std::result::Result<Region, String>, Fast>,
+    prices: HashMap<(Cow<'t, str>, Cow<'t, str>), Option<&'r TokenPrices>, Fast>,
 }
+
+/// The maps above are keyed by text the reader already trusts the shape of
+/// and live for one object: a fast hash, not a DoS-resistant one.
+type Fast = foldhash::fast::RandomState;
 
 impl<'r, 't> Reading<'r, 't> {
     fn new(reader: &'r LogReader<'r>) -> Self {
-        Reading { reader, out: LogRead::default(), hours: HashMap::new(), accounts: HashMap::new(), regions: HashMap::new(), prices: HashMap::new() }
+        Reading { reader, out: LogRead::default(), hours: HashMap::default(), accounts: HashMap::default(), regions: HashMap::default(), prices: HashMap::default() }
     }
 
     fn record(&mut self, text: &'t str, n: usize) {
@@ -228,12 +232,16 @@ impl<'r, 't> Reading<'r, 't> {
     }
 
     fn finish(mut self) -> LogRead {
+        // Keys are distinct (the map's), so the ordered map is built in one
+        // sorted pass rather than by a search per key.
+        let mut facts: Vec<(UsageKey, invocations::UsageValue)> = Vec::with_capacity(self.hours.len());
         for ((hour, account, region, principal, model_id), value) in self.hours {
             // Every key's account and region were validated when its first record was read.
             let (Some(Ok(account)), Some(Ok(region))) = (self.accounts.get(&account), self.regions.get(&region)) else { continue };
-            let key = UsageKey { hour, account: account.clone(), region: region.clone(), principal: principal.into_owned(), model_id: model_id.into_owned() };
-            self.out.facts.facts.entry(key).or_default().add(value);
+            facts.push((UsageKey { hour, account: account.clone(), region: region.clone(), principal: principal.into_owned(), model_id: model_id.into_owned() }, value));
         }
+        facts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        self.out.facts.facts = facts.into_iter().collect();
         self.out
     }
 }
@@ -286,11 +294,28 @@ impl Governance {
         if source.trim().is_empty() {
             return Err(GovernanceError::invalid("source", "is required"));
         }
-        let mut by_period: BTreeMap<BillingPeriod, UsageFacts> = BTreeMap::new();
         let mut days = BTreeSet::new();
-        for (k, v) in read.facts.facts {
-            days.insert(k.hour.date_naive());
-            by_period.entry(BillingPeriod::of(k.hour.date_naive())).or_default().facts.insert(k, v);
+        let mut last = None;
+        for k in read.facts.facts.keys() {
+            let day = k.hour.date_naive();
+            if last != Some(day) {
+                days.insert(day);
+                last = Some(day);
+            }
+        }
+        // Facts are ordered by hour first: an object within one month (the
+        // usual case) is moved whole, not re-sorted fact by fact.
+        let period_of = |k: &UsageKey| BillingPeriod::of(k.hour.date_naive());
+        let mut by_period: BTreeMap<BillingPeriod, UsageFacts> = BTreeMap::new();
+        match (read.facts.facts.first_key_value(), read.facts.facts.last_key_value()) {
+            (Some((a, _)), Some((b, _))) if period_of(a) == period_of(b) => {
+                by_period.insert(period_of(a), read.facts);
+            }
+            _ => {
+                for (k, v) in read.facts.facts {
+                    by_period.entry(period_of(&k)).or_default().facts.insert(k, v);
+                }
+            }
         }
         let mut staged = StagedUsage { source: source.to_owned(), records: read.records, unreadable: read.unreadable, errors: read.errors, days, parts: Vec::new() };
         for (period, facts) in by_period {
@@ -403,18 +428,27 @@ impl Governance {
         items.iter().map(|i| decode(&i.attrs)).collect()
     }
 
-    /// Every usage fact of the hours in `[from, to)`, object by object: one
-    /// usage object is in memory at a time, so a detection or report over a
-    /// large estate's weeks of usage holds its own sums, not the facts.
+    /// Every usage fact of the hours in `[from, to)`, object by object: at
+    /// most two usage objects are in memory (the next one is read and decoded
+    /// while `f` folds this one), so a detection or report over a large
+    /// estate's weeks of usage holds its own sums, not the facts.
     /// Sources do not overlap (each log object is its own), so facts are
     /// handed over as stored; a caller sums what it needs.
     pub async fn fold_usage(&self, from: DateTime<Utc>, to: DateTime<Utc>, mut f: impl FnMut(&UsageKey, &invocations::UsageValue)) -> Result<()> {
+        use futures::StreamExt;
         let mut period = BillingPeriod::of(from.date_naive());
         let last = BillingPeriod::of(to.date_naive());
         loop {
-            for m in self.usage_sources(period).await? {
-                let facts = self.ledger.read_usage(&m.object).await?;
-                for (k, v) in facts.facts.iter().filter(|(k, _)| k.hour >= from && k.hour < to) {
+            // Owned futures (the ledger's Arc and the key moved in), so the
+            // stream stays `Send` for every caller's future.
+            let ledger = self.ledger.clone();
+            let reads = self.usage_sources(period).await?.into_iter().map(move |m| {
+                let ledger = ledger.clone();
+                async move { ledger.read_usage(&m.object).await }
+            });
+            let mut reads = futures::stream::iter(reads).buffered(2);
+            while let Some(facts) = reads.next().await {
+                for (k, v) in facts?.facts.iter().filter(|(k, _)| k.hour >= from && k.hour < to) {
                     f(k, v);
                 }
             }
@@ -437,45 +471,80 @@ impl Governance {
         let to = (*last + Duration::days(1)).and_hms_opt(0, 0, 0).map(|t| t.and_utc()).ok_or_else(|| GovernanceError::Internal("day out of range".into()))?;
         let attributor = self.attributor().await?;
         let mut owners = invocations::UsageOwners::new(&attributor);
-        let mut bases: HashMap<String, String> = HashMap::new();
-
+        // Weeks of hourly facts repeat each caller and model hundreds of
+        // times: every series is found by borrowed text and only its first
+        // fact allocates its key.
+        let mut bases: HashMap<String, String, Fast> = HashMap::default();
+        let mut scope_name = String::new();
         let mut scopes: BTreeMap<String, ScopeSeries> = BTreeMap::new();
-        let mut models: BTreeMap<(AccountId, String), ModelSeries> = BTreeMap::new();
-        let mut principals: BTreeMap<(AccountId, String), PrincipalSeen> = BTreeMap::new();
+        let mut models: BTreeMap<AccountId, BTreeMap<String, ModelSeries>> = BTreeMap::new();
+        let mut principals: BTreeMap<AccountId, BTreeMap<String, PrincipalSeen>> = BTreeMap::new();
         self.fold_usage(from, to, |k, v| {
             let outcome = owners.of(k);
             let workload = match &outcome {
-                Outcome::Attributed { workload, .. } => Some(workload.clone()),
+                Outcome::Attributed { workload, .. } => Some(workload),
                 _ => None,
             };
-            let scope = workload.as_ref().map_or_else(|| format!("account:{}", k.account), |w| format!("workload:{w}"));
-            let s = scopes.entry(scope.clone()).or_insert_with(|| ScopeSeries { scope, account: k.account.clone(), workload: workload.clone(), hourly: BTreeMap::new() });
-            *s.hourly.entry(k.hour).or_default() += v.cost;
-            let base = bases
-                .entry(k.model_id.clone())
-                .or_insert_with(|| match invocations::ModelRef::parse(&k.model_id) {
+            scope_name.clear();
+            match workload {
+                Some(w) => {
+                    scope_name.push_str("workload:");
+                    scope_name.push_str(w.as_str());
+                }
+                None => {
+                    scope_name.push_str("account:");
+                    scope_name.push_str(k.account.as_str());
+                }
+            }
+            if !scopes.contains_key(scope_name.as_str()) {
+                scopes.insert(scope_name.clone(), ScopeSeries { scope: scope_name.clone(), account: k.account.clone(), workload: workload.cloned(), hourly: BTreeMap::new() });
+            }
+            if let Some(s) = scopes.get_mut(scope_name.as_str()) {
+                *s.hourly.entry(k.hour).or_default() += v.cost;
+            }
+            if !bases.contains_key(k.model_id.as_str()) {
+                let base = match invocations::ModelRef::parse(&k.model_id) {
                     invocations::ModelRef::Model(m) => m.base_model().to_owned(),
                     _ => k.model_id.clone(),
-                })
-                .clone();
-            let m = models.entry((k.account.clone(), base.clone())).or_insert_with(|| ModelSeries { account: k.account.clone(), model: base, daily: BTreeMap::new() });
+                };
+                bases.insert(k.model_id.clone(), base);
+            }
+            let base = bases.get(k.model_id.as_str()).map_or(k.model_id.as_str(), String::as_str);
+            let account_models = match models.get_mut(&k.account) {
+                Some(m) => m,
+                None => models.entry(k.account.clone()).or_default(),
+            };
+            let m = match account_models.get_mut(base) {
+                Some(m) => m,
+                None => account_models.entry(base.to_owned()).or_insert_with(|| ModelSeries { account: k.account.clone(), model: base.to_owned(), daily: BTreeMap::new() }),
+            };
             *m.daily.entry(k.hour.date_naive()).or_default() += v.cost;
             if days.contains(&k.hour.date_naive()) {
-                let p = principals.entry((k.account.clone(), k.principal.clone())).or_insert_with(|| PrincipalSeen {
-                    account: k.account.clone(),
-                    principal: k.principal.clone(),
-                    covered: true,
-                    hours: Vec::new(),
-                    spend: Money::ZERO,
-                    models: BTreeSet::new(),
-                });
+                let account_principals = match principals.get_mut(&k.account) {
+                    Some(p) => p,
+                    None => principals.entry(k.account.clone()).or_default(),
+                };
+                let p = match account_principals.get_mut(k.principal.as_str()) {
+                    Some(p) => p,
+                    None => account_principals.entry(k.principal.clone()).or_insert_with(|| PrincipalSeen {
+                        account: k.account.clone(),
+                        principal: k.principal.clone(),
+                        covered: true,
+                        hours: Vec::new(),
+                        spend: Money::ZERO,
+                        models: BTreeSet::new(),
+                    }),
+                };
                 // Covered only if every call of it is attributed.
                 p.covered &= workload.is_some();
-                if !p.hours.contains(&k.hour) {
+                // Facts mostly come in hour order: the last hour is checked first.
+                if p.hours.last() != Some(&k.hour) && !p.hours.contains(&k.hour) {
                     p.hours.push(k.hour);
                 }
                 p.spend += v.cost;
-                p.models.insert(k.model_id.clone());
+                if !p.models.contains(k.model_id.as_str()) {
+                    p.models.insert(k.model_id.clone());
+                }
             }
         })
         .await?;
@@ -483,10 +552,10 @@ impl Governance {
         for s in scopes.values() {
             findings.extend(inv::hourly_spikes(s, days, cfg));
         }
-        for m in models.values() {
+        for m in models.values().flat_map(BTreeMap::values) {
             findings.extend(inv::model_surges(m, days, cfg));
         }
-        let seen: Vec<PrincipalSeen> = principals.into_values().collect();
+        let seen: Vec<PrincipalSeen> = principals.into_values().flat_map(BTreeMap::into_values).collect();
         findings.extend(inv::new_principals(&seen, cfg));
 
         let existing = self.stored_investigations().await?;
