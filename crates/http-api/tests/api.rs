@@ -49,6 +49,10 @@ async fn no_caller_is_401_and_unknown_routes_404() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _) = call(&w, None, Method::GET, "/health", None).await;
     assert_eq!(s, StatusCode::OK);
+    // The document is open and is the generated one (served from the
+    // committed file, which `tests/openapi.rs` keeps equal to it).
+    let (s, doc) = call(&w, None, Method::GET, "/openapi.json", None).await;
+    assert_eq!((s, doc), (StatusCode::OK, serde_json::from_str::<Value>(&http_api::openapi_json()).unwrap()));
 }
 
 #[tokio::test]
