@@ -48,16 +48,19 @@ fn log_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CurError> {
     Ok(out)
 }
 
-/// A log object's text, gunzipped when its name says so.
-fn read_text(path: &Path) -> Result<String, CurError> {
-    let bytes = std::fs::read(path).map_err(|e| input(path.display(), e))?;
+/// A log object's text, gunzipped when its name says so, into `text`: a
+/// reader reuses its buffers from one object to the next instead of growing
+/// (and having the kernel zero) new ones per object.
+fn read_text(path: &Path, bytes: &mut Vec<u8>, text: &mut String) -> Result<(), CurError> {
+    bytes.clear();
+    text.clear();
+    std::fs::File::open(path).and_then(|mut f| f.read_to_end(bytes)).map_err(|e| input(path.display(), e))?;
     if path.to_string_lossy().ends_with(".gz") {
-        let mut text = String::new();
-        flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_string(&mut text).map_err(|e| input(path.display(), format!("not gzipped UTF-8 text: {e}")))?;
-        Ok(text)
+        flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_string(text).map_err(|e| input(path.display(), format!("not gzipped UTF-8 text: {e}")))?;
     } else {
-        String::from_utf8(bytes).map_err(|e| input(path.display(), format!("not UTF-8 text: {e}")))
+        text.push_str(std::str::from_utf8(bytes).map_err(|e| input(path.display(), format!("not UTF-8 text: {e}")))?);
     }
+    Ok(())
 }
 
 /// A local file's source identity: its name under the folder Bedrock's
@@ -100,10 +103,11 @@ fn read_and_stage(gov: &Governance, reader: &services::governance::usage::LogRea
                     let tx = tx.clone();
                     let (next, stop) = (&next, &stop);
                     s.spawn(move || {
+                    let (mut bytes, mut text) = (Vec::new(), String::new());
                     while !stop.load(Ordering::Relaxed) {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(f) = files.get(i) else { break };
-                        if tx.send((i, read_text(f).map(|t| reader.read_text(&t)))).is_err() {
+                        if tx.send((i, read_text(f, &mut bytes, &mut text).map(|()| reader.read_text(&text)))).is_err() {
                             break;
                         }
                     }
