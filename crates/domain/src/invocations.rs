@@ -413,6 +413,20 @@ pub struct UsageFacts {
 }
 
 impl UsageFacts {
+    /// Facts from rows in any order: sorted once, rows of one key summed,
+    /// and the ordered map built in one pass rather than by a search per row.
+    pub fn summed(mut rows: Vec<(UsageKey, UsageValue)>) -> Self {
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        rows.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1.add(later.1);
+            }
+            same
+        });
+        UsageFacts { facts: rows.into_iter().collect() }
+    }
+
     /// Adds one record, priced (`None`: the catalogue has no price for it).
     pub fn add(&mut self, r: &InvocationRecord, cost: Option<Money>) {
         let key = UsageKey { hour: hour_of(r.time), account: r.account.clone(), region: r.region.clone(), principal: r.principal.clone(), model_id: r.model_id.clone() };

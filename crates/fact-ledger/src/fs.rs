@@ -40,6 +40,16 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, LedgerError> 
 }
 
 impl FsLedger {
+    /// Every write: the key checked before anything is encoded, then the
+    /// encoded file stored and described by its size and digest.
+    async fn put_encoded(&self, key: &str, encode: impl FnOnce() -> Result<(Vec<u8>, String), LedgerError>) -> Result<Written, LedgerError> {
+        self.path(key)?;
+        let (bytes, digest) = encode()?;
+        let out = super::written(key, &bytes, digest);
+        self.put(key, bytes).await?;
+        Ok(out)
+    }
+
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), LedgerError> {
         let path = self.path(key)?;
         blocking(move || {
@@ -69,11 +79,7 @@ impl FsLedger {
 #[async_trait]
 impl FactLedger for FsLedger {
     async fn write(&self, key: &str, facts: &Facts) -> Result<Written, LedgerError> {
-        self.path(key)?;
-        let (bytes, digest) = super::encode(key, facts)?;
-        let out = super::written(key, &bytes, digest);
-        self.put(key, bytes).await?;
-        Ok(out)
+        self.put_encoded(key, || super::encode(key, facts)).await
     }
 
     async fn read(&self, key: &str) -> Result<Facts, LedgerError> {
@@ -82,11 +88,7 @@ impl FactLedger for FsLedger {
     }
 
     async fn write_usage(&self, key: &str, facts: &UsageFacts) -> Result<Written, LedgerError> {
-        self.path(key)?;
-        let (bytes, digest) = super::encode_usage(key, facts)?;
-        let out = super::written(key, &bytes, digest);
-        self.put(key, bytes).await?;
-        Ok(out)
+        self.put_encoded(key, || super::encode_usage(key, facts)).await
     }
 
     async fn read_usage(&self, key: &str) -> Result<UsageFacts, LedgerError> {
@@ -95,11 +97,7 @@ impl FactLedger for FsLedger {
     }
 
     async fn write_table(&self, key: &str, table: &domain::exports::Table) -> Result<Written, LedgerError> {
-        self.path(key)?;
-        let (bytes, digest) = super::encode_table(key, table)?;
-        let out = super::written(key, &bytes, digest);
-        self.put(key, bytes).await?;
-        Ok(out)
+        self.put_encoded(key, || super::encode_table(key, table)).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), LedgerError> {

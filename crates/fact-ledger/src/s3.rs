@@ -38,6 +38,16 @@ fn map_err<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(what: 
 }
 
 impl S3Ledger {
+    /// Every write: the key checked before anything is encoded, then the
+    /// encoded file stored and described by its size and digest.
+    async fn put_encoded(&self, key: &str, encode: impl FnOnce() -> Result<(Vec<u8>, String), LedgerError>) -> Result<Written, LedgerError> {
+        check_key(key)?;
+        let (bytes, digest) = encode()?;
+        let out = super::written(key, &bytes, digest);
+        self.put(key, bytes).await?;
+        Ok(out)
+    }
+
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), LedgerError> {
         self.client
             .put_object()
@@ -65,11 +75,7 @@ impl S3Ledger {
 #[async_trait]
 impl FactLedger for S3Ledger {
     async fn write(&self, key: &str, facts: &Facts) -> Result<Written, LedgerError> {
-        check_key(key)?;
-        let (bytes, digest) = super::encode(key, facts)?;
-        let out = super::written(key, &bytes, digest);
-        self.put(key, bytes).await?;
-        Ok(out)
+        self.put_encoded(key, || super::encode(key, facts)).await
     }
 
     async fn read(&self, key: &str) -> Result<Facts, LedgerError> {
@@ -78,11 +84,7 @@ impl FactLedger for S3Ledger {
     }
 
     async fn write_usage(&self, key: &str, facts: &UsageFacts) -> Result<Written, LedgerError> {
-        check_key(key)?;
-        let (bytes, digest) = super::encode_usage(key, facts)?;
-        let out = super::written(key, &bytes, digest);
-        self.put(key, bytes).await?;
-        Ok(out)
+        self.put_encoded(key, || super::encode_usage(key, facts)).await
     }
 
     async fn read_usage(&self, key: &str) -> Result<UsageFacts, LedgerError> {
@@ -91,11 +93,7 @@ impl FactLedger for S3Ledger {
     }
 
     async fn write_table(&self, key: &str, table: &domain::exports::Table) -> Result<Written, LedgerError> {
-        check_key(key)?;
-        let (bytes, digest) = super::encode_table(key, table)?;
-        let out = super::written(key, &bytes, digest);
-        self.put(key, bytes).await?;
-        Ok(out)
+        self.put_encoded(key, || super::encode_table(key, table)).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), LedgerError> {

@@ -141,17 +141,8 @@ pub fn decode(bytes: Bytes) -> Result<UsageFacts, CodecError> {
             rows.push((key, value));
         }
     }
-    // `encode` writes keys in order, once each: the map is then built in one
-    // pass. A file written otherwise still reads, its repeated keys summed.
-    let mut facts = UsageFacts::default();
-    if rows.windows(2).all(|w| w[0].0 < w[1].0) {
-        facts.facts = rows.into_iter().collect();
-    } else {
-        for (k, v) in rows {
-            facts.facts.entry(k).or_default().add(v);
-        }
-    }
-    Ok(facts)
+    // A file written by another tool still reads, its repeated keys summed.
+    Ok(UsageFacts::summed(rows))
 }
 
 #[cfg(test)]

@@ -232,24 +232,15 @@ impl<'r, 't> Reading<'r, 't> {
     }
 
     fn finish(mut self) -> LogRead {
-        // Sorted once, then the ordered map built in one pass rather than by
-        // a search per key. Two texts of one account or region (if parsing
-        // normalises them) make one key: adjacent after the sort, summed.
+        // Two texts of one account or region (if parsing normalises them)
+        // make one key: `summed` adds them up.
         let mut facts: Vec<(UsageKey, invocations::UsageValue)> = Vec::with_capacity(self.hours.len());
         for ((hour, account, region, principal, model_id), value) in self.hours {
             // Every key's account and region were validated when its first record was read.
             let (Some(Ok(account)), Some(Ok(region))) = (self.accounts.get(&account), self.regions.get(&region)) else { continue };
             facts.push((UsageKey { hour, account: account.clone(), region: region.clone(), principal: principal.into_owned(), model_id: model_id.into_owned() }, value));
         }
-        facts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        facts.dedup_by(|later, kept| {
-            let same = later.0 == kept.0;
-            if same {
-                kept.1.add(later.1);
-            }
-            same
-        });
-        self.out.facts.facts = facts.into_iter().collect();
+        self.out.facts = UsageFacts::summed(facts);
         self.out
     }
 }
