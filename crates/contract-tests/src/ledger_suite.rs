@@ -172,7 +172,7 @@ pub async fn usage_facts_read_back_exactly_and_are_not_cur_facts(l: &dyn FactLed
     let key = "usage/period=2026-10/source=a/gen=1.parquet";
     let w = l.write_usage(key, &usage).await.expect("write usage");
     assert_eq!(w.digest.len(), 64);
-    assert_eq!(l.read_usage(key).await.expect("read usage"), usage);
+    assert_eq!(l.read_usage(key).await.expect("read usage").to_facts(), usage);
     assert_eq!(l.write_usage("usage/period=2026-10/source=a/gen=2.parquet", &usage).await.expect("again").digest, w.digest, "canonical bytes");
     // Each kind refuses the other's objects rather than reading them as empty.
     assert!(matches!(l.read(key).await, Err(LedgerError::Corrupt { .. })), "a usage object is not CUR facts");

@@ -350,39 +350,102 @@ pub struct UsageKey {
 }
 
 impl UsageKey {
+    pub fn as_ref(&self) -> UsageKeyRef<'_> {
+        UsageKeyRef { hour: self.hour, account: &self.account, region: &self.region, principal: &self.principal, model_id: &self.model_id }
+    }
+}
+
+/// A usage key borrowed from where it is stored (a [`UsageTable`]'s
+/// dictionaries, or a [`UsageKey`]): folds read millions of keys and
+/// allocate none of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageKeyRef<'a> {
+    pub hour: DateTime<Utc>,
+    pub account: &'a AccountId,
+    pub region: &'a Region,
+    pub principal: &'a str,
+    pub model_id: &'a str,
+}
+
+impl<'a> UsageKeyRef<'a> {
     /// The hour as attribution reads it, with its model parsed once by the
-    /// caller (`ModelRef::parse(&self.model_id)`).
-    pub fn as_ai_line<'a>(&'a self, model: &'a ModelRef) -> AiLine<'a> {
-        ai_line(self.hour.date_naive(), "", &self.principal, model)
+    /// caller (`ModelRef::parse(self.model_id)`).
+    pub fn as_ai_line(&self, model: &'a ModelRef) -> AiLine<'a> {
+        ai_line(self.hour.date_naive(), "", self.principal, model)
+    }
+
+    pub fn to_owned_key(&self) -> UsageKey {
+        UsageKey { hour: self.hour, account: self.account.clone(), region: self.region.clone(), principal: self.principal.to_owned(), model_id: self.model_id.to_owned() }
     }
 }
 
 /// Who owns usage keys: attribution is prepared once per caller and model as
 /// called (weeks of hourly facts repeat each many times) and decided per day,
-/// as `cur::facts::outcomes` does for CUR lines.
+/// as `cur::facts::outcomes` does for CUR lines. Callers and models are
+/// numbered as first met, so a pair is found by two numbers, not two strings.
 pub struct UsageOwners<'a> {
     attributor: &'a Attributor,
-    prepared: std::collections::HashMap<String, std::collections::HashMap<String, Prepared<'a>, FastHash>, FastHash>,
+    principals: HashMap<String, u32, FastHash>,
+    models: HashMap<String, u32, FastHash>,
+    index: HashMap<(u32, u32), usize, FastHash>,
+    prepared: Vec<Prepared<'a>>,
 }
 
 /// Looked up once per fact: a fast hash of caller names and model ids.
 type FastHash = foldhash::fast::RandomState;
+type HashMap<K, V, S> = std::collections::HashMap<K, V, S>;
+
+fn number(names: &mut HashMap<String, u32, FastHash>, name: &str) -> u32 {
+    if let Some(n) = names.get(name) {
+        return *n;
+    }
+    // A u32 holds more distinct callers than a month's usage can name.
+    let n = u32::try_from(names.len()).unwrap_or(u32::MAX);
+    names.insert(name.to_owned(), n);
+    n
+}
 
 impl<'a> UsageOwners<'a> {
     pub fn new(attributor: &'a Attributor) -> Self {
-        UsageOwners { attributor, prepared: std::collections::HashMap::default() }
+        UsageOwners { attributor, principals: HashMap::default(), models: HashMap::default(), index: HashMap::default(), prepared: Vec::new() }
     }
 
-    pub fn of(&mut self, k: &UsageKey) -> Outcome {
-        let day = k.hour.date_naive();
-        if let Some(p) = self.prepared.get(k.principal.as_str()).and_then(|m| m.get(k.model_id.as_str())) {
-            return p.at(day);
+    /// The number of the caller-and-model pair's attribution, prepared the
+    /// first time the pair is seen (see [`UsageOwners::prepared`]).
+    pub fn pair(&mut self, principal: &str, model_id: &str) -> usize {
+        let p = number(&mut self.principals, principal);
+        let m = number(&mut self.models, model_id);
+        self.numbered_pair(p, m, principal, model_id)
+    }
+
+    fn numbered_pair(&mut self, p: u32, m: u32, principal: &str, model_id: &str) -> usize {
+        if let Some(i) = self.index.get(&(p, m)) {
+            return *i;
         }
-        let model = ModelRef::parse(&k.model_id);
-        let p = self.attributor.prepare(&k.as_ai_line(&model));
-        let outcome = p.at(day);
-        self.prepared.entry(k.principal.clone()).or_default().insert(k.model_id.clone(), p);
-        outcome
+        let model = ModelRef::parse(model_id);
+        let prepared = self.attributor.prepare(&ai_line(chrono::NaiveDate::MIN, "", principal, &model));
+        let i = self.prepared.len();
+        self.prepared.push(prepared);
+        self.index.insert((p, m), i);
+        i
+    }
+
+    pub fn prepared(&self, pair: usize) -> &Prepared<'a> {
+        &self.prepared[pair]
+    }
+
+    pub fn of(&mut self, k: UsageKeyRef<'_>) -> Outcome {
+        let i = self.pair(k.principal, k.model_id);
+        self.prepared[i].at(k.hour.date_naive())
+    }
+
+    /// Each row's pair number (see [`UsageOwners::pair`]): a table names each
+    /// caller and model once, so each name is hashed once per table and the
+    /// rows are matched by numbers.
+    pub fn pairs(&mut self, t: &UsageTable) -> Vec<usize> {
+        let principals: Vec<u32> = t.principals.iter().map(|p| number(&mut self.principals, p)).collect();
+        let models: Vec<u32> = t.models.iter().map(|m| number(&mut self.models, m)).collect();
+        t.rows.iter().map(|r| self.numbered_pair(principals[r.principal], models[r.model], &t.principals[r.principal], &t.models[r.model])).collect()
     }
 }
 
@@ -451,6 +514,76 @@ impl UsageFacts {
     /// The priced cost of every fact.
     pub fn total(&self) -> Money {
         self.facts.values().map(|v| v.cost).sum()
+    }
+}
+
+/// One usage object as folds read it: each account, region, caller and model
+/// once, in dictionaries, and rows that point into them. Reading a week of
+/// hourly usage this way allocates per distinct value, not per fact, and a
+/// fold matches rows by number instead of by text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageTable {
+    pub accounts: Vec<AccountId>,
+    pub regions: Vec<Region>,
+    pub principals: Vec<String>,
+    pub models: Vec<String>,
+    /// Rows as stored; a key may repeat (a file another tool wrote), so a
+    /// fold sums what it needs, as [`UsageTable::to_facts`] does.
+    pub rows: Vec<UsageRow>,
+}
+
+/// An hour of one key's usage: the key as indexes into its table's
+/// dictionaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageRow {
+    pub hour: DateTime<Utc>,
+    pub account: usize,
+    pub region: usize,
+    pub principal: usize,
+    pub model: usize,
+    pub value: UsageValue,
+}
+
+impl UsageTable {
+    /// The row's key, borrowed from the dictionaries. A row whose index is
+    /// out of its dictionary is a bug of whoever built the table: decoders
+    /// check every index before a row is pushed.
+    pub fn key(&self, r: &UsageRow) -> UsageKeyRef<'_> {
+        UsageKeyRef { hour: r.hour, account: &self.accounts[r.account], region: &self.regions[r.region], principal: &self.principals[r.principal], model_id: &self.models[r.model] }
+    }
+
+    /// Keeps the rows of the hours in `[from, to)`.
+    pub fn retain_hours(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) {
+        self.rows.retain(|r| r.hour >= from && r.hour < to);
+    }
+
+    /// The table as keyed facts, repeated keys summed.
+    pub fn to_facts(&self) -> UsageFacts {
+        UsageFacts::summed(self.rows.iter().map(|r| (self.key(r).to_owned_key(), r.value)).collect())
+    }
+
+    /// The facts as a table (what a decoder of the ledger's files returns).
+    pub fn from_facts(facts: &UsageFacts) -> Self {
+        fn intern<T: Ord + Clone>(values: &mut Vec<T>, index: &mut std::collections::BTreeMap<T, usize>, v: &T) -> usize {
+            *index.entry(v.clone()).or_insert_with(|| {
+                values.push(v.clone());
+                values.len() - 1
+            })
+        }
+        let mut t = UsageTable::default();
+        let (mut a, mut r, mut p, mut m) = Default::default();
+        for (k, v) in &facts.facts {
+            let row = UsageRow {
+                hour: k.hour,
+                account: intern(&mut t.accounts, &mut a, &k.account),
+                region: intern(&mut t.regions, &mut r, &k.region),
+                principal: intern(&mut t.principals, &mut p, &k.principal),
+                model: intern(&mut t.models, &mut m, &k.model_id),
+                value: *v,
+            };
+            t.rows.push(row);
+        }
+        t
     }
 }
 

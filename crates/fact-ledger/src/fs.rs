@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use bytes::Bytes;
 use domain::cur::facts::Facts;
-use domain::invocations::UsageFacts;
+use domain::invocations::{UsageFacts, UsageTable};
 use services::ports::ledger::{check_key, FactLedger, LedgerError, Written};
 
 #[derive(Debug, Clone)]
@@ -91,7 +91,7 @@ impl FactLedger for FsLedger {
         self.put_encoded(key, || super::encode_usage(key, facts)).await
     }
 
-    async fn read_usage(&self, key: &str) -> Result<UsageFacts, LedgerError> {
+    async fn read_usage(&self, key: &str) -> Result<UsageTable, LedgerError> {
         let bytes = self.get(key).await?;
         super::decode_usage(key, bytes).await
     }

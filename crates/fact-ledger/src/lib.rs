@@ -15,7 +15,7 @@ pub use s3::S3Ledger;
 
 use bytes::Bytes;
 use domain::cur::facts::Facts;
-use domain::invocations::UsageFacts;
+use domain::invocations::{UsageFacts, UsageTable};
 use services::ports::ledger::{LedgerError, Written};
 use sha2::{Digest, Sha256};
 
@@ -53,9 +53,9 @@ fn encode_usage(key: &str, facts: &UsageFacts) -> Result<(Vec<u8>, String), Ledg
     Ok((bytes, digest))
 }
 
-async fn decode_usage(key: &str, bytes: Bytes) -> Result<UsageFacts, LedgerError> {
+async fn decode_usage(key: &str, bytes: Bytes) -> Result<UsageTable, LedgerError> {
     let k = key.to_owned();
-    tokio::task::spawn_blocking(move || usage_codec::decode(bytes))
+    tokio::task::spawn_blocking(move || usage_codec::decode_table(bytes))
         .await
         .map_err(|e| LedgerError::Unavailable(format!("decoding {k}: {e}")))?
         .map_err(|e| LedgerError::Corrupt { key: key.to_owned(), reason: e.to_string() })

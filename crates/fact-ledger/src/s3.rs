@@ -8,7 +8,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use domain::cur::facts::Facts;
-use domain::invocations::UsageFacts;
+use domain::invocations::{UsageFacts, UsageTable};
 use services::ports::ledger::{check_key, FactLedger, LedgerError, Written};
 
 #[derive(Debug, Clone)]
@@ -87,7 +87,7 @@ impl FactLedger for S3Ledger {
         self.put_encoded(key, || super::encode_usage(key, facts)).await
     }
 
-    async fn read_usage(&self, key: &str) -> Result<UsageFacts, LedgerError> {
+    async fn read_usage(&self, key: &str) -> Result<UsageTable, LedgerError> {
         let bytes = self.get(key).await?;
         super::decode_usage(key, bytes).await
     }

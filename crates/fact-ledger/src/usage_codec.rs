@@ -7,6 +7,7 @@
 //! `cache_write_tokens`, `unpriced` (bigint), `cost` (`decimal(38, s)`, exact).
 //! Facts are written in key order, so equal facts give byte-equal files.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::builder::{Decimal128Builder, Int64Builder, StringDictionaryBuilder, TimestampMicrosecondBuilder};
@@ -15,7 +16,7 @@ use arrow_array::types::{Decimal128Type, Int32Type, Int64Type, TimestampMicrosec
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use bytes::Bytes;
-use domain::invocations::{TokenCounts, UsageFacts, UsageKey, UsageValue};
+use domain::invocations::{TokenCounts, UsageFacts, UsageKey, UsageRow, UsageTable, UsageValue};
 use domain::{AccountId, Money, Region};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
@@ -85,8 +86,33 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, CodecE
     batch.column_by_name(name).ok_or_else(|| CodecError::Corrupt(format!("no {name} column")))
 }
 
-/// The usage facts of one file.
+/// The usage facts of one file, keyed.
 pub fn decode(bytes: Bytes) -> Result<UsageFacts, CodecError> {
+    Ok(decode_table(bytes)?.to_facts())
+}
+
+/// Interns one batch's dictionary into the table's: each distinct value is
+/// checked and copied once per batch, and the batch's numbers are mapped to
+/// the table's.
+fn intern<T>(values: &arrow_array::StringArray, table: &mut Vec<T>, index: &mut HashMap<String, usize>, parse: impl Fn(&str) -> Result<T, String>) -> Result<Vec<Option<usize>>, CodecError> {
+    values
+        .iter()
+        .map(|v| {
+            let Some(v) = v else { return Ok(None) };
+            if let Some(i) = index.get(v) {
+                return Ok(Some(*i));
+            }
+            let parsed = parse(v).map_err(CodecError::Corrupt)?;
+            table.push(parsed);
+            index.insert(v.to_owned(), table.len() - 1);
+            Ok(Some(table.len() - 1))
+        })
+        .collect()
+}
+
+/// The usage of one file as a table: each account, region, caller and model
+/// once, rows pointing at them (see `domain::invocations::UsageTable`).
+pub fn decode_table(bytes: Bytes) -> Result<UsageTable, CodecError> {
     let corrupt = |e: &dyn std::fmt::Display| CodecError::Corrupt(e.to_string());
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| corrupt(&e))?;
     // An empty file of another kind has no rows to fail on: its columns tell.
@@ -94,21 +120,25 @@ pub fn decode(bytes: Bytes) -> Result<UsageFacts, CodecError> {
         builder.schema().field_with_name(name).map_err(|_| corrupt(&format!("not a usage facts file: no {name} column")))?;
     }
     let reader = builder.with_batch_size(BATCH).build().map_err(|e| corrupt(&e))?;
-    let mut rows: Vec<(UsageKey, UsageValue)> = Vec::new();
+    let mut table = UsageTable::default();
+    let mut index: [HashMap<String, usize>; 4] = Default::default();
     for batch in reader {
         let batch = batch.map_err(|e| corrupt(&e))?;
         let hour = column(&batch, "hour")?.as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(|| corrupt(&"hour is not a timestamp"))?;
-        // Each column's dictionary: a value is validated once per batch, not per row.
-        let dictionaries: Vec<(&arrow_array::PrimitiveArray<Int32Type>, &arrow_array::StringArray)> = STRINGS
-            .iter()
-            .map(|n| {
-                let d = column(&batch, n)?.as_dictionary_opt::<Int32Type>().ok_or_else(|| corrupt(&format!("{n} is not dictionary-encoded")))?;
-                let values = d.values().as_string_opt::<i32>().ok_or_else(|| corrupt(&format!("{n} is not text")))?;
-                Ok((d.keys(), values))
-            })
-            .collect::<Result<_, CodecError>>()?;
-        let accounts: Vec<Result<AccountId, String>> = dictionaries[0].1.iter().map(|v| AccountId::parse(v.unwrap_or_default()).map_err(|e| e.to_string())).collect();
-        let regions: Vec<Result<Region, String>> = dictionaries[1].1.iter().map(|v| Region::parse(v.unwrap_or_default()).map_err(|e| e.to_string())).collect();
+        let mut keys = Vec::with_capacity(STRINGS.len());
+        let mut values = Vec::with_capacity(STRINGS.len());
+        for n in STRINGS {
+            let d = column(&batch, n)?.as_dictionary_opt::<Int32Type>().ok_or_else(|| corrupt(&format!("{n} is not dictionary-encoded")))?;
+            keys.push(d.keys());
+            values.push(d.values().as_string_opt::<i32>().ok_or_else(|| corrupt(&format!("{n} is not text")))?);
+        }
+        let [ai, ri, pi, mi] = &mut index;
+        let mapped = [
+            intern(values[0], &mut table.accounts, ai, |v| AccountId::parse(v).map_err(|e| e.to_string()))?,
+            intern(values[1], &mut table.regions, ri, |v| Region::parse(v).map_err(|e| e.to_string()))?,
+            intern(values[2], &mut table.principals, pi, |v| Ok(v.to_owned()))?,
+            intern(values[3], &mut table.models, mi, |v| Ok(v.to_owned()))?,
+        ];
         let counts: Vec<&arrow_array::PrimitiveArray<Int64Type>> =
             COUNTS.iter().map(|n| column(&batch, n)?.as_primitive_opt::<Int64Type>().ok_or_else(|| corrupt(&format!("{n} is not a bigint")))).collect::<Result<_, _>>()?;
         let cost_col = column(&batch, "cost")?;
@@ -117,32 +147,29 @@ pub fn decode(bytes: Bytes) -> Result<UsageFacts, CodecError> {
             other => return Err(corrupt(&format!("cost is {other}, not a decimal"))),
         };
         let cost = cost_col.as_primitive::<Decimal128Type>();
-        rows.reserve(batch.num_rows());
+        table.rows.reserve(batch.num_rows());
         for i in 0..batch.num_rows() {
             let index = |c: usize| {
-                let (keys, values) = dictionaries[c];
-                keys.is_valid(i).then(|| usize::try_from(keys.value(i)).ok()).flatten().filter(|k| *k < values.len() && values.is_valid(*k)).ok_or_else(|| corrupt(&format!("{} is null in row {i}", STRINGS[c])))
+                let k = keys[c];
+                k.is_valid(i).then(|| usize::try_from(k.value(i)).ok()).flatten().and_then(|k| mapped[c].get(k).copied().flatten()).ok_or_else(|| corrupt(&format!("{} is null in row {i}", STRINGS[c])))
             };
-            let text = |c: usize| index(c).map(|k| dictionaries[c].1.value(k));
             let n = |c: usize| u64::try_from(counts[c].value(i)).map_err(|_| corrupt(&format!("{} is negative in row {i}", COUNTS[c])));
-            let key = UsageKey {
+            table.rows.push(UsageRow {
                 hour: chrono::DateTime::from_timestamp_micros(hour.value(i)).ok_or_else(|| corrupt(&format!("hour out of range in row {i}")))?,
-                account: accounts[index(0)?].clone().map_err(|e| corrupt(&e))?,
-                region: regions[index(1)?].clone().map_err(|e| corrupt(&e))?,
-                principal: text(2)?.to_owned(),
-                model_id: text(3)?.to_owned(),
-            };
-            let value = UsageValue {
-                requests: n(0)?,
-                tokens: TokenCounts { input: n(1)?, output: n(2)?, cache_read: n(3)?, cache_write: n(4)? },
-                unpriced: n(5)?,
-                cost: Money::new(Decimal::try_from_i128_with_scale(cost.value(i), scale).map_err(|e| corrupt(&e))?),
-            };
-            rows.push((key, value));
+                account: index(0)?,
+                region: index(1)?,
+                principal: index(2)?,
+                model: index(3)?,
+                value: UsageValue {
+                    requests: n(0)?,
+                    tokens: TokenCounts { input: n(1)?, output: n(2)?, cache_read: n(3)?, cache_write: n(4)? },
+                    unpriced: n(5)?,
+                    cost: Money::new(Decimal::try_from_i128_with_scale(cost.value(i), scale).map_err(|e| corrupt(&e))?),
+                },
+            });
         }
     }
-    // A file written by another tool still reads, its repeated keys summed.
-    Ok(UsageFacts::summed(rows))
+    Ok(table)
 }
 
 #[cfg(test)]

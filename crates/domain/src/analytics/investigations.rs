@@ -15,13 +15,15 @@
 //!   rationale); Linked and Closed are final, and every step is a history
 //!   entry (the service writes the audit record in the same write).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::actor::{Actor, Persona};
+use crate::cur::attribution::Attributor;
+use crate::invocations::{ModelRef, UsageOwners, UsageTable};
 use crate::ids::{AccountId, UserId, WorkloadId};
 use crate::money::Money;
 
@@ -290,6 +292,150 @@ pub fn new_principals(seen: &[PrincipalSeen], cfg: &DetectorConfig) -> Vec<Findi
             }
         })
         .collect()
+}
+
+/// What the three detectors read, gathered one usage table at a time (see
+/// `UsageTable`): each scope's hourly spend, each account's models' daily
+/// spend, and each principal seen on the detected days. A table names each
+/// caller, model and account once, so attribution and every series are found
+/// by dictionary number per row, and text is hashed once per distinct value
+/// per table: a detection over weeks of a large estate's hourly usage
+/// allocates per series, not per fact.
+pub struct Gathered<'a> {
+    days: &'a BTreeSet<NaiveDate>,
+    owners: UsageOwners<'a>,
+    scopes: Vec<ScopeSeries>,
+    scope_of_workload: HashMap<&'a WorkloadId, usize, Fast>,
+    scope_of_account: HashMap<AccountId, usize, Fast>,
+    models: Vec<ModelSeries>,
+    model_of: HashMap<(AccountId, String), usize, Fast>,
+    principals: Vec<PrincipalSeen>,
+    principal_of: HashMap<AccountId, HashMap<String, usize, Fast>, Fast>,
+}
+
+type Fast = foldhash::fast::RandomState;
+
+impl<'a> Gathered<'a> {
+    /// Gathers for detection on `days`: every fact feeds the scope and model
+    /// series (the baselines), only the facts of `days` the principals.
+    pub fn new(attributor: &'a Attributor, days: &'a BTreeSet<NaiveDate>) -> Self {
+        Gathered {
+            days,
+            owners: UsageOwners::new(attributor),
+            scopes: Vec::new(),
+            scope_of_workload: HashMap::default(),
+            scope_of_account: HashMap::default(),
+            models: Vec::new(),
+            model_of: HashMap::default(),
+            principals: Vec::new(),
+            principal_of: HashMap::default(),
+        }
+    }
+
+    pub fn add(&mut self, t: &UsageTable) {
+        let pairs = self.owners.pairs(t);
+        // This table's numbers → the series' numbers, filled as first met.
+        let mut account_scope: Vec<Option<usize>> = vec![None; t.accounts.len()];
+        let mut model_series: HashMap<(usize, usize), usize, Fast> = HashMap::default();
+        let mut principal_series: HashMap<(usize, usize), usize, Fast> = HashMap::default();
+        let mut principal_models: HashSet<(usize, usize), Fast> = HashSet::default();
+        for (r, pair) in t.rows.iter().zip(pairs) {
+            let day = r.hour.date_naive();
+            let workload = self.owners.prepared(pair).workload_at(day);
+            let account = &t.accounts[r.account];
+            let scope = match workload {
+                Some(w) => match self.scope_of_workload.get(w) {
+                    Some(s) => *s,
+                    None => {
+                        let s = push(&mut self.scopes, ScopeSeries { scope: format!("workload:{w}"), account: account.clone(), workload: Some(w.clone()), hourly: BTreeMap::new() });
+                        self.scope_of_workload.insert(w, s);
+                        s
+                    }
+                },
+                None => match account_scope[r.account] {
+                    Some(s) => s,
+                    None => {
+                        let scopes = &mut self.scopes;
+                        let s = *self.scope_of_account.entry(account.clone()).or_insert_with(|| push(scopes, ScopeSeries { scope: format!("account:{account}"), account: account.clone(), workload: None, hourly: BTreeMap::new() }));
+                        account_scope[r.account] = Some(s);
+                        s
+                    }
+                },
+            };
+            *self.scopes[scope].hourly.entry(r.hour).or_default() += r.value.cost;
+
+            let m = match model_series.get(&(r.account, r.model)) {
+                Some(m) => *m,
+                None => {
+                    let base = match ModelRef::parse(&t.models[r.model]) {
+                        ModelRef::Model(m) => m.base_model().to_owned(),
+                        _ => t.models[r.model].clone(),
+                    };
+                    let models = &mut self.models;
+                    let m = *self.model_of.entry((account.clone(), base.clone())).or_insert_with(|| push(models, ModelSeries { account: account.clone(), model: base, daily: BTreeMap::new() }));
+                    model_series.insert((r.account, r.model), m);
+                    m
+                }
+            };
+            *self.models[m].daily.entry(day).or_default() += r.value.cost;
+
+            if !self.days.contains(&day) {
+                continue;
+            }
+            let p = match principal_series.get(&(r.account, r.principal)) {
+                Some(p) => *p,
+                None => {
+                    let principal = &t.principals[r.principal];
+                    let of_account = self.principal_of.entry(account.clone()).or_default();
+                    let p = match of_account.get(principal.as_str()) {
+                        Some(p) => *p,
+                        None => {
+                            let p = push(&mut self.principals, PrincipalSeen { account: account.clone(), principal: principal.clone(), covered: true, hours: Vec::new(), spend: Money::ZERO, models: BTreeSet::new() });
+                            of_account.insert(principal.clone(), p);
+                            p
+                        }
+                    };
+                    principal_series.insert((r.account, r.principal), p);
+                    p
+                }
+            };
+            let seen = &mut self.principals[p];
+            // Covered only if every call of it is attributed.
+            seen.covered &= workload.is_some();
+            // Facts mostly come in hour order: the last hour is checked first.
+            if seen.hours.last() != Some(&r.hour) && !seen.hours.contains(&r.hour) {
+                seen.hours.push(r.hour);
+            }
+            seen.spend += r.value.cost;
+            // The model's name is looked up once per caller and model per table.
+            if principal_models.insert((p, r.model)) && !seen.models.contains(t.models[r.model].as_str()) {
+                seen.models.insert(t.models[r.model].clone());
+            }
+        }
+    }
+
+    /// Every detector's findings on the days, in key order (scope, then
+    /// account and model, then account and principal), whatever order the
+    /// tables came in.
+    pub fn findings(mut self, cfg: &DetectorConfig) -> Vec<Finding> {
+        self.scopes.sort_by(|a, b| a.scope.cmp(&b.scope));
+        self.models.sort_by(|a, b| (&a.account, &a.model).cmp(&(&b.account, &b.model)));
+        self.principals.sort_by(|a, b| (&a.account, &a.principal).cmp(&(&b.account, &b.principal)));
+        let mut findings = Vec::new();
+        for s in &self.scopes {
+            findings.extend(hourly_spikes(s, self.days, cfg));
+        }
+        for m in &self.models {
+            findings.extend(model_surges(m, self.days, cfg));
+        }
+        findings.extend(new_principals(&self.principals, cfg));
+        findings
+    }
+}
+
+fn push<T>(v: &mut Vec<T>, x: T) -> usize {
+    v.push(x);
+    v.len() - 1
 }
 
 /// The same kind and key always give the same id (FNV-1a, as gap ids).

@@ -210,3 +210,94 @@ fn the_lifecycle_is_open_assigned_then_linked_or_closed_with_a_rationale() {
         assert_eq!((last.persona, last.actor.as_str()), (Persona::FinOpsLead, "fiona"), "every step is in the history");
     }
 }
+
+mod gathered {
+    use super::*;
+    use crate::arn::RolePattern;
+    use crate::cur::attribution::{Attributor, ClaimBook};
+    use crate::governance::claims::{Claim, ClaimKind, ClaimTarget};
+    use crate::ids::{Region, UserId};
+    use crate::invocations::{TokenCounts, UsageFacts, UsageKey, UsageTable, UsageValue};
+
+    const CHAT: &str = "arn:aws:sts::111122223333:assumed-role/finops-chat-ab12/dev-1";
+    const STRAY: &str = "arn:aws:sts::111122223333:assumed-role/scratch/dev-9";
+    const HAIKU: &str = "us.anthropic.claude-3-haiku-20240307-v1:0";
+    const SONNET: &str = "anthropic.claude-3-5-sonnet-20240620-v1:0";
+
+    fn attributor() -> Attributor {
+        Attributor {
+            claims: ClaimBook::new([Claim {
+                target: ClaimTarget::parse(ClaimKind::IamRole, "arn:aws:iam::111122223333:role/finops-chat-ab12").unwrap(),
+                workload: WorkloadId::parse("chat").unwrap(),
+                claimed_at: day(1),
+                claimed_by: UserId::parse("pat").unwrap(),
+                released_at: None,
+                released_by: None,
+            }]),
+            broad_roles: RolePattern::defaults(),
+        }
+    }
+
+    fn add(f: &mut UsageFacts, at: DateTime<Utc>, principal: &str, model: &str, cost: &str) {
+        let key = UsageKey { hour: at, account: acct(), region: Region::parse("us-east-1").unwrap(), principal: principal.into(), model_id: model.into() };
+        f.facts.entry(key).or_default().add(UsageValue { requests: 1, tokens: TokenCounts::default(), cost: usd(cost), unpriced: 0 });
+    }
+
+    /// Two weeks of chat on Haiku at $2 an hour, then day 15: hour 9 at $80,
+    /// Sonnet's first big day, and a role nobody claimed.
+    fn month() -> UsageFacts {
+        let mut f = UsageFacts::default();
+        for d in 1..=15 {
+            for h in 0..24 {
+                add(&mut f, hour(d, h), CHAT, HAIKU, if (d, h) == (15, 9) { "80.00" } else { "2.00" });
+            }
+            add(&mut f, hour(d, 12), CHAT, SONNET, if d == 15 { "500.00" } else { "1.00" });
+        }
+        add(&mut f, hour(15, 3), STRAY, HAIKU, "0.50");
+        f
+    }
+
+    fn findings(tables: &[UsageTable]) -> Vec<Finding> {
+        let a = attributor();
+        let days = only(15);
+        let mut g = Gathered::new(&a, &days);
+        tables.iter().for_each(|t| g.add(t));
+        g.findings(&DetectorConfig::default())
+    }
+
+    #[test]
+    fn each_detector_reads_its_series_from_the_tables() {
+        let found = findings(&[UsageTable::from_facts(&month())]);
+        let keys: Vec<(InvestigationKind, &str)> = found.iter().map(|f| (f.kind, f.key.as_str())).collect();
+        assert!(keys.contains(&(InvestigationKind::HourlySpike, "workload:chat@2026-10-15")), "{keys:?}");
+        assert!(keys.iter().any(|(k, key)| *k == InvestigationKind::ModelSurge && key.contains("claude-3-5-sonnet")), "{keys:?}");
+        let new: Vec<&Finding> = found.iter().filter(|f| f.kind == InvestigationKind::NewPrincipal).collect();
+        assert_eq!(new.len(), 1, "only the unclaimed role is new: {keys:?}");
+        assert_eq!(new[0].evidence.principal.as_deref(), Some(STRAY));
+        let spike = found.iter().find(|f| f.kind == InvestigationKind::HourlySpike).unwrap();
+        assert_eq!(spike.evidence.workload.as_ref().map(WorkloadId::as_str), Some("chat"), "the spike is the claimed workload's");
+    }
+
+    #[test]
+    fn findings_do_not_depend_on_how_the_usage_is_split_into_tables() {
+        let whole = findings(&[UsageTable::from_facts(&month())]);
+        // Split by day into two objects, handed over in reverse order.
+        let (mut early, mut late) = (UsageFacts::default(), UsageFacts::default());
+        for (k, v) in month().facts {
+            let half = if k.hour < hour(8, 0) { &mut early } else { &mut late };
+            half.facts.insert(k, v);
+        }
+        let split = findings(&[UsageTable::from_facts(&late), UsageTable::from_facts(&early)]);
+        assert_eq!(split, whole);
+        assert!(!whole.is_empty());
+    }
+
+    #[test]
+    fn a_table_round_trips_to_the_same_facts() {
+        let f = month();
+        let t = UsageTable::from_facts(&f);
+        assert_eq!(t.principals.len(), 2, "each caller once");
+        assert_eq!(t.rows.len(), f.len());
+        assert_eq!(t.to_facts(), f);
+    }
+}

@@ -32,7 +32,7 @@ use crate::cur::facts::{outcomes, Facts};
 use crate::cur::usage_type::decode;
 use crate::governance::catalog::PriceCatalog;
 use crate::ids::AccountId;
-use crate::invocations::{UsageFacts, UsageKey, UsageOwners, UsageValue};
+use crate::invocations::{UsageFacts, UsageKeyRef, UsageOwners, UsageValue};
 use crate::money::Money;
 use crate::period::{BillingPeriod, IsoWeek};
 
@@ -160,7 +160,7 @@ struct Sides {
 pub fn compare(period: BillingPeriod, facts: &Facts, usage: &UsageFacts, attributor: &Attributor, catalog: &PriceCatalog) -> LiveVsBilled {
     let mut c = Comparison::new(period, facts, attributor, catalog);
     for (k, v) in &usage.facts {
-        c.add_usage(k, v);
+        c.add_usage(k.as_ref(), v);
     }
     c.finish()
 }
@@ -204,12 +204,15 @@ impl<'a> Comparison<'a> {
     }
 
     /// One hour of usage; hours outside the period are ignored.
-    pub fn add_usage(&mut self, k: &UsageKey, v: &UsageValue) {
+    pub fn add_usage(&mut self, k: UsageKeyRef<'_>, v: &UsageValue) {
         let day = k.hour.date_naive();
         if !self.period.contains(day) {
             return;
         }
-        let a = self.by_account.entry(k.account.clone()).or_default();
+        let a = match self.by_account.get_mut(k.account) {
+            Some(a) => a,
+            None => self.by_account.entry(k.account.clone()).or_default(),
+        };
         a.estimated += v.cost;
         a.requests += v.requests;
         if !self.days.contains(&day) {

@@ -223,7 +223,17 @@ enum Unclaimed<'a> {
     Role { periods: Option<&'a [Claim]>, finops: bool },
 }
 
-impl Prepared<'_> {
+impl<'a> Prepared<'a> {
+    /// The workload that owns the line on `day`, borrowed from the claims:
+    /// a fold over a large estate's facts asks this per fact, and `at` would
+    /// clone the id each time. `Some` exactly when `at` is `Attributed`.
+    pub fn workload_at(&self, day: NaiveDate) -> Option<&'a WorkloadId> {
+        if self.adjustment {
+            return None;
+        }
+        self.anchors.iter().find_map(|(_, periods)| periods.iter().find(|c| c.covers(day)).map(|c| &c.workload))
+    }
+
     pub fn at(&self, day: NaiveDate) -> Outcome {
         if self.adjustment {
             return Outcome::Adjustment;

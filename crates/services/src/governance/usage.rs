@@ -18,11 +18,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use domain::analytics::live_vs_billed::{self, LiveVsBilled};
-use domain::analytics::investigations::{self as inv, DetectorConfig, Investigation, InvestigationError, ModelSeries, PrincipalSeen, ScopeSeries, Step};
+use domain::analytics::investigations::{self as inv, DetectorConfig, Investigation, InvestigationError, Step};
 use domain::cur::attribution::{Attributor, Outcome};
 use domain::governance::authz::Action;
 use domain::governance::claims::ClaimKind;
-use domain::invocations::{self, UsageFacts, UsageKey};
+use domain::invocations::{self, UsageFacts, UsageKey, UsageTable};
 use domain::governance::catalog::TokenPrices;
 use domain::{AccountId, Actor, BillingPeriod, EntityRef, IsoWeek, ModelId, Money, Region, UserId, WorkloadId};
 use serde::{Deserialize, Serialize};
@@ -427,13 +427,14 @@ impl Governance {
         items.iter().map(|i| decode(&i.attrs)).collect()
     }
 
-    /// Every usage fact of the hours in `[from, to)`, object by object: at
-    /// most two usage objects are in memory (the next one is read and decoded
-    /// while `f` folds this one), so a detection or report over a large
-    /// estate's weeks of usage holds its own sums, not the facts.
-    /// Sources do not overlap (each log object is its own), so facts are
-    /// handed over as stored; a caller sums what it needs.
-    pub async fn fold_usage(&self, from: DateTime<Utc>, to: DateTime<Utc>, mut f: impl FnMut(&UsageKey, &invocations::UsageValue)) -> Result<()> {
+    /// Every usage fact of the hours in `[from, to)`, object by object, as
+    /// tables (each caller and model once, rows by number): at most two
+    /// usage objects are in memory (the next one is read and decoded while
+    /// `f` folds this one), so a detection or report over a large estate's
+    /// weeks of usage holds its own sums, not the facts. Sources do not
+    /// overlap (each log object is its own), so rows are handed over as
+    /// stored; a caller sums what it needs.
+    pub async fn fold_usage(&self, from: DateTime<Utc>, to: DateTime<Utc>, mut f: impl FnMut(&UsageTable)) -> Result<()> {
         use futures::StreamExt;
         let mut period = BillingPeriod::of(from.date_naive());
         let last = BillingPeriod::of(to.date_naive());
@@ -446,9 +447,11 @@ impl Governance {
                 async move { ledger.read_usage(&m.object).await }
             });
             let mut reads = futures::stream::iter(reads).buffered(2);
-            while let Some(facts) = reads.next().await {
-                for (k, v) in facts?.facts.iter().filter(|(k, _)| k.hour >= from && k.hour < to) {
-                    f(k, v);
+            while let Some(table) = reads.next().await {
+                let mut table = table?;
+                table.retain_hours(from, to);
+                if !table.rows.is_empty() {
+                    f(&table);
                 }
             }
             if period >= last {
@@ -469,93 +472,9 @@ impl Governance {
         let from = (*first - Duration::days(i64::from(cfg.baseline_days))).and_hms_opt(0, 0, 0).map(|t| t.and_utc()).ok_or_else(|| GovernanceError::Internal("day out of range".into()))?;
         let to = (*last + Duration::days(1)).and_hms_opt(0, 0, 0).map(|t| t.and_utc()).ok_or_else(|| GovernanceError::Internal("day out of range".into()))?;
         let attributor = self.attributor().await?;
-        let mut owners = invocations::UsageOwners::new(&attributor);
-        // Weeks of hourly facts repeat each caller and model hundreds of
-        // times: every series is found by borrowed text and only its first
-        // fact allocates its key.
-        let mut bases: HashMap<String, String, Fast> = HashMap::default();
-        let mut scope_name = String::new();
-        let mut scopes: BTreeMap<String, ScopeSeries> = BTreeMap::new();
-        let mut models: BTreeMap<AccountId, BTreeMap<String, ModelSeries>> = BTreeMap::new();
-        let mut principals: BTreeMap<AccountId, BTreeMap<String, PrincipalSeen>> = BTreeMap::new();
-        self.fold_usage(from, to, |k, v| {
-            let outcome = owners.of(k);
-            let workload = match &outcome {
-                Outcome::Attributed { workload, .. } => Some(workload),
-                _ => None,
-            };
-            scope_name.clear();
-            match workload {
-                Some(w) => {
-                    scope_name.push_str("workload:");
-                    scope_name.push_str(w.as_str());
-                }
-                None => {
-                    scope_name.push_str("account:");
-                    scope_name.push_str(k.account.as_str());
-                }
-            }
-            if !scopes.contains_key(scope_name.as_str()) {
-                scopes.insert(scope_name.clone(), ScopeSeries { scope: scope_name.clone(), account: k.account.clone(), workload: workload.cloned(), hourly: BTreeMap::new() });
-            }
-            if let Some(s) = scopes.get_mut(scope_name.as_str()) {
-                *s.hourly.entry(k.hour).or_default() += v.cost;
-            }
-            if !bases.contains_key(k.model_id.as_str()) {
-                let base = match invocations::ModelRef::parse(&k.model_id) {
-                    invocations::ModelRef::Model(m) => m.base_model().to_owned(),
-                    _ => k.model_id.clone(),
-                };
-                bases.insert(k.model_id.clone(), base);
-            }
-            let base = bases.get(k.model_id.as_str()).map_or(k.model_id.as_str(), String::as_str);
-            let account_models = match models.get_mut(&k.account) {
-                Some(m) => m,
-                None => models.entry(k.account.clone()).or_default(),
-            };
-            let m = match account_models.get_mut(base) {
-                Some(m) => m,
-                None => account_models.entry(base.to_owned()).or_insert_with(|| ModelSeries { account: k.account.clone(), model: base.to_owned(), daily: BTreeMap::new() }),
-            };
-            *m.daily.entry(k.hour.date_naive()).or_default() += v.cost;
-            if days.contains(&k.hour.date_naive()) {
-                let account_principals = match principals.get_mut(&k.account) {
-                    Some(p) => p,
-                    None => principals.entry(k.account.clone()).or_default(),
-                };
-                let p = match account_principals.get_mut(k.principal.as_str()) {
-                    Some(p) => p,
-                    None => account_principals.entry(k.principal.clone()).or_insert_with(|| PrincipalSeen {
-                        account: k.account.clone(),
-                        principal: k.principal.clone(),
-                        covered: true,
-                        hours: Vec::new(),
-                        spend: Money::ZERO,
-                        models: BTreeSet::new(),
-                    }),
-                };
-                // Covered only if every call of it is attributed.
-                p.covered &= workload.is_some();
-                // Facts mostly come in hour order: the last hour is checked first.
-                if p.hours.last() != Some(&k.hour) && !p.hours.contains(&k.hour) {
-                    p.hours.push(k.hour);
-                }
-                p.spend += v.cost;
-                if !p.models.contains(k.model_id.as_str()) {
-                    p.models.insert(k.model_id.clone());
-                }
-            }
-        })
-        .await?;
-        let mut findings = Vec::new();
-        for s in scopes.values() {
-            findings.extend(inv::hourly_spikes(s, days, cfg));
-        }
-        for m in models.values().flat_map(BTreeMap::values) {
-            findings.extend(inv::model_surges(m, days, cfg));
-        }
-        let seen: Vec<PrincipalSeen> = principals.into_values().flat_map(BTreeMap::into_values).collect();
-        findings.extend(inv::new_principals(&seen, cfg));
+        let mut gathered = inv::Gathered::new(&attributor, days);
+        self.fold_usage(from, to, |t| gathered.add(t)).await?;
+        let findings = gathered.findings(cfg);
 
         let existing = self.stored_investigations().await?;
         let versions: BTreeMap<String, u64> = existing.iter().map(|(i, v)| (i.id.clone(), *v)).collect();
@@ -678,24 +597,31 @@ impl Governance {
         let attributor = self.attributor().await?;
         let mut owners = invocations::UsageOwners::new(&attributor);
         let mut by_owner: BTreeMap<String, LiveLine> = BTreeMap::new();
-        self.fold_usage(from, to, |k, v| {
-            let name = match owners.of(k) {
-                Outcome::Attributed { workload, .. } if scope.sees(&workload) => workload.to_string(),
-                Outcome::Unattributed { reason } if scope.sees_unattributed() => format!("unattributed:{}", reason.as_str()),
-                _ => return,
-            };
-            let line = by_owner.entry(name.clone()).or_insert_with(|| LiveLine { owner: name, requests: 0, input_tokens: 0, output_tokens: 0, cost: Money::ZERO, unpriced_requests: 0 });
-            line.requests += v.requests;
-            line.input_tokens += v.tokens.input;
-            line.output_tokens += v.tokens.output;
-            line.cost += v.cost;
-            line.unpriced_requests += v.unpriced;
+        self.fold_usage(from, to, |t| {
+            for r in &t.rows {
+                add_live(&mut by_owner, &mut owners, &scope, t.key(r), &r.value);
+            }
         })
         .await?;
         let mut lines: Vec<LiveLine> = by_owner.into_values().collect();
         lines.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.owner.cmp(&b.owner)));
         Ok(LiveReport { from, to, total: lines.iter().map(|l| l.cost).sum(), lines })
     }
+}
+
+/// One hour of usage into the live report's lines, if the caller's scope sees its owner.
+fn add_live(by_owner: &mut BTreeMap<String, LiveLine>, owners: &mut invocations::UsageOwners<'_>, scope: &super::reports::Scope, k: invocations::UsageKeyRef<'_>, v: &invocations::UsageValue) {
+    let name = match owners.of(k) {
+        Outcome::Attributed { workload, .. } if scope.sees(&workload) => workload.to_string(),
+        Outcome::Unattributed { reason } if scope.sees_unattributed() => format!("unattributed:{}", reason.as_str()),
+        _ => return,
+    };
+    let line = by_owner.entry(name.clone()).or_insert_with(|| LiveLine { owner: name, requests: 0, input_tokens: 0, output_tokens: 0, cost: Money::ZERO, unpriced_requests: 0 });
+    line.requests += v.requests;
+    line.input_tokens += v.tokens.input;
+    line.output_tokens += v.tokens.output;
+    line.cost += v.cost;
+    line.unpriced_requests += v.unpriced;
 }
 
 impl Governance {
@@ -711,7 +637,7 @@ impl Governance {
         let to = period.last_day().and_hms_opt(23, 59, 59).map(|t| t.and_utc()).ok_or_else(|| GovernanceError::Internal("day out of range".into()))?;
         let attributor = self.attributor().await?;
         let mut comparison = live_vs_billed::Comparison::new(period, &facts, &attributor, &self.catalog);
-        self.fold_usage(from, to, |k, v| comparison.add_usage(k, v)).await?;
+        self.fold_usage(from, to, |t| t.rows.iter().for_each(|r| comparison.add_usage(t.key(r), &r.value))).await?;
         let full = comparison.finish();
         Ok(match &scope {
             super::reports::Scope::Organisation => full,
@@ -731,7 +657,12 @@ impl Governance {
     pub(crate) async fn week_live_lines(&self, week: IsoWeek, facts: &domain::cur::facts::Facts, attributor: &Attributor) -> Result<Vec<live_vs_billed::OwnerDay>> {
         let from = week.monday().and_hms_opt(0, 0, 0).map(|t| t.and_utc()).ok_or_else(|| GovernanceError::Internal("day out of range".into()))?;
         let mut comparisons: Vec<_> = week.periods().into_iter().map(|p| live_vs_billed::Comparison::new(p, facts, attributor, &self.catalog)).collect();
-        self.fold_usage(from, from + Duration::days(7), |k, v| comparisons.iter_mut().for_each(|c| c.add_usage(k, v))).await?;
+        self.fold_usage(from, from + Duration::days(7), |t| {
+            for r in &t.rows {
+                comparisons.iter_mut().for_each(|c| c.add_usage(t.key(r), &r.value));
+            }
+        })
+        .await?;
         Ok(comparisons.into_iter().flat_map(|c| c.finish().lines).collect())
     }
 }

@@ -11,7 +11,7 @@
 
 use async_trait::async_trait;
 use domain::cur::facts::Facts;
-use domain::invocations::UsageFacts;
+use domain::invocations::{UsageFacts, UsageTable};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LedgerError {
@@ -68,9 +68,10 @@ pub trait FactLedger: Send + Sync {
     /// `key`, as `write` does for CUR facts. Same errors.
     async fn write_usage(&self, key: &str, facts: &UsageFacts) -> Result<Written, LedgerError>;
 
-    /// An object of usage facts, whole. Same errors as `read`; an object of
-    /// CUR facts is `Corrupt` here, and the other way round.
-    async fn read_usage(&self, key: &str) -> Result<UsageFacts, LedgerError>;
+    /// An object of usage facts, whole, as a table (each caller and model
+    /// once; `UsageTable::to_facts` keys it). Same errors as `read`; an object
+    /// of CUR facts is `Corrupt` here, and the other way round.
+    async fn read_usage(&self, key: &str) -> Result<UsageTable, LedgerError>;
 
     /// Writes an export table (the FOCUS export) as one Parquet object at
     /// `key`, replacing what is there: an export is rewritten whole, and a
