@@ -23,8 +23,8 @@ PY=$ROOT/.venv/bin/python
 [ -x "$PY" ] || { echo "bench: run scripts/setup.sh first (needs .venv with duckdb)" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "bench: needs GNU time at /usr/bin/time (Debian package: time)" >&2; exit 2; }
 
-cargo build --release --locked -p finops --quiet
-FINOPS=$ROOT/target/release/finops
+cargo build --profile fast --locked -p finops --quiet
+FINOPS=$ROOT/target/fast/finops
 dir=$WORK/hard/data/BILLING_PERIOD=2026-03
 file=$dir/cur.parquet
 mkdir -p "$dir"

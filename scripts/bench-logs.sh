@@ -18,8 +18,8 @@ WORK=${BENCH_DIR:-$ROOT/target/bench-logs}/$RECORDS
 PY=$ROOT/.venv/bin/python
 [ -x "$PY" ] || { echo "bench: run scripts/setup.sh first (needs .venv with duckdb)" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "bench: needs GNU time at /usr/bin/time (Debian package: time)" >&2; exit 2; }
-cargo build --release --locked -p finops --quiet
-FINOPS=$ROOT/target/release/finops
+cargo build --profile fast --locked -p finops --quiet
+FINOPS=$ROOT/target/fast/finops
 
 if [ ! -f "$WORK/.done" ]; then
   echo "bench: writing $RECORDS records …" >&2

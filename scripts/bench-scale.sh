@@ -24,8 +24,8 @@ PY=$ROOT/.venv/bin/python
 [ -x /usr/bin/time ] || { echo "bench: needs GNU time at /usr/bin/time (Debian package: time)" >&2; exit 2; }
 "$PY" -c 'import duckdb, pyarrow' || { echo "bench: the venv lacks duckdb or pyarrow: run scripts/setup.sh" >&2; exit 2; }
 
-cargo build --release --locked -p finops --quiet
-FINOPS=$ROOT/target/release/finops
+cargo build --profile fast --locked -p finops --quiet
+FINOPS=$ROOT/target/fast/finops
 mkdir -p "$WORK"
 "$FINOPS" athena-sql --period 2026-03 --database cid --table cur2 >"$WORK.sql"
 
