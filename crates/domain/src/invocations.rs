@@ -367,13 +367,7 @@ pub struct UsageKeyRef<'a> {
     pub model_id: &'a str,
 }
 
-impl<'a> UsageKeyRef<'a> {
-    /// The hour as attribution reads it, with its model parsed once by the
-    /// caller (`ModelRef::parse(self.model_id)`).
-    pub fn as_ai_line(&self, model: &'a ModelRef) -> AiLine<'a> {
-        ai_line(self.hour.date_naive(), "", self.principal, model)
-    }
-
+impl UsageKeyRef<'_> {
     pub fn to_owned_key(&self) -> UsageKey {
         UsageKey { hour: self.hour, account: self.account.clone(), region: self.region.clone(), principal: self.principal.to_owned(), model_id: self.model_id.to_owned() }
     }
