@@ -193,6 +193,7 @@ impl Governance {
         let changed = reconcile(period, &existing, observed, self.clock.now());
         let correlation = self.ids.next_id();
         let system = Self::system_actor("gap-detector");
+        let mut groups: Vec<Vec<WriteOp>> = Vec::with_capacity(changed.len());
         for g in &changed {
             let (op, seen) = match versions.get(&g.id) {
                 None => {
@@ -214,8 +215,13 @@ impl Governance {
                 summary.updated += 1;
                 ops.push(self.audit(entity(&g.id), "refreshed", (Some(g.status.as_str()), Some(g.status.as_str())), &system, Some(&format!("spend now {}", g.spend)), &correlation)?);
             }
+            groups.push(ops);
+        }
+        // Each gap commits whole with its audit records; many gaps share a
+        // commit (a large month changes thousands at once).
+        for ops in crate::ports::store::pack_transactions(groups) {
             self.store.transact(ops).await.map_err(|e| match e {
-                StoreError::Conflict { .. } => GovernanceError::Conflict(format!("gap {} changed during detection; run it again", g.id)),
+                StoreError::Conflict { key } => GovernanceError::Conflict(format!("gap {} changed during detection; run it again", key.sk)),
                 other => other.into(),
             })?;
         }

@@ -133,14 +133,7 @@ impl Governance {
         }
         // Parents before children: nodes come first, and each batch is whole
         // entities (an entity's items and its audit record stay together).
-        let mut batch: Vec<WriteOp> = Vec::new();
-        for group in groups {
-            if batch.len() + group.len() > crate::ports::store::MAX_TRANSACTION_ITEMS {
-                self.store.transact(std::mem::take(&mut batch)).await?;
-            }
-            batch.extend(group);
-        }
-        if !batch.is_empty() {
+        for batch in crate::ports::store::pack_transactions(groups) {
             self.store.transact(batch).await?;
         }
         Ok(ImportSummary {
