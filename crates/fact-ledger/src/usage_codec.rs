@@ -21,7 +21,7 @@ use domain::{AccountId, Money, Region};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use rust_decimal::Decimal;
 
 use crate::codec::CodecError;
@@ -48,7 +48,14 @@ fn count(n: u64, column: &str) -> Result<i64, CodecError> {
 pub fn encode(facts: &UsageFacts) -> Result<Vec<u8>, CodecError> {
     let scale = facts.facts.values().map(|v| v.cost.amount().normalize().scale()).max().map_or(0, |s| i8::try_from(s).unwrap_or(28));
     let schema = Arc::new(schema(scale));
-    let props = WriterProperties::builder().set_compression(Compression::SNAPPY).set_max_row_group_size(BATCH).build();
+    // Statistics only on the hour, the column a reader prunes by (as the
+    // CUR facts' codec does).
+    let props = WriterProperties::builder()
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_column_statistics_enabled("hour".into(), EnabledStatistics::Chunk)
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_size(BATCH)
+        .build();
     let mut out = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut out, schema.clone(), Some(props)).map_err(|e| CodecError::Unrepresentable(e.to_string()))?;
     let all: Vec<(&UsageKey, &UsageValue)> = facts.facts.iter().collect();
