@@ -19,7 +19,7 @@ use arrow_array::{Array, ArrayRef, BooleanArray, MapArray, RecordBatch, StringAr
 use arrow_schema::{ArrowError, DataType, Schema};
 use chrono::NaiveDate;
 use domain::cur::bases;
-use domain::cur::facts::{is_ai_row, FactRef, FactValue, Facts, RowCosts, AI_PRODUCT_CODES};
+use domain::cur::facts::{is_ai_row, AcctId, FactValue, Facts, InternedKey, RowCosts, StrId, AI_PRODUCT_CODES};
 use domain::Money;
 use domain::AccountId;
 use futures::StreamExt;
@@ -91,9 +91,10 @@ pub struct Layout {
     /// The columns that decide whether a row can be AI spend, and carry what
     /// a non-AI row contributes (its account's cost).
     scan_roots: Vec<usize>,
-    /// The file's schema with the scan's text columns read as dictionaries:
-    /// CUR writes them dictionary-encoded, so the predicate decides once per
-    /// distinct value instead of once per row, and no string is copied.
+    /// The file's schema with the text columns read as dictionaries: CUR
+    /// writes them dictionary-encoded, so the predicate and the fold decide
+    /// once per distinct value instead of once per row, and no string is
+    /// copied per row.
     hint: Arc<Schema>,
     pub principal_column: bool,
     /// The file's column names, for [`mark_missing_bases`].
@@ -125,7 +126,7 @@ impl Layout {
             .fields()
             .iter()
             .map(|f| {
-                if [PRODUCT_CODE, BILLING_ENTITY, ACCOUNT, LINE_ITEM_TYPE].contains(&f.name().as_str()) && f.data_type() == &DataType::Utf8 {
+                if DICTIONARY_COLUMNS.contains(&f.name().as_str()) && f.data_type() == &DataType::Utf8 {
                     Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))))
                 } else {
                     f.clone()
@@ -255,6 +256,9 @@ fn day_at(a: &ArrayRef, row: u64, i: usize) -> Result<NaiveDate, ReadError> {
 }
 
 const SCAN_COLUMNS: [&str; 4] = [PRODUCT_CODE, BILLING_ENTITY, ACCOUNT, COST];
+
+/// The text columns read through their dictionaries (see `Layout::hint`).
+const DICTIONARY_COLUMNS: [&str; 9] = [PRODUCT_CODE, BILLING_ENTITY, ACCOUNT, LINE_ITEM_TYPE, USAGE_TYPE, OPERATION, PRINCIPAL, RESOURCE_ID, PAYER];
 
 /// What the scan also reads so that a settled row counts on every basis.
 const BASIS_SCAN_COLUMNS: [&str; 10] = [
@@ -469,63 +473,105 @@ fn map_get(map: Option<&MapArray>, i: usize, keys: &[&str]) -> Option<String> {
     keys.iter().find_map(|want| (0..k.len()).find(|&j| k.value(j) == *want && v.is_valid(j)).map(|j| v.value(j).to_owned()))
 }
 
+/// Every value, as it is.
+fn any(v: &str) -> Option<&str> {
+    Some(v)
+}
+
+/// A text column's values as ids interned in the facts, each worked out once
+/// per distinct value of the batch (its dictionary) rather than per row.
+struct Interned<'c> {
+    codes: Option<&'c Codes>,
+    ids: Vec<Option<StrId>>,
+}
+
+impl<'c> Interned<'c> {
+    fn of(codes: Option<&'c Codes>) -> Self {
+        Interned { codes, ids: vec![None; codes.map_or(0, Codes::distinct)] }
+    }
+
+    /// Row `i`'s value as `f` maps it (`None`: the column is absent or `f`
+    /// says there is no value).
+    fn get(&mut self, i: usize, facts: &mut Facts, f: impl for<'s> Fn(&'s str) -> Option<&'s str>) -> Option<StrId> {
+        let codes = self.codes?;
+        let k = codes.key(i);
+        if let Some(id) = self.ids[k] {
+            return Some(id);
+        }
+        let id = facts.intern_str(f(codes.value_of_key(k))?);
+        self.ids[k] = Some(id);
+        Some(id)
+    }
+}
+
 /// Folds one record batch of rows the scan kept into facts; `row_number(i)`
-/// is the file row (from 1) of the batch's row `i`. AI rows become facts (their
-/// strings borrowed from the batch and interned, never copied per row); a kept
-/// row that turns out not to be AI (a Marketplace product of another kind)
-/// adds to its account's non-AI cost. The read total is the scan's business:
-/// it has already counted every row.
+/// is the file row (from 1) of the batch's row `i`. AI rows become facts;
+/// their text columns are read through their dictionaries, so each distinct
+/// string is looked at once per batch and a row costs a few array lookups,
+/// not a string hash per column. A kept row that turns out not to be AI (a
+/// Marketplace product of another kind) adds to its account's non-AI cost.
+/// The read total is the scan's business: it has already counted every row.
 pub fn fold_batch(batch: &RecordBatch, mut row_number: impl FnMut(usize) -> u64, facts: &mut Facts) -> Result<(), ReadError> {
-    let req = |name: &'static str| text(batch, name)?.ok_or(ReadError::MissingColumn(name));
+    let req = |name: &'static str| Codes::of(batch, name)?.ok_or(ReadError::MissingColumn(name));
     let (usage_type, account, product_code) = (req(USAGE_TYPE)?, req(ACCOUNT)?, req(PRODUCT_CODE)?);
-    let (usage_type, account, product_code) = (usage_type.as_string::<i32>(), account.as_string::<i32>(), product_code.as_string::<i32>());
-    let opt = |name| text(batch, name);
-    let (principal, resource, operation, lit, entity) = (opt(PRINCIPAL)?, opt(RESOURCE_ID)?, opt(OPERATION)?, opt(LINE_ITEM_TYPE)?, opt(BILLING_ENTITY)?);
-    let s = |a: &Option<ArrayRef>| a.as_ref().map(|a| a.as_string::<i32>().clone());
-    let (principal, resource, operation, lit, entity) = (s(&principal), s(&resource), s(&operation), s(&lit), s(&entity));
+    let opt = |name| Codes::of(batch, name);
+    let (principal, resource, operation, lit, entity, payer) = (opt(PRINCIPAL)?, opt(RESOURCE_ID)?, opt(OPERATION)?, opt(LINE_ITEM_TYPE)?, opt(BILLING_ENTITY)?, opt(PAYER)?);
     let (cost, amount, days) = (Numbers::of(batch, COST)?, Numbers::of(batch, USAGE_AMOUNT)?, days(batch)?);
     let other = BasisCells::of(batch)?;
-    let payer = text(batch, PAYER)?.map(|a| a.as_string::<i32>().clone());
     let product = batch.column_by_name(PRODUCT).map(|c| c.as_map().clone());
     let tags = batch.column_by_name(RESOURCE_TAGS).map(|c| c.as_map().clone());
-    // Account ids are checked once per distinct string in the batch.
-    let mut accounts: BTreeMap<&str, AccountId> = BTreeMap::new();
+    // Decided once per distinct value: AI product codes, Marketplace rows.
+    let ai_code = product_code.decide(|c| AI_PRODUCT_CODES.contains(&c));
+    let marketplace = entity.as_ref().map(|e| e.decide(|v| v == "AWS Marketplace"));
+    let mut usage_types = Interned::of(Some(&usage_type));
+    let mut codes = Interned::of(Some(&product_code));
+    let mut operations = Interned::of(operation.as_ref());
+    let mut lits = Interned::of(lit.as_ref());
+    let mut resources = Interned::of(resource.as_ref());
+    let mut principals = Interned::of(principal.as_ref());
+    let empty = facts.intern_str("");
+    // Account ids are checked once per distinct value (at the first row
+    // that has it, so an error names that row); payers likewise.
+    let mut accounts: Vec<Option<(AccountId, AcctId)>> = vec![None; account.distinct()];
+    let mut payers_seen = vec![false; payer.as_ref().map_or(0, Codes::distinct)];
     for i in 0..batch.num_rows() {
         let row = row_number(i);
-        let code = str_at(product_code, i);
-        let entity = entity.as_ref().map_or("AWS", |e| str_at(e, i));
-        let product_name = if entity == "AWS Marketplace" { map_get(product.as_ref(), i, &["product_name"]) } else { None };
-        let raw = str_at(account, i);
-        if !accounts.contains_key(raw) {
-            accounts.insert(raw, account_id(raw, row)?);
+        let slot = &mut accounts[account.key(i)];
+        if slot.is_none() {
+            let id = account_id(account.value(i), row)?;
+            let interned = facts.intern_account(&id);
+            *slot = Some((id, interned));
         }
-        let Some(acct) = accounts.get(raw) else { continue };
+        let Some((acct, acct_id)) = slot.as_ref() else { continue };
         let unblended = cost.at(row, COST, i)?;
         let costs = other.at(row, i, unblended)?;
         let c = Money::new(unblended);
-        if !is_ai_row(code, entity, product_name.as_deref().unwrap_or("")) {
+        let is_ai = ai_code[product_code.key(i)]
+            || (marketplace.as_ref().zip(entity.as_ref()).is_some_and(|(m, e)| m[e.key(i)])
+                && is_ai_row(product_code.value(i), "AWS Marketplace", map_get(product.as_ref(), i, &["product_name"]).as_deref().unwrap_or("")));
+        if !is_ai {
             facts.add_non_ai(acct, c, &costs);
             continue;
         }
-        fn get(a: &Option<StringArray>, i: usize) -> Option<&str> {
-            a.as_ref().map(|a| str_at(a, i))
-        }
-        let workspace = map_get(tags.as_ref(), i, &WORKSPACE_TAG_KEYS);
-        let key = FactRef {
+        let workspace = map_get(tags.as_ref(), i, &WORKSPACE_TAG_KEYS).map(|w| facts.intern_str(&w));
+        let key = InternedKey {
             usage_day: day_at(&days, row, i)?,
-            account: acct,
-            product_code: code,
-            usage_type: str_at(usage_type, i),
-            operation: get(&operation, i).unwrap_or_default(),
-            line_item_type: get(&lit, i).filter(|t| !t.is_empty()).unwrap_or("Usage"),
-            resource_id: get(&resource, i).filter(|r| !r.is_empty()),
-            principal: get(&principal, i),
-            workspace: workspace.as_deref(),
+            account: *acct_id,
+            product_code: codes.get(i, facts, any).unwrap_or(empty),
+            usage_type: usage_types.get(i, facts, any).unwrap_or(empty),
+            operation: operations.get(i, facts, any).unwrap_or(empty),
+            line_item_type: lits.get(i, facts, |t| Some(if t.is_empty() { "Usage" } else { t })).unwrap_or_else(|| facts.intern_str("Usage")),
+            resource_id: resources.get(i, facts, |r| Some(r).filter(|r| !r.is_empty())),
+            principal: principals.get(i, facts, any),
+            workspace,
         };
-        facts.add_fact(key, FactValue::of_row(amount.at(row, USAGE_AMOUNT, i)?, c, &costs));
-        if let Some(p) = payer.as_ref().map(|p| str_at(p, i).trim()).filter(|p| !p.is_empty()) {
-            if !facts.payers.iter().any(|x| x.as_str() == p) {
-                facts.payers.insert(AccountId::parse(p).map_err(|e| ReadError::BadValue { row, column: PAYER, value: p.to_owned(), reason: e.rule })?);
+        facts.add_interned(key, FactValue::of_row(amount.at(row, USAGE_AMOUNT, i)?, c, &costs));
+        if let Some(p) = payer.as_ref() {
+            let k = p.key(i);
+            let raw = p.value_of_key(k).trim();
+            if !payers_seen[k] && !raw.is_empty() {
+                payers_seen[k] = true;
+                facts.payers.insert(AccountId::parse(raw).map_err(|e| ReadError::BadValue { row, column: PAYER, value: raw.to_owned(), reason: e.rule })?);
             }
         }
     }
