@@ -265,13 +265,23 @@ pub fn cost(per_1k: &TokenPrices, tokens: TokenCounts) -> Option<Money> {
         if n == 0 {
             return Some(Decimal::ZERO);
         }
-        p.map(|p| Decimal::from(n) * p / Decimal::ONE_THOUSAND)
+        p.map(|p| thousandth(Decimal::from(n) * p))
     };
     let total = part(tokens.input, per_1k.input)?
         + part(tokens.output, per_1k.output)?
         + part(tokens.cache_read, per_1k.cache_read)?
         + part(tokens.cache_write, per_1k.cache_write)?;
     Some(Money::new(total))
+}
+
+/// `d / 1000`, exactly: a shift of the scale when it has room (a division
+/// costs more than the rest of pricing a record put together).
+fn thousandth(d: Decimal) -> Decimal {
+    let mut shifted = d;
+    match shifted.set_scale(d.scale() + 3) {
+        Ok(()) => shifted,
+        Err(_) => d / Decimal::ONE_THOUSAND,
+    }
 }
 
 /// The prices a call of `model` in `region` is charged at: its model's (or
@@ -593,6 +603,16 @@ mod tests {
                "identity":{{"arn":"arn:aws:sts::111111111111:assumed-role/chat/dev-1"}},"region":"us-east-1","requestId":"r-1",
                "operation":"Converse","modelId":"{model}","input":{{"inputTokenCount":{input}}},"output":{{"outputTokenCount":{output}}}}}"#
         )
+    }
+
+    proptest::proptest! {
+        /// The scale shift is the division it stands for, including where
+        /// the scale has no room left and the division is taken.
+        #[test]
+        fn a_thousandth_is_exact(m in proptest::num::i64::ANY, scale in 0u32..=28) {
+            let d = Decimal::new(m, scale);
+            proptest::prop_assert_eq!(thousandth(d), d / Decimal::ONE_THOUSAND);
+        }
     }
 
     #[test]

@@ -163,7 +163,11 @@ impl LogReader<'_> {
     /// One log object's text: one JSON record per line (the S3 delivery),
     /// blank lines skipped.
     pub fn read_text(&self, text: &str) -> LogRead {
-        let mut r = Reading::new(self);
+        // Sized for a key per record up front (to a bound): an object's
+        // records are mostly distinct hourly keys, and growing the map
+        // rehashes them all.
+        let lines = (text.as_bytes().iter().filter(|b| **b == b'\n').count() + 1).min(1 << 16);
+        let mut r = Reading::new(self, lines);
         for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             r.record(line, n + 1);
         }
@@ -172,7 +176,7 @@ impl LogReader<'_> {
 
     /// CloudWatch Logs messages (a subscription delivery's log events), each one record.
     pub fn read_messages<'a>(&self, messages: impl IntoIterator<Item = &'a str>) -> LogRead {
-        let mut r = Reading::new(self);
+        let mut r = Reading::new(self, 0);
         for (n, m) in messages.into_iter().enumerate() {
             r.record(m, n + 1);
         }
@@ -200,8 +204,8 @@ struct Reading<'r, 't> {
 type Fast = foldhash::fast::RandomState;
 
 impl<'r, 't> Reading<'r, 't> {
-    fn new(reader: &'r LogReader<'r>) -> Self {
-        Reading { reader, out: LogRead::default(), hours: HashMap::default(), accounts: HashMap::default(), regions: HashMap::default(), prices: HashMap::default() }
+    fn new(reader: &'r LogReader<'r>, records: usize) -> Self {
+        Reading { reader, out: LogRead::default(), hours: HashMap::with_capacity_and_hasher(records, Fast::default()), accounts: HashMap::default(), regions: HashMap::default(), prices: HashMap::default() }
     }
 
     fn record(&mut self, text: &'t str, n: usize) {
