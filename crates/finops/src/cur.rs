@@ -301,9 +301,14 @@ pub async fn ingest(config: &Config, paths: &[PathBuf], period: Option<&str>, th
         let absolute = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.clone());
         let source = domain::cur::source::source_identity(&absolute.to_string_lossy().replace('\\', "/"), &name);
-        let stored = gov.store_source_facts(SourceFacts { period, source: &source, facts: &facts, rows: stats.rows, principal_column: stats.principal_column, version: None, delivery: None }).await?;
+        let stored = gov.store_source(SourceFacts { period, source: &source, facts: &facts, rows: stats.rows, principal_column: stats.principal_column, version: None, delivery: None }).await?;
+        let ai_facts = facts.len();
+        // The local bus runs gap detection inside the announcement, and it
+        // reads the facts back from the ledger: these are not held meanwhile.
+        drop(facts);
+        gov.announce_source(period, &source, stored).await;
         let stored = format!("{stored:?}").to_lowercase();
-        done.push(Ingested { file: path, period, rows: stats.rows, ai_facts: facts.len(), stored, seconds: started.elapsed().as_secs_f64() });
+        done.push(Ingested { file: path, period, rows: stats.rows, ai_facts, stored, seconds: started.elapsed().as_secs_f64() });
     }
     Ok(match format {
         Format::Json | Format::Csv => json(&done),

@@ -179,17 +179,26 @@ impl Governance {
     pub async fn store_source_facts(&self, input: SourceFacts<'_>) -> Result<Stored> {
         let (period, source) = (input.period, input.source.to_owned());
         let stored = self.store_source(input).await?;
+        self.announce_source(period, &source, stored).await;
+        Ok(stored)
+    }
+
+    /// Publishes `CurPeriodIngested` for a source [`Governance::store_source`]
+    /// stored, when anything changed. Apart from the store so that a caller
+    /// whose bus runs the consumers in process (the local mode) can let go
+    /// of the facts it read first: detection reads them back from the
+    /// ledger, and a large month's facts need not be held twice.
+    pub async fn announce_source(&self, period: BillingPeriod, source: &str, stored: Stored) {
         if stored != Stored::Unchanged {
             let correlation = self.ids.next_id();
             let replaced = stored == Stored::Replaced;
             self.publish(vec![self.event(events::CUR_PERIOD_INGESTED, &correlation, json!({"period": period, "source": source, "replaced": replaced}))]).await;
         }
-        Ok(stored)
     }
 
     /// Stores one source's facts without announcing it: a delivery of several
-    /// files announces once, after all of them.
-    pub(crate) async fn store_source(&self, input: SourceFacts<'_>) -> Result<Stored> {
+    /// files announces once, after all of them (see [`Governance::announce_source`]).
+    pub async fn store_source(&self, input: SourceFacts<'_>) -> Result<Stored> {
         let SourceFacts { period, source, facts, rows, principal_column, version, delivery } = input;
         if source.trim().is_empty() {
             return Err(GovernanceError::invalid("source", "is required"));
