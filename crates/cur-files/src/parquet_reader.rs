@@ -568,6 +568,9 @@ pub fn fold_batch(batch: &RecordBatch, mut row_number: impl FnMut(usize) -> u64,
     let mut resources = Interned::of(resource.as_ref());
     let mut principals = Interned::of(principal.as_ref());
     let empty = facts.intern_str("");
+    // Interned at the first row that needs it (a file without the column),
+    // so a file with it interns nothing it does not use.
+    let mut usage: Option<StrId> = None;
     // Account ids are checked once per distinct value (at the first row
     // that has it, so an error names that row); payers likewise.
     let mut accounts: Vec<Option<(AccountId, AcctId)>> = vec![None; account.distinct()];
@@ -598,7 +601,7 @@ pub fn fold_batch(batch: &RecordBatch, mut row_number: impl FnMut(usize) -> u64,
             product_code: codes.get(i, facts, any).unwrap_or(empty),
             usage_type: usage_types.get(i, facts, any).unwrap_or(empty),
             operation: operations.get(i, facts, any).unwrap_or(empty),
-            line_item_type: lits.get(i, facts, |t| Some(if t.is_empty() { "Usage" } else { t })).unwrap_or_else(|| facts.intern_str("Usage")),
+            line_item_type: lits.get(i, facts, |t| Some(if t.is_empty() { "Usage" } else { t })).unwrap_or_else(|| *usage.get_or_insert_with(|| facts.intern_str("Usage"))),
             resource_id: resources.get(i, facts, |r| Some(r).filter(|r| !r.is_empty())),
             principal: principals.get(i, facts, any),
             workspace,
