@@ -237,8 +237,13 @@ fn decimals(batch: &RecordBatch, name: &str) -> Result<(arrow_array::Decimal128A
 /// column, wrong type, null key, bad account id) is `Corrupt`, named.
 pub fn decode(bytes: Bytes) -> Result<Facts, CodecError> {
     let corrupt = |e: &dyn std::fmt::Display| CodecError::Corrupt(e.to_string());
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| corrupt(&e))?.with_batch_size(BATCH).build().map_err(|e| corrupt(&e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| corrupt(&e))?;
+    // One row per fact: the map is sized once from the footer.
+    // Capped: a footer is input, and a corrupt one must not reserve terabytes.
+    let rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0).min(1 << 24);
+    let reader = builder.with_batch_size(BATCH).build().map_err(|e| corrupt(&e))?;
     let mut facts = Facts::default();
+    facts.reserve(rows);
     for batch in reader {
         let batch = batch.map_err(|e| corrupt(&e))?;
         let day = batch.column_by_name("usage_day").and_then(|c| c.as_primitive_opt::<Date32Type>()).ok_or_else(|| CodecError::Corrupt("usage_day is not a date column".into()))?;

@@ -487,7 +487,9 @@ fn model_name(catalog: &PriceCatalog, usage: &Usage) -> Option<String> {
 pub fn detect(input: &DetectionInput) -> Vec<Observation> {
     type Fast = foldhash::fast::RandomState;
     let mut acc: BTreeMap<Scenario, HashMap<String, Acc, Fast>> = BTreeMap::new();
-    let mut attributed: BTreeMap<WorkloadId, Acc> = BTreeMap::new();
+    // Hashed, not ordered: it is only looked up (per attributed fact) and
+    // taken from by workload, never iterated.
+    let mut attributed: HashMap<WorkloadId, Acc, Fast> = HashMap::default();
     // Scopes by the base model they approve.
     let mut scoped: BTreeMap<&str, Vec<&ModelApprovalScope>> = BTreeMap::new();
     for s in input.scopes {
