@@ -693,12 +693,16 @@ fn read_file_unguarded(path: &Path, threads: usize, progress: &Progress) -> Resu
     let starts = row_group_starts(&meta);
     progress.total.fetch_add(u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0), Ordering::Relaxed);
     let threads = threads.clamp(1, starts.len().max(1));
-    let results: Vec<Result<Facts, ReadError>> = std::thread::scope(|scope| {
+    // One set of facts for every thread: each decodes and filters its row
+    // groups on its own and folds a batch under the lock. Per-thread partial
+    // facts merged at the end would hold a large month's facts twice (one
+    // copy per thread, since every row group touches most facts).
+    let shared = Mutex::new(Facts::default());
+    let results: Vec<Result<(), ReadError>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
-                let (meta, layout, starts) = (&meta, &layout, &starts);
-                scope.spawn(move || -> Result<Facts, ReadError> {
-                    let mut facts = Facts::default();
+                let (meta, layout, starts, shared) = (&meta, &layout, &starts, &shared);
+                scope.spawn(move || -> Result<(), ReadError> {
                     for rg in (t..starts.len()).step_by(threads) {
                         let scan = Arc::new(Mutex::new(Scan::starting_at(starts[rg])));
                         let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(File::open(path)?, meta.clone())
@@ -710,21 +714,21 @@ fn read_file_unguarded(path: &Path, threads: usize, progress: &Progress) -> Resu
                             .map_err(|e| batch_error(&scan, e))?;
                         for batch in reader {
                             let batch = batch.map_err(|e| batch_error(&scan, e))?;
-                            fold_kept(&batch, &scan, &mut facts)?;
+                            fold_kept(&batch, &scan, &mut *shared.lock().map_err(|_| malformed("facts poisoned"))?)?;
                         }
-                        finish_group(&scan, &mut facts)?;
+                        finish_group(&scan, &mut *shared.lock().map_err(|_| malformed("facts poisoned"))?)?;
                         progress.rows.fetch_add(u64::try_from(meta.metadata().row_group(rg).num_rows()).unwrap_or(0), Ordering::Relaxed);
                     }
-                    Ok(facts)
+                    Ok(())
                 })
             })
             .collect();
         workers.into_iter().map(|w| w.join().unwrap_or_else(|p| Err(decoder_panic(p.as_ref())))).collect()
     });
-    let mut facts = Facts::default();
     for r in results {
-        facts.absorb(r?);
+        r?;
     }
+    let mut facts = shared.into_inner().map_err(|_| malformed("facts poisoned"))?;
     layout.mark_bases(&mut facts);
     let rows = u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0);
     Ok((facts, ReadStats { rows, principal_column: layout.principal_column }))
