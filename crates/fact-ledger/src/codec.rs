@@ -19,12 +19,12 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Decimal128Type, Int32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use bytes::Bytes;
 use domain::cur::facts::{AcctId, FactCodes, FactValue, Facts, InternedKey, StrId};
 use domain::{AccountId, Money};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
+use parquet::file::reader::ChunkReader;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use rust_decimal::Decimal;
 
@@ -132,6 +132,14 @@ fn keys(codes: &[(FactCodes, &FactValue)], f: impl Fn(&FactCodes) -> Option<u32>
 
 /// The facts' AI facts as one Parquet file.
 pub fn encode(facts: &Facts) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::new();
+    encode_to(facts, &mut out)?;
+    Ok(out)
+}
+
+/// [`encode`] into a writer (a file, a hashing writer): a large month's file
+/// is not held in memory beside the facts it is written from.
+pub fn encode_to<W: std::io::Write + Send>(facts: &Facts, out: W) -> Result<(), CodecError> {
     let columns = facts.columns();
     let codes = &columns.facts;
     let amount_scale = scale_of(codes.iter().map(|(_, v)| v.usage_amount));
@@ -150,8 +158,7 @@ pub fn encode(facts: &Facts) -> Result<Vec<u8>, CodecError> {
         .set_max_row_group_size(BATCH)
         .set_created_by("finops-center fact-ledger".into())
         .build();
-    let mut out = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut out, schema.clone(), Some(props)).map_err(|e| CodecError::Unrepresentable(e.to_string()))?;
+    let mut writer = ArrowWriter::try_new(out, schema.clone(), Some(props)).map_err(|e| CodecError::Unrepresentable(e.to_string()))?;
     let dict_col = |k: Int32Array, values: &ArrayRef| -> Result<ArrayRef, CodecError> {
         Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(k, values.clone()).map_err(|e| CodecError::Unrepresentable(e.to_string()))?))
     };
@@ -191,7 +198,7 @@ pub fn encode(facts: &Facts) -> Result<Vec<u8>, CodecError> {
         writer.write(&batch).map_err(|e| CodecError::Unrepresentable(e.to_string()))?;
     }
     writer.close().map_err(|e| CodecError::Unrepresentable(e.to_string()))?;
-    Ok(out)
+    Ok(())
 }
 
 /// A string column seen through its dictionary: each distinct value is
@@ -235,7 +242,7 @@ fn decimals(batch: &RecordBatch, name: &str) -> Result<(arrow_array::Decimal128A
 
 /// A fact file's facts. Any file that is not one this codec wrote (missing
 /// column, wrong type, null key, bad account id) is `Corrupt`, named.
-pub fn decode(bytes: Bytes) -> Result<Facts, CodecError> {
+pub fn decode(bytes: impl ChunkReader + 'static) -> Result<Facts, CodecError> {
     let corrupt = |e: &dyn std::fmt::Display| CodecError::Corrupt(e.to_string());
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| corrupt(&e))?;
     // One row per fact: the map is sized once from the footer.
@@ -302,6 +309,7 @@ pub fn decode(bytes: Bytes) -> Result<Facts, CodecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use chrono::NaiveDate;
     use domain::cur::facts::CurRow;
     use proptest::prelude::*;

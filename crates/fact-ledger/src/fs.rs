@@ -78,13 +78,45 @@ impl FsLedger {
 
 #[async_trait]
 impl FactLedger for FsLedger {
+    /// Encoded straight into the temporary file, hashed as it goes: a large
+    /// month's object (tens of MB) is never held in memory beside its facts.
+    /// The write runs on the calling task, as the encode does (see
+    /// `super::encode`): the facts are borrowed, and the caller has nothing
+    /// else to run meanwhile.
     async fn write(&self, key: &str, facts: &Facts) -> Result<Written, LedgerError> {
-        self.put_encoded(key, || super::encode(key, facts)).await
+        let path = self.path(key)?;
+        let dir = path.parent().ok_or_else(|| LedgerError::BadKey { key: key.to_owned(), reason: "has no folder".into() })?;
+        std::fs::create_dir_all(dir).map_err(|e| io_error("creating", dir, e))?;
+        let tmp = dir.join(format!(".{}.tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+        let written = (|| {
+            let file = std::fs::File::create(&tmp).map_err(|e| io_error("writing", &tmp, e))?;
+            let mut out = super::Hashing::new(std::io::BufWriter::new(file));
+            super::codec::encode_to(facts, &mut out).map_err(|e| LedgerError::Unrepresentable(format!("{key}: {e}")))?;
+            let (bytes, digest) = out.finish().map_err(|e| io_error("writing", &tmp, e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| io_error("renaming into", &path, e))?;
+            Ok(Written { key: key.to_owned(), bytes, digest })
+        })();
+        if written.is_err() {
+            // Nothing half-written is left behind (a listing skips it anyway).
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
     }
 
+    /// Decoded from the file, page by page: the object is not read into
+    /// memory whole before its facts are built.
     async fn read(&self, key: &str) -> Result<Facts, LedgerError> {
-        let bytes = self.get(key).await?;
-        super::decode(key, bytes).await
+        let path = self.path(key)?;
+        let k = key.to_owned();
+        blocking(move || {
+            let file = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == ErrorKind::NotFound => return Err(LedgerError::NotFound(k)),
+                Err(e) => return Err(io_error("reading", &path, e)),
+            };
+            super::codec::decode(file).map_err(|e| LedgerError::Corrupt { key: k, reason: e.to_string() })
+        })
+        .await
     }
 
     async fn write_usage(&self, key: &str, facts: &UsageFacts) -> Result<Written, LedgerError> {

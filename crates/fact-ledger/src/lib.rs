@@ -61,6 +61,42 @@ async fn decode_usage(key: &str, bytes: Bytes) -> Result<UsageTable, LedgerError
         .map_err(|e| LedgerError::Corrupt { key: key.to_owned(), reason: e.to_string() })
 }
 
+/// A writer that counts and hashes what passes through it, so an object
+/// written straight to its destination is still described by its size and
+/// SHA-256 digest.
+struct Hashing<W: std::io::Write> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: std::io::Write> Hashing<W> {
+    fn new(inner: W) -> Self {
+        Hashing { inner, hasher: Sha256::new(), bytes: 0 }
+    }
+}
+
+impl Hashing<std::io::BufWriter<std::fs::File>> {
+    /// Flushes the file and gives its size and digest.
+    fn finish(self) -> std::io::Result<(u64, String)> {
+        self.inner.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+        Ok((self.bytes, hex(&self.hasher.finalize())))
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 fn written(key: &str, bytes: &[u8], digest: String) -> Written {
     Written { key: key.to_owned(), bytes: bytes.len() as u64, digest }
 }
