@@ -702,6 +702,7 @@ fn read_file_unguarded(path: &Path, threads: usize, progress: &Progress) -> Resu
         let workers: Vec<_> = (0..threads)
             .map(|t| {
                 let (meta, layout, starts, shared) = (&meta, &layout, &starts, &shared);
+                let facts = move || shared.lock().map_err(|_| malformed("facts poisoned"));
                 scope.spawn(move || -> Result<(), ReadError> {
                     for rg in (t..starts.len()).step_by(threads) {
                         let scan = Arc::new(Mutex::new(Scan::starting_at(starts[rg])));
@@ -714,9 +715,9 @@ fn read_file_unguarded(path: &Path, threads: usize, progress: &Progress) -> Resu
                             .map_err(|e| batch_error(&scan, e))?;
                         for batch in reader {
                             let batch = batch.map_err(|e| batch_error(&scan, e))?;
-                            fold_kept(&batch, &scan, &mut *shared.lock().map_err(|_| malformed("facts poisoned"))?)?;
+                            fold_kept(&batch, &scan, &mut *facts()?)?;
                         }
-                        finish_group(&scan, &mut *shared.lock().map_err(|_| malformed("facts poisoned"))?)?;
+                        finish_group(&scan, &mut *facts()?)?;
                         progress.rows.fetch_add(u64::try_from(meta.metadata().row_group(rg).num_rows()).unwrap_or(0), Ordering::Relaxed);
                     }
                     Ok(())

@@ -2,7 +2,8 @@
 //! under it. A write goes to a temporary file in the same folder and is
 //! renamed into place, so a reader never sees half an object.
 
-use std::io::ErrorKind;
+use std::fs::File;
+use std::io::{BufWriter, ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
@@ -39,6 +40,26 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, LedgerError> 
     tokio::task::spawn_blocking(f).await.map_err(|e| LedgerError::Unavailable(e.to_string()))?
 }
 
+/// Writes `path` through a temporary file in the same folder, renamed into
+/// place once `fill` has written it all and it is flushed: a reader never
+/// sees half an object, and a failed write leaves nothing behind.
+fn write_atomically<T>(path: &Path, fill: impl FnOnce(&mut BufWriter<File>) -> Result<T, LedgerError>) -> Result<T, LedgerError> {
+    let dir = path.parent().ok_or_else(|| LedgerError::BadKey { key: path.display().to_string(), reason: "has no folder".into() })?;
+    std::fs::create_dir_all(dir).map_err(|e| io_error("creating", dir, e))?;
+    let tmp = dir.join(format!(".{}.tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+    let written = (|| {
+        let mut file = BufWriter::new(File::create(&tmp).map_err(|e| io_error("writing", &tmp, e))?);
+        let out = fill(&mut file)?;
+        file.into_inner().map_err(|e| io_error("writing", &tmp, e.into_error()))?;
+        std::fs::rename(&tmp, path).map_err(|e| io_error("renaming into", path, e))?;
+        Ok(out)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
 impl FsLedger {
     /// Every write: the key checked before anything is encoded, then the
     /// encoded file stored and described by its size and digest.
@@ -52,15 +73,7 @@ impl FsLedger {
 
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), LedgerError> {
         let path = self.path(key)?;
-        blocking(move || {
-            let dir = path.parent().ok_or_else(|| LedgerError::BadKey { key: path.display().to_string(), reason: "has no folder".into() })?;
-            std::fs::create_dir_all(dir).map_err(|e| io_error("creating", dir, e))?;
-            let tmp = dir.join(format!(".{}.tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
-            std::fs::write(&tmp, &bytes).map_err(|e| io_error("writing", &tmp, e))?;
-            std::fs::rename(&tmp, &path).map_err(|e| io_error("renaming into", &path, e))?;
-            Ok(())
-        })
-        .await
+        blocking(move || write_atomically(&path, |f| f.write_all(&bytes).map_err(|e| io_error("writing", &path, e)))).await
     }
 
     async fn get(&self, key: &str) -> Result<Bytes, LedgerError> {
@@ -85,22 +98,12 @@ impl FactLedger for FsLedger {
     /// else to run meanwhile.
     async fn write(&self, key: &str, facts: &Facts) -> Result<Written, LedgerError> {
         let path = self.path(key)?;
-        let dir = path.parent().ok_or_else(|| LedgerError::BadKey { key: key.to_owned(), reason: "has no folder".into() })?;
-        std::fs::create_dir_all(dir).map_err(|e| io_error("creating", dir, e))?;
-        let tmp = dir.join(format!(".{}.tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
-        let written = (|| {
-            let file = std::fs::File::create(&tmp).map_err(|e| io_error("writing", &tmp, e))?;
-            let mut out = super::Hashing::new(std::io::BufWriter::new(file));
+        let (bytes, digest) = write_atomically(&path, |f| {
+            let mut out = super::Hashing::new(f);
             super::codec::encode_to(facts, &mut out).map_err(|e| LedgerError::Unrepresentable(format!("{key}: {e}")))?;
-            let (bytes, digest) = out.finish().map_err(|e| io_error("writing", &tmp, e))?;
-            std::fs::rename(&tmp, &path).map_err(|e| io_error("renaming into", &path, e))?;
-            Ok(Written { key: key.to_owned(), bytes, digest })
-        })();
-        if written.is_err() {
-            // Nothing half-written is left behind (a listing skips it anyway).
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written
+            Ok(out.finish())
+        })?;
+        Ok(Written { key: key.to_owned(), bytes, digest })
     }
 
     /// Decoded from the file, page by page: the object is not read into
