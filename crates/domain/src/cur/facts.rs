@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 use std::num::NonZeroU32;
 
-use indexmap::IndexMap;
+use super::append_map::AppendMap;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -183,7 +183,7 @@ pub struct Facts {
     /// In insertion order, so every pass over the facts (and what takes the
     /// first fact it meets, like a gap's context) is deterministic: a ledger
     /// object is read in canonical order, and sources are merged in manifest order.
-    ai: IndexMap<Key, FactValue, FastHash>,
+    ai: AppendMap<Key, FactValue, FastHash>,
     /// Everything that is not AI spend, per account (for reconciliation).
     pub non_ai: BTreeMap<AccountId, Money>,
     /// The cost of every row the reader read, per account, AI or not, in the
@@ -306,12 +306,7 @@ impl Facts {
     /// adding it to zeros costs five decimal additions per fact, which a
     /// month of a million distinct facts pays a million times.
     fn put(&mut self, k: Key, value: FactValue) {
-        match self.ai.entry(k) {
-            indexmap::map::Entry::Occupied(mut e) => e.get_mut().add(&value),
-            indexmap::map::Entry::Vacant(e) => {
-                e.insert(value);
-            }
-        }
+        self.ai.upsert(k, value, |v, value| v.add(&value));
     }
 
     /// Room for `additional` more facts, for a reader that knows how many it
@@ -330,7 +325,7 @@ impl Facts {
         let accounts: Vec<Sym> = other.accounts.values.iter().map(|a| self.accounts.intern(a, AccountId::clone)).collect();
         let s = |x: Sym| strings[(x.0.get() - 1) as usize];
         self.ai.reserve(other.ai.len());
-        for (k, v) in &other.ai {
+        for (k, v) in other.ai.iter() {
             let key = Key {
                 usage_day: k.usage_day,
                 account: accounts[(k.account.0.get() - 1) as usize],

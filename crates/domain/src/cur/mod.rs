@@ -4,6 +4,7 @@ pub mod usage_type;
 pub mod attribution;
 pub mod bases;
 pub mod facts;
+mod append_map;
 pub mod focus;
 pub mod views;
 pub mod source;
