@@ -295,6 +295,7 @@ pub async fn ingest(config: &Config, paths: &[PathBuf], period: Option<&str>, th
             Ok(r) => r.map_err(|source| CurError::Read { path: path.clone(), source })?,
             Err(e) => return Err(CurError::Input { path, reason: format!("reader stopped: {e}") }),
         };
+        crate::memory::release_freed();
         let period = period_of(&file, given, &facts).map_err(|reason| CurError::Input { path: path.clone(), reason })?;
         // Known by its Data Exports key, else its name: never by where this
         // machine keeps it, so the same file from two folders is one source.
@@ -306,6 +307,7 @@ pub async fn ingest(config: &Config, paths: &[PathBuf], period: Option<&str>, th
         // The local bus runs gap detection inside the announcement, and it
         // reads the facts back from the ledger: these are not held meanwhile.
         drop(facts);
+        crate::memory::release_freed();
         gov.announce_source(period, &source, stored).await;
         let stored = format!("{stored:?}").to_lowercase();
         done.push(Ingested { file: path, period, rows: stats.rows, ai_facts, stored, seconds: started.elapsed().as_secs_f64() });
