@@ -245,12 +245,10 @@ fn decimals(batch: &RecordBatch, name: &str) -> Result<(arrow_array::Decimal128A
 pub fn decode(bytes: impl ChunkReader + 'static) -> Result<Facts, CodecError> {
     let corrupt = |e: &dyn std::fmt::Display| CodecError::Corrupt(e.to_string());
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| corrupt(&e))?;
-    // One row per fact: the map is sized once from the footer.
-    // Capped: a footer is input, and a corrupt one must not reserve terabytes.
-    let rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0).min(1 << 24);
+    // No sizing from the footer: facts are appended to segments that never
+    // move, and the index is built (at its exact size) only if a lookup needs it.
     let reader = builder.with_batch_size(BATCH).build().map_err(|e| corrupt(&e))?;
     let mut facts = Facts::default();
-    facts.reserve(rows);
     for batch in reader {
         let batch = batch.map_err(|e| corrupt(&e))?;
         let day = batch.column_by_name("usage_day").and_then(|c| c.as_primitive_opt::<Date32Type>()).ok_or_else(|| CodecError::Corrupt("usage_day is not a date column".into()))?;
@@ -300,7 +298,8 @@ pub fn decode(bytes: impl ChunkReader + 'static) -> Result<Facts, CodecError> {
                 amortized,
                 list,
             };
-            facts.add_interned(key, value);
+            // Written in canonical order, one row per fact: appended without a lookup.
+            facts.add_interned_canonical(key, value);
         }
     }
     Ok(facts)

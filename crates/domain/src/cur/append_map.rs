@@ -9,6 +9,11 @@
 //! `u32` per entry: growing it moves a few bytes per fact, not a whole fact.
 //! The index keeps no hashes; a growing index hashes each key again, which on
 //! a small key costs less than storing eight bytes per fact.
+//!
+//! Entries known to be distinct (a ledger object's, checked in canonical
+//! order by its reader) are appended without touching the index, which is
+//! built for them on the first lookup: a report that only reads one object's
+//! facts never builds it.
 
 use std::hash::{BuildHasher, Hash};
 
@@ -25,11 +30,14 @@ pub(crate) struct AppendMap<K, V, S> {
     index: HashTable<u32>,
     hasher: S,
     len: usize,
+    /// Entries `0..indexed` are in the index; the rest were appended as
+    /// distinct and are indexed on the next lookup.
+    indexed: usize,
 }
 
 impl<K, V, S: Default> Default for AppendMap<K, V, S> {
     fn default() -> Self {
-        AppendMap { segments: Vec::new(), index: HashTable::new(), hasher: S::default(), len: 0 }
+        AppendMap { segments: Vec::new(), index: HashTable::new(), hasher: S::default(), len: 0, indexed: 0 }
     }
 }
 
@@ -64,23 +72,58 @@ impl<K: Hash + Eq + Copy, V: Copy, S: BuildHasher> AppendMap<K, V, S> {
     /// map (hundreds of gigabytes) cannot be built in memory anyway, so the
     /// number saturates rather than wraps.
     pub(crate) fn upsert(&mut self, key: K, value: V, fold: impl FnOnce(&mut V, V)) {
+        self.index_appended();
         let hash = self.hasher.hash_one(key);
-        let (segments, hasher) = (&mut self.segments, &self.hasher);
+        let segments = &mut self.segments;
         if let Some(i) = self.index.find(hash, |i| at(segments, *i).0 == key) {
             let i = *i as usize;
             fold(&mut segments[i >> SEGMENT_BITS][i & (SEGMENT - 1)].1, value);
             return;
         }
         let n = u32::try_from(self.len).unwrap_or(u32::MAX);
+        self.push(key, value);
+        self.indexed = self.len;
+        let (segments, hasher) = (&self.segments, &self.hasher);
+        self.index.insert_unique(hash, n, |i| hasher.hash_one(at(segments, *i).0));
+    }
+
+    /// Appends an entry the caller knows is not in the map, without a
+    /// lookup. A key appended twice this way would be listed twice (each
+    /// value still counted once by every pass): callers prove distinctness.
+    pub(crate) fn push_distinct(&mut self, key: K, value: V) {
+        self.push(key, value);
+    }
+
+    /// The last entry appended.
+    pub(crate) fn last(&self) -> Option<(&K, &V)> {
+        let i = self.len.checked_sub(1)?;
+        let (k, v) = &self.segments[i >> SEGMENT_BITS][i & (SEGMENT - 1)];
+        Some((k, v))
+    }
+
+    fn push(&mut self, key: K, value: V) {
         if self.len % SEGMENT == 0 {
-            segments.push(Vec::with_capacity(SEGMENT));
+            self.segments.push(Vec::with_capacity(SEGMENT));
         }
-        if let Some(last) = segments.last_mut() {
+        if let Some(last) = self.segments.last_mut() {
             last.push((key, value));
         }
         self.len += 1;
-        let segments = &self.segments;
-        self.index.insert_unique(hash, n, |i| hasher.hash_one(at(segments, *i).0));
+    }
+
+    /// Indexes the entries appended by [`AppendMap::push_distinct`].
+    fn index_appended(&mut self) {
+        if self.indexed == self.len {
+            return;
+        }
+        let (segments, hasher) = (&self.segments, &self.hasher);
+        self.index.reserve(self.len - self.indexed, |i| hasher.hash_one(at(segments, *i).0));
+        for n in self.indexed..self.len {
+            let n = u32::try_from(n).unwrap_or(u32::MAX);
+            let hash = hasher.hash_one(at(segments, n).0);
+            self.index.insert_unique(hash, n, |i| hasher.hash_one(at(segments, *i).0));
+        }
+        self.indexed = self.len;
     }
 
     /// Every entry in insertion order. Of exact size, so that what is
@@ -118,6 +161,7 @@ impl<K: Hash + Eq + Copy, V: Copy, S: BuildHasher> AppendMap<K, V, S> {
             last.truncate(kept - (kept - 1) / SEGMENT * SEGMENT);
         }
         self.len = kept;
+        self.indexed = kept;
         self.index.clear();
         let (segments, hasher) = (&self.segments, &self.hasher);
         for n in 0..u32::try_from(kept).unwrap_or(u32::MAX) {
@@ -171,6 +215,30 @@ mod tests {
             let after: Vec<u32> = map.iter().map(|(k, _)| *k).take(kept.len()).collect();
             prop_assert_eq!(after, kept);
         }
+    }
+
+    /// Entries appended as distinct are found by the next lookup, across
+    /// segment boundaries, and the map then behaves as if they were upserted.
+    #[test]
+    fn distinct_entries_are_indexed_on_the_first_lookup() {
+        let mut map = Map::default();
+        let n = 2 * SEGMENT as u32 + 3;
+        for k in 0..n {
+            map.push_distinct(k, 1);
+        }
+        assert_eq!(map.last(), Some((&(n - 1), &1)));
+        for k in 0..n {
+            map.upsert(k, 2, |v, add| *v += add);
+        }
+        map.upsert(n, 5, |v, add| *v += add);
+        assert_eq!(map.len(), n as usize + 1);
+        assert!(map.iter().take(n as usize).all(|(_, v)| *v == 3));
+        assert_eq!(map.last(), Some((&n, &5)));
+        map.push_distinct(n + 1, 7);
+        map.retain(|k, _| k % 2 == 0);
+        map.upsert(n + 1, 1, |v, add| *v += add);
+        assert_eq!(map.last(), Some((&(n + 1), &8)));
+        assert_eq!(map.len(), (n as usize + 3) / 2);
     }
 
     #[test]

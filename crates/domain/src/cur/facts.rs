@@ -175,6 +175,22 @@ struct Key {
     workspace: Option<Sym>,
 }
 
+impl Key {
+    fn of(key: InternedKey) -> Key {
+        Key {
+            usage_day: key.usage_day,
+            account: key.account.0,
+            product_code: key.product_code.0,
+            usage_type: key.usage_type.0,
+            operation: key.operation.0,
+            line_item_type: key.line_item_type.0,
+            resource_id: key.resource_id.map(|x| x.0),
+            principal: key.principal.map(|x| x.0),
+            workspace: key.workspace.map(|x| x.0),
+        }
+    }
+}
+
 /// Facts of one source (one CUR object) or of many merged.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
@@ -184,6 +200,10 @@ pub struct Facts {
     /// first fact it meets, like a gap's context) is deterministic: a ledger
     /// object is read in canonical order, and sources are merged in manifest order.
     ai: AppendMap<Key, FactValue, FastHash>,
+    /// Set once a fact was added by lookup: until then every fact was
+    /// appended in strictly ascending canonical order (see
+    /// [`Facts::add_interned_canonical`]), so all of them are distinct.
+    unordered: bool,
     /// Everything that is not AI spend, per account (for reconciliation).
     pub non_ai: BTreeMap<AccountId, Money>,
     /// The cost of every row the reader read, per account, AI or not, in the
@@ -288,32 +308,51 @@ impl Facts {
     /// Adds one fact whose strings were interned in these facts
     /// ([`Facts::intern_str`], [`Facts::intern_account`]).
     pub fn add_interned(&mut self, key: InternedKey, value: FactValue) {
-        let k = Key {
-            usage_day: key.usage_day,
-            account: key.account.0,
-            product_code: key.product_code.0,
-            usage_type: key.usage_type.0,
-            operation: key.operation.0,
-            line_item_type: key.line_item_type.0,
-            resource_id: key.resource_id.map(|x| x.0),
-            principal: key.principal.map(|x| x.0),
-            workspace: key.workspace.map(|x| x.0),
-        };
-        self.put(k, value);
+        self.put(Key::of(key), value);
     }
 
     /// Folds a value into its fact. A new fact takes the value as it is:
     /// adding it to zeros costs five decimal additions per fact, which a
     /// month of a million distinct facts pays a million times.
     fn put(&mut self, k: Key, value: FactValue) {
+        self.unordered = true;
         self.ai.upsert(k, value, |v, value| v.add(&value));
     }
 
-    /// Room for `additional` more facts, for a reader that knows how many it
-    /// will add (a ledger object holds one row per fact), so the map is
-    /// allocated once instead of doubling and rehashing its way there.
-    pub fn reserve(&mut self, additional: usize) {
-        self.ai.reserve(additional);
+    /// [`Facts::add_interned`] for a reader of facts stored in canonical
+    /// order (a ledger object: one row per fact, sorted as
+    /// [`Facts::columns`] sorts). While each key is greater than the one
+    /// before, it cannot be among them, and it is appended without a lookup;
+    /// a key out of order (a file this codec did not write) falls back to
+    /// the lookup, so the facts are right either way.
+    pub fn add_interned_canonical(&mut self, key: InternedKey, value: FactValue) {
+        let k = Key::of(key);
+        let ascending = !self.unordered && self.ai.last().is_none_or(|(last, _)| self.canonical_cmp(last, &k).is_lt());
+        if ascending {
+            self.ai.push_distinct(k, value);
+        } else {
+            self.put(k, value);
+        }
+    }
+
+    /// The canonical order of two keys (that of [`FactCodes`]: by day, then
+    /// by each field's text), comparing text only where the symbols differ.
+    fn canonical_cmp(&self, a: &Key, b: &Key) -> std::cmp::Ordering {
+        let s = |x: Sym, y: Sym| if x == y { std::cmp::Ordering::Equal } else { self.strings.get(x).cmp(self.strings.get(y)) };
+        let o = |x: Option<Sym>, y: Option<Sym>| match (x, y) {
+            (Some(x), Some(y)) => s(x, y),
+            _ => x.is_some().cmp(&y.is_some()),
+        };
+        a.usage_day
+            .cmp(&b.usage_day)
+            .then_with(|| if a.account == b.account { std::cmp::Ordering::Equal } else { self.accounts.get(a.account).cmp(self.accounts.get(b.account)) })
+            .then_with(|| s(a.product_code, b.product_code))
+            .then_with(|| s(a.usage_type, b.usage_type))
+            .then_with(|| s(a.operation, b.operation))
+            .then_with(|| s(a.line_item_type, b.line_item_type))
+            .then_with(|| o(a.resource_id, b.resource_id))
+            .then_with(|| o(a.principal, b.principal))
+            .then_with(|| o(a.workspace, b.workspace))
     }
 
     /// Adds another source's facts (a month is the merge of its files' facts).
@@ -605,7 +644,7 @@ pub struct DiscountShare {
 }
 
 /// Who a usage dollar belongs to, for the discounts' allocation.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum UsageOwner {
     Workload(WorkloadId),
     Reason(Reason),
@@ -675,14 +714,17 @@ pub fn outside_period(period: BillingPeriod, facts: &Facts) -> BTreeMap<AccountI
 }
 
 pub fn report<'a>(period: BillingPeriod, facts: &'a Facts, attributor: &'a Attributor) -> AttributionReport {
-    let mut by_workload: BTreeMap<WorkloadId, Money> = BTreeMap::new();
+    // Summed in hash maps and sorted once at the end: a month has a million
+    // facts but thousands of workloads, and a B-tree compares strings at
+    // every level for every fact.
+    let mut by_workload: HashMap<WorkloadId, Money, FastHash> = HashMap::default();
     let mut by_reason: BTreeMap<Reason, Money> = BTreeMap::new();
     let mut by_account: BTreeMap<AccountId, AccountCost> = BTreeMap::new();
     let (mut ai_total, mut attributed, mut unattributed, mut adjustments) = (Money::ZERO, Money::ZERO, Money::ZERO, Money::ZERO);
     // Keyed by strings borrowed from the facts: a month has a million facts
     // and a handful of accounts and products, so nothing is copied per fact.
     let mut discounts: BTreeMap<(&AccountId, &str, &str), Money> = BTreeMap::new();
-    let mut usage: BTreeMap<(&AccountId, &str), BTreeMap<UsageOwner, Money>> = BTreeMap::new();
+    let mut usage: HashMap<(&AccountId, &str), HashMap<UsageOwner, Money, FastHash>, FastHash> = HashMap::default();
     let mut owned = |k: &FactRef<'a>, owner: UsageOwner, cost: Money| {
         if cost.is_negative() || cost.is_zero() {
             return;
@@ -690,12 +732,11 @@ pub fn report<'a>(period: BillingPeriod, facts: &'a Facts, attributor: &'a Attri
         *usage.entry((k.account, k.product_code)).or_default().entry(owner).or_default() += cost;
     };
     for (k, v, outcome) in outcomes(period, facts, attributor) {
-        let acct = by_account.entry(k.account.clone()).or_insert_with(|| AccountCost {
-            account: k.account.clone(),
-            ai_total: Money::ZERO,
-            attributed: Money::ZERO,
-            unattributed: Money::ZERO,
-        });
+        if !by_account.contains_key(k.account) {
+            let zero = AccountCost { account: k.account.clone(), ai_total: Money::ZERO, attributed: Money::ZERO, unattributed: Money::ZERO };
+            by_account.insert(k.account.clone(), zero);
+        }
+        let Some(acct) = by_account.get_mut(k.account) else { continue };
         ai_total += v.cost;
         acct.ai_total += v.cost;
         match outcome {
@@ -725,6 +766,10 @@ pub fn report<'a>(period: BillingPeriod, facts: &'a Facts, attributor: &'a Attri
         }
     }
     let non_ai: Money = facts.non_ai.values().sum();
+    // Discounts are allocated over owners in a fixed order, so that where the
+    // cents fall does not depend on hashing.
+    let usage: BTreeMap<(&AccountId, &str), BTreeMap<UsageOwner, Money>> = usage.into_iter().map(|(k, owners)| (k, owners.into_iter().collect())).collect();
+    let by_workload: BTreeMap<WorkloadId, Money> = by_workload.into_iter().collect();
     AttributionReport {
         period,
         total: ai_total + non_ai,
@@ -877,6 +922,54 @@ mod tests {
             ba.merge(&fa);
             prop_assert_eq!(&ab, &ba);
             prop_assert_eq!(ab, facts(&rows));
+        }
+
+        /// Facts added as canonical are the same facts whether they come in
+        /// canonical order (appended without lookups) or not (out of order or
+        /// repeated: the lookup takes over and folds them).
+        #[test]
+        fn canonical_appends_fall_back_to_lookups(rows in proptest::collection::vec(row_strategy(), 0..150), rotate in 0usize..150) {
+            let mut expected = Facts::default();
+            for r in &rows {
+                expected.add(r.clone());
+            }
+            let facts = |order: &[(FactRef<'_>, &FactValue)]| {
+                let mut f = Facts::default();
+                for (k, v) in order {
+                    let key = InternedKey {
+                        usage_day: k.usage_day,
+                        account: f.intern_account(k.account),
+                        product_code: f.intern_str(k.product_code),
+                        usage_type: f.intern_str(k.usage_type),
+                        operation: f.intern_str(k.operation),
+                        line_item_type: f.intern_str(k.line_item_type),
+                        resource_id: k.resource_id.map(|x| f.intern_str(x)),
+                        principal: k.principal.map(|x| f.intern_str(x)),
+                        workspace: k.workspace.map(|x| f.intern_str(x)),
+                    };
+                    f.add_interned_canonical(key, **v);
+                }
+                f.non_ai = expected.non_ai.clone();
+                f.read_total = expected.read_total.clone();
+                f.net = expected.net.clone();
+                f.amortized = expected.amortized.clone();
+                f
+            };
+            let sorted = expected.sorted();
+            let in_order = facts(&sorted);
+            prop_assert!(!in_order.unordered, "canonical order was taken for disorder");
+            prop_assert_eq!(&in_order, &expected);
+            let mut shuffled = sorted.clone();
+            let by = rotate.min(shuffled.len());
+            shuffled.rotate_left(by);
+            shuffled.extend(sorted.iter().take(3).cloned());
+            let folded = facts(&shuffled);
+            let mut doubled = expected.clone();
+            for (k, v) in sorted.iter().take(3) {
+                doubled.add_fact(*k, **v);
+            }
+            prop_assert_eq!(folded.len(), expected.len());
+            prop_assert_eq!(folded.sorted(), doubled.sorted());
         }
     }
 
