@@ -111,7 +111,8 @@ impl<K: Hash + Eq + Copy, V: Copy, S: BuildHasher> AppendMap<K, V, S> {
         self.len += 1;
     }
 
-    /// Indexes the entries appended by [`AppendMap::push_distinct`].
+    /// Indexes the entries not yet in the index: those appended by
+    /// [`AppendMap::push_distinct`], or all of them after a retain.
     fn index_appended(&mut self) {
         if self.indexed == self.len {
             return;
@@ -161,13 +162,9 @@ impl<K: Hash + Eq + Copy, V: Copy, S: BuildHasher> AppendMap<K, V, S> {
             last.truncate(kept - (kept - 1) / SEGMENT * SEGMENT);
         }
         self.len = kept;
-        self.indexed = kept;
+        self.indexed = 0;
         self.index.clear();
-        let (segments, hasher) = (&self.segments, &self.hasher);
-        for n in 0..u32::try_from(kept).unwrap_or(u32::MAX) {
-            let hash = hasher.hash_one(at(segments, n).0);
-            self.index.insert_unique(hash, n, |i| hasher.hash_one(at(segments, *i).0));
-        }
+        self.index_appended();
     }
 }
 
