@@ -219,6 +219,25 @@ impl Numbers {
         }
     }
 
+    /// The cell's double, where the column holds doubles and the cell is set.
+    fn double(&self, i: usize) -> Option<f64> {
+        match self {
+            Numbers::F64(a) if !a.is_null(i) => Some(a.as_primitive::<Float64Type>().value(i)),
+            _ => None,
+        }
+    }
+
+    /// [`Numbers::opt_at`], where `same` is another cell of the row already
+    /// converted (its double and decimal): a cell of the same bits takes that
+    /// decimal instead of converting again. Net and list cost equal the
+    /// unblended cost on most rows of a bill, and every row of it is read.
+    fn opt_at_or(&self, row: u64, column: &'static str, i: usize, same: Option<(f64, Decimal)>) -> Result<Option<Decimal>, ReadError> {
+        match (self.double(i), same) {
+            (Some(v), Some((bits, d))) if v.to_bits() == bits.to_bits() => Ok(Some(d)),
+            _ => self.opt_at(row, column, i),
+        }
+    }
+
     fn at(&self, row: u64, column: &'static str, i: usize) -> Result<Decimal, ReadError> {
         match self {
             Numbers::Absent => Ok(Decimal::ZERO),
@@ -301,10 +320,12 @@ impl BasisCells {
         })
     }
 
-    /// Row `i`'s net, amortized and list cost; `unblended` is its cost.
-    fn at(&self, row: u64, i: usize, unblended: Decimal) -> Result<RowCosts, ReadError> {
-        let net = self.net.opt_at(row, bases::NET_COST, i)?.unwrap_or(unblended);
-        let list = self.list.opt_at(row, bases::LIST_COST, i)?.unwrap_or(unblended);
+    /// Row `i`'s net, amortized and list cost; `unblended` is its cost, and
+    /// `double` that cell as the file holds it (if a double).
+    fn at(&self, row: u64, i: usize, unblended: Decimal, double: Option<f64>) -> Result<RowCosts, ReadError> {
+        let same = double.map(|d| (d, unblended));
+        let net = self.net.opt_at_or(row, bases::NET_COST, i, same)?.unwrap_or(unblended);
+        let list = self.list.opt_at_or(row, bases::LIST_COST, i, same)?.unwrap_or(unblended);
         let amortized = match &self.lit {
             Some(lit) if self.special[lit.key(i)] => {
                 let [sp, ri, to_date, used, upfront, recurring] = &self.commitment;
@@ -368,7 +389,7 @@ impl Scan {
             let candidate = ai_code[code.key(i)] || marketplace.as_ref().zip(entity.as_ref()).is_some_and(|(m, e)| m[e.key(i)]);
             keep.append_value(candidate);
             let unblended = cost.at(row, COST, i)?;
-            let c = other.at(row, i, unblended)?;
+            let c = other.at(row, i, unblended, cost.double(i))?;
             let amounts = [unblended, c.net, c.amortized];
             let slot = &mut per_key[account.key(i)];
             if slot.is_none() {
@@ -585,7 +606,7 @@ pub fn fold_batch(batch: &RecordBatch, mut row_number: impl FnMut(usize) -> u64,
         }
         let Some((acct, acct_id)) = slot.as_ref() else { continue };
         let unblended = cost.at(row, COST, i)?;
-        let costs = other.at(row, i, unblended)?;
+        let costs = other.at(row, i, unblended, cost.double(i))?;
         let c = Money::new(unblended);
         let is_ai = ai_code[product_code.key(i)]
             || (marketplace.as_ref().zip(entity.as_ref()).is_some_and(|(m, e)| m[e.key(i)])
@@ -792,6 +813,19 @@ mod tests {
             }
             proptest::prop_assert_eq!(sum.money(), Money::new(plain));
         }
+    }
+
+    /// A cell with the same double as the row's cost takes the cost's decimal;
+    /// any other cell is converted on its own, and an empty one is `None`.
+    #[test]
+    fn a_cell_equal_to_the_cost_takes_its_decimal() {
+        let cells = Numbers::F64(Arc::new(arrow_array::Float64Array::from(vec![Some(0.1), Some(0.25), None])));
+        let marker = Decimal::new(12_345, 4);
+        assert_eq!(cells.opt_at_or(1, COST, 0, Some((0.1, marker))).unwrap(), Some(marker));
+        assert_eq!(cells.opt_at_or(2, COST, 1, Some((0.1, marker))).unwrap(), Some(Decimal::new(25, 2)));
+        assert_eq!(cells.opt_at_or(3, COST, 2, Some((0.1, marker))).unwrap(), None);
+        assert_eq!(cells.opt_at_or(1, COST, 0, None).unwrap(), Some(Decimal::new(1, 1)));
+        assert_eq!(cells.double(2), None);
     }
 
     /// A full batch of large amounts with ten places sums exactly, through
