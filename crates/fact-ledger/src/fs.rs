@@ -40,6 +40,16 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, LedgerError> 
     tokio::task::spawn_blocking(f).await.map_err(|e| LedgerError::Unavailable(e.to_string()))?
 }
 
+/// A failed read of `key`'s object: absent is `NotFound`, anything else an
+/// I/O error naming the file.
+fn read_error(key: String, path: &Path, e: std::io::Error) -> LedgerError {
+    if e.kind() == ErrorKind::NotFound {
+        LedgerError::NotFound(key)
+    } else {
+        io_error("reading", path, e)
+    }
+}
+
 /// Writes `path` through a temporary file in the same folder, renamed into
 /// place once `fill` has written it all and it is flushed: a reader never
 /// sees half an object, and a failed write leaves nothing behind.
@@ -79,12 +89,7 @@ impl FsLedger {
     async fn get(&self, key: &str) -> Result<Bytes, LedgerError> {
         let path = self.path(key)?;
         let k = key.to_owned();
-        let bytes = blocking(move || match std::fs::read(&path) {
-            Ok(b) => Ok(b),
-            Err(e) if e.kind() == ErrorKind::NotFound => Err(LedgerError::NotFound(k)),
-            Err(e) => Err(io_error("reading", &path, e)),
-        })
-        .await?;
+        let bytes = blocking(move || std::fs::read(&path).map_err(|e| read_error(k, &path, e))).await?;
         Ok(Bytes::from(bytes))
     }
 }
@@ -112,11 +117,7 @@ impl FactLedger for FsLedger {
         let path = self.path(key)?;
         let k = key.to_owned();
         blocking(move || {
-            let file = match std::fs::File::open(&path) {
-                Ok(f) => f,
-                Err(e) if e.kind() == ErrorKind::NotFound => return Err(LedgerError::NotFound(k)),
-                Err(e) => return Err(io_error("reading", &path, e)),
-            };
+            let file = File::open(&path).map_err(|e| read_error(k.clone(), &path, e))?;
             super::codec::decode(file).map_err(|e| LedgerError::Corrupt { key: k, reason: e.to_string() })
         })
         .await

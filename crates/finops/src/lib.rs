@@ -13,7 +13,7 @@ pub mod demo;
 pub mod doctor;
 pub mod enforcement;
 pub mod local;
-mod memory;
+pub mod memory;
 pub mod output;
 pub mod usage;
 
