@@ -452,6 +452,13 @@ impl Facts {
         self.ai.iter().map(|(k, v)| (self.resolve(k), v))
     }
 
+    /// Every AI fact's value, in the order they are stored: a pass over the
+    /// values alone (an encoder's column scales) reads memory in sequence
+    /// instead of chasing a sorted order's pointers.
+    pub fn values(&self) -> impl ExactSizeIterator<Item = &FactValue> + '_ {
+        self.ai.values()
+    }
+
     /// Every AI fact in canonical order (by key, day first): the same facts
     /// give the same sequence however they were read, so a file written in
     /// this order has a stable digest.
