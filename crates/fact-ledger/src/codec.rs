@@ -30,8 +30,9 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use rust_decimal::Decimal;
 
 /// Facts per record batch and row group: bounded encoder memory whatever the
-/// number of facts.
-const BATCH: usize = 64 * 1024;
+/// number of facts (each encoding thread holds one group's arrays and pages
+/// beside the facts; 32k facts are about 8 MB of them).
+const BATCH: usize = 32 * 1024;
 /// Decimal128's precision.
 const PRECISION: u8 = 38;
 
@@ -218,9 +219,9 @@ impl Encoding<'_> {
             dict_col(keys(chunk, |c| Some(c.usage_type))?, strings)?,
             dict_col(keys(chunk, |c| Some(c.operation))?, strings)?,
             dict_col(keys(chunk, |c| Some(c.line_item_type))?, strings)?,
-            dict_col(keys(chunk, |c| c.resource_id)?, strings)?,
-            dict_col(keys(chunk, |c| c.principal)?, strings)?,
-            dict_col(keys(chunk, |c| c.workspace)?, strings)?,
+            dict_col(keys(chunk, |c| c.resource_id.get())?, strings)?,
+            dict_col(keys(chunk, |c| c.principal.get())?, strings)?,
+            dict_col(keys(chunk, |c| c.workspace.get())?, strings)?,
             Arc::new(amounts.finish().with_precision_and_scale(PRECISION, amount_scale).map_err(unrepresentable)?),
             Arc::new(costs.finish().with_precision_and_scale(PRECISION, cost_scale).map_err(unrepresentable)?),
             Arc::new(rows.finish()),
