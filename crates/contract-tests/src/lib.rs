@@ -41,6 +41,7 @@ macro_rules! store_contract_tests {
             thirty_two_concurrent_creates_exactly_one_wins,
             thirty_two_concurrent_updates_exactly_one_wins,
             concurrent_transactions_on_one_item_commit_once,
+            transactions_in_turn_stop_at_the_first_that_fails,
             malformed_requests_are_refused_and_write_nothing
         );
     };

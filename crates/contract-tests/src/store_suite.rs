@@ -157,6 +157,32 @@ pub async fn a_transaction_with_one_failing_condition_writes_nothing(store: Arc<
     assert_eq!(must_get(s, "acct", "existing").await.version, 1);
 }
 
+/// `transact_each`: the transactions before a failing one are applied, it
+/// and the ones after are not, whether the adapter commits them one by one
+/// or together; and a later transaction sees what an earlier one wrote.
+pub async fn transactions_in_turn_stop_at_the_first_that_fails(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    s.put(data("each", "taken", json!({"v": 1})), Condition::MustNotExist).await.unwrap();
+    let err = s
+        .transact_each(vec![
+            vec![create(data("each", "a", json!({}))), create(data("each", "b", json!({})))],
+            vec![WriteOp::Put { item: data("each", "a", json!({"v": 2})), condition: Condition::VersionEquals(1) }],
+            vec![create(data("each", "c", json!({}))), create(data("each", "taken", json!({"v": "clobbered"})))],
+            vec![create(data("each", "d", json!({})))],
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(err, StoreError::Conflict { key: ItemKey::new("each", "taken") });
+    assert_eq!(must_get(s, "each", "a").await.version, 2, "the second transaction saw the first's write");
+    assert_eq!(must_get(s, "each", "b").await.version, 1);
+    assert_absent(s, "each", "c").await;
+    assert_absent(s, "each", "d").await;
+    assert_eq!(must_get(s, "each", "taken").await.attrs["v"], json!(1));
+    s.transact_each(vec![vec![create(data("each", "d", json!({})))], vec![]]).await.unwrap_err();
+    assert_absent(s, "each", "d").await;
+    s.transact_each(Vec::new()).await.unwrap();
+}
+
 pub async fn a_transaction_applies_puts_deletes_and_checks_together(store: Arc<dyn Store>) {
     let s = store.as_ref();
     s.put(data("t", "old", json!({})).with_index(IndexKey::new("ix", "old")), Condition::MustNotExist).await.unwrap();

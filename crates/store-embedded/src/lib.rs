@@ -153,50 +153,77 @@ fn holds(condition: Condition, current: Option<&Stored>) -> bool {
 /// state the transaction sees. Any failure returns before commit, so redb discards
 /// every write made so far.
 fn apply(db: &Database, ops: &[WriteOp]) -> Result<(), StoreError> {
+    apply_each(db, std::slice::from_ref(&ops))
+}
+
+/// Transactions in turn in one commit: each one's conditions are checked
+/// (against what the ones before it wrote) before any of its writes, so a
+/// failing one writes nothing, and the ones before it are committed.
+fn apply_each(db: &Database, transactions: &[impl AsRef<[WriteOp]>]) -> Result<(), StoreError> {
     let txn = db.begin_write().map_err(unavailable)?;
+    let (mut failed, mut applied) = (None, 0usize);
     {
         let mut items = txn.open_table(ITEMS).map_err(unavailable)?;
         let mut index = txn.open_table(INDEX).map_err(unavailable)?;
-        for op in ops {
-            let key = op.key();
-            let current = match items.get((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)? {
-                Some(v) => Some(decode(key, v.value())?),
-                None => None,
-            };
-            let condition = match op {
-                WriteOp::Put { condition, .. } | WriteOp::Check { condition, .. } => *condition,
-                WriteOp::Delete { version, .. } => Condition::VersionEquals(*version),
-            };
-            if !holds(condition, current.as_ref()) {
-                return Err(StoreError::Conflict { key: key.clone() });
-            }
-            if let WriteOp::Check { .. } = op {
-                continue;
-            }
-            if let Some(old) = current.as_ref().and_then(|c| c.index.as_ref()) {
-                index
-                    .remove((old.pk.as_str(), old.sk.as_str(), key.pk.as_str(), key.sk.as_str()))
-                    .map_err(unavailable)?;
-            }
-            match op {
-                WriteOp::Put { item, condition } => {
-                    let stored = Stored { version: condition.next_version(), index: item.index.clone(), attrs: item.attrs.clone() };
-                    let bytes = serde_json::to_vec(&stored).map_err(|e| StoreError::invalid(e.to_string()))?;
-                    items.insert((key.pk.as_str(), key.sk.as_str()), bytes.as_slice()).map_err(unavailable)?;
-                    if let Some(ix) = &item.index {
-                        index
-                            .insert((ix.pk.as_str(), ix.sk.as_str(), key.pk.as_str(), key.sk.as_str()), ())
-                            .map_err(unavailable)?;
-                    }
+        'transactions: for ops in transactions {
+            let ops = ops.as_ref();
+            let mut currents = Vec::with_capacity(ops.len());
+            for op in ops {
+                let key = op.key();
+                let current = match items.get((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)? {
+                    Some(v) => Some(decode(key, v.value())?),
+                    None => None,
+                };
+                let condition = match op {
+                    WriteOp::Put { condition, .. } | WriteOp::Check { condition, .. } => *condition,
+                    WriteOp::Delete { version, .. } => Condition::VersionEquals(*version),
+                };
+                if !holds(condition, current.as_ref()) {
+                    failed = Some(StoreError::Conflict { key: key.clone() });
+                    break 'transactions;
                 }
-                WriteOp::Delete { .. } => {
-                    items.remove((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)?;
-                }
-                WriteOp::Check { .. } => {}
+                currents.push(current);
             }
+            for (op, current) in ops.iter().zip(currents) {
+                write_op(&mut items, &mut index, op, current.as_ref())?;
+            }
+            applied += 1;
         }
     }
-    txn.commit().map_err(unavailable)
+    match failed {
+        // Nothing to keep: the write transaction is dropped, not committed.
+        Some(e) if applied == 0 => Err(e),
+        failed => {
+            txn.commit().map_err(unavailable)?;
+            failed.map_or(Ok(()), Err)
+        }
+    }
+}
+
+/// One operation whose condition held; `current` is the item it replaces.
+fn write_op(items: &mut redb::Table<(&str, &str), &[u8]>, index: &mut redb::Table<(&str, &str, &str, &str), ()>, op: &WriteOp, current: Option<&Stored>) -> Result<(), StoreError> {
+    let key = op.key();
+    if let WriteOp::Check { .. } = op {
+        return Ok(());
+    }
+    if let Some(old) = current.and_then(|c| c.index.as_ref()) {
+        index.remove((old.pk.as_str(), old.sk.as_str(), key.pk.as_str(), key.sk.as_str())).map_err(unavailable)?;
+    }
+    match op {
+        WriteOp::Put { item, condition } => {
+            let stored = Stored { version: condition.next_version(), index: item.index.clone(), attrs: item.attrs.clone() };
+            let bytes = serde_json::to_vec(&stored).map_err(|e| StoreError::invalid(e.to_string()))?;
+            items.insert((key.pk.as_str(), key.sk.as_str()), bytes.as_slice()).map_err(unavailable)?;
+            if let Some(ix) = &item.index {
+                index.insert((ix.pk.as_str(), ix.sk.as_str(), key.pk.as_str(), key.sk.as_str()), ()).map_err(unavailable)?;
+            }
+        }
+        WriteOp::Delete { .. } => {
+            items.remove((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)?;
+        }
+        WriteOp::Check { .. } => {}
+    }
+    Ok(())
 }
 
 fn parse_cursor(cursor: &Option<Cursor>) -> Result<Option<Resume>, StoreError> {
@@ -348,6 +375,15 @@ impl Store for EmbeddedStore {
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         validate_transaction(&ops)?;
         self.blocking(move |db| apply(db, &ops)).await
+    }
+
+    async fn transact_each(&self, transactions: Vec<Vec<WriteOp>>) -> Result<(), StoreError> {
+        // Checked whole first, as separate calls would refuse a malformed one
+        // before it; here before anything is written.
+        for ops in &transactions {
+            validate_transaction(ops)?;
+        }
+        self.blocking(move |db| apply_each(db, &transactions)).await
     }
 }
 

@@ -219,12 +219,10 @@ impl Governance {
         }
         // Each gap commits whole with its audit records; many gaps share a
         // commit (a large month changes thousands at once).
-        for ops in crate::ports::store::pack_transactions(groups) {
-            self.store.transact(ops).await.map_err(|e| match e {
-                StoreError::Conflict { key } => GovernanceError::Conflict(format!("gap {} changed during detection; run it again", key.sk)),
-                other => other.into(),
-            })?;
-        }
+        self.store.transact_each(crate::ports::store::pack_transactions(groups)).await.map_err(|e| match e {
+            StoreError::Conflict { key } => GovernanceError::Conflict(format!("gap {} changed during detection; run it again", key.sk)),
+            other => other.into(),
+        })?;
         if !changed.is_empty() {
             self.publish(vec![self.event(events::GAPS_DETECTED, &correlation, json!({"period": period, "summary": summary}))]).await;
         }

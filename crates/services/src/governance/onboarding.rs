@@ -133,9 +133,7 @@ impl Governance {
         }
         // Parents before children: nodes come first, and each batch is whole
         // entities (an entity's items and its audit record stay together).
-        for batch in crate::ports::store::pack_transactions(groups) {
-            self.store.transact(batch).await?;
-        }
+        self.store.transact_each(crate::ports::store::pack_transactions(groups)).await?;
         Ok(ImportSummary {
             nodes: new_nodes.len() + doc.workloads.len(),
             workloads: doc.workloads.len(),

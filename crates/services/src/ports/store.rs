@@ -246,6 +246,25 @@ pub trait Store: Send + Sync {
     /// `TransactionConflict`, `Invalid`, `Unavailable`, `NotConfigured`.
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
 
+    /// Applies each transaction in turn as [`Store::transact`] would,
+    /// stopping at the first that fails: on `Conflict` the ones before it
+    /// stay applied and it and the ones after are not; on any other error
+    /// any prefix may be applied, as after a crash between calls. An adapter
+    /// may commit them together (the embedded store does: a large month's
+    /// gaps were hundreds of commits, each an fsync), since no reader can
+    /// tell that from one commit after another. Errors as for `transact`.
+    async fn transact_each(&self, transactions: Vec<Vec<WriteOp>>) -> Result<(), StoreError> {
+        // A malformed transaction is refused before any is applied, in
+        // every adapter alike.
+        for ops in &transactions {
+            validate_transaction(ops)?;
+        }
+        for ops in transactions {
+            self.transact(ops).await?;
+        }
+        Ok(())
+    }
+
     /// Every item of a partition in `range`, following cursors.
     async fn query_all(&self, pk: &str, range: &SkRange) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
