@@ -367,7 +367,10 @@ impl BasisCells {
 #[derive(Default)]
 struct Scan {
     next_row: u64,
-    kept: VecDeque<u64>,
+    /// Each kept row's number and its costs (unblended, then the other
+    /// bases), worked out once here: the fold takes them instead of
+    /// converting the same cells again.
+    kept: VecDeque<(u64, Decimal, RowCosts)>,
     /// The scan columns of the kept rows, in order, as the predicate saw
     /// them: the fold joins them to the rest of each row's columns.
     stash: VecDeque<RecordBatch>,
@@ -424,7 +427,7 @@ impl Scan {
                 }
             }
             if candidate {
-                self.kept.push_back(row);
+                self.kept.push_back((row, unblended, c));
             }
         }
         for (id, non_ai, all) in per_key.into_iter().flatten() {
@@ -441,7 +444,7 @@ impl Scan {
         }
         self.next_row += n as u64;
         let keep = keep.finish();
-        let kept = filter_record_batch(batch, &keep).map_err(malformed)?;
+        let kept = filter_record_batch(&stashed_columns(batch)?, &keep).map_err(malformed)?;
         if kept.num_rows() > 0 {
             self.stash.push_back(kept);
         }
@@ -466,6 +469,16 @@ impl Scan {
         }
         Ok(parts)
     }
+}
+
+/// The scan columns the fold reads beside the rest of a row (the costs come
+/// with the row numbers).
+const STASH_COLUMNS: [&str; 4] = [PRODUCT_CODE, BILLING_ENTITY, ACCOUNT, LINE_ITEM_TYPE];
+
+fn stashed_columns(batch: &RecordBatch) -> Result<RecordBatch, ReadError> {
+    let schema = batch.schema();
+    let indices: Vec<usize> = STASH_COLUMNS.iter().filter_map(|c| schema.index_of(c).ok()).collect();
+    batch.project(&indices).map_err(malformed)
 }
 
 /// One batch of both halves of the same rows: the scan's columns and the rest.
@@ -657,20 +670,20 @@ impl<'c> Interned<'c> {
     }
 }
 
-/// Folds one record batch of rows the scan kept into facts; `row_number(i)`
-/// is the file row (from 1) of the batch's row `i`. AI rows become facts;
-/// their text columns are read through their dictionaries, so each distinct
-/// string is looked at once per batch and a row costs a few array lookups,
+/// Folds one record batch of rows the scan kept into facts; `kept[i]` is the
+/// batch's row `i` as the scan saw it: its file row (from 1) and its costs.
+/// AI rows become facts; their text columns are read through their
+/// dictionaries, so each distinct string is looked at once per dictionary
+/// and a row costs a few array lookups,
 /// not a string hash per column. A kept row that turns out not to be AI (a
 /// Marketplace product of another kind) adds to its account's non-AI cost.
 /// The read total is the scan's business: it has already counted every row.
-pub fn fold_batch(batch: &RecordBatch, mut row_number: impl FnMut(usize) -> u64, facts: &mut Facts, cache: &mut FoldCache) -> Result<(), ReadError> {
+fn fold_batch(batch: &RecordBatch, kept: &[(u64, Decimal, RowCosts)], facts: &mut Facts, cache: &mut FoldCache) -> Result<(), ReadError> {
     let req = |name: &'static str| Codes::of(batch, name)?.ok_or(ReadError::MissingColumn(name));
     let (usage_type, account, product_code) = (req(USAGE_TYPE)?, req(ACCOUNT)?, req(PRODUCT_CODE)?);
     let opt = |name| Codes::of(batch, name);
     let (principal, resource, operation, lit, entity, payer) = (opt(PRINCIPAL)?, opt(RESOURCE_ID)?, opt(OPERATION)?, opt(LINE_ITEM_TYPE)?, opt(BILLING_ENTITY)?, opt(PAYER)?);
-    let (cost, amount, days) = (Numbers::of(batch, COST)?, Numbers::of(batch, USAGE_AMOUNT)?, days(batch)?);
-    let other = BasisCells::of(batch)?;
+    let (amount, days) = (Numbers::of(batch, USAGE_AMOUNT)?, days(batch)?);
     let product = batch.column_by_name(PRODUCT).map(|c| c.as_map().clone());
     let tags = batch.column_by_name(RESOURCE_TAGS).map(|c| c.as_map().clone());
     // Decided once per distinct value: AI product codes, Marketplace rows.
@@ -690,8 +703,7 @@ pub fn fold_batch(batch: &RecordBatch, mut row_number: impl FnMut(usize) -> u64,
     // that has it, so an error names that row); payers likewise.
     let mut accounts: Vec<Option<(AccountId, AcctId)>> = vec![None; account.distinct()];
     let mut payers_seen = vec![false; payer.as_ref().map_or(0, Codes::distinct)];
-    for i in 0..batch.num_rows() {
-        let row = row_number(i);
+    for (i, &(row, unblended, costs)) in kept.iter().enumerate().take(batch.num_rows()) {
         let slot = &mut accounts[account.key(i)];
         if slot.is_none() {
             let id = account_id(account.value(i), row)?;
@@ -699,8 +711,6 @@ pub fn fold_batch(batch: &RecordBatch, mut row_number: impl FnMut(usize) -> u64,
             *slot = Some((id, interned));
         }
         let Some((acct, acct_id)) = slot.as_ref() else { continue };
-        let unblended = cost.at(row, COST, i)?;
-        let costs = other.at(row, i, unblended, cost.double(i))?;
         let c = Money::new(unblended);
         let is_ai = ai_code[product_code.key(i)]
             || (marketplace.as_ref().zip(entity.as_ref()).is_some_and(|(m, e)| m[e.key(i)])
@@ -773,13 +783,14 @@ fn fold_kept(batch: &RecordBatch, scan: &Arc<Mutex<Scan>>, facts: &mut Facts, ca
         if st.kept.len() < n {
             return Err(malformed("the reader decoded more rows than the scan kept"));
         }
-        let rows: Vec<u64> = st.kept.drain(..n).collect();
+        let rows: Vec<(u64, Decimal, RowCosts)> = st.kept.drain(..n).collect();
         (rows, st.take_stash(n)?)
     };
     let mut offset = 0;
     for part in parts {
         let m = part.num_rows();
-        fold_batch(&joined(&part, &batch.slice(offset, m))?, |i| rows.get(offset + i).copied().unwrap_or(0), facts, cache)?;
+        let part_rows = rows.get(offset..offset + m).ok_or_else(|| malformed("the reader decoded more rows than the scan kept"))?;
+        fold_batch(&joined(&part, &batch.slice(offset, m))?, part_rows, facts, cache)?;
         offset += m;
     }
     Ok(())
