@@ -448,6 +448,27 @@ pub struct DetectionInput<'a> {
     pub as_of: NaiveDate,
 }
 
+/// A string of the facts, known by where it is: [`Facts`] interns every
+/// string once, so a per-fact cache keyed by address hashes two words
+/// instead of a principal ARN for each of a million facts. Two copies of the
+/// same text only cost a second cache entry with the same answer.
+#[derive(Clone, Copy)]
+struct Interned<'a>(&'a str);
+
+impl PartialEq for Interned<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for Interned<'_> {}
+
+impl std::hash::Hash for Interned<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(self.0, state);
+    }
+}
+
 #[derive(Default)]
 struct Acc {
     spend: Money,
@@ -509,12 +530,12 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
         arn: Option<String>,
         role_name: Option<String>,
     }
-    let mut usage_info: HashMap<&str, UsageInfo, Fast> = HashMap::default();
-    let mut role_info: HashMap<&str, RoleInfo, Fast> = HashMap::default();
+    let mut usage_info: HashMap<Interned<'_>, UsageInfo, Fast> = HashMap::default();
+    let mut role_info: HashMap<Interned<'_>, RoleInfo, Fast> = HashMap::default();
     // Composite gap keys, formatted once per distinct (principal or account,
     // usage type) they derive from.
-    let mut budget_keys: HashMap<(Option<&str>, &str), String, Fast> = HashMap::default();
-    let mut scope_keys: HashMap<(&AccountId, &str), String, Fast> = HashMap::default();
+    let mut budget_keys: HashMap<(Option<Interned<'_>>, Interned<'_>), String, Fast> = HashMap::default();
+    let mut scope_keys: HashMap<(&AccountId, Interned<'_>), String, Fast> = HashMap::default();
     let mut with_principal: HashSet<&str, Fast> = HashSet::default();
     // Out-of-scope spend that another gap counts too: by out-of-scope key, the
     // other gap's id; and what is attributed to a workload, which takes a
@@ -522,7 +543,7 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
     let mut shared: HashMap<String, BTreeMap<String, Money>, Fast> = HashMap::default();
     let mut shared_with_workload: BTreeMap<(String, WorkloadId), Money> = BTreeMap::new();
     for (k, v, outcome) in outcomes(input.period, input.facts, input.attributor) {
-        let ut = usage_info.entry(k.usage_type).or_insert_with(|| {
+        let ut = usage_info.entry(Interned(k.usage_type)).or_insert_with(|| {
             let d = decode(k.usage_type);
             let region = match &d.location {
                 Location::Region(r) => Some(r.clone()),
@@ -540,7 +561,7 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
             with_principal.insert(k.account.as_str());
         }
         let role = k.principal.map(|p| {
-            &*role_info.entry(p).or_insert_with(|| {
+            &*role_info.entry(Interned(p)).or_insert_with(|| {
                 let parsed = Principal::parse(p).ok();
                 RoleInfo { arn: parsed.as_ref().map(Principal::normalized_arn), role_name: parsed.as_ref().and_then(|x| x.role_name().map(String::from)) }
             })
@@ -585,7 +606,7 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
                 Reason::NoBudgetAllocation => {
                     let p = role.and_then(|r| r.arn.as_deref()).or(k.principal).unwrap_or_default();
                     let m = ut.model.as_deref().unwrap_or(k.usage_type);
-                    let key = budget_keys.entry((k.principal, k.usage_type)).or_insert_with(|| format!("{p}|{m}"));
+                    let key = budget_keys.entry((k.principal.map(Interned), Interned(k.usage_type))).or_insert_with(|| format!("{p}|{m}"));
                     put(Scenario::NoBudgetAllocation, key, &|| GapContext { model: Some(m.to_owned()), region: region.cloned(), ..role_ctx() });
                     other = Some((Scenario::NoBudgetAllocation, Cow::Owned(key.clone())));
                 }
@@ -601,7 +622,7 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
         if let (Some(m), Some(r)) = (ut.scoped_model.as_deref(), region) {
             if let Some(scopes) = scoped.get(m) {
                 if !scopes.iter().any(|s| s.covers(k.account, r)) {
-                    let key = scope_keys.entry((k.account, k.usage_type)).or_insert_with(|| format!("{m}|{}|{r}", k.account));
+                    let key = scope_keys.entry((k.account, Interned(k.usage_type))).or_insert_with(|| format!("{m}|{}|{r}", k.account));
                     put(Scenario::OutOfBudgetScope, key, &|| GapContext {
                         model: Some(m.to_owned()),
                         account: Some(k.account.clone()),
