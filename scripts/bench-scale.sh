@@ -4,7 +4,8 @@
 #   easy  10M rows, 5 % AI, a few named principals (~3,500 distinct facts);
 #   hard  5M rows, 20 % AI, 4,000 roles × 4 session names × 31 days × 18 usage
 #         types (~1M distinct facts), with ~3,600 role claims imported.
-# For each: `finops ingest` (fresh home, the ledger write included) against
+# For each: `finops ingest` (fresh home, the ledger write included; best of
+# three runs, as DuckDB's query is, with the highest peak RSS) against
 # DuckDB running the same aggregation (the backfill SQL) on 2 threads, the
 # query alone timed with its result fetched as Arrow; then, on the imported
 # state, `report attribution`, `report reconcile` and `report gaps`.
@@ -44,8 +45,12 @@ bench() {
     echo "bench: generating the $shape file ($rows rows) …" >&2
     "$FINOPS" gen-cur --rows "$rows" --period 2026-03 --out "$file" --import-out "$WORK/$shape/import.json" "$@" >/dev/null
   fi
-  rm -rf "$WORK/$shape/home"
-  run "$shape-ingest" "$FINOPS" --home "$WORK/$shape/home" ingest --threads 2 --format json "$file"
+  # Three ingests into a fresh home each, as DuckDB's query runs three times:
+  # the best time of each side, and our highest peak RSS of the three.
+  for n in 1 2 3; do
+    rm -rf "$WORK/$shape/home"
+    run "$shape-ingest$n" "$FINOPS" --home "$WORK/$shape/home" ingest --threads 2 --format json "$file"
+  done
   "$FINOPS" --home "$WORK/$shape/home" import "$WORK/$shape/import.json" >/dev/null
   run "$shape-attribution" "$FINOPS" --home "$WORK/$shape/home" report attribution --period 2026-03 --format json
   run "$shape-reconcile" "$FINOPS" --home "$WORK/$shape/home" report reconcile --period 2026-03 --format json
@@ -73,12 +78,13 @@ shape, rows, work, size = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4
 def t(name):
     s, kb = open(f"{work}/{shape}-{name}.time").read().split()
     return float(s), int(kb) / 1024
-ours = json.load(open(f"{work}/{shape}-ingest.out"))[0]
+ours = json.load(open(f"{work}/{shape}-ingest3.out"))[0]
 duck = json.load(open(f"{work}/{shape}-duck.out"))
-ing_s, ing_mb = t("ingest")
+runs = [t(f"ingest{n}") for n in (1, 2, 3)]
+ing_s, ing_mb = min(s for s, _ in runs), max(mb for _, mb in runs)
 rate, drate = rows / max(ing_s, 1e-9), rows / max(duck["seconds"], 1e-9)
 print(f"== {shape}: {rows:,} rows, {size}, {ours['ai_facts']:,} AI facts (duckdb: {duck['ai_facts']:,} AI groups)")
-print(f"  finops ingest       {ing_s:6.2f} s  {rate:>12,.0f} rows/s  peak RSS {ing_mb:5.0f} MB")
+print(f"  finops ingest       {ing_s:6.2f} s  {rate:>12,.0f} rows/s  peak RSS {ing_mb:5.0f} MB  (best of 3: {', '.join(f'{s:.2f}' for s, _ in runs)} s; highest RSS)")
 print(f"  duckdb (2 threads)  {duck['seconds']:6.2f} s  {drate:>12,.0f} rows/s  (query only, result as Arrow, best of 3)")
 print(f"  ratio ours/duckdb   {rate / drate:6.2f}")
 for name in ["attribution", "reconcile", "gaps"]:
