@@ -457,7 +457,7 @@ impl Scan {
         let mut parts = Vec::new();
         let mut left = n;
         while left > 0 {
-            let part = self.stash.pop_front().ok_or_else(|| malformed("the reader decoded more rows than the scan kept"))?;
+            let part = self.stash.pop_front().ok_or_else(misaligned)?;
             if part.num_rows() > left {
                 self.stash.push_front(part.slice(left, part.num_rows() - left));
                 parts.push(part.slice(0, left));
@@ -479,6 +479,13 @@ fn stashed_columns(batch: &RecordBatch) -> Result<RecordBatch, ReadError> {
     let schema = batch.schema();
     let indices: Vec<usize> = STASH_COLUMNS.iter().filter_map(|c| schema.index_of(c).ok()).collect();
     batch.project(&indices).map_err(malformed)
+}
+
+/// The decoded rows and the rows the scan kept no longer line up: the file
+/// changed under the reader or the decoder misbehaved. Refused, never folded
+/// against another row's columns.
+fn misaligned() -> ReadError {
+    malformed("the reader decoded more rows than the scan kept")
 }
 
 /// One batch of both halves of the same rows: the scan's columns and the rest.
@@ -781,7 +788,7 @@ fn fold_kept(batch: &RecordBatch, scan: &Arc<Mutex<Scan>>, facts: &mut Facts, ca
         let mut st = scan.lock().map_err(|_| malformed("scan state poisoned"))?;
         let n = batch.num_rows();
         if st.kept.len() < n {
-            return Err(malformed("the reader decoded more rows than the scan kept"));
+            return Err(misaligned());
         }
         let rows: Vec<(u64, Decimal, RowCosts)> = st.kept.drain(..n).collect();
         (rows, st.take_stash(n)?)
@@ -789,7 +796,7 @@ fn fold_kept(batch: &RecordBatch, scan: &Arc<Mutex<Scan>>, facts: &mut Facts, ca
     let mut offset = 0;
     for part in parts {
         let m = part.num_rows();
-        let part_rows = rows.get(offset..offset + m).ok_or_else(|| malformed("the reader decoded more rows than the scan kept"))?;
+        let part_rows = rows.get(offset..offset + m).ok_or_else(misaligned)?;
         fold_batch(&joined(&part, &batch.slice(offset, m))?, part_rows, facts, cache)?;
         offset += m;
     }

@@ -149,9 +149,8 @@ fn holds(condition: Condition, current: Option<&Stored>) -> bool {
     }
 }
 
-/// Applies `ops` inside one write transaction, checking each condition against the
-/// state the transaction sees. Any failure returns before commit, so redb discards
-/// every write made so far.
+/// Applies `ops` inside one write transaction: [`apply_each`] with one, so a
+/// failing condition commits nothing.
 fn apply(db: &Database, ops: &[WriteOp]) -> Result<(), StoreError> {
     apply_each(db, std::slice::from_ref(&ops))
 }
