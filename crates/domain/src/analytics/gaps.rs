@@ -6,7 +6,6 @@
 //! kept, a gap whose condition no longer holds is Resolved automatically, and a
 //! Resolved gap that reappears is reopened with its history. Nothing is deleted.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -504,10 +503,47 @@ fn model_name(catalog: &PriceCatalog, usage: &Usage) -> Option<String> {
     }
 }
 
+/// Every gap's accumulator of one detection, found by a fact through the
+/// addresses of the interned strings its gap key derives from (two words
+/// hashed): only a gap's first such fact formats the key and looks it up
+/// by text. A large month has a million facts and a few thousand gaps.
+#[derive(Default)]
+struct Slots {
+    gaps: Vec<(Scenario, String, Acc)>,
+    by_key: HashMap<(Scenario, String), usize, foldhash::fast::RandomState>,
+    by_origin: HashMap<(Scenario, usize, usize), usize, foldhash::fast::RandomState>,
+}
+
+impl Slots {
+    /// The slot of `scenario`'s gap for a fact whose key derives from the
+    /// strings at `origin` (addresses; 0 for none), which must decide `key`.
+    fn slot(&mut self, scenario: Scenario, origin: (usize, usize), key: impl FnOnce() -> String, context: impl FnOnce() -> GapContext) -> usize {
+        if let Some(&i) = self.by_origin.get(&(scenario, origin.0, origin.1)) {
+            return i;
+        }
+        let key = key();
+        let i = match self.by_key.get(&(scenario, key.clone())) {
+            Some(&i) => i,
+            None => {
+                self.gaps.push((scenario, key.clone(), Acc { context: context(), ..Acc::default() }));
+                self.by_key.insert((scenario, key), self.gaps.len() - 1);
+                self.gaps.len() - 1
+            }
+        };
+        self.by_origin.insert((scenario, origin.0, origin.1), i);
+        i
+    }
+}
+
+/// Where an interned string (or account) of the facts lives, as a number.
+fn addr<T: ?Sized>(s: &T) -> usize {
+    std::ptr::from_ref(s).cast::<u8>() as usize
+}
+
 /// The seven scenarios' findings for one period.
 pub fn detect(input: &DetectionInput) -> Vec<Observation> {
     type Fast = foldhash::fast::RandomState;
-    let mut acc: BTreeMap<Scenario, HashMap<String, Acc, Fast>> = BTreeMap::new();
+    let mut slots = Slots::default();
     // Hashed, not ordered: it is only looked up (per attributed fact) and
     // taken from by workload, never iterated.
     let mut attributed: HashMap<WorkloadId, Acc, Fast> = HashMap::default();
@@ -519,29 +555,27 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
     // What a fact's usage type and principal say, worked out once per
     // distinct string: a large month has a million facts but thousands of
     // principals and a few dozen usage types.
-    struct UsageInfo {
+    struct UsageInfo<'s> {
         region: Option<Region>,
         model: Option<String>,
-        /// The catalogue model of a token usage, for the scope check.
-        scoped_model: Option<String>,
+        /// The catalogue model of a token usage, and the scopes approving it.
+        scoped_model: Option<(String, &'s [&'s ModelApprovalScope])>,
         guardrail: bool,
     }
     struct RoleInfo {
         arn: Option<String>,
         role_name: Option<String>,
+        /// Not blank: the row names who called.
+        named: bool,
     }
-    let mut usage_info: HashMap<Interned<'_>, UsageInfo, Fast> = HashMap::default();
+    let mut usage_info: HashMap<Interned<'_>, UsageInfo<'_>, Fast> = HashMap::default();
     let mut role_info: HashMap<Interned<'_>, RoleInfo, Fast> = HashMap::default();
-    // Composite gap keys, formatted once per distinct (principal or account,
-    // usage type) they derive from.
-    let mut budget_keys: HashMap<(Option<Interned<'_>>, Interned<'_>), String, Fast> = HashMap::default();
-    let mut scope_keys: HashMap<(&AccountId, Interned<'_>), String, Fast> = HashMap::default();
-    let mut with_principal: HashSet<&str, Fast> = HashSet::default();
-    // Out-of-scope spend that another gap counts too: by out-of-scope key, the
-    // other gap's id; and what is attributed to a workload, which takes a
+    let mut with_principal: HashSet<Interned<'_>, Fast> = HashSet::default();
+    // Out-of-scope spend that another gap counts too, by (out-of-scope slot,
+    // other slot); and what is attributed to a workload, which takes a
     // Missing Business Case gap only once every fact is seen.
-    let mut shared: HashMap<String, BTreeMap<String, Money>, Fast> = HashMap::default();
-    let mut shared_with_workload: BTreeMap<(String, WorkloadId), Money> = BTreeMap::new();
+    let mut shared: HashMap<(usize, usize), Money, Fast> = HashMap::default();
+    let mut shared_with_workload: HashMap<(usize, WorkloadId), Money, Fast> = HashMap::default();
     for (k, v, outcome) in outcomes(input.period, input.facts, input.attributor) {
         let ut = usage_info.entry(Interned(k.usage_type)).or_insert_with(|| {
             let d = decode(k.usage_type);
@@ -553,95 +587,76 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
                 Usage::Tokens { model: token, .. } => input.catalog.by_cur_token(token).map(|e| e.model_id.to_string()),
                 _ => None,
             };
+            let scoped_model = scoped_model.and_then(|m| scoped.get(m.as_str()).map(|s| (m, s.as_slice())));
             UsageInfo { region, model: model_name(input.catalog, &d.usage), scoped_model, guardrail: matches!(d.usage, Usage::Guardrail { .. }) }
         });
-        // Attribution Not Enabled is an account's condition: raised only where
-        // no non-guardrail AI row of the account has a principal.
-        if !ut.guardrail && k.operation != "ApplyGuardrail" && k.principal.is_some_and(|p| !p.trim().is_empty()) {
-            with_principal.insert(k.account.as_str());
-        }
         let role = k.principal.map(|p| {
             &*role_info.entry(Interned(p)).or_insert_with(|| {
                 let parsed = Principal::parse(p).ok();
-                RoleInfo { arn: parsed.as_ref().map(Principal::normalized_arn), role_name: parsed.as_ref().and_then(|x| x.role_name().map(String::from)) }
+                RoleInfo { arn: parsed.as_ref().map(Principal::normalized_arn), role_name: parsed.as_ref().and_then(|x| x.role_name().map(String::from)), named: !p.trim().is_empty() }
             })
         });
+        // Attribution Not Enabled is an account's condition: raised only where
+        // no non-guardrail AI row of the account has a principal.
+        if !ut.guardrail && role.is_some_and(|r| r.named) && k.operation != "ApplyGuardrail" {
+            with_principal.insert(Interned(k.account.as_str()));
+        }
         let region = ut.region.as_ref();
-        let mut put = |scenario: Scenario, key: &str, ctx: &dyn Fn() -> GapContext| {
-            let by_key = acc.entry(scenario).or_default();
-            let a = match by_key.get_mut(key) {
-                Some(a) => a,
-                None => by_key.entry(key.to_owned()).or_insert_with(|| Acc { context: ctx(), ..Acc::default() }),
-            };
-            a.add(k.usage_day, v.cost, k.account, region);
-        };
+        let principal_at = k.principal.map_or(0, addr);
         let role_ctx = || GapContext {
             principal: role.and_then(|r| r.arn.clone()),
             role_name: role.and_then(|r| r.role_name.clone()),
             account: Some(k.account.clone()),
             ..GapContext::default()
         };
-        let mut other: Option<(Scenario, Cow<'_, str>)> = None;
-        match &outcome {
+        let role_key = || role.and_then(|r| r.arn.clone()).unwrap_or_default();
+        let other = match &outcome {
             Outcome::Adjustment => continue,
-            Outcome::Attributed { workload, .. } => match attributed.get_mut(workload) {
-                Some(a) => a.add(k.usage_day, v.cost, k.account, region),
-                None => attributed.entry(workload.clone()).or_default().add(k.usage_day, v.cost, k.account, region),
-            },
+            Outcome::Attributed { workload, .. } => {
+                match attributed.get_mut(workload) {
+                    Some(a) => a.add(k.usage_day, v.cost, k.account, region),
+                    None => attributed.entry(workload.clone()).or_default().add(k.usage_day, v.cost, k.account, region),
+                }
+                None
+            }
             Outcome::Unattributed { reason } => match reason {
                 Reason::AttributionNotEnabled => {
-                    put(Scenario::AttributionNotEnabled, k.account.as_str(), &|| GapContext { account: Some(k.account.clone()), ..GapContext::default() });
-                    other = Some((Scenario::AttributionNotEnabled, Cow::Borrowed(k.account.as_str())));
+                    Some(slots.slot(Scenario::AttributionNotEnabled, (addr(k.account), 0), || k.account.to_string(), || GapContext { account: Some(k.account.clone()), ..GapContext::default() }))
                 }
-                Reason::BroadRole => {
-                    let key = role.and_then(|r| r.arn.as_deref()).unwrap_or_default();
-                    put(Scenario::UnattributedSpend, key, &role_ctx);
-                    other = Some((Scenario::UnattributedSpend, Cow::Borrowed(key)));
-                }
-                Reason::UnclaimedWorkload => {
-                    let key = role.and_then(|r| r.arn.as_deref()).unwrap_or_default();
-                    put(Scenario::UnclaimedWorkload, key, &role_ctx);
-                    other = Some((Scenario::UnclaimedWorkload, Cow::Borrowed(key)));
-                }
+                Reason::BroadRole => Some(slots.slot(Scenario::UnattributedSpend, (principal_at, 0), role_key, role_ctx)),
+                Reason::UnclaimedWorkload => Some(slots.slot(Scenario::UnclaimedWorkload, (principal_at, 0), role_key, role_ctx)),
                 Reason::NoBudgetAllocation => {
-                    let p = role.and_then(|r| r.arn.as_deref()).or(k.principal).unwrap_or_default();
                     let m = ut.model.as_deref().unwrap_or(k.usage_type);
-                    let key = budget_keys.entry((k.principal.map(Interned), Interned(k.usage_type))).or_insert_with(|| format!("{p}|{m}"));
-                    put(Scenario::NoBudgetAllocation, key, &|| GapContext { model: Some(m.to_owned()), region: region.cloned(), ..role_ctx() });
-                    other = Some((Scenario::NoBudgetAllocation, Cow::Owned(key.clone())));
+                    let key = || format!("{}|{m}", role.and_then(|r| r.arn.as_deref()).or(k.principal).unwrap_or_default());
+                    Some(slots.slot(Scenario::NoBudgetAllocation, (principal_at, addr(k.usage_type)), key, || GapContext { model: Some(m.to_owned()), region: region.cloned(), ..role_ctx() }))
                 }
                 Reason::UnallocatedGuardrail => {
-                    let g = k.resource_id.map(str::to_owned).unwrap_or_else(|| format!("(no guardrail ARN in {})", k.account));
-                    put(Scenario::UnallocatedGuardrailCost, &g, &|| GapContext { guardrail: Some(g.clone()), account: Some(k.account.clone()), ..GapContext::default() });
-                    other = Some((Scenario::UnallocatedGuardrailCost, Cow::Owned(g)));
+                    let g = || k.resource_id.map(str::to_owned).unwrap_or_else(|| format!("(no guardrail ARN in {})", k.account));
+                    let origin = k.resource_id.map_or((0, addr(k.account)), |r| (addr(r), 0));
+                    Some(slots.slot(Scenario::UnallocatedGuardrailCost, origin, g, || GapContext { guardrail: Some(g()), account: Some(k.account.clone()), ..GapContext::default() }))
                 }
-                Reason::BeforeClaim => {}
+                Reason::BeforeClaim => None,
             },
+        };
+        if let Some(i) = other {
+            slots.gaps[i].2.add(k.usage_day, v.cost, k.account, region);
         }
         // Out of scope: the model is approved somewhere, but not here (attributed or not).
-        if let (Some(m), Some(r)) = (ut.scoped_model.as_deref(), region) {
-            if let Some(scopes) = scoped.get(m) {
-                if !scopes.iter().any(|s| s.covers(k.account, r)) {
-                    let key = scope_keys.entry((k.account, Interned(k.usage_type))).or_insert_with(|| format!("{m}|{}|{r}", k.account));
-                    put(Scenario::OutOfBudgetScope, key, &|| GapContext {
-                        model: Some(m.to_owned()),
-                        account: Some(k.account.clone()),
-                        region: Some(r.clone()),
-                        ..GapContext::default()
-                    });
-                    match (&other, &outcome) {
-                        (Some((scenario, other_key)), _) => {
-                            *shared.entry(key.clone()).or_default().entry(gap_id(input.period, *scenario, other_key)).or_default() += v.cost;
-                        }
-                        (None, Outcome::Attributed { workload, .. }) => {
-                            *shared_with_workload.entry((key.clone(), workload.clone())).or_default() += v.cost;
-                        }
-                        (None, _) => {}
-                    }
+        if let (Some((m, scopes)), Some(r)) = (ut.scoped_model.as_ref(), region) {
+            if !scopes.iter().any(|s| s.covers(k.account, r)) {
+                let key = || format!("{m}|{}|{r}", k.account);
+                let context = || GapContext { model: Some(m.clone()), account: Some(k.account.clone()), region: Some(r.clone()), ..GapContext::default() };
+                let i = slots.slot(Scenario::OutOfBudgetScope, (addr(k.account), addr(k.usage_type)), key, context);
+                slots.gaps[i].2.add(k.usage_day, v.cost, k.account, region);
+                match (other, &outcome) {
+                    (Some(o), _) => *shared.entry((i, o)).or_default() += v.cost,
+                    (None, Outcome::Attributed { workload, .. }) => *shared_with_workload.entry((i, workload.clone())).or_default() += v.cost,
+                    (None, _) => {}
                 }
             }
         }
     }
+    let mut missing_case: HashMap<String, Acc, Fast> = HashMap::default();
     for w in input.workloads {
         let Some(since) = w.claimed_since else { continue };
         if w.business_case.is_some() || since > input.period.last_day() {
@@ -656,32 +671,50 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
         a.first = a.first.or(Some(since.max(input.period.first_day())));
         a.last = a.last.or(Some(input.as_of.min(input.period.last_day()).max(input.period.first_day())));
         a.context = GapContext { workload: Some(w.id.clone()), owner: Some(w.owner.clone()), ..GapContext::default() };
-        acc.entry(Scenario::MissingBusinessCase).or_default().insert(w.id.to_string(), a);
+        missing_case.insert(w.id.to_string(), a);
     }
-    if let Some(ane) = acc.get_mut(&Scenario::AttributionNotEnabled) {
-        ane.retain(|account, _| !with_principal.contains(account.as_str()));
+    // What each out-of-scope gap shares, by the other gap's id.
+    let mut sharing: HashMap<usize, BTreeMap<String, Money>, Fast> = HashMap::default();
+    for ((i, o), spend) in shared {
+        let (scenario, key, _) = &slots.gaps[o];
+        *sharing.entry(i).or_default().entry(gap_id(input.period, *scenario, key)).or_default() += spend;
     }
-    let missing_case = acc.get(&Scenario::MissingBusinessCase);
-    for ((key, workload), spend) in shared_with_workload {
-        if missing_case.is_some_and(|m| m.contains_key(workload.as_str())) {
-            *shared.entry(key).or_default().entry(gap_id(input.period, Scenario::MissingBusinessCase, workload.as_str())).or_default() += spend;
+    for ((i, workload), spend) in shared_with_workload {
+        if missing_case.contains_key(workload.as_str()) {
+            *sharing.entry(i).or_default().entry(gap_id(input.period, Scenario::MissingBusinessCase, workload.as_str())).or_default() += spend;
         }
     }
-    if let Some(oobs) = acc.get_mut(&Scenario::OutOfBudgetScope) {
-        for (key, a) in oobs.iter_mut() {
-            if let Some(with) = shared.remove(key) {
-                a.context.shared = with.into_iter().map(|(gap, spend)| SharedSpend { gap, spend }).collect();
-            }
+    let named: HashSet<&str, Fast> = with_principal.iter().map(|a| a.0).collect();
+    let mut acc: BTreeMap<Scenario, Vec<(String, Acc)>> = BTreeMap::new();
+    for (i, (scenario, key, mut a)) in slots.gaps.into_iter().enumerate() {
+        if scenario == Scenario::AttributionNotEnabled && named.contains(key.as_str()) {
+            continue;
         }
+        if let Some(with) = sharing.remove(&i) {
+            a.context.shared = with.into_iter().map(|(gap, spend)| SharedSpend { gap, spend }).collect();
+        }
+        acc.entry(scenario).or_default().push((key, a));
+    }
+    if !missing_case.is_empty() {
+        acc.entry(Scenario::MissingBusinessCase).or_default().extend(missing_case);
     }
     acc.into_iter()
-        .flat_map(|(scenario, by_key)| {
-            let mut by_key: Vec<(String, Acc)> = by_key.into_iter().collect();
+        .flat_map(|(scenario, mut by_key)| {
             by_key.sort_by(|x, y| x.0.cmp(&y.0));
             by_key.into_iter().map(move |(key, a)| (scenario, key, a))
         })
         .map(|(scenario, key, a)| {
             let mut context = a.context;
+            // A gap's one account and region are the first of those its
+            // spend spans, not those of whichever fact came first: detection
+            // then says the same over the same facts in any order (the
+            // reader's order, or a ledger object's canonical one).
+            if context.account.is_some() {
+                context.account = a.accounts.first().cloned().or(context.account);
+            }
+            if context.region.is_some() {
+                context.region = a.regions.first().cloned().or(context.region);
+            }
             context.accounts = a.accounts.into_iter().collect();
             context.regions = a.regions.into_iter().collect();
             let day = input.period.first_day();

@@ -185,6 +185,31 @@ fn no_budget_allocation_is_keyed_by_principal_and_model() {
 }
 
 #[test]
+fn detection_says_the_same_whatever_order_the_facts_come_in() {
+    // One principal's Haiku spend in two regions and two usage accounts: the
+    // gap's one account and region must not be those of the first fact met.
+    let p = session("payments-batch", ACCT);
+    let guardrail = "arn:aws:bedrock:us-east-1:111122223333:guardrail/gr1";
+    let rows = vec![
+        row(9, OTHER, "USW2-Claude3Haiku-input-tokens", Some(&p), "4"),
+        row(5, ACCT, HAIKU_IN, Some(&p), "3"),
+        row(7, OTHER, "USE1-Claude3Haiku-output-tokens", Some(&p), "2"),
+        row(3, OTHER, HAIKU_IN, None, "1"),
+        guardrail_row(4, guardrail, "0.5"),
+    ];
+    let mut reversed = rows.clone();
+    reversed.reverse();
+    let world = World::new();
+    let (forward, backward) = (world.detect(rows), world.detect(reversed));
+    assert_eq!(forward, backward);
+    let g = of(&forward, Scenario::NoBudgetAllocation);
+    assert_eq!(g.len(), 1);
+    assert_eq!(g[0].context.account.as_ref().map(AccountId::as_str), Some(ACCT));
+    assert_eq!(g[0].context.region.as_ref().map(Region::as_str), Some("us-east-1"));
+    assert_eq!(g[0].context.regions.iter().map(Region::as_str).collect::<Vec<_>>(), ["us-east-1", "us-west-2"]);
+}
+
+#[test]
 fn no_budget_allocation_is_not_raised_once_the_role_is_claimed() {
     let mut w = World::new();
     w.claims.push(claim(ClaimKind::IamRole, "arn:aws:iam::111122223333:role/payments-batch", "payments", 1));
