@@ -304,12 +304,11 @@ pub async fn ingest(config: &Config, paths: &[PathBuf], period: Option<&str>, th
         let source = domain::cur::source::source_identity(&absolute.to_string_lossy().replace('\\', "/"), &name);
         let stored = gov.store_source(SourceFacts { period, source: &source, facts: &facts, rows: stats.rows, principal_column: stats.principal_column, version: None, delivery: None }).await?;
         let ai_facts = facts.len();
-        // The local bus runs gap detection inside the announcement, and it
-        // reads the facts back from the ledger: these are not held meanwhile.
-        drop(facts);
+        // The local bus runs gap detection inside the announcement: it takes
+        // these facts rather than reading the object just written back.
+        gov.announce_source(period, &source, &stored, Some(facts)).await;
         crate::memory::release_freed();
-        gov.announce_source(period, &source, stored).await;
-        let stored = format!("{stored:?}").to_lowercase();
+        let stored = format!("{:?}", stored.stored).to_lowercase();
         done.push(Ingested { file: path, period, rows: stats.rows, ai_facts, stored, seconds: started.elapsed().as_secs_f64() });
     }
     Ok(match format {

@@ -413,6 +413,13 @@ impl Facts {
         Ok(self)
     }
 
+    /// The AI facts alone, with no totals: what a ledger object holds of
+    /// them (its manifest carries the totals), so facts just written can
+    /// stand in for reading the object back.
+    pub fn ai_only(self) -> Facts {
+        Facts { strings: self.strings, accounts: self.accounts, ai: self.ai, unordered: self.unordered, ..Facts::default() }
+    }
+
     /// CUR rows behind the AI facts.
     pub fn ai_rows(&self) -> u64 {
         self.ai.values().map(|v| v.rows).sum()

@@ -99,7 +99,8 @@ impl Governance {
             let read = src.read(file).await?;
             let stored = self
                 .store_source(SourceFacts { period: d.period, source: &identity, facts: &read.facts, rows: read.rows, principal_column: read.principal_column, version: Some(&version), delivery: Some(&d.execution) })
-                .await?;
+                .await?
+                .stored;
             changed |= stored != Stored::Unchanged;
             out.stored.push((identity, stored));
         }
@@ -152,7 +153,8 @@ impl Governance {
         let read = src.read(location).await?;
         let stored = self
             .store_source(SourceFacts { period, source: identity, facts: &read.facts, rows: read.rows, principal_column: read.principal_column, version: Some(&version), delivery: None })
-            .await?;
+            .await?
+            .stored;
         out.stored.push((identity.to_owned(), stored));
         let completed = self.arrived_late(period, identity).await?;
         let correlation = self.ids.next_id();

@@ -136,6 +136,41 @@ pub enum Stored {
     Unchanged,
 }
 
+/// What [`Governance::store_source`] did, and which ledger object now holds
+/// the source's facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceStored {
+    pub stored: Stored,
+    /// The object the source's current manifest names (unchanged: the one
+    /// already stored).
+    pub object: String,
+}
+
+/// Facts this process has just stored at `object`, lent to the consumers its
+/// own bus runs while it announces them (see [`Governance::announce_source`]).
+#[derive(Default)]
+pub(crate) struct Loan(std::sync::Mutex<Option<(String, Facts)>>);
+
+impl Loan {
+    fn lend(&self, object: &str, facts: Facts) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((object.to_owned(), facts));
+    }
+
+    /// The lent facts, when they are `object`'s: the first reader takes them.
+    fn take(&self, object: &str) -> Option<Facts> {
+        let mut slot = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.as_ref().is_some_and(|(o, _)| o == object) {
+            slot.take().map(|(_, f)| f)
+        } else {
+            None
+        }
+    }
+
+    fn end(&self) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    }
+}
+
 /// One source object's read, ready to store.
 #[derive(Debug, Clone)]
 pub struct SourceFacts<'a> {
@@ -179,26 +214,38 @@ impl Governance {
     pub async fn store_source_facts(&self, input: SourceFacts<'_>) -> Result<Stored> {
         let (period, source) = (input.period, input.source.to_owned());
         let stored = self.store_source(input).await?;
-        self.announce_source(period, &source, stored).await;
-        Ok(stored)
+        self.announce_source(period, &source, &stored, None).await;
+        Ok(stored.stored)
     }
 
     /// Publishes `CurPeriodIngested` for a source [`Governance::store_source`]
-    /// stored, when anything changed. Apart from the store so that a caller
-    /// whose bus runs the consumers in process (the local mode) can let go
-    /// of the facts it read first: detection reads them back from the
-    /// ledger, and a large month's facts need not be held twice.
-    pub async fn announce_source(&self, period: BillingPeriod, source: &str, stored: Stored) {
-        if stored != Stored::Unchanged {
-            let correlation = self.ids.next_id();
-            let replaced = stored == Stored::Replaced;
-            self.publish(vec![self.event(events::CUR_PERIOD_INGESTED, &correlation, json!({"period": period, "source": source, "replaced": replaced}))]).await;
+    /// stored, when anything changed.
+    ///
+    /// `lend`: the facts just stored, handed over. Consumers this process's
+    /// own bus runs during the announcement (the local mode's gap detection)
+    /// take them instead of reading the object back, which on a large month
+    /// is a sixth of the ingest; consumers elsewhere (EventBridge, another
+    /// Lambda) read the object as before. The loan ends with the
+    /// announcement, and the facts are never held twice: the caller gives
+    /// them up, and detection never reads them while they are lent. Detection
+    /// says the same over facts in any order, so the reader's order serves
+    /// as well as the object's canonical one.
+    pub async fn announce_source(&self, period: BillingPeriod, source: &str, stored: &SourceStored, lend: Option<Facts>) {
+        if stored.stored == Stored::Unchanged {
+            return;
         }
+        if let Some(facts) = lend {
+            self.loan.lend(&stored.object, facts.ai_only());
+        }
+        let correlation = self.ids.next_id();
+        let replaced = stored.stored == Stored::Replaced;
+        self.publish(vec![self.event(events::CUR_PERIOD_INGESTED, &correlation, json!({"period": period, "source": source, "replaced": replaced}))]).await;
+        self.loan.end();
     }
 
     /// Stores one source's facts without announcing it: a delivery of several
     /// files announces once, after all of them (see [`Governance::announce_source`]).
-    pub async fn store_source(&self, input: SourceFacts<'_>) -> Result<Stored> {
+    pub async fn store_source(&self, input: SourceFacts<'_>) -> Result<SourceStored> {
         let SourceFacts { period, source, facts, rows, principal_column, version, delivery } = input;
         if source.trim().is_empty() {
             return Err(GovernanceError::invalid("source", "is required"));
@@ -209,9 +256,9 @@ impl Governance {
         let object = object_key(period, source, &generation);
         let written = self.ledger.write(&object, facts).await?;
         let digest = content_digest(&written.digest, facts, principal_column)?;
-        if existing.as_ref().is_some_and(|(m, _)| m.digest == digest && m.retired.is_none()) {
+        if let Some((m, _)) = existing.as_ref().filter(|(m, _)| m.digest == digest && m.retired.is_none()) {
             self.discard(&object).await;
-            return Ok(Stored::Unchanged);
+            return Ok(SourceStored { stored: Stored::Unchanged, object: m.object.clone() });
         }
         let manifest = SourceManifest {
             period,
@@ -254,7 +301,7 @@ impl Governance {
                     // not a failure: the facts it stored are these facts.
                     let now: Option<(SourceManifest, u64)> = get_typed(self.store.as_ref(), key).await?;
                     match now {
-                        Some((m, _)) if m.digest == digest && m.retired.is_none() => Ok(Stored::Unchanged),
+                        Some((m, _)) if m.digest == digest && m.retired.is_none() => Ok(SourceStored { stored: Stored::Unchanged, object: m.object }),
                         _ => Err(GovernanceError::Conflict(format!("{source} was ingested concurrently; the other delivery's facts stand"))),
                     }
                 }
@@ -264,9 +311,9 @@ impl Governance {
         match existing {
             Some((old, _)) => {
                 self.discard(&old.object).await;
-                Ok(Stored::Replaced)
+                Ok(SourceStored { stored: Stored::Replaced, object })
             }
-            None => Ok(Stored::New),
+            None => Ok(SourceStored { stored: Stored::New, object }),
         }
     }
 
@@ -295,6 +342,9 @@ impl Governance {
     /// (a re-delivery flipped the manifest and deleted it meanwhile), the
     /// manifest is read again and its new object read instead.
     async fn source_facts(&self, m: &SourceManifest) -> Result<(Facts, SourceManifest)> {
+        if let Some(lent) = self.loan.take(&m.object) {
+            return Ok((lent, m.clone()));
+        }
         match self.ledger.read(&m.object).await {
             Ok(f) => Ok((f, m.clone())),
             Err(LedgerError::NotFound(_)) => {

@@ -55,7 +55,7 @@ pub use claims::{ClaimInput, ReleaseInput};
 pub use gaps::{DetectionSummary, GapActionInput, GapActionOutcome, GapDetectorHandler, GapsReport, BlockLift, ModelBlock, GAP_DETECTOR};
 pub use maturity::MaturityReport;
 pub use profiles::WorkloadProfile;
-pub use ledger::{SourceFacts, SourceManifest, Stored};
+pub use ledger::{SourceFacts, SourceManifest, SourceStored, Stored};
 pub use delivery::{DeliveryRecord, DeliverySummary};
 pub use enforcement::{EnforcementOutcome, SuspendInput};
 pub use crate::ports::ledger::LedgerError;
@@ -178,6 +178,8 @@ pub struct Governance {
     pub(crate) scp_targets: Vec<domain::governance::enforcement::ScpTarget>,
     /// Agent Bill's spend cubes, kept while their inputs are unchanged.
     pub(crate) cubes: Arc<agent::CubeCache>,
+    /// Facts being announced, lent to this process's own consumers.
+    pub(crate) loan: Arc<ledger::Loan>,
 }
 
 /// One message in a user's inbox (a Product Owner's "Ready to Claim", …).
@@ -194,7 +196,7 @@ pub struct InboxItem {
 
 impl Governance {
     pub fn new(store: Arc<dyn Store>, bus: Arc<dyn EventBus>, ledger: Arc<dyn FactLedger>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>, catalog: Arc<PriceCatalog>) -> Self {
-        Self { store, bus, ledger, clock, ids, catalog, assumptions: Assumptions::default(), partition: Partition::Aws, card_thresholds: Default::default(), enforcer: None, scp_targets: Vec::new(), cubes: Default::default() }
+        Self { store, bus, ledger, clock, ids, catalog, assumptions: Assumptions::default(), partition: Partition::Aws, card_thresholds: Default::default(), enforcer: None, scp_targets: Vec::new(), cubes: Default::default(), loan: Default::default() }
     }
 
     pub fn with_assumptions(mut self, a: Assumptions) -> Self {
