@@ -305,7 +305,10 @@ pub async fn ingest(config: &Config, paths: &[PathBuf], period: Option<&str>, th
         let stored = gov.store_source(SourceFacts { period, source: &source, facts: &facts, rows: stats.rows, principal_column: stats.principal_column, version: None, delivery: None }).await?;
         let ai_facts = facts.len();
         // The local bus runs gap detection inside the announcement: it takes
-        // these facts rather than reading the object just written back.
+        // these facts rather than reading the object just written back. The
+        // encoder's buffers are handed back first, so that they do not count
+        // again in detection's peak.
+        crate::memory::release_freed();
         gov.announce_source(period, &source, &stored, Some(facts)).await;
         crate::memory::release_freed();
         let stored = format!("{:?}", stored.stored).to_lowercase();

@@ -94,6 +94,13 @@ impl<K: Hash + Eq + Copy, V: Copy, S: BuildHasher> AppendMap<K, V, S> {
         self.push(key, value);
     }
 
+    /// Frees the index (a lookup builds it again): facts that will only be
+    /// read need the entries, not the four bytes and a tag per entry of it.
+    pub(crate) fn forget_index(&mut self) {
+        self.index = HashTable::new();
+        self.indexed = 0;
+    }
+
     /// The last entry appended.
     pub(crate) fn last(&self) -> Option<(&K, &V)> {
         let i = self.len.checked_sub(1)?;
@@ -175,6 +182,24 @@ mod tests {
     use std::collections::HashMap;
 
     type Map = AppendMap<u32, u64, foldhash::fast::FixedState>;
+
+    #[test]
+    fn a_forgotten_index_is_built_again_by_the_next_lookup() {
+        let mut map = Map::default();
+        for k in 0..50_000u32 {
+            map.upsert(k % 20_000, 1, |v, add| *v += add);
+        }
+        map.forget_index();
+        assert_eq!(map.index.len(), 0);
+        for k in 0..20_000u32 {
+            map.upsert(k, 10, |v, add| *v += add);
+        }
+        map.upsert(99_999, 7, |v, add| *v += add);
+        assert_eq!(map.len(), 20_001);
+        let listed: Vec<(u32, u64)> = map.iter().map(|(k, v)| (*k, *v)).collect();
+        let expected: Vec<(u32, u64)> = (0..20_000u32).map(|k| (k, if k < 10_000 { 13 } else { 12 })).chain([(99_999, 7)]).collect();
+        assert_eq!(listed, expected);
+    }
 
     proptest! {
         // Each case inserts tens of thousands of keys; fewer cases still
