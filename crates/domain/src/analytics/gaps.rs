@@ -447,27 +447,6 @@ pub struct DetectionInput<'a> {
     pub as_of: NaiveDate,
 }
 
-/// A string of the facts, known by where it is: [`Facts`] interns every
-/// string once, so a per-fact cache keyed by address hashes two words
-/// instead of a principal ARN for each of a million facts. Two copies of the
-/// same text only cost a second cache entry with the same answer.
-#[derive(Clone, Copy)]
-struct Interned<'a>(&'a str);
-
-impl PartialEq for Interned<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self.0, other.0)
-    }
-}
-
-impl Eq for Interned<'_> {}
-
-impl std::hash::Hash for Interned<'_> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        std::ptr::hash(self.0, state);
-    }
-}
-
 #[derive(Default)]
 struct Acc {
     spend: Money,
@@ -521,21 +500,20 @@ impl Slots {
         if let Some(&i) = self.by_origin.get(&(scenario, origin.0, origin.1)) {
             return i;
         }
-        let key = key();
-        let i = match self.by_key.get(&(scenario, key.clone())) {
-            Some(&i) => i,
-            None => {
-                self.gaps.push((scenario, key.clone(), Acc { context: context(), ..Acc::default() }));
-                self.by_key.insert((scenario, key), self.gaps.len() - 1);
-                self.gaps.len() - 1
-            }
-        };
-        self.by_origin.insert((scenario, origin.0, origin.1), i);
+        let Slots { gaps, by_key, by_origin } = self;
+        let i = *by_key.entry((scenario, key())).or_insert_with_key(|(_, key)| {
+            gaps.push((scenario, key.clone(), Acc { context: context(), ..Acc::default() }));
+            gaps.len() - 1
+        });
+        by_origin.insert((scenario, origin.0, origin.1), i);
         i
     }
 }
 
-/// Where an interned string (or account) of the facts lives, as a number.
+/// Where an interned string (or account) of the facts lives, as a number:
+/// [`Facts`] interns every string and account once, so a per-fact cache
+/// keyed by address hashes a word instead of a principal ARN for each of a
+/// million facts. (Empty strings may share an address; they share the text.)
 fn addr<T: ?Sized>(s: &T) -> usize {
     std::ptr::from_ref(s).cast::<u8>() as usize
 }
@@ -568,16 +546,18 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
         /// Not blank: the row names who called.
         named: bool,
     }
-    let mut usage_info: HashMap<Interned<'_>, UsageInfo<'_>, Fast> = HashMap::default();
-    let mut role_info: HashMap<Interned<'_>, RoleInfo, Fast> = HashMap::default();
-    let mut with_principal: HashSet<Interned<'_>, Fast> = HashSet::default();
+    // By address (see `addr`): usage types, principals; and the accounts
+    // with a named principal.
+    let mut usage_info: HashMap<usize, UsageInfo<'_>, Fast> = HashMap::default();
+    let mut role_info: HashMap<usize, RoleInfo, Fast> = HashMap::default();
+    let mut with_principal: HashSet<usize, Fast> = HashSet::default();
     // Out-of-scope spend that another gap counts too, by (out-of-scope slot,
     // other slot); and what is attributed to a workload, which takes a
     // Missing Business Case gap only once every fact is seen.
     let mut shared: HashMap<(usize, usize), Money, Fast> = HashMap::default();
     let mut shared_with_workload: HashMap<(usize, WorkloadId), Money, Fast> = HashMap::default();
     for (k, v, outcome) in outcomes(input.period, input.facts, input.attributor) {
-        let ut = usage_info.entry(Interned(k.usage_type)).or_insert_with(|| {
+        let ut = usage_info.entry(addr(k.usage_type)).or_insert_with(|| {
             let d = decode(k.usage_type);
             let region = match &d.location {
                 Location::Region(r) => Some(r.clone()),
@@ -591,7 +571,7 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
             UsageInfo { region, model: model_name(input.catalog, &d.usage), scoped_model, guardrail: matches!(d.usage, Usage::Guardrail { .. }) }
         });
         let role = k.principal.map(|p| {
-            &*role_info.entry(Interned(p)).or_insert_with(|| {
+            &*role_info.entry(addr(p)).or_insert_with(|| {
                 let parsed = Principal::parse(p).ok();
                 RoleInfo { arn: parsed.as_ref().map(Principal::normalized_arn), role_name: parsed.as_ref().and_then(|x| x.role_name().map(String::from)), named: !p.trim().is_empty() }
             })
@@ -599,7 +579,7 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
         // Attribution Not Enabled is an account's condition: raised only where
         // no non-guardrail AI row of the account has a principal.
         if !ut.guardrail && role.is_some_and(|r| r.named) && k.operation != "ApplyGuardrail" {
-            with_principal.insert(Interned(k.account.as_str()));
+            with_principal.insert(addr(k.account));
         }
         let region = ut.region.as_ref();
         let principal_at = k.principal.map_or(0, addr);
@@ -684,10 +664,11 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
             *sharing.entry(i).or_default().entry(gap_id(input.period, Scenario::MissingBusinessCase, workload.as_str())).or_default() += spend;
         }
     }
-    let named: HashSet<&str, Fast> = with_principal.iter().map(|a| a.0).collect();
+    // Attribution Not Enabled gaps of accounts that do name principals.
+    let named: HashSet<usize, Fast> = with_principal.iter().filter_map(|a| slots.by_origin.get(&(Scenario::AttributionNotEnabled, *a, 0)).copied()).collect();
     let mut acc: BTreeMap<Scenario, Vec<(String, Acc)>> = BTreeMap::new();
     for (i, (scenario, key, mut a)) in slots.gaps.into_iter().enumerate() {
-        if scenario == Scenario::AttributionNotEnabled && named.contains(key.as_str()) {
+        if named.contains(&i) {
             continue;
         }
         if let Some(with) = sharing.remove(&i) {

@@ -165,10 +165,6 @@ impl Loan {
             None
         }
     }
-
-    fn end(&self) {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-    }
 }
 
 /// One source object's read, ready to store.
@@ -240,7 +236,9 @@ impl Governance {
         let correlation = self.ids.next_id();
         let replaced = stored.stored == Stored::Replaced;
         self.publish(vec![self.event(events::CUR_PERIOD_INGESTED, &correlation, json!({"period": period, "source": source, "replaced": replaced}))]).await;
-        self.loan.end();
+        // The loan ends here: untaken facts are dropped (another
+        // announcement's loan, if one replaced it, is left alone).
+        drop(self.loan.take(&stored.object));
     }
 
     /// Stores one source's facts without announcing it: a delivery of several
