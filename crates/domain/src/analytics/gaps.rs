@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::actor::{Actor, Persona};
 use crate::arn::Principal;
 use crate::cur::attribution::{Attributor, Outcome, Reason};
-use crate::cur::facts::{outcomes, Facts};
+use crate::cur::facts::{outcome_runs, FactRef, FactValue, Facts};
 use crate::cur::usage_type::{decode, Location, Usage};
 use crate::governance::approval::ModelApprovalScope;
 use crate::governance::catalog::PriceCatalog;
@@ -469,6 +469,17 @@ impl Acc {
             self.regions.insert(r.clone());
         }
     }
+
+    /// Another share's sums for the same gap added to these (this context
+    /// kept: a gap's context follows from its key, but for the account and
+    /// region, which come from the sets at the end).
+    fn merge(&mut self, other: Acc) {
+        self.spend += other.spend;
+        self.first = self.first.into_iter().chain(other.first).min();
+        self.last = self.last.into_iter().chain(other.last).max();
+        self.accounts.extend(other.accounts);
+        self.regions.extend(other.regions);
+    }
 }
 
 /// The model a token usage names: the catalogue's model id when it knows the CUR
@@ -508,6 +519,22 @@ impl Slots {
         by_origin.insert((scenario, origin.0, origin.1), i);
         i
     }
+
+    /// The slot of `scenario`'s gap `key` holding `acc` too: merged into the
+    /// gap's slot if it has one, else made its own.
+    fn adopt(&mut self, scenario: Scenario, key: String, acc: Acc) -> usize {
+        match self.by_key.entry((scenario, key)) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let i = *e.get();
+                self.gaps[i].2.merge(acc);
+                i
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                self.gaps.push((scenario, e.key().1.clone(), acc));
+                *e.insert(self.gaps.len() - 1)
+            }
+        }
+    }
 }
 
 /// Where an interned string (or account) of the facts lives, as a number:
@@ -518,45 +545,106 @@ fn addr<T: ?Sized>(s: &T) -> usize {
     std::ptr::from_ref(s).cast::<u8>() as usize
 }
 
-/// The seven scenarios' findings for one period.
+/// What a usage type says, worked out once per distinct string: a large month has a million facts but a few dozen usage types.
+struct UsageInfo<'s> {
+    region: Option<Region>,
+    model: Option<String>,
+    /// The catalogue model of a token usage, and the scopes approving it.
+    scoped_model: Option<(String, &'s [&'s ModelApprovalScope])>,
+    guardrail: bool,
+}
+
+/// What a principal says, worked out once per distinct string.
+struct RoleInfo {
+    arn: Option<String>,
+    role_name: Option<String>,
+    /// Not blank: the row names who called.
+    named: bool,
+}
+
+type Fast = foldhash::fast::RandomState;
+
+/// What one pass over a share of the facts found. Every part of it merges
+/// ([`Found::merge`]), so shares of one period's facts gone through apart
+/// (on several threads) find what one pass over all of them finds.
+#[derive(Default)]
+struct Found {
+    slots: Slots,
+    /// Hashed, not ordered: it is only looked up (per attributed fact) and
+    /// taken from by workload, never iterated.
+    attributed: HashMap<WorkloadId, Acc, Fast>,
+    /// The accounts with a named principal, by address (see `addr`).
+    with_principal: HashSet<usize, Fast>,
+    /// Out-of-scope spend that another gap counts too, by (out-of-scope slot,
+    /// other slot); and what is attributed to a workload, which takes a
+    /// Missing Business Case gap only once every fact is seen.
+    shared: HashMap<(usize, usize), Money, Fast>,
+    shared_with_workload: HashMap<(usize, WorkloadId), Money, Fast>,
+}
+
+impl Found {
+    /// `other`'s findings added to these: its gaps joined to these by key
+    /// (their slots numbered anew), its sums added.
+    fn merge(mut self, other: Found) -> Found {
+        let Slots { gaps, by_origin, .. } = other.slots;
+        let renumbered: Vec<usize> = gaps.into_iter().map(|(scenario, key, acc)| self.slots.adopt(scenario, key, acc)).collect();
+        for ((scenario, a, b), i) in by_origin {
+            self.slots.by_origin.entry((scenario, a, b)).or_insert(renumbered[i]);
+        }
+        for (workload, acc) in other.attributed {
+            self.attributed.entry(workload).or_default().merge(acc);
+        }
+        self.with_principal.extend(other.with_principal);
+        for ((i, o), spend) in other.shared {
+            *self.shared.entry((renumbered[i], renumbered[o])).or_default() += spend;
+        }
+        for ((i, workload), spend) in other.shared_with_workload {
+            *self.shared_with_workload.entry((renumbered[i], workload)).or_default() += spend;
+        }
+        self
+    }
+}
+
+/// Facts below which detection runs on one thread: a thread costs more than
+/// a small month's whole detection.
+const PARALLEL_FROM: usize = 1 << 16;
+
+/// The seven scenarios' findings for one period. A large month's facts are
+/// gone through in shares on up to four threads (detection follows an
+/// ingest, whose caller waits on it) and what they find is merged.
 pub fn detect(input: &DetectionInput) -> Vec<Observation> {
-    type Fast = foldhash::fast::RandomState;
-    let mut slots = Slots::default();
-    // Hashed, not ordered: it is only looked up (per attributed fact) and
-    // taken from by workload, never iterated.
-    let mut attributed: HashMap<WorkloadId, Acc, Fast> = HashMap::default();
+    let threads = if input.facts.len() < PARALLEL_FROM { 1 } else { std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(4) };
+    detect_in(input, threads)
+}
+
+/// [`detect`] in `threads` shares of the facts.
+fn detect_in(input: &DetectionInput, threads: usize) -> Vec<Observation> {
     // Scopes by the base model they approve.
     let mut scoped: BTreeMap<&str, Vec<&ModelApprovalScope>> = BTreeMap::new();
     for s in input.scopes {
         scoped.entry(s.model.base_model()).or_default().push(s);
     }
-    // What a fact's usage type and principal say, worked out once per
-    // distinct string: a large month has a million facts but thousands of
-    // principals and a few dozen usage types.
-    struct UsageInfo<'s> {
-        region: Option<Region>,
-        model: Option<String>,
-        /// The catalogue model of a token usage, and the scopes approving it.
-        scoped_model: Option<(String, &'s [&'s ModelApprovalScope])>,
-        guardrail: bool,
-    }
-    struct RoleInfo {
-        arn: Option<String>,
-        role_name: Option<String>,
-        /// Not blank: the row names who called.
-        named: bool,
-    }
-    // By address (see `addr`): usage types, principals; and the accounts
-    // with a named principal.
+    let scoped = &scoped;
+    let mut runs = outcome_runs(input.period, input.facts, input.attributor, threads);
+    let found = std::thread::scope(|scope| {
+        let first = runs.next();
+        let others: Vec<_> = runs.map(|run| scope.spawn(move || find(input, scoped, run))).collect();
+        let mut found = first.map(|run| find(input, scoped, run)).unwrap_or_default();
+        for other in others {
+            found = found.merge(other.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+        found
+    });
+    settle(input, found)
+}
+
+/// One share of the facts gone through: each fact's outcome to its gaps.
+fn find<'a>(input: &DetectionInput<'a>, scoped: &BTreeMap<&str, Vec<&'a ModelApprovalScope>>, facts: impl Iterator<Item = (FactRef<'a>, &'a FactValue, Outcome)>) -> Found {
+    let Found { mut slots, mut attributed, mut with_principal, mut shared, mut shared_with_workload } = Found::default();
+    // By address (see `addr`): usage types, principals.
     let mut usage_info: HashMap<usize, UsageInfo<'_>, Fast> = HashMap::default();
     let mut role_info: HashMap<usize, RoleInfo, Fast> = HashMap::default();
-    let mut with_principal: HashSet<usize, Fast> = HashSet::default();
-    // Out-of-scope spend that another gap counts too, by (out-of-scope slot,
-    // other slot); and what is attributed to a workload, which takes a
-    // Missing Business Case gap only once every fact is seen.
-    let mut shared: HashMap<(usize, usize), Money, Fast> = HashMap::default();
-    let mut shared_with_workload: HashMap<(usize, WorkloadId), Money, Fast> = HashMap::default();
-    for (k, v, outcome) in outcomes(input.period, input.facts, input.attributor) {
+    for (k, v, outcome) in facts {
         let ut = usage_info.entry(addr(k.usage_type)).or_insert_with(|| {
             let d = decode(k.usage_type);
             let region = match &d.location {
@@ -636,6 +724,13 @@ pub fn detect(input: &DetectionInput) -> Vec<Observation> {
             }
         }
     }
+    Found { slots, attributed, with_principal, shared, shared_with_workload }
+}
+
+/// The gaps of what the facts showed, with the workloads' own (Missing
+/// Business Case), each with the spend it shares with another.
+fn settle(input: &DetectionInput, found: Found) -> Vec<Observation> {
+    let Found { slots, mut attributed, with_principal, shared, shared_with_workload } = found;
     let mut missing_case: HashMap<String, Acc, Fast> = HashMap::default();
     for w in input.workloads {
         let Some(since) = w.claimed_since else { continue };

@@ -105,13 +105,21 @@ impl World {
     }
 
     fn detect(&self, rows: Vec<CurRow>) -> Vec<Observation> {
+        self.detect_in(rows, None)
+    }
+
+    /// Detection over `threads` shares of the facts (`None`: as `detect` chooses).
+    fn detect_in(&self, rows: Vec<CurRow>, threads: Option<usize>) -> Vec<Observation> {
         let mut facts = Facts::default();
         for r in rows {
             facts.add(r);
         }
         let attributor = Attributor { claims: ClaimBook::new(self.claims.clone()), broad_roles: RolePattern::defaults() };
         let catalog = PriceCatalog::bundled().unwrap();
-        detect(&DetectionInput {
+        if let Some(n) = threads {
+            assert_eq!(outcome_runs(period(), &facts, &attributor, n).count(), n, "the facts split into {n} shares");
+        }
+        let input = DetectionInput {
             period: period(),
             facts: &facts,
             attributor: &attributor,
@@ -119,7 +127,11 @@ impl World {
             catalog: &catalog,
             workloads: &self.workloads,
             as_of: day(31),
-        })
+        };
+        match threads {
+            Some(n) => detect_in(&input, n),
+            None => detect(&input),
+        }
     }
 }
 
@@ -207,6 +219,44 @@ fn detection_says_the_same_whatever_order_the_facts_come_in() {
     assert_eq!(g[0].context.account.as_ref().map(AccountId::as_str), Some(ACCT));
     assert_eq!(g[0].context.region.as_ref().map(Region::as_str), Some("us-east-1"));
     assert_eq!(g[0].context.regions.iter().map(Region::as_str).collect::<Vec<_>>(), ["us-east-1", "us-west-2"]);
+}
+
+#[test]
+fn detection_over_shares_of_the_facts_finds_what_one_pass_finds() {
+    // A large month's facts are gone through in shares on several threads.
+    // Every scenario here has spend in every share, and gaps share spend
+    // with each other (out of scope and unattributed at once), so each
+    // sum, set and link must merge to what one pass finds.
+    let mut w = World::new();
+    w.scopes.push(scope(HAIKU, ACCT, "us-east-1"));
+    w.workloads.push(workload("chat", Some(1), false, false));
+    let usage_types = [HAIKU_IN, "USW2-Claude3Haiku-input-tokens", "USE1-NovaLite-input-tokens"];
+    let rows: Vec<CurRow> = (0..70_000u32)
+        .map(|i| {
+            // Days and usage types (regions) move through the month in
+            // bill order, so that each share sees other days and regions.
+            let (d, account) = (1 + i / 2_300, if i % 3 == 0 { OTHER } else { ACCT });
+            let cost = format!("0.{:04}", 1 + i % 9_999);
+            let usage_type = usage_types[(i / 25_000) as usize];
+            match i % 6 {
+                0 => row(d, ACCT, usage_type, Some(&format!("arn:aws:sts::{ACCT}:assumed-role/finops-chat-ab12/s{i}")), &cost),
+                1 => row(d, account, usage_type, Some(&format!("arn:aws:sts::{account}:assumed-role/AWSReservedSSO_AdministratorAccess_0a1b2c/s{i}")), &cost),
+                2 => row(d, account, usage_type, Some(&format!("arn:aws:sts::{account}:assumed-role/finops-orphan-{}/s{i}", i % 5)), &cost),
+                3 => row(d, account, usage_type, Some(&format!("arn:aws:sts::{account}:assumed-role/payments-{}/s{i}", i % 11)), &cost),
+                // An account that never names who called.
+                4 => row(d, "777788889999", usage_type, None, &cost),
+                _ => guardrail_row(d, &format!("arn:aws:bedrock:us-east-1:{ACCT}:guardrail/gr{}", i % 4), &cost),
+            }
+        })
+        .collect();
+    let one = w.detect_in(rows.clone(), Some(1));
+    for scenario in [Scenario::NoBudgetAllocation, Scenario::UnattributedSpend, Scenario::UnclaimedWorkload, Scenario::OutOfBudgetScope, Scenario::AttributionNotEnabled, Scenario::UnallocatedGuardrailCost, Scenario::MissingBusinessCase] {
+        assert!(!of(&one, scenario).is_empty(), "{scenario:?} has a gap to merge");
+    }
+    assert!(one.iter().any(|o| !o.context.shared.is_empty()), "some spend is shared between gaps");
+    for n in [2, 3] {
+        assert_eq!(w.detect_in(rows.clone(), Some(n)), one, "{n} shares");
+    }
 }
 
 #[test]

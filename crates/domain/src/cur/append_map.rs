@@ -144,6 +144,20 @@ impl<K: Hash + Eq + Copy, V: Copy, S: BuildHasher> AppendMap<K, V, S> {
         })
     }
 
+    /// Every entry in insertion order, in at most `n` runs of whole
+    /// segments of about equal length: shares of the map for that many
+    /// threads to go through apart.
+    pub(crate) fn runs(&self, n: usize) -> impl Iterator<Item = impl Iterator<Item = (&K, &V)> + Clone + '_> + '_ {
+        let per = self.segments.len().div_ceil(n.max(1)).max(1);
+        self.segments.chunks(per).map(|run| run.iter().flatten().map(|(k, v)| (k, v)))
+    }
+
+    /// The entry at place `i` of the insertion order.
+    pub(crate) fn at(&self, i: u32) -> Option<(&K, &V)> {
+        let i = i as usize;
+        self.segments.get(i >> SEGMENT_BITS)?.get(i & (SEGMENT - 1)).map(|(k, v)| (k, v))
+    }
+
     pub(crate) fn values(&self) -> impl ExactSizeIterator<Item = &V> + '_ {
         self.iter().map(|(_, v)| v)
     }
