@@ -8,9 +8,10 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
+use std::ops::DerefMut;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float32Type, Float64Type};
@@ -142,7 +143,9 @@ impl Layout {
             .iter()
             .map(|f| {
                 if DICTIONARY_COLUMNS.contains(&f.name().as_str()) && f.data_type() == &DataType::Utf8 {
-                    Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))))
+                    Arc::new(f.as_ref().clone().with_data_type(text_dictionary()))
+                } else if [PRODUCT, RESOURCE_TAGS].contains(&f.name().as_str()) {
+                    Arc::new(f.as_ref().clone().with_data_type(map_of_dictionaries(f.data_type())))
                 } else {
                     f.clone()
                 }
@@ -187,13 +190,17 @@ impl Layout {
     }
 }
 
-/// A text column of a batch, whatever its Arrow string encoding was.
-fn text(batch: &RecordBatch, name: &str) -> Result<Option<ArrayRef>, ReadError> {
-    match batch.column_by_name(name) {
-        None => Ok(None),
-        Some(c) if c.data_type() == &DataType::Utf8 => Ok(Some(c.clone())),
-        Some(c) => arrow_cast::cast(c, &DataType::Utf8).map(Some).map_err(malformed),
-    }
+fn text_dictionary() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+/// A `map<string,string>` type with its keys and values read as
+/// dictionaries (see [`MapCells`]); any other type as it is.
+fn map_of_dictionaries(t: &DataType) -> DataType {
+    let DataType::Map(entries, sorted) = t else { return t.clone() };
+    let DataType::Struct(fields) = entries.data_type() else { return t.clone() };
+    let fields: arrow_schema::Fields = fields.iter().map(|f| if f.data_type() == &DataType::Utf8 { Arc::new(f.as_ref().clone().with_data_type(text_dictionary())) } else { f.clone() }).collect();
+    DataType::Map(Arc::new(entries.as_ref().clone().with_data_type(DataType::Struct(fields))), *sorted)
 }
 
 fn str_at(a: &StringArray, i: usize) -> &str {
@@ -275,34 +282,38 @@ impl Numbers {
     }
 }
 
-/// Usage start dates as UTC days.
-fn days(batch: &RecordBatch) -> Result<ArrayRef, ReadError> {
-    let c = batch.column_by_name(USAGE_START).ok_or(ReadError::MissingColumn(USAGE_START))?;
-    match c.data_type() {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => arrow_cast::cast(c, &DataType::Utf8).map_err(malformed),
-        _ => arrow_cast::cast(c, &DataType::Date32).map_err(malformed),
-    }
+/// Usage start dates as UTC days, held as their concrete array (as
+/// [`Numbers`]): a cell of every AI row is read, and through `ArrayRef` each
+/// took four dynamic calls.
+enum Days {
+    Dates(arrow_array::Date32Array),
+    Text(StringArray),
 }
 
-fn day_at(a: &ArrayRef, row: u64, i: usize) -> Result<NaiveDate, ReadError> {
-    if a.is_null(i) {
-        return Err(ReadError::BadValue { row, column: USAGE_START, value: String::new(), reason: "is empty".into() });
+impl Days {
+    fn of(batch: &RecordBatch) -> Result<Days, ReadError> {
+        let c = batch.column_by_name(USAGE_START).ok_or(ReadError::MissingColumn(USAGE_START))?;
+        Ok(match c.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Days::Text(arrow_cast::cast(c, &DataType::Utf8).map_err(malformed)?.as_string::<i32>().clone()),
+            _ => Days::Dates(arrow_cast::cast(c, &DataType::Date32).map_err(malformed)?.as_primitive::<Date32Type>().clone()),
+        })
     }
-    match a.data_type() {
-        DataType::Utf8 => usage_day(row, a.as_string::<i32>().value(i)),
-        _ => a.as_primitive::<Date32Type>().value_as_date(i).ok_or_else(|| ReadError::BadValue {
-            row,
-            column: USAGE_START,
-            value: a.as_primitive::<Date32Type>().value(i).to_string(),
-            reason: "out of range".into(),
-        }),
+
+    fn at(&self, row: u64, i: usize) -> Result<NaiveDate, ReadError> {
+        let empty = || ReadError::BadValue { row, column: USAGE_START, value: String::new(), reason: "is empty".into() };
+        match self {
+            Days::Text(a) if a.is_null(i) => Err(empty()),
+            Days::Text(a) => usage_day(row, a.value(i)),
+            Days::Dates(a) if a.is_null(i) => Err(empty()),
+            Days::Dates(a) => a.value_as_date(i).ok_or_else(|| ReadError::BadValue { row, column: USAGE_START, value: a.value(i).to_string(), reason: "out of range".into() }),
+        }
     }
 }
 
 const SCAN_COLUMNS: [&str; 4] = [PRODUCT_CODE, BILLING_ENTITY, ACCOUNT, COST];
 
 /// The text columns read through their dictionaries (see `Layout::hint`).
-const DICTIONARY_COLUMNS: [&str; 9] = [PRODUCT_CODE, BILLING_ENTITY, ACCOUNT, LINE_ITEM_TYPE, USAGE_TYPE, OPERATION, PRINCIPAL, RESOURCE_ID, PAYER];
+const DICTIONARY_COLUMNS: [&str; 10] = [PRODUCT_CODE, BILLING_ENTITY, ACCOUNT, LINE_ITEM_TYPE, USAGE_TYPE, OPERATION, PRINCIPAL, RESOURCE_ID, PAYER, bases::RI_ARN];
 
 /// What the scan also reads so that a settled row counts on every basis.
 const BASIS_SCAN_COLUMNS: [&str; 10] = [
@@ -557,7 +568,10 @@ enum Codes {
 
 impl Codes {
     fn of(batch: &RecordBatch, name: &str) -> Result<Option<Codes>, ReadError> {
-        let Some(c) = batch.column_by_name(name) else { return Ok(None) };
+        batch.column_by_name(name).map(Codes::of_array).transpose()
+    }
+
+    fn of_array(c: &ArrayRef) -> Result<Codes, ReadError> {
         if let Some(d) = c.as_dictionary_opt::<arrow_array::types::Int32Type>() {
             if let Some(values) = d.values().as_string_opt::<i32>() {
                 let empty = values.len();
@@ -569,10 +583,22 @@ impl Codes {
                     None => d.keys().values().iter().map(|&k| of(k)).collect(),
                     Some(_) => d.keys().iter().map(|k| k.map_or(empty, of)).collect(),
                 };
-                return Ok(Some(Codes::Dict { keys, values: values.clone() }));
+                return Ok(Codes::Dict { keys, values: values.clone() });
             }
         }
-        Ok(text(batch, name)?.map(|a| Codes::Plain(a.as_string::<i32>().clone())))
+        let plain = match c.data_type() {
+            DataType::Utf8 => c.clone(),
+            _ => arrow_cast::cast(c, &DataType::Utf8).map_err(malformed)?,
+        };
+        Ok(Codes::Plain(plain.as_string::<i32>().clone()))
+    }
+
+    /// Whether cell `i` is null (a dictionary's nulls share the extra key).
+    fn is_null(&self, i: usize) -> bool {
+        match self {
+            Codes::Dict { keys, values } => keys[i] >= values.len() || values.is_null(keys[i]),
+            Codes::Plain(a) => a.is_null(i),
+        }
     }
 
     fn distinct(&self) -> usize {
@@ -612,17 +638,43 @@ fn account_id(raw: &str, row: u64) -> Result<AccountId, ReadError> {
     AccountId::parse(acct).map_err(|e| ReadError::BadValue { row, column: ACCOUNT, value: acct.to_owned(), reason: e.rule })
 }
 
-/// One value of a `map<string,string>` cell, borrowed from the batch: a tag
-/// is looked up on every AI row, and a copy per row was a tenth of the fold.
-fn map_get<'m>(map: Option<&'m MapArray>, i: usize, keys: &[&str]) -> Option<&'m str> {
-    let map = map?;
-    if map.is_null(i) {
-        return None;
+/// A `map<string,string>` column of a batch, for the value of the first of
+/// some keys present in a cell. Its keys and values are read through their
+/// dictionaries (see `Layout::hint`): materialised as strings, the product
+/// map of every AI row was four strings copied per row, and their buffers
+/// grown and faulted in, batch after batch. Which wanted key each distinct
+/// key is gets decided once per batch; a cell is then a few integers.
+struct MapCells {
+    map: MapArray,
+    keys: Codes,
+    values: Codes,
+    /// Per distinct key: its place among the wanted keys, if it is one.
+    wanted: Vec<Option<usize>>,
+}
+
+impl MapCells {
+    fn of(batch: &RecordBatch, name: &str, wanted: &[&str]) -> Result<Option<MapCells>, ReadError> {
+        let Some(map) = batch.column_by_name(name).and_then(|c| c.as_map_opt()) else { return Ok(None) };
+        let keys = Codes::of_array(map.keys())?;
+        let values = Codes::of_array(map.values())?;
+        let wanted = (0..keys.distinct()).map(|k| wanted.iter().position(|w| *w == keys.value_of_key(k))).collect();
+        Ok(Some(MapCells { map: map.clone(), keys, values, wanted }))
     }
-    let (k, v) = (map.keys().as_string_opt::<i32>()?, map.values().as_string_opt::<i32>()?);
-    let offsets = map.value_offsets();
-    let (start, end) = (usize::try_from(*offsets.get(i)?).ok()?, usize::try_from(*offsets.get(i + 1)?).ok()?);
-    keys.iter().find_map(|want| (start..end).find(|&j| k.value(j) == *want && v.is_valid(j)).map(|j| v.value(j)))
+
+    /// Row `i`'s value of the first wanted key it has with a value,
+    /// borrowed from the batch.
+    fn get(&self, i: usize) -> Option<&str> {
+        if self.map.is_null(i) {
+            return None;
+        }
+        let offsets = self.map.value_offsets();
+        let (start, end) = (usize::try_from(*offsets.get(i)?).ok()?, usize::try_from(*offsets.get(i + 1)?).ok()?);
+        (start..end)
+            .filter(|&j| !self.values.is_null(j))
+            .filter_map(|j| self.wanted[self.keys.key(j)].map(|rank| (rank, j)))
+            .min()
+            .map(|(_, j)| self.values.value(j))
+    }
 }
 
 /// Every value, as it is.
@@ -700,6 +752,14 @@ impl<'c> Interned<'c> {
     }
 }
 
+/// A kept row as the first half of [`fold_batch`] leaves it for the second:
+/// everything worked out but what needs the shared facts.
+enum Folded<'b> {
+    /// A Marketplace row of another kind: its account's non-AI cost.
+    NonAi { account: usize, cost: Money, costs: RowCosts },
+    Ai { i: usize, account: usize, day: NaiveDate, value: FactValue, workspace: Option<&'b str> },
+}
+
 /// Folds one record batch of rows the scan kept into facts; `kept[i]` is the
 /// batch's row `i` as the scan saw it: its file row (from 1) and its costs.
 /// AI rows become facts; their text columns are read through their
@@ -708,17 +768,57 @@ impl<'c> Interned<'c> {
 /// not a string hash per column. A kept row that turns out not to be AI (a
 /// Marketplace product of another kind) adds to its account's non-AI cost.
 /// The read total is the scan's business: it has already counted every row.
-fn fold_batch(batch: &RecordBatch, kept: &[(u64, Decimal, RowCosts)], facts: &mut Facts, cache: &mut FoldCache) -> Result<(), ReadError> {
+///
+/// In two halves: every row is checked and its day, amount, workspace and
+/// AI-ness worked out first, apart from the other readers; then the facts
+/// are taken (`facts`: the lock several reader threads share) only to intern
+/// and add. A bad cell fails the batch before anything of it is added.
+fn fold_batch<F: DerefMut<Target = Facts>>(batch: &RecordBatch, kept: &[(u64, Decimal, RowCosts)], facts: &mut impl FnMut() -> Result<F, ReadError>, cache: &mut FoldCache) -> Result<(), ReadError> {
     let req = |name: &'static str| Codes::of(batch, name)?.ok_or(ReadError::MissingColumn(name));
     let (usage_type, account, product_code) = (req(USAGE_TYPE)?, req(ACCOUNT)?, req(PRODUCT_CODE)?);
     let opt = |name| Codes::of(batch, name);
     let (principal, resource, operation, lit, entity, payer) = (opt(PRINCIPAL)?, opt(RESOURCE_ID)?, opt(OPERATION)?, opt(LINE_ITEM_TYPE)?, opt(BILLING_ENTITY)?, opt(PAYER)?);
-    let (amount, days) = (Numbers::of(batch, USAGE_AMOUNT)?, days(batch)?);
-    let product = batch.column_by_name(PRODUCT).map(|c| c.as_map().clone());
-    let tags = batch.column_by_name(RESOURCE_TAGS).map(|c| c.as_map().clone());
+    let (amount, days) = (Numbers::of(batch, USAGE_AMOUNT)?, Days::of(batch)?);
+    let product = MapCells::of(batch, PRODUCT, &["product_name"])?;
+    let tags = MapCells::of(batch, RESOURCE_TAGS, &WORKSPACE_TAG_KEYS)?;
     // Decided once per distinct value: AI product codes, Marketplace rows.
     let ai_code = product_code.decide(|c| AI_PRODUCT_CODES.contains(&c));
     let marketplace = entity.as_ref().map(|e| e.decide(|v| v == "AWS Marketplace"));
+    // Account ids are checked once per distinct value (at the first row
+    // that has it, so an error names that row); payers likewise.
+    let mut accounts: Vec<Option<AccountId>> = vec![None; account.distinct()];
+    let mut payers_seen = vec![false; payer.as_ref().map_or(0, Codes::distinct)];
+    let mut payers = Vec::new();
+    let rows = kept.len().min(batch.num_rows());
+    let mut folded: Vec<Folded<'_>> = Vec::with_capacity(rows);
+    for (i, &(row, unblended, costs)) in kept.iter().enumerate().take(rows) {
+        let a = account.key(i);
+        if accounts[a].is_none() {
+            accounts[a] = Some(account_id(account.value(i), row)?);
+        }
+        let cost = Money::new(unblended);
+        let is_ai = ai_code[product_code.key(i)]
+            || (marketplace.as_ref().zip(entity.as_ref()).is_some_and(|(m, e)| m[e.key(i)])
+                && is_ai_row(product_code.value(i), "AWS Marketplace", product.as_ref().and_then(|p| p.get(i)).unwrap_or("")));
+        if !is_ai {
+            folded.push(Folded::NonAi { account: a, cost, costs });
+            continue;
+        }
+        let workspace = tags.as_ref().and_then(|t| t.get(i));
+        let day = days.at(row, i)?;
+        let value = FactValue::of_row(amount.at(row, USAGE_AMOUNT, i)?, cost, &costs);
+        folded.push(Folded::Ai { i, account: a, day, value, workspace });
+        if let Some(p) = payer.as_ref() {
+            let k = p.key(i);
+            let raw = p.value_of_key(k).trim();
+            if !payers_seen[k] && !raw.is_empty() {
+                payers_seen[k] = true;
+                payers.push(AccountId::parse(raw).map_err(|e| ReadError::BadValue { row, column: PAYER, value: raw.to_owned(), reason: e.rule })?);
+            }
+        }
+    }
+    let mut facts = facts()?;
+    let facts = &mut *facts;
     let mut usage_types = Interned::of(Some(&usage_type), &mut cache.usage_type);
     let mut codes = Interned::of(Some(&product_code), &mut cache.product_code);
     let mut operations = Interned::of(operation.as_ref(), &mut cache.operation);
@@ -729,48 +829,33 @@ fn fold_batch(batch: &RecordBatch, kept: &[(u64, Decimal, RowCosts)], facts: &mu
     // Interned at the first row that needs it (a file without the column),
     // so a file with it interns nothing it does not use.
     let mut usage: Option<StrId> = None;
-    // Account ids are checked once per distinct value (at the first row
-    // that has it, so an error names that row); payers likewise.
-    let mut accounts: Vec<Option<(AccountId, AcctId)>> = vec![None; account.distinct()];
-    let mut payers_seen = vec![false; payer.as_ref().map_or(0, Codes::distinct)];
-    for (i, &(row, unblended, costs)) in kept.iter().enumerate().take(batch.num_rows()) {
-        let slot = &mut accounts[account.key(i)];
-        if slot.is_none() {
-            let id = account_id(account.value(i), row)?;
-            let interned = facts.intern_account(&id);
-            *slot = Some((id, interned));
-        }
-        let Some((acct, acct_id)) = slot.as_ref() else { continue };
-        let c = Money::new(unblended);
-        let is_ai = ai_code[product_code.key(i)]
-            || (marketplace.as_ref().zip(entity.as_ref()).is_some_and(|(m, e)| m[e.key(i)])
-                && is_ai_row(product_code.value(i), "AWS Marketplace", map_get(product.as_ref(), i, &["product_name"]).unwrap_or("")));
-        if !is_ai {
-            facts.add_non_ai(acct, c, &costs);
-            continue;
-        }
-        let workspace = map_get(tags.as_ref(), i, &WORKSPACE_TAG_KEYS).map(|w| facts.intern_str(w));
-        let key = InternedKey {
-            usage_day: day_at(&days, row, i)?,
-            account: *acct_id,
-            product_code: codes.get(i, facts, any).unwrap_or(empty),
-            usage_type: usage_types.get(i, facts, any).unwrap_or(empty),
-            operation: operations.get(i, facts, any).unwrap_or(empty),
-            line_item_type: lits.get(i, facts, |t| Some(if t.is_empty() { "Usage" } else { t })).unwrap_or_else(|| *usage.get_or_insert_with(|| facts.intern_str("Usage"))),
-            resource_id: resources.get(i, facts, |r| Some(r).filter(|r| !r.is_empty())),
-            principal: principals.get(i, facts, any),
-            workspace,
-        };
-        facts.add_interned(key, FactValue::of_row(amount.at(row, USAGE_AMOUNT, i)?, c, &costs));
-        if let Some(p) = payer.as_ref() {
-            let k = p.key(i);
-            let raw = p.value_of_key(k).trim();
-            if !payers_seen[k] && !raw.is_empty() {
-                payers_seen[k] = true;
-                facts.payers.insert(AccountId::parse(raw).map_err(|e| ReadError::BadValue { row, column: PAYER, value: raw.to_owned(), reason: e.rule })?);
+    let mut account_ids: Vec<Option<AcctId>> = vec![None; accounts.len()];
+    for f in folded {
+        match f {
+            Folded::NonAi { account, cost, costs } => {
+                if let Some(acct) = accounts[account].as_ref() {
+                    facts.add_non_ai(acct, cost, &costs);
+                }
+            }
+            Folded::Ai { i, account, day, value, workspace } => {
+                let Some(acct) = accounts[account].as_ref() else { continue };
+                let acct_id = *account_ids[account].get_or_insert_with(|| facts.intern_account(acct));
+                let key = InternedKey {
+                    usage_day: day,
+                    account: acct_id,
+                    product_code: codes.get(i, facts, any).unwrap_or(empty),
+                    usage_type: usage_types.get(i, facts, any).unwrap_or(empty),
+                    operation: operations.get(i, facts, any).unwrap_or(empty),
+                    line_item_type: lits.get(i, facts, |t| Some(if t.is_empty() { "Usage" } else { t })).unwrap_or_else(|| *usage.get_or_insert_with(|| facts.intern_str("Usage"))),
+                    resource_id: resources.get(i, facts, |r| Some(r).filter(|r| !r.is_empty())),
+                    principal: principals.get(i, facts, any),
+                    workspace: workspace.map(|w| facts.intern_str(w)),
+                };
+                facts.add_interned(key, value);
             }
         }
     }
+    facts.payers.extend(payers);
     Ok(())
 }
 
@@ -806,7 +891,7 @@ fn finish_group(scan: &Arc<Mutex<Scan>>, facts: &mut Facts) -> Result<(), ReadEr
     Ok(())
 }
 
-fn fold_kept(batch: &RecordBatch, scan: &Arc<Mutex<Scan>>, facts: &mut Facts, cache: &mut FoldCache) -> Result<(), ReadError> {
+fn fold_kept<F: DerefMut<Target = Facts>>(batch: &RecordBatch, scan: &Arc<Mutex<Scan>>, facts: &mut impl FnMut() -> Result<F, ReadError>, cache: &mut FoldCache) -> Result<(), ReadError> {
     let (rows, parts) = {
         let mut st = scan.lock().map_err(|_| malformed("scan state poisoned"))?;
         let n = batch.num_rows();
@@ -846,6 +931,88 @@ fn decoder_panic(p: &(dyn std::any::Any + Send)) -> ReadError {
     malformed(format!("the Parquet decoder failed on this file: {}", panic_text(p)))
 }
 
+/// A file read by position (`pread`). The `File` reader Parquet ships clones
+/// the descriptor, seeks and closes the clone for every page header and every
+/// page it reads: four system calls where one does, and a large month reads
+/// 13,000 pages.
+#[cfg(unix)]
+mod positioned {
+    use std::fs::File;
+    use std::io::{BufReader, Read};
+    use std::os::unix::fs::FileExt;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use parquet::file::reader::{ChunkReader, Length};
+
+    pub(super) struct Positioned {
+        file: Arc<File>,
+        len: u64,
+    }
+
+    pub(super) fn open(path: &Path) -> std::io::Result<Positioned> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(Positioned { file: Arc::new(file), len })
+    }
+
+    impl Length for Positioned {
+        fn len(&self) -> u64 {
+            self.len
+        }
+    }
+
+    /// A reader from a position on, sharing the descriptor without moving it.
+    pub(super) struct At {
+        file: Arc<File>,
+        pos: u64,
+    }
+
+    impl Read for At {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.file.read_at(buf, self.pos)?;
+            self.pos += n as u64;
+            Ok(n)
+        }
+    }
+
+    impl ChunkReader for Positioned {
+        type T = BufReader<At>;
+
+        fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+            Ok(BufReader::new(At { file: self.file.clone(), pos: start }))
+        }
+
+        fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+            let mut buf = vec![0u8; length];
+            self.file.read_exact_at(&mut buf, start)?;
+            Ok(buf.into())
+        }
+    }
+}
+
+/// Elsewhere, the `File` reader Parquet ships.
+#[cfg(not(unix))]
+mod positioned {
+    pub(super) fn open(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+        std::fs::File::open(path)
+    }
+}
+
+/// How many facts a file of `groups` row groups will make, foreseen when the
+/// first group is folded and the facts number `made`: by then each of the
+/// other `threads - 1` readers is on average half through its first group.
+/// Row groups of a bill each hold a slice of the month, so the facts grow
+/// about in step with them; where they repeat across groups (a few
+/// principals), the guess is high by the index's few bytes a fact. Never more
+/// than the file's rows, which make at most one fact each.
+fn foreseen_facts(made: usize, threads: usize, groups: usize, rows: i64) -> usize {
+    // made / (1 + (threads - 1) / 2) groups' worth, times the groups.
+    let guess = made.saturating_mul(groups).saturating_mul(2) / (threads.max(1) + 1);
+    guess.min(usize::try_from(rows).unwrap_or(usize::MAX))
+}
+
 /// Reads a Parquet file from disk, `threads` row groups at a time.
 pub fn read_file(path: &Path, threads: usize, progress: &Progress) -> Result<(Facts, ReadStats), ReadError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_file_unguarded(path, threads, progress))).unwrap_or_else(|p| Err(decoder_panic(p.as_ref())))
@@ -864,16 +1031,17 @@ fn read_file_unguarded(path: &Path, threads: usize, progress: &Progress) -> Resu
     // facts merged at the end would hold a large month's facts twice (one
     // copy per thread, since every row group touches most facts).
     let shared = Mutex::new(Facts::default());
+    let foreseen = AtomicBool::new(false);
     let results: Vec<Result<(), ReadError>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
-                let (meta, layout, starts, shared) = (&meta, &layout, &starts, &shared);
-                let facts = move || shared.lock().map_err(|_| malformed("facts poisoned"));
+                let (meta, layout, starts, shared, foreseen) = (&meta, &layout, &starts, &shared, &foreseen);
+                let mut facts = move || shared.lock().map_err(|_| malformed("facts poisoned"));
                 scope.spawn(move || -> Result<(), ReadError> {
                     let mut cache = FoldCache::default();
                     for rg in (t..starts.len()).step_by(threads) {
                         let scan = Arc::new(Mutex::new(Scan::starting_at(starts[rg])));
-                        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(File::open(path)?, meta.clone())
+                        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(positioned::open(path)?, meta.clone())
                             .with_projection(layout.mask(meta))
                             .with_row_filter(layout.filter(meta, scan.clone()))
                             .with_row_groups(vec![rg])
@@ -883,9 +1051,15 @@ fn read_file_unguarded(path: &Path, threads: usize, progress: &Progress) -> Resu
                             .map_err(|e| batch_error(&scan, e))?;
                         for batch in reader {
                             let batch = batch.map_err(|e| batch_error(&scan, e))?;
-                            fold_kept(&batch, &scan, &mut *facts()?, &mut cache)?;
+                            fold_kept(&batch, &scan, &mut facts, &mut cache)?;
                         }
-                        finish_group(&scan, &mut *facts()?)?;
+                        let mut shared = facts()?;
+                        finish_group(&scan, &mut shared)?;
+                        if !foreseen.swap(true, Ordering::Relaxed) {
+                            let total = foreseen_facts(shared.len(), threads, starts.len(), meta.metadata().file_metadata().num_rows());
+                            shared.expect(total);
+                        }
+                        drop(shared);
                         progress.rows.fetch_add(u64::try_from(meta.metadata().row_group(rg).num_rows()).unwrap_or(0), Ordering::Relaxed);
                     }
                     Ok(())
@@ -899,6 +1073,7 @@ fn read_file_unguarded(path: &Path, threads: usize, progress: &Progress) -> Resu
     }
     let mut facts = shared.into_inner().map_err(|_| malformed("facts poisoned"))?;
     layout.mark_bases(&mut facts);
+    facts.forget_index();
     let rows = u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0);
     Ok((facts, ReadStats { rows, principal_column: layout.principal_column }))
 }
@@ -920,7 +1095,10 @@ where
     let meta = ArrowReaderMetadata::load_async(&mut input, ArrowReaderOptions::new()).await?;
     let layout = Layout::check(meta.schema())?;
     let meta = layout.hinted(&meta)?;
-    let mut facts = Facts::default();
+    // Behind a lock, as the local reader's shared facts are: one fold for
+    // both (uncontended here).
+    let shared = Mutex::new(Facts::default());
+    let mut facts = || shared.lock().map_err(|_| malformed("facts poisoned"));
     let mut cache = FoldCache::default();
     for (rg, start) in row_group_starts(&meta).into_iter().enumerate() {
         let scan = Arc::new(Mutex::new(Scan::starting_at(start)));
@@ -936,9 +1114,11 @@ where
             let batch = batch.map_err(|e| batch_error(&scan, e))?;
             fold_kept(&batch, &scan, &mut facts, &mut cache)?;
         }
-        finish_group(&scan, &mut facts)?;
+        finish_group(&scan, &mut *facts()?)?;
     }
+    let mut facts = shared.into_inner().map_err(|_| malformed("facts poisoned"))?;
     layout.mark_bases(&mut facts);
+    facts.forget_index();
     let rows = u64::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or(0);
     Ok((facts, ReadStats { rows, principal_column: layout.principal_column }))
 }
@@ -946,6 +1126,63 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A map cell: None is a null map; an entry's None value a null value.
+    type Cell<'s> = Option<Vec<(&'s str, Option<&'s str>)>>;
+
+    /// A map column of `cells`, its keys and values as strings or as
+    /// dictionaries.
+    fn map_batch(cells: &[Cell<'_>], dictionaries: bool) -> RecordBatch {
+        use arrow_array::builder::{MapBuilder, StringBuilder, StringDictionaryBuilder};
+        use arrow_array::types::Int32Type;
+        fn build<K, V>(cells: &[Cell<'_>], mut b: MapBuilder<K, V>, put: impl Fn(&mut K, &mut V, &str, Option<&str>)) -> ArrayRef
+        where
+            K: arrow_array::builder::ArrayBuilder,
+            V: arrow_array::builder::ArrayBuilder,
+        {
+            for cell in cells {
+                for (k, v) in cell.iter().flatten() {
+                    let (keys, values) = b.entries();
+                    put(keys, values, k, *v);
+                }
+                b.append(cell.is_some()).unwrap();
+            }
+            Arc::new(b.finish())
+        }
+        let map = if dictionaries {
+            build(cells, MapBuilder::new(None, StringDictionaryBuilder::<Int32Type>::new(), StringDictionaryBuilder::<Int32Type>::new()), |k, v, key, value| {
+                k.append_value(key);
+                v.append_option(value);
+            })
+        } else {
+            build(cells, MapBuilder::new(None, StringBuilder::new(), StringBuilder::new()), |k, v, key, value| {
+                k.append_value(key);
+                v.append_option(value);
+            })
+        };
+        RecordBatch::try_from_iter([(RESOURCE_TAGS, map)]).unwrap()
+    }
+
+    /// The first wanted key present with a value wins, in the wanted keys'
+    /// order; a null value, a null map and an empty map give none; strings
+    /// and dictionaries read alike.
+    #[test]
+    fn a_map_cell_gives_the_first_wanted_key_with_a_value() {
+        let cells = [
+            Some(vec![("team", Some("t1")), ("b", Some("vb")), ("a", Some("va"))]),
+            Some(vec![("a", None), ("b", Some("vb"))]),
+            Some(vec![("b", Some("")), ("a", None)]),
+            None,
+            Some(vec![]),
+            Some(vec![("team", Some("t2"))]),
+        ];
+        for dictionaries in [false, true] {
+            let batch = map_batch(&cells, dictionaries);
+            let m = MapCells::of(&batch, RESOURCE_TAGS, &["a", "b"]).unwrap().unwrap();
+            let got: Vec<Option<&str>> = (0..cells.len()).map(|i| m.get(i)).collect();
+            assert_eq!(got, [Some("va"), Some("vb"), Some(""), None, None, None], "dictionaries: {dictionaries}");
+        }
+    }
 
     proptest::proptest! {
         /// The integer running sum is the decimal sum, to the last digit,
