@@ -610,11 +610,11 @@ impl Found {
 const PARALLEL_FROM: usize = 1 << 16;
 
 /// The seven scenarios' findings for one period. A large month's facts are
-/// gone through in shares on up to four threads (detection follows an
-/// ingest, whose caller waits on it) and what they find is merged.
-pub fn detect(input: &DetectionInput) -> Vec<Observation> {
-    let threads = if input.facts.len() < PARALLEL_FROM { 1 } else { std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(4) };
-    detect_in(input, threads)
+/// gone through in shares on up to `threads` threads (detection follows an
+/// ingest, whose caller waits on it) and what they find is merged; the
+/// caller, which knows the machine, says how many.
+pub fn detect(input: &DetectionInput, threads: usize) -> Vec<Observation> {
+    detect_in(input, if input.facts.len() < PARALLEL_FROM { 1 } else { threads.max(1) })
 }
 
 /// [`detect`] in `threads` shares of the facts.

@@ -130,7 +130,7 @@ impl World {
         };
         match threads {
             Some(n) => detect_in(&input, n),
-            None => detect(&input),
+            None => detect(&input, 4),
         }
     }
 }

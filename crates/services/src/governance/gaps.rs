@@ -173,7 +173,10 @@ impl Governance {
             .into_values()
             .map(|p| WorkloadFacts { id: p.workload.id.clone(), owner: p.workload.owner.clone(), claimed_since: p.claimed_since, has_estimate: p.has_estimate(), business_case: p.business_case.clone() })
             .collect();
-        Ok(detect(&DetectionInput { period, facts: &facts, attributor: &attributor, scopes: &scopes, catalog: &self.catalog, workloads: &workloads, as_of: self.clock.now().date_naive() }))
+        // Up to four threads for a large month's facts (the domain decides
+        // when a month is large enough to share out).
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(4);
+        Ok(detect(&DetectionInput { period, facts: &facts, attributor: &attributor, scopes: &scopes, catalog: &self.catalog, workloads: &workloads, as_of: self.clock.now().date_naive() }, threads))
     }
 
     pub(crate) async fn stored_gaps(&self, period: BillingPeriod) -> Result<Vec<(Gap, u64)>> {
