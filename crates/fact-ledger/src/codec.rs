@@ -180,16 +180,15 @@ struct Scales {
 }
 
 /// What every row group of one file is built from.
-struct Encoding<'a> {
+struct Encoding {
     schema: Arc<Schema>,
     strings: ArrayRef,
     accounts: ArrayRef,
     scales: Scales,
     factory: ArrowRowGroupWriterFactory,
-    _facts: std::marker::PhantomData<&'a FactValue>,
 }
 
-impl Encoding<'_> {
+impl Encoding {
     /// Row group `rg` built and encoded (compressed pages, not yet placed in
     /// the file): row groups are independent until they are appended, so
     /// several encode at once and the file is still written in order.
@@ -300,7 +299,6 @@ fn encode_groups<W: std::io::Write + Send>(facts: &Facts, out: W, workers: usize
         accounts: Arc::new(StringArray::from_iter_values(canonical.accounts.iter().map(|a| a.as_str()))),
         scales: Scales { amount, cost, bases },
         factory,
-        _facts: std::marker::PhantomData,
     };
     let mut groups = canonical.runs(rows_per_group.max(1));
     let workers = workers.max(1);

@@ -419,7 +419,7 @@ impl Facts {
     /// too, as a decoded object has none until a lookup builds it: on a
     /// large month that is ten MB at the peak of the detection they feed.
     pub fn ai_only(mut self) -> Facts {
-        self.ai.forget_index();
+        self.forget_index();
         Facts { strings: self.strings, accounts: self.accounts, ai: self.ai, unordered: self.unordered, ..Facts::default() }
     }
 
