@@ -6,12 +6,12 @@
 //! reader (row groups decoded on several threads) and the asynchronous one the
 //! cur-ingest Lambda drives with ranged GETs.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
 use std::ops::DerefMut;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float32Type, Float64Type};
@@ -664,16 +664,18 @@ impl MapCells {
     /// Row `i`'s value of the first wanted key it has with a value,
     /// borrowed from the batch.
     fn get(&self, i: usize) -> Option<&str> {
+        self.entry(i).map(|j| self.values.value(j))
+    }
+
+    /// The map entry that holds [`MapCells::get`]'s value: its place in
+    /// the map's values, whose dictionary key the fold resolves once.
+    fn entry(&self, i: usize) -> Option<usize> {
         if self.map.is_null(i) {
             return None;
         }
         let offsets = self.map.value_offsets();
         let (start, end) = (usize::try_from(*offsets.get(i)?).ok()?, usize::try_from(*offsets.get(i + 1)?).ok()?);
-        (start..end)
-            .filter(|&j| !self.values.is_null(j))
-            .filter_map(|j| self.wanted[self.keys.key(j)].map(|rank| (rank, j)))
-            .min()
-            .map(|(_, j)| self.values.value(j))
+        (start..end).filter(|&j| !self.values.is_null(j)).filter_map(|j| self.wanted[self.keys.key(j)].map(|rank| (rank, j))).min().map(|(_, j)| j)
     }
 }
 
@@ -682,24 +684,38 @@ fn any(v: &str) -> Option<&str> {
     Some(v)
 }
 
-/// A dictionary's interned ids, kept from one batch to the next. The Parquet
-/// reader hands every batch of a column chunk the same dictionary, so a row
-/// group's distinct values are interned once rather than once per batch: a
-/// month with a session name per developer has nearly as many distinct
-/// principals in a batch as rows, and re-interning them was a quarter of the
-/// fold.
+/// A dictionary value as the fold has resolved it.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    /// Not met yet in this dictionary.
+    Unseen,
+    /// Met, and not in the thread's table: interned at the next lock.
+    Pending,
+    /// The column's rule gives it no value (an empty resource id).
+    NoValue,
+    Id(StrId),
+}
+
+/// A dictionary's resolved values, kept from one batch to the next. The
+/// Parquet reader hands every batch of a column chunk the same dictionary,
+/// so a row group's distinct values are resolved once rather than once per
+/// batch: a month with a session name per developer has nearly as many
+/// distinct principals in a batch as rows.
 #[derive(Default)]
 struct DictIds {
-    /// The dictionary the ids are for, held so that its buffers cannot be
+    /// The dictionary the slots are for, held so that its buffers cannot be
     /// freed and reused by another while they are compared.
     values: Option<StringArray>,
-    ids: Vec<Option<StrId>>,
+    slots: Vec<Slot>,
+    /// The keys marked `Pending`, in the order met. Kept here, not per
+    /// batch, so that none is left unresolved by a batch that failed.
+    pending: Vec<usize>,
 }
 
 impl DictIds {
-    /// The ids for `codes`: kept when its dictionary is the one they were
-    /// worked out for (the same buffers), else started afresh.
-    fn reset_for(&mut self, codes: Option<&Codes>) -> &mut Vec<Option<StrId>> {
+    /// Keeps the slots when `codes`' dictionary is the one they were worked
+    /// out for (the same buffers), else starts afresh.
+    fn reset_for(&mut self, codes: Option<&Codes>) {
         let dict = match codes {
             Some(Codes::Dict { values, .. }) => Some(values),
             _ => None,
@@ -707,10 +723,38 @@ impl DictIds {
         let same = dict.zip(self.values.as_ref()).is_some_and(|(a, b)| a.len() == b.len() && a.offsets().as_ptr() == b.offsets().as_ptr() && a.values().as_ptr() == b.values().as_ptr());
         if !same {
             self.values = dict.cloned();
-            self.ids.clear();
-            self.ids.resize(codes.map_or(0, Codes::distinct), None);
+            self.slots.clear();
+            self.slots.resize(codes.map_or(0, Codes::distinct), Slot::Unseen);
+            self.pending.clear();
         }
-        &mut self.ids
+    }
+}
+
+/// The strings one reader thread has met, with their ids in the shared
+/// facts. Each row group has dictionaries of its own, so a month with a
+/// session name per developer meets its ~12,000 principals again in each of
+/// its ~40 row groups. Looked up in the facts' own dictionary, under the
+/// lock the other reader waits on, that was two fifths of the time the lock
+/// was held; looked up here, apart, only the strings this thread has never
+/// met take the lock. Bounded, so that an estate of millions of distinct
+/// strings does not hold them a second time per thread: when full it starts
+/// again, which costs lookups, never a wrong id.
+#[derive(Default)]
+struct Known(HashMap<Box<str>, StrId, foldhash::fast::RandomState>);
+
+impl Known {
+    /// Strings held at most: at ~100 bytes each, about 13 MB a thread.
+    const MAX: usize = 1 << 17;
+
+    fn get(&self, s: &str) -> Option<StrId> {
+        self.0.get(s).copied()
+    }
+
+    fn insert(&mut self, s: &str, id: StrId) {
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        self.0.insert(Box::from(s), id);
     }
 }
 
@@ -724,55 +768,106 @@ pub struct FoldCache {
     line_item_type: DictIds,
     resource: DictIds,
     principal: DictIds,
+    /// The values of the resource tags map.
+    workspace: DictIds,
+    known: Known,
 }
 
-/// A text column's values as ids interned in the facts, each worked out once
-/// per distinct value of its dictionary rather than per row.
+/// A text column's values as ids interned in the facts, each worked out
+/// once per distinct value of its dictionary, in two steps: from the
+/// thread's own table apart from the other readers ([`Interned::prepare`]),
+/// then, for what that did not know, in the shared facts under their lock
+/// ([`Interned::intern_pending`]).
 struct Interned<'c> {
     codes: Option<&'c Codes>,
-    ids: &'c mut Vec<Option<StrId>>,
+    cache: &'c mut DictIds,
+    /// A value as the fact takes it; `None`: the fact has no value.
+    rule: for<'s> fn(&'s str) -> Option<&'s str>,
 }
 
 impl<'c> Interned<'c> {
-    fn of(codes: Option<&'c Codes>, cache: &'c mut DictIds) -> Self {
-        Interned { codes, ids: cache.reset_for(codes) }
+    fn of(codes: Option<&'c Codes>, cache: &'c mut DictIds, rule: for<'s> fn(&'s str) -> Option<&'s str>) -> Self {
+        cache.reset_for(codes);
+        Interned { codes, cache, rule }
     }
 
-    /// Row `i`'s value as `f` maps it (`None`: the column is absent or `f`
-    /// says there is no value).
-    fn get(&mut self, i: usize, facts: &mut Facts, f: impl for<'s> Fn(&'s str) -> Option<&'s str>) -> Option<StrId> {
-        let codes = self.codes?;
+    /// Resolves cell `i`'s value from the thread's table where it can, or
+    /// marks it to be interned.
+    fn prepare(&mut self, i: usize, known: &Known) {
+        let Some(codes) = self.codes else { return };
         let k = codes.key(i);
-        if let Some(id) = self.ids[k] {
-            return Some(id);
+        if !matches!(self.cache.slots[k], Slot::Unseen) {
+            return;
         }
-        let id = facts.intern_str(f(codes.value_of_key(k))?);
-        self.ids[k] = Some(id);
-        Some(id)
+        self.cache.slots[k] = match (self.rule)(codes.value_of_key(k)) {
+            None => Slot::NoValue,
+            Some(v) => match known.get(v) {
+                Some(id) => Slot::Id(id),
+                None => {
+                    self.cache.pending.push(k);
+                    Slot::Pending
+                }
+            },
+        };
     }
+
+    /// Interns what [`Interned::prepare`] did not find, in the facts and in
+    /// the thread's table.
+    fn intern_pending(&mut self, facts: &mut Facts, known: &mut Known) {
+        let Some(codes) = self.codes else { return };
+        for k in self.cache.pending.drain(..) {
+            if let Some(v) = (self.rule)(codes.value_of_key(k)) {
+                let id = facts.intern_str(v);
+                self.cache.slots[k] = Slot::Id(id);
+                known.insert(v, id);
+            }
+        }
+    }
+
+    /// Cell `i`'s id, once prepared and interned (`None`: the column is
+    /// absent or the rule gives no value).
+    fn id(&self, i: usize) -> Option<StrId> {
+        let codes = self.codes?;
+        match self.cache.slots.get(codes.key(i)) {
+            Some(Slot::Id(id)) => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+/// A line item type as a fact takes it: empty is `Usage`.
+fn line_item_type(t: &str) -> Option<&str> {
+    Some(if t.is_empty() { "Usage" } else { t })
+}
+
+/// A resource id as a fact takes it: empty is none.
+fn resource_id(r: &str) -> Option<&str> {
+    Some(r).filter(|r| !r.is_empty())
 }
 
 /// A kept row as the first half of [`fold_batch`] leaves it for the second:
 /// everything worked out but what needs the shared facts.
-enum Folded<'b> {
+enum Folded {
     /// A Marketplace row of another kind: its account's non-AI cost.
     NonAi { account: usize, cost: Money, costs: RowCosts },
-    Ai { i: usize, account: usize, day: NaiveDate, value: FactValue, workspace: Option<&'b str> },
+    /// `workspace`: the tag map entry that holds the row's workspace.
+    Ai { i: usize, account: usize, day: NaiveDate, value: FactValue, workspace: Option<usize> },
 }
 
 /// Folds one record batch of rows the scan kept into facts; `kept[i]` is the
 /// batch's row `i` as the scan saw it: its file row (from 1) and its costs.
 /// AI rows become facts; their text columns are read through their
 /// dictionaries, so each distinct string is looked at once per dictionary
-/// and a row costs a few array lookups,
-/// not a string hash per column. A kept row that turns out not to be AI (a
-/// Marketplace product of another kind) adds to its account's non-AI cost.
-/// The read total is the scan's business: it has already counted every row.
+/// and a row costs a few array lookups, not a string hash per column. A
+/// kept row that turns out not to be AI (a Marketplace product of another
+/// kind) adds to its account's non-AI cost. The read total is the scan's
+/// business: it has already counted every row.
 ///
-/// In two halves: every row is checked and its day, amount, workspace and
-/// AI-ness worked out first, apart from the other readers; then the facts
-/// are taken (`facts`: the lock several reader threads share) only to intern
-/// and add. A bad cell fails the batch before anything of it is added.
+/// In two halves: every row is checked, its day, amount, workspace and
+/// AI-ness worked out and its strings resolved from the thread's own table
+/// first, apart from the other readers; then the facts are taken (`facts`:
+/// the lock several reader threads share) only to intern what is new and
+/// add. A bad cell fails the batch before anything of it is added.
 fn fold_batch<F: DerefMut<Target = Facts>>(batch: &RecordBatch, kept: &[(u64, Decimal, RowCosts)], facts: &mut impl FnMut() -> Result<F, ReadError>, cache: &mut FoldCache) -> Result<(), ReadError> {
     let req = |name: &'static str| Codes::of(batch, name)?.ok_or(ReadError::MissingColumn(name));
     let (usage_type, account, product_code) = (req(USAGE_TYPE)?, req(ACCOUNT)?, req(PRODUCT_CODE)?);
@@ -789,8 +884,18 @@ fn fold_batch<F: DerefMut<Target = Facts>>(batch: &RecordBatch, kept: &[(u64, De
     let mut accounts: Vec<Option<AccountId>> = vec![None; account.distinct()];
     let mut payers_seen = vec![false; payer.as_ref().map_or(0, Codes::distinct)];
     let mut payers = Vec::new();
+    let FoldCache { usage_type: c_usage_type, product_code: c_product_code, operation: c_operation, line_item_type: c_lit, resource: c_resource, principal: c_principal, workspace: c_workspace, known } = cache;
+    let mut columns = [
+        Interned::of(Some(&product_code), c_product_code, any),
+        Interned::of(Some(&usage_type), c_usage_type, any),
+        Interned::of(operation.as_ref(), c_operation, any),
+        Interned::of(lit.as_ref(), c_lit, line_item_type),
+        Interned::of(resource.as_ref(), c_resource, resource_id),
+        Interned::of(principal.as_ref(), c_principal, any),
+    ];
+    let mut workspaces = Interned::of(tags.as_ref().map(|t| &t.values), c_workspace, any);
     let rows = kept.len().min(batch.num_rows());
-    let mut folded: Vec<Folded<'_>> = Vec::with_capacity(rows);
+    let mut folded: Vec<Folded> = Vec::with_capacity(rows);
     for (i, &(row, unblended, costs)) in kept.iter().enumerate().take(rows) {
         let a = account.key(i);
         if accounts[a].is_none() {
@@ -804,9 +909,15 @@ fn fold_batch<F: DerefMut<Target = Facts>>(batch: &RecordBatch, kept: &[(u64, De
             folded.push(Folded::NonAi { account: a, cost, costs });
             continue;
         }
-        let workspace = tags.as_ref().and_then(|t| t.get(i));
+        let workspace = tags.as_ref().and_then(|t| t.entry(i));
         let day = days.at(row, i)?;
         let value = FactValue::of_row(amount.at(row, USAGE_AMOUNT, i)?, cost, &costs);
+        for c in &mut columns {
+            c.prepare(i, known);
+        }
+        if let Some(j) = workspace {
+            workspaces.prepare(j, known);
+        }
         folded.push(Folded::Ai { i, account: a, day, value, workspace });
         if let Some(p) = payer.as_ref() {
             let k = p.key(i);
@@ -819,12 +930,10 @@ fn fold_batch<F: DerefMut<Target = Facts>>(batch: &RecordBatch, kept: &[(u64, De
     }
     let mut facts = facts()?;
     let facts = &mut *facts;
-    let mut usage_types = Interned::of(Some(&usage_type), &mut cache.usage_type);
-    let mut codes = Interned::of(Some(&product_code), &mut cache.product_code);
-    let mut operations = Interned::of(operation.as_ref(), &mut cache.operation);
-    let mut lits = Interned::of(lit.as_ref(), &mut cache.line_item_type);
-    let mut resources = Interned::of(resource.as_ref(), &mut cache.resource);
-    let mut principals = Interned::of(principal.as_ref(), &mut cache.principal);
+    for c in columns.iter_mut().chain([&mut workspaces]) {
+        c.intern_pending(facts, known);
+    }
+    let [codes, usage_types, operations, lits, resources, principals] = &columns;
     let empty = facts.intern_str("");
     // Interned at the first row that needs it (a file without the column),
     // so a file with it interns nothing it does not use.
@@ -843,13 +952,13 @@ fn fold_batch<F: DerefMut<Target = Facts>>(batch: &RecordBatch, kept: &[(u64, De
                 let key = InternedKey {
                     usage_day: day,
                     account: acct_id,
-                    product_code: codes.get(i, facts, any).unwrap_or(empty),
-                    usage_type: usage_types.get(i, facts, any).unwrap_or(empty),
-                    operation: operations.get(i, facts, any).unwrap_or(empty),
-                    line_item_type: lits.get(i, facts, |t| Some(if t.is_empty() { "Usage" } else { t })).unwrap_or_else(|| *usage.get_or_insert_with(|| facts.intern_str("Usage"))),
-                    resource_id: resources.get(i, facts, |r| Some(r).filter(|r| !r.is_empty())),
-                    principal: principals.get(i, facts, any),
-                    workspace: workspace.map(|w| facts.intern_str(w)),
+                    product_code: codes.id(i).unwrap_or(empty),
+                    usage_type: usage_types.id(i).unwrap_or(empty),
+                    operation: operations.id(i).unwrap_or(empty),
+                    line_item_type: lits.id(i).unwrap_or_else(|| *usage.get_or_insert_with(|| facts.intern_str("Usage"))),
+                    resource_id: resources.id(i),
+                    principal: principals.id(i),
+                    workspace: workspace.and_then(|j| workspaces.id(j)),
                 };
                 facts.add_interned(key, value);
             }
@@ -1032,14 +1141,23 @@ fn read_file_unguarded(path: &Path, threads: usize, progress: &Progress) -> Resu
     // copy per thread, since every row group touches most facts).
     let shared = Mutex::new(Facts::default());
     let foreseen = AtomicBool::new(false);
+    let next_group = AtomicUsize::new(0);
     let results: Vec<Result<(), ReadError>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let (meta, layout, starts, shared, foreseen) = (&meta, &layout, &starts, &shared, &foreseen);
+            .map(|_| {
+                let (meta, layout, starts, shared, foreseen, next_group) = (&meta, &layout, &starts, &shared, &foreseen, &next_group);
                 let mut facts = move || shared.lock().map_err(|_| malformed("facts poisoned"));
                 scope.spawn(move || -> Result<(), ReadError> {
                     let mut cache = FoldCache::default();
-                    for rg in (t..starts.len()).step_by(threads) {
+                    // Each thread takes the next row group not yet taken:
+                    // groups read at different speeds (the AI rows are not
+                    // spread evenly), and a fixed share left one thread
+                    // reading the last groups alone.
+                    loop {
+                        let rg = next_group.fetch_add(1, Ordering::Relaxed);
+                        if rg >= starts.len() {
+                            break;
+                        }
                         let scan = Arc::new(Mutex::new(Scan::starting_at(starts[rg])));
                         let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(positioned::open(path)?, meta.clone())
                             .with_projection(layout.mask(meta))
