@@ -21,7 +21,7 @@ use arrow_schema::{ArrowError, DataType, Schema};
 use arrow_select::filter::filter_record_batch;
 use chrono::NaiveDate;
 use domain::cur::bases;
-use domain::cur::facts::{is_ai_row, AcctId, FactValue, Facts, InternedKey, RowCosts, StrId, AI_PRODUCT_CODES};
+use domain::cur::facts::{is_ai_row, AcctId, FactValue, Facts, InternedKey, KeyHasher, RowCosts, StrId, AI_PRODUCT_CODES};
 use domain::Money;
 use domain::AccountId;
 use futures::StreamExt;
@@ -405,8 +405,12 @@ struct Scan {
 }
 
 impl Scan {
-    fn starting_at(first_row: u64) -> Self {
-        Scan { next_row: first_row, ..Scan::default() }
+    /// The scan of a row group from `first_row` on. `spare`: the kept
+    /// rows' queue of the group before, emptied, so that each group does
+    /// not grow one again from nothing (tens of thousands of rows a group,
+    /// and the copies and fresh pages of each doubling).
+    fn starting_at(first_row: u64, spare: VecDeque<(u64, Decimal, RowCosts)>) -> Self {
+        Scan { next_row: first_row, kept: spare, ..Scan::default() }
     }
 
     fn settle(&mut self, batch: &RecordBatch) -> Result<BooleanArray, ReadError> {
@@ -771,6 +775,13 @@ pub struct FoldCache {
     /// The values of the resource tags map.
     workspace: DictIds,
     known: Known,
+    /// What every batch needs of the facts, taken at the first lock that
+    /// needs it: the empty string's id, `Usage`'s (for a file without line
+    /// item types), the accounts' ids and the facts' key hasher.
+    empty: Option<StrId>,
+    usage: Option<StrId>,
+    accounts: HashMap<AccountId, AcctId, foldhash::fast::RandomState>,
+    hasher: Option<KeyHasher>,
 }
 
 /// A text column's values as ids interned in the facts, each worked out
@@ -824,6 +835,10 @@ impl<'c> Interned<'c> {
         }
     }
 
+    fn has_pending(&self) -> bool {
+        !self.cache.pending.is_empty()
+    }
+
     /// Cell `i`'s id, once prepared and interned (`None`: the column is
     /// absent or the rule gives no value).
     fn id(&self, i: usize) -> Option<StrId> {
@@ -847,6 +862,7 @@ fn resource_id(r: &str) -> Option<&str> {
 
 /// A kept row as the first half of [`fold_batch`] leaves it for the second:
 /// everything worked out but what needs the shared facts.
+#[derive(Clone, Copy)]
 enum Folded {
     /// A Marketplace row of another kind: its account's non-AI cost.
     NonAi { account: usize, cost: Money, costs: RowCosts },
@@ -882,9 +898,25 @@ fn fold_batch<F: DerefMut<Target = Facts>>(batch: &RecordBatch, kept: &[(u64, De
     // Account ids are checked once per distinct value (at the first row
     // that has it, so an error names that row); payers likewise.
     let mut accounts: Vec<Option<AccountId>> = vec![None; account.distinct()];
+    // Which accounts have AI rows here: only those are interned, so that
+    // the facts' dictionary holds what its facts use.
+    let mut ai_accounts = vec![false; account.distinct()];
     let mut payers_seen = vec![false; payer.as_ref().map_or(0, Codes::distinct)];
     let mut payers = Vec::new();
-    let FoldCache { usage_type: c_usage_type, product_code: c_product_code, operation: c_operation, line_item_type: c_lit, resource: c_resource, principal: c_principal, workspace: c_workspace, known } = cache;
+    let FoldCache {
+        usage_type: c_usage_type,
+        product_code: c_product_code,
+        operation: c_operation,
+        line_item_type: c_lit,
+        resource: c_resource,
+        principal: c_principal,
+        workspace: c_workspace,
+        known,
+        empty: c_empty,
+        usage: c_usage,
+        accounts: c_accounts,
+        hasher: c_hasher,
+    } = cache;
     let mut columns = [
         Interned::of(Some(&product_code), c_product_code, any),
         Interned::of(Some(&usage_type), c_usage_type, any),
@@ -919,6 +951,7 @@ fn fold_batch<F: DerefMut<Target = Facts>>(batch: &RecordBatch, kept: &[(u64, De
             workspaces.prepare(j, known);
         }
         folded.push(Folded::Ai { i, account: a, day, value, workspace });
+        ai_accounts[a] = true;
         if let Some(p) = payer.as_ref() {
             let k = p.key(i);
             let raw = p.value_of_key(k).trim();
@@ -928,42 +961,61 @@ fn fold_batch<F: DerefMut<Target = Facts>>(batch: &RecordBatch, kept: &[(u64, De
             }
         }
     }
-    let mut facts = facts()?;
-    let facts = &mut *facts;
-    for c in columns.iter_mut().chain([&mut workspaces]) {
-        c.intern_pending(facts, known);
-    }
-    let [codes, usage_types, operations, lits, resources, principals] = &columns;
-    let empty = facts.intern_str("");
-    // Interned at the first row that needs it (a file without the column),
-    // so a file with it interns nothing it does not use.
-    let mut usage: Option<StrId> = None;
-    let mut account_ids: Vec<Option<AcctId>> = vec![None; accounts.len()];
-    for f in folded {
-        match f {
-            Folded::NonAi { account, cost, costs } => {
-                if let Some(acct) = accounts[account].as_ref() {
-                    facts.add_non_ai(acct, cost, &costs);
-                }
+    // The lock is taken for what this thread has not met before (new
+    // strings and accounts, the facts' hasher at its first batch), then for
+    // adding: the keys are built, hashed and ordered apart from the others.
+    let ai_rows = ai_accounts.contains(&true);
+    let need_usage = lit.is_none() && ai_rows && c_usage.is_none();
+    let ai_accounts = || accounts.iter().zip(&ai_accounts).filter_map(|(a, ai)| a.as_ref().filter(|_| *ai));
+    let new_account = ai_accounts().any(|a| !c_accounts.contains_key(a));
+    let pending = columns.iter().chain([&workspaces]).any(Interned::has_pending);
+    if c_hasher.is_none() || c_empty.is_none() || need_usage || new_account || pending {
+        let mut facts = facts()?;
+        let facts = &mut *facts;
+        for c in columns.iter_mut().chain([&mut workspaces]) {
+            c.intern_pending(facts, known);
+        }
+        c_empty.get_or_insert_with(|| facts.intern_str(""));
+        if need_usage {
+            *c_usage = Some(facts.intern_str("Usage"));
+        }
+        for a in ai_accounts() {
+            if !c_accounts.contains_key(a) {
+                c_accounts.insert(a.clone(), facts.intern_account(a));
             }
-            Folded::Ai { i, account, day, value, workspace } => {
-                let Some(acct) = accounts[account].as_ref() else { continue };
-                let acct_id = *account_ids[account].get_or_insert_with(|| facts.intern_account(acct));
-                let key = InternedKey {
-                    usage_day: day,
-                    account: acct_id,
-                    product_code: codes.id(i).unwrap_or(empty),
-                    usage_type: usage_types.id(i).unwrap_or(empty),
-                    operation: operations.id(i).unwrap_or(empty),
-                    line_item_type: lits.id(i).unwrap_or_else(|| *usage.get_or_insert_with(|| facts.intern_str("Usage"))),
-                    resource_id: resources.id(i),
-                    principal: principals.id(i),
-                    workspace: workspace.and_then(|j| workspaces.id(j)),
-                };
-                facts.add_interned(key, value);
+        }
+        c_hasher.get_or_insert_with(|| facts.key_hasher());
+    }
+    let (Some(empty), Some(hasher)) = (*c_empty, c_hasher.as_ref()) else { return Err(malformed("the fold lost the facts' dictionary")) };
+    let [codes, usage_types, operations, lits, resources, principals] = &columns;
+    let mut keyed = Vec::with_capacity(folded.len());
+    for f in &folded {
+        let Folded::Ai { i, account, day, value, workspace } = *f else { continue };
+        let Some(acct) = accounts[account].as_ref() else { continue };
+        let account = *c_accounts.get(acct).ok_or_else(|| malformed("an account the fold did not intern"))?;
+        let key = InternedKey {
+            usage_day: day,
+            account,
+            product_code: codes.id(i).unwrap_or(empty),
+            usage_type: usage_types.id(i).unwrap_or(empty),
+            operation: operations.id(i).unwrap_or(empty),
+            line_item_type: lits.id(i).or(*c_usage).ok_or_else(|| malformed("a line item type the fold did not intern"))?,
+            resource_id: resources.id(i),
+            principal: principals.id(i),
+            workspace: workspace.and_then(|j| workspaces.id(j)),
+        };
+        keyed.push((key, value));
+    }
+    let batch = hasher.batch(keyed);
+    let mut facts = facts()?;
+    for f in &folded {
+        if let Folded::NonAi { account, cost, costs } = f {
+            if let Some(acct) = accounts[*account].as_ref() {
+                facts.add_non_ai(acct, *cost, costs);
             }
         }
     }
+    facts.add_batch(batch);
     facts.payers.extend(payers);
     Ok(())
 }
@@ -983,11 +1035,14 @@ fn row_group_starts(meta: &ArrowReaderMetadata) -> Vec<u64> {
 }
 
 /// The reader's answer for one row group: the kept rows' facts plus what the
-/// scan settled.
-fn finish_group(scan: &Arc<Mutex<Scan>>, facts: &mut Facts) -> Result<(), ReadError> {
+/// scan settled. Gives back the scan's emptied queue for the next group.
+fn finish_group(scan: &Arc<Mutex<Scan>>, facts: &mut Facts) -> Result<VecDeque<(u64, Decimal, RowCosts)>, ReadError> {
     let mut st = scan.lock().map_err(|_| malformed("scan state poisoned"))?;
     if let Some(e) = st.error.take() {
         return Err(e);
+    }
+    if !st.kept.is_empty() {
+        return Err(malformed("the scan kept more rows than the reader decoded"));
     }
     for (a, m) in std::mem::take(&mut st.non_ai) {
         *facts.non_ai.entry(a).or_default() += m;
@@ -997,7 +1052,7 @@ fn finish_group(scan: &Arc<Mutex<Scan>>, facts: &mut Facts) -> Result<(), ReadEr
     }
     facts.net.absorb(&std::mem::take(&mut st.net));
     facts.amortized.absorb(&std::mem::take(&mut st.amortized));
-    Ok(())
+    Ok(std::mem::take(&mut st.kept))
 }
 
 fn fold_kept<F: DerefMut<Target = Facts>>(batch: &RecordBatch, scan: &Arc<Mutex<Scan>>, facts: &mut impl FnMut() -> Result<F, ReadError>, cache: &mut FoldCache) -> Result<(), ReadError> {
@@ -1149,6 +1204,7 @@ fn read_file_unguarded(path: &Path, threads: usize, progress: &Progress) -> Resu
                 let mut facts = move || shared.lock().map_err(|_| malformed("facts poisoned"));
                 scope.spawn(move || -> Result<(), ReadError> {
                     let mut cache = FoldCache::default();
+                    let mut spare = VecDeque::new();
                     // Each thread takes the next row group not yet taken:
                     // groups read at different speeds (the AI rows are not
                     // spread evenly), and a fixed share left one thread
@@ -1158,7 +1214,7 @@ fn read_file_unguarded(path: &Path, threads: usize, progress: &Progress) -> Resu
                         if rg >= starts.len() {
                             break;
                         }
-                        let scan = Arc::new(Mutex::new(Scan::starting_at(starts[rg])));
+                        let scan = Arc::new(Mutex::new(Scan::starting_at(starts[rg], std::mem::take(&mut spare))));
                         let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(positioned::open(path)?, meta.clone())
                             .with_projection(layout.mask(meta))
                             .with_row_filter(layout.filter(meta, scan.clone()))
@@ -1172,7 +1228,7 @@ fn read_file_unguarded(path: &Path, threads: usize, progress: &Progress) -> Resu
                             fold_kept(&batch, &scan, &mut facts, &mut cache)?;
                         }
                         let mut shared = facts()?;
-                        finish_group(&scan, &mut shared)?;
+                        spare = finish_group(&scan, &mut shared)?;
                         if !foreseen.swap(true, Ordering::Relaxed) {
                             let total = foreseen_facts(shared.len(), threads, starts.len(), meta.metadata().file_metadata().num_rows());
                             shared.expect(total);
@@ -1218,8 +1274,9 @@ where
     let shared = Mutex::new(Facts::default());
     let mut facts = || shared.lock().map_err(|_| malformed("facts poisoned"));
     let mut cache = FoldCache::default();
+    let mut spare = VecDeque::new();
     for (rg, start) in row_group_starts(&meta).into_iter().enumerate() {
-        let scan = Arc::new(Mutex::new(Scan::starting_at(start)));
+        let scan = Arc::new(Mutex::new(Scan::starting_at(start, std::mem::take(&mut spare))));
         let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(input.clone(), meta.clone())
             .with_projection(layout.mask(&meta))
             .with_row_filter(layout.filter(&meta, scan.clone()))
@@ -1232,7 +1289,7 @@ where
             let batch = batch.map_err(|e| batch_error(&scan, e))?;
             fold_kept(&batch, &scan, &mut facts, &mut cache)?;
         }
-        finish_group(&scan, &mut *facts()?)?;
+        spare = finish_group(&scan, &mut *facts()?)?;
     }
     let mut facts = shared.into_inner().map_err(|_| malformed("facts poisoned"))?;
     layout.mark_bases(&mut facts);
