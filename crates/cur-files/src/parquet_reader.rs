@@ -988,10 +988,13 @@ fn fold_batch<F: DerefMut<Target = Facts>>(batch: &RecordBatch, kept: &[(u64, De
     }
     let (Some(empty), Some(hasher)) = (*c_empty, c_hasher.as_ref()) else { return Err(malformed("the fold lost the facts' dictionary")) };
     let [codes, usage_types, operations, lits, resources, principals] = &columns;
-    let mut keyed = Vec::with_capacity(folded.len());
-    for f in &folded {
-        let Folded::Ai { i, account, day, value, workspace } = *f else { continue };
-        let Some(acct) = accounts[account].as_ref() else { continue };
+    // Keyed straight into the batch (no list of keys beside it: two
+    // threads' batches are at the read's memory peak); the first fact that
+    // cannot be keyed fails the batch.
+    let mut unkeyed: Option<ReadError> = None;
+    let key = |f: &Folded| -> Result<Option<(InternedKey, FactValue)>, ReadError> {
+        let Folded::Ai { i, account, day, value, workspace } = *f else { return Ok(None) };
+        let Some(acct) = accounts[account].as_ref() else { return Ok(None) };
         let account = *c_accounts.get(acct).ok_or_else(|| malformed("an account the fold did not intern"))?;
         let key = InternedKey {
             usage_day: day,
@@ -1004,9 +1007,15 @@ fn fold_batch<F: DerefMut<Target = Facts>>(batch: &RecordBatch, kept: &[(u64, De
             principal: principals.id(i),
             workspace: workspace.and_then(|j| workspaces.id(j)),
         };
-        keyed.push((key, value));
+        Ok(Some((key, value)))
+    };
+    let batch = hasher.batch(folded.iter().filter_map(|f| key(f).unwrap_or_else(|e| {
+        unkeyed.get_or_insert(e);
+        None
+    })));
+    if let Some(e) = unkeyed {
+        return Err(e);
     }
-    let batch = hasher.batch(keyed);
     let mut facts = facts()?;
     for f in &folded {
         if let Folded::NonAi { account, cost, costs } = f {

@@ -726,14 +726,16 @@ impl KeyHasher {
     /// batch, the order new facts are appended in.
     pub fn batch(&self, facts: impl IntoIterator<Item = (InternedKey, FactValue)>) -> HashedBatch {
         use std::hash::BuildHasher;
-        let mut items: Vec<(u64, u32, Key, FactValue)> = facts
-            .into_iter()
-            .enumerate()
-            .map(|(place, (k, v))| {
-                let k = Key::of(k);
-                (self.0.hash_one(k), u32::try_from(place).unwrap_or(u32::MAX), k, v)
-            })
-            .collect();
+        let facts = facts.into_iter();
+        // Sized once by the most the facts can be (a filtered iterator
+        // tells only that), not doubled up to it: a reader's batch is at its
+        // memory peak.
+        let (least, most) = facts.size_hint();
+        let mut items: Vec<(u64, u32, Key, FactValue)> = Vec::with_capacity(most.unwrap_or(least));
+        items.extend(facts.enumerate().map(|(place, (k, v))| {
+            let k = Key::of(k);
+            (self.0.hash_one(k), u32::try_from(place).unwrap_or(u32::MAX), k, v)
+        }));
         items.sort_unstable_by_key(|(h, ..)| h.reverse_bits());
         HashedBatch { items }
     }
