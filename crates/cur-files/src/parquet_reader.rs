@@ -900,7 +900,7 @@ fn fold_batch<F: DerefMut<Target = Facts>>(batch: &RecordBatch, kept: &[(u64, De
     let mut accounts: Vec<Option<AccountId>> = vec![None; account.distinct()];
     // Which accounts have AI rows here: only those are interned, so that
     // the facts' dictionary holds what its facts use.
-    let mut ai_accounts = vec![false; account.distinct()];
+    let mut has_ai = vec![false; account.distinct()];
     let mut payers_seen = vec![false; payer.as_ref().map_or(0, Codes::distinct)];
     let mut payers = Vec::new();
     let FoldCache {
@@ -951,7 +951,7 @@ fn fold_batch<F: DerefMut<Target = Facts>>(batch: &RecordBatch, kept: &[(u64, De
             workspaces.prepare(j, known);
         }
         folded.push(Folded::Ai { i, account: a, day, value, workspace });
-        ai_accounts[a] = true;
+        has_ai[a] = true;
         if let Some(p) = payer.as_ref() {
             let k = p.key(i);
             let raw = p.value_of_key(k).trim();
@@ -964,9 +964,9 @@ fn fold_batch<F: DerefMut<Target = Facts>>(batch: &RecordBatch, kept: &[(u64, De
     // The lock is taken for what this thread has not met before (new
     // strings and accounts, the facts' hasher at its first batch), then for
     // adding: the keys are built, hashed and ordered apart from the others.
-    let ai_rows = ai_accounts.contains(&true);
+    let ai_rows = has_ai.contains(&true);
     let need_usage = lit.is_none() && ai_rows && c_usage.is_none();
-    let ai_accounts = || accounts.iter().zip(&ai_accounts).filter_map(|(a, ai)| a.as_ref().filter(|_| *ai));
+    let ai_accounts = || accounts.iter().zip(&has_ai).filter_map(|(a, ai)| a.as_ref().filter(|_| *ai));
     let new_account = ai_accounts().any(|a| !c_accounts.contains_key(a));
     let pending = columns.iter().chain([&workspaces]).any(Interned::has_pending);
     if c_hasher.is_none() || c_empty.is_none() || need_usage || new_account || pending {

@@ -323,15 +323,17 @@ impl Facts {
     /// the order of its places in the index touches the index in ascending
     /// addresses, which the CPU fetches ahead instead of missing its cache
     /// at every fact of a large month. A batch hashed by another `Facts`'
-    /// hasher (checked on its first key) is hashed again: the facts are
-    /// right either way.
+    /// hasher (checked on its first key) is added one fact at a time in its
+    /// own order: the facts are the same either way.
     pub fn add_batch(&mut self, batch: HashedBatch) {
         self.unordered = true;
         let ours = batch.items.first().is_none_or(|(h, _, k, _)| self.ai.hash(*k) == *h);
         if ours {
             self.ai.upsert_batch(&batch.items, |a, b| a.add(&b));
         } else {
-            for (_, _, k, v) in batch.items {
+            let mut items = batch.items;
+            items.sort_unstable_by_key(|(_, place, ..)| *place);
+            for (_, _, k, v) in items {
                 self.put(k, v);
             }
         }
@@ -1235,6 +1237,44 @@ mod tests {
             prop_assert_eq!(folded.len(), expected.len());
             prop_assert_eq!(folded.sorted(), doubled.sorted());
         }
+    }
+
+    /// A batch adds what its facts one at a time add, in the same order,
+    /// whether these facts' hasher hashed it or another's.
+    #[test]
+    fn a_batch_adds_what_its_facts_add_one_at_a_time() {
+        fn keyed(f: &mut Facts) -> Vec<(InternedKey, FactValue)> {
+            let account = f.intern_account(&AccountId::parse("111122223333").unwrap());
+            let s: Vec<StrId> = ["AmazonBedrock", "USE1-Claude3Haiku-input-tokens", "InvokeModel", "Usage", "arn:aws:sts::111122223333:assumed-role/a/s", "arn:aws:sts::111122223333:assumed-role/b/s"].iter().map(|x| f.intern_str(x)).collect();
+            (0..60u32)
+                .map(|i| {
+                    let key = InternedKey {
+                        usage_day: NaiveDate::from_ymd_opt(2026, 3, 1 + i % 3).unwrap(),
+                        account,
+                        product_code: s[0],
+                        usage_type: s[1],
+                        operation: s[2],
+                        line_item_type: s[3],
+                        resource_id: None,
+                        principal: Some(s[4 + (i % 2) as usize]),
+                        workspace: (i % 5 == 0).then_some(s[0]),
+                    };
+                    (key, FactValue::flat(Decimal::from(i), Money::new(Decimal::new(i64::from(i) * 7, 3))))
+                })
+                .collect()
+        }
+        let (mut one, mut own, mut foreign) = (Facts::default(), Facts::default(), Facts::default());
+        for (k, v) in keyed(&mut one) {
+            one.add_interned(k, v);
+        }
+        let batch = own.key_hasher().batch(keyed(&mut own));
+        own.add_batch(batch);
+        let batch = Facts::default().key_hasher().batch(keyed(&mut foreign));
+        foreign.add_batch(batch);
+        let listed = |f: &Facts| f.iter().map(|(k, v)| (format!("{k:?}"), *v)).collect::<Vec<_>>();
+        assert!(one.len() < 60, "repeated keys fold: {} facts", one.len());
+        assert_eq!(listed(&own), listed(&one));
+        assert_eq!(listed(&foreign), listed(&one));
     }
 
     fn usage(account: &str, principal: &str, lit: &str, cost: i64) -> CurRow {
