@@ -904,12 +904,11 @@ pub fn outcomes<'a>(period: BillingPeriod, facts: &'a Facts, attributor: &'a Att
     outcomes_of(period, facts, attributor, facts.ai.iter())
 }
 
-/// [`outcomes`] in `n` shares of the facts that together hold each fact
-/// once, for that many threads to go through at the same time (which share
-/// gets which facts depends on timing); each share decodes and prepares on
-/// its own.
+/// [`outcomes`] in at most `n` shares of the facts that together hold each
+/// fact once, for that many threads; each share decodes and prepares on its
+/// own.
 pub fn outcome_runs<'a>(period: BillingPeriod, facts: &'a Facts, attributor: &'a Attributor, n: usize) -> impl Iterator<Item = impl Iterator<Item = (FactRef<'a>, &'a FactValue, Outcome)> + Send + 'a> + 'a {
-    facts.ai.shares(n).map(move |run| outcomes_of(period, facts, attributor, run))
+    facts.ai.runs(n).map(move |run| outcomes_of(period, facts, attributor, run))
 }
 
 fn outcomes_of<'a>(period: BillingPeriod, facts: &'a Facts, attributor: &'a Attributor, entries: impl Iterator<Item = (&'a Key, &'a FactValue)> + Send + 'a) -> impl Iterator<Item = (FactRef<'a>, &'a FactValue, Outcome)> + Send + 'a {
