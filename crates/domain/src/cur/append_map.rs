@@ -72,25 +72,8 @@ impl<K: Hash + Eq + Copy, V: Copy, S: BuildHasher> AppendMap<K, V, S> {
     /// map (hundreds of gigabytes) cannot be built in memory anyway, so the
     /// number saturates rather than wraps.
     pub(crate) fn upsert(&mut self, key: K, value: V, fold: impl FnOnce(&mut V, V)) {
-        let hash = self.hasher.hash_one(key);
-        self.upsert_hashed(hash, key, value, fold);
-    }
-
-    /// The hash [`AppendMap::upsert_hashed`] takes for `key`.
-    pub(crate) fn hash(&self, key: K) -> u64 {
-        self.hasher.hash_one(key)
-    }
-
-    pub(crate) fn hasher(&self) -> &S {
-        &self.hasher
-    }
-
-    /// [`AppendMap::upsert`] with the key's hash worked out by the caller
-    /// (with [`AppendMap::hasher`]), where it can be done apart from the map.
-    /// Another hash would make the key unfindable: callers prove it is the
-    /// map's own.
-    pub(crate) fn upsert_hashed(&mut self, hash: u64, key: K, value: V, fold: impl FnOnce(&mut V, V)) {
         self.index_appended();
+        let hash = self.hasher.hash_one(key);
         let segments = &mut self.segments;
         if let Some(i) = self.index.find(hash, |i| at(segments, *i).0 == key) {
             let i = *i as usize;
@@ -104,8 +87,17 @@ impl<K: Hash + Eq + Copy, V: Copy, S: BuildHasher> AppendMap<K, V, S> {
         self.index.insert_unique(hash, n, |i| hasher.hash_one(at(segments, *i).0));
     }
 
+    /// `key`'s hash, as [`AppendMap::upsert_batch`] takes it.
+    pub(crate) fn hash(&self, key: K) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    pub(crate) fn hasher(&self) -> &S {
+        &self.hasher
+    }
+
     /// Folds a batch of entries in, each with its hash (the map's own, see
-    /// [`AppendMap::upsert_hashed`]) and its place in the batch, the batch
+    /// [`AppendMap::hash`]) and its place in the batch, the batch
     /// ordered by the low bits of the hashes first. Lookups and index
     /// inserts go in that order, which is the order of their places in the
     /// index (it places a hash by its low bits), so the CPU fetches ahead
