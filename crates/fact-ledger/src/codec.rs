@@ -348,15 +348,18 @@ fn encode_groups<W: std::io::Write + Send>(facts: &Facts, out: W, workers: usize
     let workers = workers.max(1);
     let encoding = &encoding;
     std::thread::scope(|scope| {
-        // Row group `rg` goes to worker `rg % workers`, which hands it back
-        // encoded before it takes the next (a rendezvous): memory holds
-        // about two groups per worker, sorted or encoded, beside the facts,
-        // and the groups are cut from the canonical order only as they are
-        // sent.
+        // Row group `rg` goes to worker `rg % workers`, which hands them
+        // back encoded in turn. Each worker has one group waiting for it
+        // and room for one it has encoded, so that it does not idle while
+        // this thread cuts groups and appends others to the file (with
+        // hand-to-hand channels the encode kept two cores three-quarters
+        // busy). Memory holds at most four groups per worker, sorted or
+        // encoded, beside the facts, and the groups are cut from the
+        // canonical order only as they are sent.
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers)
             .map(|_| {
-                let (work, todo) = std::sync::mpsc::sync_channel::<(usize, Vec<(FactCodes, &FactValue)>)>(0);
-                let (done, encoded) = std::sync::mpsc::sync_channel(0);
+                let (work, todo) = std::sync::mpsc::sync_channel::<(usize, Vec<(FactCodes, &FactValue)>)>(1);
+                let (done, encoded) = std::sync::mpsc::sync_channel(1);
                 scope.spawn(move || {
                     for (rg, group) in todo {
                         if done.send(encoding.group(rg, &group)).is_err() {
@@ -369,8 +372,9 @@ fn encode_groups<W: std::io::Write + Send>(facts: &Facts, out: W, workers: usize
             .unzip();
         let mut sent = 0;
         for rg in 0.. {
-            // Keep every worker busy: send up to a group per worker ahead.
-            while sent < rg + workers {
+            // Keep every worker busy: up to two groups per worker ahead of
+            // the one appended next (one encoding, one waiting).
+            while sent < rg + 2 * workers {
                 let Some(group) = groups.next() else { break };
                 senders[sent % workers].send((sent, group)).map_err(|_| unrepresentable("a row group encoder stopped"))?;
                 sent += 1;
