@@ -292,9 +292,23 @@ pub fn validate_key(key: &ItemKey) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The size an item counts for against [`MAX_ITEM_BYTES`].
+/// The size an item counts for against [`MAX_ITEM_BYTES`]: its attributes'
+/// JSON is counted as it is written, never held (a month's gaps are
+/// thousands of items, each sized when packed and when validated).
 pub fn item_size(item: &ItemData) -> usize {
-    let attrs = serde_json::to_vec(&item.attrs).map(|v| v.len()).unwrap_or(usize::MAX);
+    /// Counts the bytes written to it.
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counted = Counter(0);
+    let attrs = serde_json::to_writer(&mut counted, &item.attrs).map_or(usize::MAX, |()| counted.0);
     let index = item.index.as_ref().map_or(0, |i| i.pk.len() + i.sk.len());
     item.key.pk.len() + item.key.sk.len() + index + attrs
 }
@@ -319,11 +333,12 @@ pub fn validate_item(item: &ItemData) -> Result<usize, StoreError> {
     Ok(size)
 }
 
-pub fn validate_write(item: &ItemData, condition: Condition) -> Result<(), StoreError> {
+/// Checks a conditional put; its item's size ([`item_size`]) when valid.
+pub fn validate_write(item: &ItemData, condition: Condition) -> Result<usize, StoreError> {
     if condition == Condition::VersionEquals(0) {
         return Err(StoreError::invalid(format!("item {}: versions start at 1", item.key)));
     }
-    validate_item(item).map(|_| ())
+    validate_item(item)
 }
 
 pub fn validate_transaction(ops: &[WriteOp]) -> Result<(), StoreError> {
@@ -340,10 +355,7 @@ pub fn validate_transaction(ops: &[WriteOp]) -> Result<(), StoreError> {
             return Err(StoreError::invalid(format!("a transaction may touch item {} only once", op.key())));
         }
         total += match op {
-            WriteOp::Put { item, condition } => {
-                validate_write(item, *condition)?;
-                item_size(item)
-            }
+            WriteOp::Put { item, condition } => validate_write(item, *condition)?,
             WriteOp::Delete { key, .. } | WriteOp::Check { key, .. } => {
                 validate_key(key)?;
                 key.pk.len() + key.sk.len()
