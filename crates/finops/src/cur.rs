@@ -282,7 +282,8 @@ pub async fn ingest(config: &Config, paths: &[PathBuf], period: Option<&str>, th
         done.extend(d);
         covered.extend(c);
     }
-    for file in files {
+    let count = files.len();
+    for (n, file) in files.into_iter().enumerate() {
         let canonical = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
         if covered.iter().any(|folder| canonical.starts_with(folder)) {
             continue;
@@ -315,7 +316,12 @@ pub async fn ingest(config: &Config, paths: &[PathBuf], period: Option<&str>, th
         // again in detection's peak.
         crate::memory::release_freed();
         gov.announce_source(period, &source, &stored, Some(facts)).await;
-        crate::memory::release_freed();
+        // Only a file still to come gains from the sweep; after the last
+        // one the process ends and hands everything back at once (the
+        // sweep's `madvise` calls were a fiftieth of a large month's run).
+        if n + 1 < count {
+            crate::memory::release_freed();
+        }
         let stored = format!("{:?}", stored.stored).to_lowercase();
         done.push(Ingested { file: path, period, rows: stats.rows, ai_facts, stored, seconds: started.elapsed().as_secs_f64() });
     }
