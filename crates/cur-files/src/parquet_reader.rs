@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
+use std::hash::BuildHasher;
 use std::ops::DerefMut;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -693,6 +694,9 @@ fn any(v: &str) -> Option<&str> {
 enum Slot {
     /// Not met yet in this dictionary.
     Unseen,
+    /// Met in this batch, to be looked up in the thread's table once the
+    /// batch's rows are gone through ([`Interned::resolve`]).
+    Queued,
     /// Met, and not in the thread's table: interned at the next lock.
     Pending,
     /// The column's rule gives it no value (an empty resource id).
@@ -711,8 +715,10 @@ struct DictIds {
     /// freed and reused by another while they are compared.
     values: Option<StringArray>,
     slots: Vec<Slot>,
-    /// The keys marked `Pending`, in the order met. Kept here, not per
-    /// batch, so that none is left unresolved by a batch that failed.
+    /// The keys marked `Queued`, then those marked `Pending`, in the order
+    /// met. Kept here, not per batch, so that none is left unresolved by a
+    /// batch that failed.
+    queued: Vec<usize>,
     pending: Vec<usize>,
 }
 
@@ -729,6 +735,7 @@ impl DictIds {
             self.values = dict.cloned();
             self.slots.clear();
             self.slots.resize(codes.map_or(0, Codes::distinct), Slot::Unseen);
+            self.queued.clear();
             self.pending.clear();
         }
     }
@@ -743,22 +750,36 @@ impl DictIds {
 /// met take the lock. Bounded, so that an estate of millions of distinct
 /// strings does not hold them a second time per thread: when full it starts
 /// again, which costs lookups, never a wrong id.
+///
+/// Looked up by a hash worked out beforehand ([`Known::hash`]), so that a
+/// batch's new dictionary values are hashed in one pass and looked up in
+/// another: each lookup waits on memory (the table's slot, the string it
+/// compares with), and a loop that does only lookups has many in flight.
 #[derive(Default)]
-struct Known(HashMap<Box<str>, StrId, foldhash::fast::RandomState>);
+struct Known {
+    table: hashbrown::HashTable<(Box<str>, StrId)>,
+    hasher: foldhash::fast::RandomState,
+}
 
 impl Known {
     /// Strings held at most: at ~100 bytes each, about 13 MB a thread.
     const MAX: usize = 1 << 17;
 
-    fn get(&self, s: &str) -> Option<StrId> {
-        self.0.get(s).copied()
+    fn hash(&self, s: &str) -> u64 {
+        self.hasher.hash_one(s)
+    }
+
+    /// `s`'s id, `hash` being [`Known::hash`] of it.
+    fn get(&self, hash: u64, s: &str) -> Option<StrId> {
+        self.table.find(hash, |(k, _)| **k == *s).map(|(_, id)| *id)
     }
 
     fn insert(&mut self, s: &str, id: StrId) {
-        if self.0.len() >= Self::MAX {
-            self.0.clear();
+        if self.table.len() >= Self::MAX {
+            self.table.clear();
         }
-        self.0.insert(Box::from(s), id);
+        let Known { table, hasher } = self;
+        table.entry(hasher.hash_one(s), |(k, _)| **k == *s, |(k, _)| hasher.hash_one(&**k)).or_insert_with(|| (Box::from(s), id));
     }
 }
 
@@ -802,24 +823,37 @@ impl<'c> Interned<'c> {
         Interned { codes, cache, rule }
     }
 
-    /// Resolves cell `i`'s value from the thread's table where it can, or
-    /// marks it to be interned.
-    fn prepare(&mut self, i: usize, known: &Known) {
+    /// Queues cell `i`'s value to be resolved, the first time its
+    /// dictionary value is met.
+    fn prepare(&mut self, i: usize) {
         let Some(codes) = self.codes else { return };
         let k = codes.key(i);
-        if !matches!(self.cache.slots[k], Slot::Unseen) {
-            return;
+        if matches!(self.cache.slots[k], Slot::Unseen) {
+            self.cache.slots[k] = Slot::Queued;
+            self.cache.queued.push(k);
         }
-        self.cache.slots[k] = match (self.rule)(codes.value_of_key(k)) {
-            None => Slot::NoValue,
-            Some(v) => match known.get(v) {
-                Some(id) => Slot::Id(id),
-                None => {
-                    self.cache.pending.push(k);
-                    Slot::Pending
-                }
-            },
-        };
+    }
+
+    /// Resolves the queued values from the thread's table where it can,
+    /// and marks the others to be interned. `hashes`: room for the hashes,
+    /// reused from one call to the next.
+    fn resolve(&mut self, known: &Known, hashes: &mut Vec<u64>) {
+        let Some(codes) = self.codes else { return };
+        let (cache, rule) = (&mut *self.cache, self.rule);
+        hashes.clear();
+        hashes.extend(cache.queued.iter().map(|k| rule(codes.value_of_key(*k)).map_or(0, |v| known.hash(v))));
+        for (k, hash) in cache.queued.drain(..).zip(hashes.iter()) {
+            cache.slots[k] = match rule(codes.value_of_key(k)) {
+                None => Slot::NoValue,
+                Some(v) => match known.get(*hash, v) {
+                    Some(id) => Slot::Id(id),
+                    None => {
+                        cache.pending.push(k);
+                        Slot::Pending
+                    }
+                },
+            };
+        }
     }
 
     /// Interns what [`Interned::prepare`] did not find, in the facts and in
@@ -945,10 +979,10 @@ fn fold_batch<F: DerefMut<Target = Facts>>(batch: &RecordBatch, kept: &[(u64, De
         let day = days.at(row, i)?;
         let value = FactValue::of_row(amount.at(row, USAGE_AMOUNT, i)?, cost, &costs);
         for c in &mut columns {
-            c.prepare(i, known);
+            c.prepare(i);
         }
         if let Some(j) = workspace {
-            workspaces.prepare(j, known);
+            workspaces.prepare(j);
         }
         folded.push(Folded::Ai { i, account: a, day, value, workspace });
         has_ai[a] = true;
@@ -960,6 +994,10 @@ fn fold_batch<F: DerefMut<Target = Facts>>(batch: &RecordBatch, kept: &[(u64, De
                 payers.push(AccountId::parse(raw).map_err(|e| ReadError::BadValue { row, column: PAYER, value: raw.to_owned(), reason: e.rule })?);
             }
         }
+    }
+    let mut hashes = Vec::new();
+    for c in columns.iter_mut().chain([&mut workspaces]) {
+        c.resolve(known, &mut hashes);
     }
     // The lock is taken for what this thread has not met before (new
     // strings and accounts, the facts' hasher at its first batch), then for
