@@ -115,15 +115,23 @@ fn scales(facts: &Facts) -> (i8, i8, [i8; 3]) {
     (amount.get(), cost.get(), bases.map(Scale::get))
 }
 
-/// Whether `m` is a multiple of 10^`places`. A mantissa of a cost or an
-/// amount fits 64 bits but for sums in the billions at ten places, and a
-/// 128-bit remainder is a library call several times slower: this runs for
-/// five values of every fact.
-fn divisible(m: i128, places: u32) -> bool {
-    match (i64::try_from(m), POW10.get(places as usize).and_then(|p| i64::try_from(*p).ok())) {
-        (Ok(m), Some(p)) => m % p == 0,
-        _ => 10i128.checked_pow(places).is_none_or(|p| m % p == 0),
+/// `m` / 10^`places` when the division is exact, else `None` (and `None`
+/// past 10^38). A mantissa of a cost or an amount fits 64 bits but for sums
+/// in the billions at ten places, and a 128-bit division is a library call
+/// several times slower: this runs for five values of every fact, once when
+/// the scales are found and once when the values are written.
+fn exact_quotient(m: i128, places: u32) -> Option<i128> {
+    let p = *POW10.get(places as usize)?;
+    match (i64::try_from(m), i64::try_from(p)) {
+        (Ok(m), Ok(p)) => (m % p == 0).then(|| i128::from(m / p)),
+        _ => (m % p == 0).then(|| m / p),
     }
+}
+
+/// Whether `m` is a multiple of 10^`places`, for the at most 28 places a
+/// `Decimal` has.
+fn divisible(m: i128, places: u32) -> bool {
+    exact_quotient(m, places).is_some()
 }
 
 /// 10^k for every k a decimal(38) holds.
@@ -148,17 +156,7 @@ fn mantissa(d: Decimal, scale: i8, column: &str) -> Result<i128, CodecError> {
     let m = d.mantissa();
     let m = match d.scale().checked_sub(target) {
         Some(0) => Some(m),
-        Some(down) => {
-            let p = POW10.get(down as usize).ok_or_else(too_precise)?;
-            let (q, r) = match (i64::try_from(m), i64::try_from(*p)) {
-                (Ok(m), Ok(p)) => (i128::from(m / p), m % p != 0),
-                _ => (m / p, m % p != 0),
-            };
-            if r {
-                return Err(too_precise());
-            }
-            Some(q)
-        }
+        Some(down) => Some(exact_quotient(m, down).ok_or_else(too_precise)?),
         None => POW10.get((target - d.scale()) as usize).and_then(|p| m.checked_mul(*p)),
     };
     match m {
